@@ -1,0 +1,33 @@
+"""What the runtime needs to run one step, as plain JSON data: shared by every backend."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from kalec.ir import InputKind, Pipeline, Step
+
+
+def step_spec(pipeline: Pipeline, step: Step) -> dict[str, Any]:
+    """The argument ``spec`` of ``kalec.runtime.step.run_step`` for ``step``."""
+    return {
+        "step": step.name,
+        "source": os.path.basename(pipeline.source),
+        "prelude": [{"cell": n, "code": pipeline.cell(n).python} for n in pipeline.prelude],
+        "imports": [i.statement for i in step.inputs if i.kind is InputKind.IMPORT],
+        "cells": [{"cell": n, "code": pipeline.cell(n).python} for n in step.cells],
+        "metrics": list(step.metrics),
+    }
+
+
+def step_params(pipeline: Pipeline, step: Step) -> list[str]:
+    """The pipeline parameters a step needs: those it reads, and those the prelude reads."""
+    names = [i.name for i in step.inputs if i.kind is InputKind.PARAM]
+    names += [f.name for f in pipeline.prelude_reads]
+    return list(dict.fromkeys(names))
+
+
+def artifact_inputs(step: Step) -> list[tuple[str, str]]:
+    """(variable, producing step) for every value the step receives from another step."""
+    return [(i.name, i.producer) for i in step.inputs
+            if i.kind is InputKind.ARTIFACT and i.producer is not None]

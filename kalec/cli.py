@@ -1,0 +1,226 @@
+"""The ``kalec`` command: build, emit, run, check.
+
+Exit codes scripts can rely on: 0 success; 1 the notebook's own code failed while running; 2 the
+notebook or the command line is wrong (nothing ran); 3 kalec itself failed (a bug to report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from kalec import __version__
+
+EXIT_OK, EXIT_USER_CODE, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Bad input: exit 2 with the message."""
+
+
+def _targets(runs: bool) -> list[str]:
+    from kalec.backends import TARGETS
+
+    return [t.name for t in TARGETS.values() if t.runs == runs]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kalec",
+        description="Compile a tagged Jupyter notebook into a pipeline whose steps pass their "
+        "variables to each other, and run it.",
+        epilog="Exit codes: 0 ok, 1 the notebook's code failed, 2 bad notebook or usage, "
+        "3 internal error. `kalec COMMAND --help` describes each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"kalec {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("notebook", help="the tagged notebook (.ipynb)")
+        sub.add_argument("-v", "--verbose", action="store_true",
+                         help="also print notes (such as dependencies kalec added)")
+
+    targets = ", ".join(_targets(runs=False))
+    build = commands.add_parser(
+        "build", help="write the pipeline for a target to a file",
+        description="Compile the notebook and write the pipeline for TARGET to a file.")
+    common(build)
+    build.add_argument("--target", "-t", required=True, metavar="TARGET", help=f"one of: {targets}")
+    build.add_argument("-o", "--output", metavar="PATH",
+                       help="file to write (default: beside the notebook, named after it)")
+
+    emit = commands.add_parser(
+        "emit", help="print the pipeline for a target",
+        description="Compile the notebook and print the pipeline for TARGET on standard output.")
+    common(emit)
+    emit.add_argument("--target", "-t", required=True, metavar="TARGET", help=f"one of: {targets}")
+
+    run = commands.add_parser(
+        "run", help="run the pipeline on this machine",
+        description="Run the notebook as a pipeline on this machine: each step in its own "
+        "process, independent steps at the same time, variables passed between steps.")
+    common(run)
+    run.add_argument("--local", action="store_true",
+                     help="run on this machine (the default and, for now, the only place)")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a pipeline parameter (repeatable); the value is read as "
+                     "the parameter's declared type (lists and dicts as JSON)")
+    run.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                     help="steps to run at the same time (default: the number of cores, "
+                     f"{os.cpu_count() or 1} here)")
+    run.add_argument("--run-dir", type=Path, metavar="DIR",
+                     help="folder for the values passed between steps "
+                     "(default: .kalec/runs/RUN-ID in the current folder)")
+
+    check = commands.add_parser(
+        "check", help="show the steps, their inputs and outputs, and any problem",
+        description="Compile the notebook and print its steps: dependencies, each input with "
+        "its producer, outputs, parameters and metrics, with every diagnostic.")
+    common(check)
+    return parser
+
+
+def _compile(path: str, verbose: bool) -> Any:
+    from kalec.compiler import compile_notebook
+    from kalec.frontend.notebook import NotebookError
+    from kalec.ir import Severity
+
+    try:
+        pipeline = compile_notebook(path)
+    except NotebookError as error:
+        raise UsageError(f"{path}: error: {error}") from None
+    shown = [d for d in pipeline.diagnostics if verbose or d.severity is not Severity.NOTE]
+    for diagnostic in shown:
+        sys.stderr.write(diagnostic.render(path) + "\n")
+    if pipeline.has_errors:
+        errors = sum(d.severity is Severity.ERROR for d in pipeline.diagnostics)
+        raise UsageError(f"{path}: {errors} error{'s' * (errors != 1)}; nothing was built or run")
+    return pipeline
+
+
+def _check_target(target: str, runs: bool) -> None:
+    from kalec.backends import TARGETS
+
+    if target not in TARGETS or TARGETS[target].runs != runs:
+        raise UsageError(f"error: unknown target '{target}'; choose one of: {', '.join(_targets(runs))}")
+
+
+def _backend(target: str, runs: bool) -> Any:
+    """The target's module; the notebook is compiled first, so its own errors come first."""
+    from kalec.backends import TargetUnavailable, load
+
+    _check_target(target, runs)
+    try:
+        return load(target)
+    except TargetUnavailable as error:
+        raise UsageError(f"error: {error}") from None
+
+
+def parse_overrides(pairs: list[str], params: tuple) -> dict[str, Any]:
+    """``-p name=value`` pairs -> values of each parameter's declared type."""
+    declared = {p.name: p for p in params}
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep:
+            raise UsageError(f"error: -p {pair}: write NAME=VALUE")
+        if name not in declared:
+            known = ", ".join(declared) or "none: the notebook has no pipeline-parameters cell"
+            raise UsageError(f"error: -p {name}: no such pipeline parameter (parameters: {known})")
+        kind = declared[name].type.value
+        try:
+            if kind == "int":
+                value: Any = int(text)
+            elif kind == "float":
+                value = float(text)
+            elif kind == "bool":
+                lowered = text.lower()
+                if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                value = lowered in ("true", "1", "yes")
+            elif kind == "str":
+                value = text
+            else:
+                value = json.loads(text)
+                if type(value).__name__ != kind:
+                    raise ValueError(text)
+        except ValueError:
+            raise UsageError(f"error: -p {name}={text}: {name} is a {kind} parameter") from None
+        values[name] = value
+    return values
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from kalec.backends import TARGETS
+
+    _check_target(args.target, runs=False)
+    pipeline = _compile(args.notebook, args.verbose)
+    text = _backend(args.target, runs=False).emit(pipeline, args)
+    notebook = Path(args.notebook)
+    output = Path(args.output) if args.output else notebook.with_name(
+        notebook.stem + TARGETS[args.target].suffix)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"error: cannot write {output}: {error}") from None
+    print(f"wrote {output} ({args.target}, {len(pipeline.steps)} steps)")
+    return EXIT_OK
+
+
+def cmd_emit(args: argparse.Namespace) -> int:
+    _check_target(args.target, runs=False)
+    pipeline = _compile(args.notebook, args.verbose)
+    sys.stdout.write(_backend(args.target, runs=False).emit(pipeline, args))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    local = _backend("local", runs=True)
+    if args.jobs < 1:
+        raise UsageError("error: --jobs must be at least 1")
+    pipeline = _compile(args.notebook, args.verbose)
+    overrides = parse_overrides(args.param, pipeline.params)
+    options = local.RunOptions(jobs=args.jobs, run_dir=args.run_dir, params=overrides)
+    return local.run(pipeline, options)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from kalec.report import check_report
+
+    pipeline = _compile(args.notebook, verbose=True)
+    sys.stdout.write(check_report(pipeline))
+    return EXIT_OK
+
+
+COMMANDS = {"build": cmd_build, "emit": cmd_emit, "run": cmd_run, "check": cmd_check}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as error:
+        sys.stderr.write(f"{error}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # a bug in kalec, not in the notebook: say so plainly
+        if os.environ.get("KALEC_DEBUG"):
+            traceback.print_exc()
+        error = sys.exc_info()[1]
+        sys.stderr.write(
+            f"kalec: internal error: {type(error).__name__}: {error}\n"
+            "This is a bug in kalec, not in your notebook; set KALEC_DEBUG=1 for the details "
+            "and report it.\n"
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

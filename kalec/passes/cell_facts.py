@@ -1,0 +1,412 @@
+"""Pass: what each cell binds, changes in place, imports and defines (read from its AST).
+
+A step that changes an object in place is a new producer of it, exactly like one that rebinds the
+name: ``records.append(x)``, ``config['runs'] += 1``, ``model.fit(X, y)``,
+``df.dropna(inplace=True)``. Which method calls change their object cannot be known from the text
+alone; kalec counts the methods that change their object in the standard library, numpy, pandas,
+scikit-learn, PyTorch and Keras, any call with ``inplace=True``, PyTorch's trailing-underscore
+methods, and the drawing methods of random generators (they advance the generator's state). A call
+counted by mistake costs at most an extra value passed or an extra dependency; one missed would
+hand a later step a stale value, so the list leans towards counting.
+
+Functions (and classes and lambdas) defined in a cell are recorded with the globals their bodies
+read and the globals they change, so that a step that calls one is seen to read and change them.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from dataclasses import dataclass, field, replace
+
+from kalec.ir import CellFacts, Pipeline
+
+MUTATING_METHODS = frozenset(
+    """
+    append extend insert remove pop clear sort reverse update setdefault popitem add discard
+    difference_update intersection_update symmetric_difference_update appendleft extendleft
+    popleft rotate fill resize put itemset setfield partition setflags
+    fit partial_fit fit_transform fit_predict set_params set_output compile train_on_batch
+    load_weights set_weights build train eval load_state_dict zero_grad step to cuda cpu
+    register_buffer register_parameter add_module apply
+    seed shuffle random integers normal uniform choice permutation standard_normal binomial
+    poisson exponential randint rand randn gauss getrandbits setstate
+    __setitem__ __delitem__ __setattr__ __delattr__ __iadd__
+    """.split()
+)
+# Functions that change their first argument in place, by their dotted name as written.
+MUTATING_FUNCTIONS = frozenset(
+    """
+    random.shuffle np.random.shuffle numpy.random.shuffle np.copyto numpy.copyto np.put numpy.put
+    np.place numpy.place np.putmask numpy.putmask np.fill_diagonal numpy.fill_diagonal
+    heapq.heappush heapq.heappop heapq.heapify heapq.heapreplace heapq.heappushpop bisect.insort
+    bisect.insort_left bisect.insort_right setattr delattr
+    """.split()
+)
+# Values that no serialiser can carry to another step, by the dotted name of the call making them.
+UNPICKLABLE_CALLS = {
+    "open": "an open file",
+    "io.open": "an open file",
+    "threading.Lock": "a lock",
+    "threading.RLock": "a lock",
+    "threading.Semaphore": "a semaphore",
+    "threading.Event": "a threading event",
+    "threading.Condition": "a condition variable",
+    "multiprocessing.Lock": "a lock",
+    "socket.socket": "a socket",
+    "sqlite3.connect": "a database connection",
+}
+BUILTIN_NAMES = frozenset(dir(builtins)) | {
+    "__file__", "__name__", "__builtins__", "__doc__", "get_ipython", "display", "In", "Out",
+    "exit", "quit", "_", "__", "___", "_ih", "_oh", "_dh",
+}  # fmt: skip
+
+
+def dotted_name(node: ast.AST) -> str | None:
+    """``np.random.shuffle`` -> "np.random.shuffle"; anything else -> None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def base_name(node: ast.AST) -> str | None:
+    """The variable whose object an expression reaches into: ``df['a'].loc[0].x`` -> "df"."""
+    while True:
+        if isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+            node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            node = node.func.value
+        elif isinstance(node, ast.Name):
+            return node.id
+        else:
+            return None
+
+
+def mutated_by_call(node: ast.Call, methods: frozenset[str] = MUTATING_METHODS) -> str | None:
+    """The variable a call changes in place, if it is one of the calls that do."""
+    func = node.func
+    if any(k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
+           for k in node.keywords):
+        return base_name(func.value) if isinstance(func, ast.Attribute) else None
+    if isinstance(func, ast.Attribute):
+        method = func.attr
+        if method in methods or (
+            method.endswith("_") and not method.startswith("_") and len(method) > 1
+        ):
+            return base_name(func.value)
+    name = dotted_name(func)
+    if name in MUTATING_FUNCTIONS and node.args:
+        return base_name(node.args[0])
+    return None
+
+
+def _target_names(target: ast.AST) -> tuple[list[str], list[str]]:
+    """Names an assignment target binds, and names whose objects it changes."""
+    binds: list[str] = []
+    changes: list[str] = []
+    if isinstance(target, ast.Name):
+        binds.append(target.id)
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            b, c = _target_names(element)
+            binds += b
+            changes += c
+    elif isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    elif isinstance(target, (ast.Attribute, ast.Subscript)):
+        name = base_name(target)
+        if name:
+            changes.append(name)
+    return binds, changes
+
+
+@dataclass
+class _FunctionEffects:
+    reads: set[str] = field(default_factory=set)
+    writes: set[str] = field(default_factory=set)
+    mutates: set[str] = field(default_factory=set)
+    changes: set[str] = field(default_factory=set)  # every name changed in place, locals too
+
+
+def function_effects(node: ast.AST, methods: frozenset[str] = MUTATING_METHODS) -> _FunctionEffects:
+    """Globals a function, lambda or class body reads, rebinds (``global``) and changes."""
+    declared_global: set[str] = set()
+    local: set[str] = set()
+    loads: set[str] = set()
+    changes: set[str] = set()
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        a = node.args
+        for arg in a.posonlyargs + a.args + a.kwonlyargs + [a.vararg, a.kwarg]:
+            if arg is not None:
+                local.add(arg.arg)
+        body = node.body if isinstance(node.body, list) else [node.body]
+    else:  # a class: its methods' bodies
+        body = node.body
+    for child in body:
+        for sub in ast.walk(child):
+            if isinstance(sub, ast.Global):
+                declared_global.update(sub.names)
+            elif isinstance(sub, ast.Name):
+                (loads if isinstance(sub.ctx, ast.Load) else local).add(sub.id)
+            elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                local.add(sub.name)
+                if not isinstance(sub, ast.ClassDef):
+                    a = sub.args
+                    for arg in a.posonlyargs + a.args + a.kwonlyargs + [a.vararg, a.kwarg]:
+                        if arg is not None:
+                            local.add(arg.arg)
+            elif isinstance(sub, ast.Lambda):
+                local.update(arg.arg for arg in sub.args.args)
+            elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+                local.update((a.asname or a.name).split(".")[0] for a in sub.names)
+            elif isinstance(sub, ast.arg):
+                local.add(sub.arg)
+            elif isinstance(sub, ast.Call):
+                name = mutated_by_call(sub, methods)
+                if name:
+                    changes.add(name)
+            elif isinstance(sub, (ast.Assign, ast.AugAssign, ast.Delete)):
+                targets = sub.targets if isinstance(sub, (ast.Assign, ast.Delete)) else [sub.target]
+                for t in targets:
+                    changes.update(_target_names(t)[1])
+    local -= declared_global
+    effects = _FunctionEffects()
+    effects.reads = {n for n in loads | changes if n not in local and n not in BUILTIN_NAMES}
+    effects.writes = {n for n in declared_global if n not in BUILTIN_NAMES}
+    effects.mutates = {n for n in changes if n not in local}
+    effects.changes = changes
+    return effects
+
+
+class _CellVisitor(ast.NodeVisitor):
+    """Walks a cell's top level (and the blocks of its statements), not function bodies."""
+
+    def __init__(self, methods: frozenset[str]) -> None:
+        self.methods = methods
+        self.writes: list[str] = []
+        self.mutates: list[str] = []
+        self.imports: dict[str, str] = {}
+        self.calls: set[str] = set()
+        self.functions: dict[str, _FunctionEffects] = {}
+        self.unpicklable: list[tuple[str, str, int]] = []
+
+    def _bind(self, target: ast.AST) -> None:
+        binds, changes = _target_names(target)
+        self.writes += binds
+        self.mutates += changes
+        if isinstance(target, (ast.Attribute, ast.Subscript)):
+            self.visit(target)  # calls inside the target (x[f(y)] = ...) still run
+        for name in binds:
+            self.functions.pop(name, None)
+            self.imports.pop(name, None)
+
+    def _note_unpicklable(self, target: ast.AST, value: ast.AST | None) -> None:
+        if not isinstance(target, ast.Name) or value is None:
+            return
+        kind = None
+        if isinstance(value, ast.GeneratorExp):
+            kind = "a generator"
+        elif isinstance(value, ast.Call):
+            kind = UNPICKLABLE_CALLS.get(dotted_name(value.func) or "")
+        if kind:
+            self.unpicklable.append((target.id, kind, value.lineno))
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self._bind(target)
+            self._note_unpicklable(target, node.value)
+            if isinstance(target, ast.Name) and isinstance(node.value, ast.Lambda):
+                self.functions[target.id] = function_effects(node.value, self.methods)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+            self._bind(node.target)
+            self._note_unpicklable(node.target, node.value)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        self._bind(node.target)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self._bind(target)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self._bind(node.target)
+        for statement in node.body + node.orelse:
+            self.visit(statement)
+
+    visit_AsyncFor = visit_For
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self._bind(item.optional_vars)
+                self._note_unpicklable(item.optional_vars, item.context_expr)
+        for statement in node.body:
+            self.visit(statement)
+
+    visit_AsyncWith = visit_With
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self.writes.append(node.name)
+        for statement in node.body:
+            self.visit(statement)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self._bind(node.target)
+
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            name = alias.asname or alias.name.split(".")[0]
+            self.writes.append(name)
+            self.functions.pop(name, None)
+            if isinstance(node, ast.Import):
+                statement = f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
+            else:
+                module = "." * node.level + (node.module or "")
+                statement = f"from {module} import {alias.name}" + (
+                    f" as {alias.asname}" if alias.asname else ""
+                )
+            self.imports[name] = statement
+
+    visit_ImportFrom = visit_Import
+
+    def _definition(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        if isinstance(node, ast.ClassDef):
+            for base in node.bases + [k.value for k in node.keywords]:
+                self.visit(base)
+        else:
+            for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
+                self.visit(default)
+        self.writes.append(node.name)
+        self.imports.pop(node.name, None)
+        self.functions[node.name] = function_effects(node, self.methods)
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _definition
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for default in node.args.defaults:
+            self.visit(default)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = mutated_by_call(node, self.methods)
+        if name:
+            self.mutates.append(name)
+        if isinstance(node.func, ast.Name):
+            self.calls.add(node.func.id)
+        self.generic_visit(node)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.name:
+            self.writes.append(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self.writes.append(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        if node.rest:
+            self.writes.append(node.rest)
+        self.generic_visit(node)
+
+
+def self_mutating_methods(trees: list[ast.Module]) -> set[str]:
+    """Names of methods of the notebook's own classes that change ``self``.
+
+    ``c.hit(3)`` changes ``c`` when ``Counter.hit`` does ``self.n += k``. The type of ``c`` is not
+    known before running, so every method of that name counts; a method that calls another one of
+    its class on ``self`` counts when the other one does.
+    """
+    found: set[str] = set()
+    calls: dict[str, set[str]] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for method in node.body:
+                if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or not method.args.args:
+                    continue
+                me = method.args.args[0].arg
+                effects = function_effects(method)
+                if me in effects.changes:
+                    found.add(method.name)
+                calls.setdefault(method.name, set()).update(
+                    sub.func.attr for sub in ast.walk(method)
+                    if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)
+                    and isinstance(sub.func.value, ast.Name) and sub.func.value.id == me
+                )
+    changed = True
+    while changed:
+        changed = False
+        for name, callees in calls.items():
+            if name not in found and callees & found:
+                found.add(name)
+                changed = True
+    return found
+
+
+def _unique(names: list[str] | set[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(n for n in names if not n.startswith("_kalec")))
+
+
+def cell_facts(pipeline: Pipeline) -> Pipeline:
+    """Record each cell's ``CellFacts``; calls to functions of other cells count their effects."""
+    visitors: dict[int, _CellVisitor] = {}
+    effects_by_function: dict[str, _FunctionEffects] = {}
+    trees = {c.number: ast.parse(c.analyzed) for c in pipeline.cells}  # syntax checked before
+    methods = MUTATING_METHODS | self_mutating_methods(list(trees.values()))
+    for cell in pipeline.cells:
+        tree = trees[cell.number]
+        visitor = _CellVisitor(methods)
+        for statement in tree.body:
+            visitor.visit(statement)
+        visitors[cell.number] = visitor
+        for name, effects in visitor.functions.items():
+            known = effects_by_function.setdefault(name, _FunctionEffects())
+            known.reads |= effects.reads
+            known.writes |= effects.writes
+            known.mutates |= effects.mutates
+    cells = []
+    for cell in pipeline.cells:
+        visitor = visitors.get(cell.number)
+        if visitor is None:
+            cells.append(replace(cell, facts=CellFacts()))
+            continue
+        writes = list(visitor.writes)
+        mutates = list(visitor.mutates)
+        for called in visitor.calls:
+            effects = effects_by_function.get(called)
+            if effects:  # calling a function that rebinds or changes globals does so here
+                writes += sorted(effects.writes)
+                mutates += sorted(effects.mutates)
+        facts = CellFacts(
+            writes=_unique(writes),
+            mutates=_unique(mutates),
+            imports=tuple(sorted(visitor.imports.items())),
+            function_globals=tuple(
+                (name, tuple(sorted(effects.reads)))
+                for name, effects in sorted(visitor.functions.items())
+            ),
+            unpicklable=tuple(visitor.unpicklable),
+        )
+        cells.append(replace(cell, facts=facts))
+    return replace(pipeline, cells=tuple(cells))

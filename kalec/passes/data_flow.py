@@ -1,0 +1,303 @@
+"""Pass: bind every free name of every step to where its value comes from.
+
+The rule is the notebook's own: when a step first reads ``x`` in cell *c*, the notebook run would
+hand it the value left by the last cell before *c* (in notebook order) that bound or changed
+``x``. That cell decides the source:
+
+- a cell of another step: the value is passed from that step (an artifact), and a dependency on
+  that step is added when no ``prev:`` tag gave one (reported as a note);
+- an imports or functions cell: the step runs the prelude itself; nothing is passed;
+- the ``pipeline-parameters`` cell: the step receives the parameter's value;
+- a cell that bound ``x`` with an ``import``: the step repeats the import instead of receiving a
+  module.
+
+Where the pipeline cannot reproduce that value, compiling stops with an error naming the step,
+the variable and the cells: a name no cell defines before its use; a producer that changes the
+value again after the read (a step hands on only its final values); two steps that both set the
+value and run in parallel while the reader depends on both (ambiguous producer).
+
+Reading a function defined elsewhere also reads the globals the function's body uses, at the
+place of the call: they are bound by the same rule.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+from kalec.ir import (
+    Dependency,
+    Diagnostic,
+    FreeName,
+    Input,
+    InputKind,
+    Metric,
+    Origin,
+    Pipeline,
+    Role,
+    Severity,
+    Step,
+)
+
+
+@dataclass(frozen=True)
+class _Writer:
+    cell: int
+    binds: bool  # False: the cell only changes the object in place
+
+
+class _Index:
+    """Which cells write which names, and which steps each cell belongs to."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.writers: dict[str, list[_Writer]] = defaultdict(list)
+        self.cell_steps: dict[int, list[str]] = defaultdict(list)
+        self.prelude = set(pipeline.prelude)
+        self.params = {p.name: p for p in pipeline.params}
+        self.param_cells = {c.number for c in pipeline.cells if c.tags.role is Role.PARAMETERS}
+        for step in pipeline.steps:
+            for number in step.cells:
+                self.cell_steps[number].append(step.name)
+        for cell in pipeline.cells:
+            if cell.tags.role is Role.METRICS:
+                continue
+            if cell.tags.role is Role.PARAMETERS:
+                names = [p.name for p in pipeline.params if p.origin.cell == cell.number]
+                for name in names:
+                    self.writers[name].append(_Writer(cell.number, True))
+                continue
+            facts = cell.facts
+            if facts is None:
+                continue
+            for name in facts.writes:
+                self.writers[name].append(_Writer(cell.number, True))
+            for name in facts.mutates:
+                if name not in facts.writes:
+                    self.writers[name].append(_Writer(cell.number, False))
+        self.writer_cells = {name: [w.cell for w in ws] for name, ws in self.writers.items()}
+
+    def last_writer(self, name: str, before: int, excluding: str | None) -> _Writer | None:
+        """The last cell before cell ``before`` that binds or changes ``name``, not of a step."""
+        writers = self.writers.get(name, [])
+        index = bisect.bisect_left(self.writer_cells.get(name, []), before) - 1
+        while index >= 0:
+            writer = writers[index]
+            if excluding is None or excluding not in self.cell_steps.get(writer.cell, ()):
+                return writer
+            index -= 1
+        return None
+
+    def binding_import(self, name: str, writer: _Writer) -> str | None:
+        """The import statement that gave ``name`` its object, if it was an import.
+
+        Changing a module in place (``np.random.seed(0)``) does not make it a value to pass: the
+        step that reads it repeats the import, so a writer that only changes ``name`` is traced
+        back to the cell that bound it.
+        """
+        cell = writer.cell
+        while True:
+            facts = self.pipeline.cell(cell).facts
+            if facts and name in facts.writes:
+                return dict(facts.imports).get(name)
+            previous = self.last_writer(name, cell, None)
+            if previous is None:
+                return None
+            cell = previous.cell
+
+    def function_globals(self, name: str, cell: int) -> tuple[str, ...]:
+        facts = self.pipeline.cell(cell).facts
+        return dict(facts.function_globals).get(name, ()) if facts else ()
+
+    def steps_writing_after(self, name: str, step: str, after: int) -> list[int]:
+        return [w.cell for w in self.writers.get(name, ())
+                if w.cell > after and step in self.cell_steps.get(w.cell, ())]
+
+
+def _ancestors(dependencies: dict[str, list[str]]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+
+    def visit(step: str, trail: set[str]) -> set[str]:
+        if step in found:
+            return found[step]
+        result: set[str] = set()
+        for parent in dependencies.get(step, ()):
+            if parent in trail:
+                continue  # a cycle: the validation pass reports it
+            result.add(parent)
+            result |= visit(parent, trail | {parent})
+        found[step] = result
+        return result
+
+    for step in dependencies:
+        visit(step, {step})
+    return found
+
+
+class _Resolver:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.index = _Index(pipeline)
+        self.diagnostics: list[Diagnostic] = []
+        declared = {s.name: [d.step for d in s.prev] for s in pipeline.steps}
+        self.declared_ancestors = _ancestors(declared)
+        self.known_names = sorted(set(self.index.writers) | set(self.index.params))
+
+    def error(self, message: str, origin: Origin | None, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(Severity.ERROR, message, origin, hint))
+
+    def producer(self, step: Step | None, name: str, writer: _Writer, read: Origin) -> str | None:
+        """The step whose final value of ``name`` equals the notebook's value at ``read``."""
+        candidates = [s for s in self.index.cell_steps[writer.cell] if step is None or s != step.name]
+        if step is not None:
+            ancestors = self.declared_ancestors.get(step.name, set())
+            candidates.sort(key=lambda s: s not in ancestors)
+        for candidate in candidates:
+            later = self.index.steps_writing_after(name, candidate, writer.cell)
+            if not later:
+                return candidate
+        reader = f"step '{step.name}'" if step else "the pipeline-metrics cell"
+        self.error(
+            f"{reader} reads {name} here, but step '{candidates[0]}' sets {name} again in cell "
+            f"{later[0]}, after this read; a step passes on only its final values, so "
+            f"{reader} would get a different {name} than the notebook does",
+            read,
+            hint=f"use another name for one of the two values, or move cell {later[0]} into a "
+            "step of its own that runs later",
+        )
+        return None
+
+    def undefined(self, name: str, origin: Origin, step: str, deferred: bool) -> None:
+        later = [w.cell for w in self.index.writers.get(name, ()) if w.cell > origin.cell]
+        if later:
+            self.error(
+                f"name '{name}' is used before any cell assigns it (step '{step}'); "
+                f"cell {later[0]} assigns it later in the notebook",
+                origin,
+                hint=f"move cell {later[0]} above this cell, as the notebook would have to run it",
+            )
+            return
+        close = difflib.get_close_matches(name, self.known_names, n=1)
+        message = f"name '{name}' is not defined (step '{step}')"
+        hint = (f"did you mean '{close[0]}'?" if close
+                else "define it in an earlier step, or in a cell tagged imports or functions")
+        if deferred:
+            self.diagnostics.append(Diagnostic(
+                Severity.WARNING, message + "; a function here reads it, and fails if called",
+                origin, hint))
+        else:
+            self.error(message, origin, hint)
+
+    def resolve_step(self, step: Step) -> list[Input]:
+        inputs: dict[str, Input] = {}
+        pending = list(step.free_names)
+        seen = {f.name for f in pending}
+        own_cells = set(step.cells)
+        while pending:
+            free = pending.pop(0)
+            name, origin = free.name, free.origin
+            writer = self.index.last_writer(name, origin.cell, step.name)
+            if writer is None:
+                if name in self.index.params:
+                    inputs[name] = Input(name, InputKind.PARAM, origin)
+                elif not any(w.cell in self.index.prelude for w in self.index.writers.get(name, ())):
+                    self.undefined(name, origin, step.name, free.deferred)
+                continue
+            if writer.cell in self.index.param_cells:
+                inputs[name] = Input(name, InputKind.PARAM, origin)
+                continue
+            if writer.cell not in self.index.prelude:
+                statement = self.index.binding_import(name, writer)
+                if statement is not None:
+                    inputs[name] = Input(name, InputKind.IMPORT, origin, statement=statement)
+                else:
+                    producer = self.producer(step, name, writer, origin)
+                    if producer is None:
+                        continue
+                    inputs[name] = Input(name, InputKind.ARTIFACT, origin, producer=producer)
+            # a function from elsewhere reads its globals wherever it is called
+            for used in self.index.function_globals(name, writer.cell):
+                bound_here = any(
+                    used in (self.pipeline.cell(c).facts.writes if self.pipeline.cell(c).facts else ())
+                    for c in own_cells if c <= origin.cell
+                )
+                if used not in seen and not bound_here:
+                    seen.add(used)
+                    pending.append(FreeName(used, origin, deferred=free.deferred))
+        return list(inputs.values())
+
+    def resolve_metric(self, metric: Metric) -> Metric:
+        writer = self.index.last_writer(metric.name, metric.origin.cell, None)
+        if writer is None or writer.cell in self.index.prelude | self.index.param_cells:
+            what = "is not set by any step before this cell" if writer is None else (
+                "is a pipeline parameter or prelude value, not a result of a step")
+            self.error(f"metric '{metric.name}' {what}", metric.origin,
+                       hint="name a variable that a step computes before the metrics cell")
+            return metric
+        return replace(metric, producer=self.producer(None, metric.name, writer, metric.origin))
+
+
+def data_flow(pipeline: Pipeline) -> Pipeline:
+    resolver = _Resolver(pipeline)
+    steps: list[Step] = []
+    for step in pipeline.steps:
+        inputs = resolver.resolve_step(step)
+        dependencies = list(step.prev)
+        have = {d.step for d in dependencies}
+        for item in inputs:
+            if item.kind is InputKind.ARTIFACT and item.producer not in have:
+                have.add(item.producer)
+                dependencies.append(Dependency(item.producer, "data", item.origin, item.name))
+        steps.append(replace(step, inputs=tuple(inputs), dependencies=tuple(dependencies)))
+    metrics = tuple(resolver.resolve_metric(m) for m in pipeline.metrics)
+
+    final = _ancestors({s.name: [d.step for d in s.dependencies] for s in steps})
+    diagnostics = resolver.diagnostics
+    for step in steps:
+        for dep in step.dependencies:
+            if dep.reason == "data" and dep.step not in resolver.declared_ancestors.get(step.name, ()):
+                diagnostics.append(Diagnostic(
+                    Severity.NOTE,
+                    f"step '{step.name}' reads {dep.variable} from step '{dep.step}': "
+                    f"added the dependency prev:{dep.step}",
+                    dep.origin,
+                ))
+    diagnostics += _ambiguities(resolver.index, steps, final)
+    return replace(pipeline, steps=tuple(steps), metrics=metrics,
+                   diagnostics=pipeline.diagnostics + tuple(diagnostics))
+
+
+def _ambiguities(index: _Index, steps: list[Step], ancestors: dict[str, set[str]]) -> list[Diagnostic]:
+    """Inputs whose value two parallel ancestors of the reader both set: which one wins is luck."""
+    found = []
+    for step in steps:
+        mine = ancestors.get(step.name, set())
+        for item in step.inputs:
+            if item.kind is not InputKind.ARTIFACT:
+                continue
+            producer = item.producer
+            for writer in index.writers.get(item.name, ()):
+                if writer.cell >= item.origin.cell:
+                    break
+                for other in index.cell_steps.get(writer.cell, ()):
+                    if (other in (producer, step.name) or other not in mine
+                            or producer in index.cell_steps[writer.cell]
+                            or other in ancestors.get(producer, ())
+                            or producer in ancestors.get(other, ())):
+                        continue
+                    found.append(Diagnostic(
+                        Severity.ERROR,
+                        f"ambiguous producer of {item.name} for step '{step.name}': steps "
+                        f"'{other}' (cell {writer.cell}) and '{producer}' both set it and run in "
+                        "parallel",
+                        item.origin,
+                        hint=f"rename {item.name} in one of them, or order them with "
+                        f"prev:{other} on step '{producer}'",
+                    ))
+                    break
+                else:
+                    continue
+                break
+    return found

@@ -1,0 +1,78 @@
+"""Pass: the names each step reads before binding them, found by pyflakes.
+
+pyflakes reads a step's code (its cells in notebook order, without the prelude) as one module and
+reports every name that is used without a binding before it, including names that functions,
+lambdas and methods defined in the step read as globals. Each such name is a free name of the
+step, recorded with the cell and line of its first use; the data flow decides where it comes from.
+
+The prelude (imports and functions cells) is read the same way: at its top level it may read only
+pipeline parameters, because it runs at the start of every step before any value arrives.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+from dataclasses import replace
+
+from pyflakes import checker, messages
+
+from kalec.ir import Diagnostic, FreeName, Origin, Pipeline, Severity
+from kalec.passes.cell_facts import BUILTIN_NAMES
+
+
+def _undefined_names(pipeline: Pipeline, cell_numbers: tuple[int, ...]) -> list[tuple[str, Origin, bool]]:
+    """(name, first use, used at top level) for each name the cells read without binding it."""
+    starts: list[int] = []
+    texts: list[str] = []
+    line = 1
+    for number in cell_numbers:
+        text = pipeline.cell(number).analyzed
+        starts.append(line)
+        texts.append(text)
+        line += text.count("\n") + 1
+    tree = ast.parse("\n".join(texts))
+    deferred_lines: set[int] = set()  # lines inside function, lambda and class-method bodies
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            body = node.body if isinstance(node.body, list) else [node.body]
+            deferred_lines.update(range(body[0].lineno, (node.end_lineno or body[0].lineno) + 1))
+    found: dict[str, tuple[str, Origin, bool]] = {}
+    for message in checker.Checker(tree, builtins=BUILTIN_NAMES).messages:
+        if not isinstance(message, messages.UndefinedName):
+            continue
+        name = message.message_args[0]
+        index = bisect.bisect_right(starts, message.lineno) - 1
+        origin = Origin(cell_numbers[index], message.lineno - starts[index] + 1)
+        top_level = message.lineno not in deferred_lines
+        if name not in found or origin < found[name][1]:
+            found[name] = (name, origin, top_level or found.get(name, ("", origin, False))[2])
+    return sorted(found.values(), key=lambda f: f[1])
+
+
+def free_names(pipeline: Pipeline) -> Pipeline:
+    diagnostics: list[Diagnostic] = []
+    params = {p.name for p in pipeline.params}
+    prelude_reads: list[FreeName] = []
+    if pipeline.prelude:
+        for name, origin, top_level in _undefined_names(pipeline, pipeline.prelude):
+            if name in params:
+                prelude_reads.append(FreeName(name, origin))
+            elif top_level:
+                diagnostics.append(Diagnostic(
+                    Severity.ERROR,
+                    f"name '{name}' is not defined: imports and functions cells run at the start "
+                    "of every step, before any step's values arrive",
+                    origin,
+                    hint=f"define {name} in the imports or functions cells, make it a pipeline "
+                    "parameter, or move this code into a step",
+                ))
+    steps = tuple(
+        replace(step, free_names=tuple(
+            FreeName(name, origin, deferred=not top_level)
+            for name, origin, top_level in _undefined_names(pipeline, step.cells)
+        ))
+        for step in pipeline.steps
+    )
+    return replace(pipeline, steps=steps, prelude_reads=tuple(prelude_reads),
+                   diagnostics=pipeline.diagnostics + tuple(diagnostics))

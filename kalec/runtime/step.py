@@ -1,0 +1,268 @@
+"""Run one step: the code of its cells, with its inputs loaded before and its outputs saved after.
+
+Every backend runs steps through ``run_step``: the local runner in a fresh process
+(``python -m kalec.runtime.step RUN.json``), the KFP and Argo backends inside their containers.
+It behaves like the notebook's kernel where that matters to results:
+
+- the code runs as module ``__main__``, as in Jupyter, so classes and functions defined in cells
+  are saved by value and load in any later step;
+- each cell is compiled on its own under the name ``<notebook>, cell N``, so a traceback points
+  at the notebook cell and line, with the line's text;
+- a cell's last expression is displayed, as Jupyter displays it;
+- IPython syntax (already turned into ``get_ipython()`` calls by the compiler) runs on an
+  in-process IPython shell, created only for steps that use it; ``%matplotlib`` selects a
+  non-interactive backend instead of failing without a screen.
+
+Order inside the step: parameters, prelude (imports, functions), repeated imports, inputs, cells,
+then outputs and metrics. Inputs come after the prelude so that a value a step changed wins over
+the prelude's fresh definition of it.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import linecache
+import os
+import sys
+import time
+import traceback
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+from kalec.runtime.marshal import MarshalError, UnserialisableError, resource_load, resource_save
+
+
+@dataclass
+class StepFailure(Exception):
+    """The step did not complete; ``cell`` and ``line`` point into the notebook when known."""
+
+    message: str
+    cell: int | None = None
+    line: int | None = None
+    phase: str = "code"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class StepResult:
+    seconds: float
+    outputs: dict[str, str] = field(default_factory=dict)  # name -> file written
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    if "\n" in text or len(text) <= 79:
+        return text
+    try:  # long values are laid out the way Jupyter shows them, when IPython is at hand
+        from IPython.lib.pretty import pretty
+
+        return pretty(value)
+    except ImportError:
+        import pprint
+
+        return pprint.pformat(value)
+
+
+def _display(*values: Any, **_: Any) -> None:
+    """``display()`` as a plain-text front end shows it."""
+    for value in values:
+        print(_short_repr(value), flush=True)
+
+
+class _Cells:
+    """Compiles cells under notebook names and keeps their text for tracebacks."""
+
+    def __init__(self, source: str) -> None:
+        self.source = os.path.basename(source)
+        self.names: dict[str, int] = {}
+
+    def filename(self, cell: int) -> str:
+        name = f"{self.source}, cell {cell}"
+        self.names[name] = cell
+        return name
+
+    def run(self, code: str, cell: int, namespace: dict[str, Any], show_last: bool) -> None:
+        filename = self.filename(cell)
+        lines = code.splitlines(keepends=True)
+        linecache.cache[filename] = (len(code), None, lines, filename)
+        tree = ast.parse(code, filename)
+        last = None
+        stripped = code.rstrip()
+        if show_last and tree.body and isinstance(tree.body[-1], ast.Expr) and not stripped.endswith(";"):
+            last = tree.body.pop()
+        exec(compile(tree, filename, "exec"), namespace)
+        if last is not None:
+            value = eval(compile(ast.Expression(last.value), filename, "eval"), namespace)
+            if value is not None:
+                namespace["_"] = value
+                _display(value)
+
+    def failure(self, error: BaseException, phase: str) -> StepFailure:
+        """Where in the notebook ``error`` happened (the innermost notebook frame)."""
+        cell = line = None
+        for frame in traceback.extract_tb(error.__traceback__):
+            if frame.filename in self.names:
+                cell, line = self.names[frame.filename], frame.lineno
+        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return StepFailure(text, cell, line, phase)
+
+    def print_traceback(self, error: BaseException) -> None:
+        """The traceback from the first notebook frame on: kalec's own frames say nothing."""
+        frames = traceback.extract_tb(error.__traceback__)
+        start = next((i for i, f in enumerate(frames) if f.filename in self.names), 0)
+        out = ["Traceback (most recent call last):\n"]
+        out += traceback.format_list(frames[start:])
+        out += traceback.format_exception_only(type(error), error)
+        sys.stderr.write("".join(out))
+        sys.stderr.flush()
+
+
+def _ipython_shell(module: types.ModuleType) -> Any:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance(user_module=module, user_ns=module.__dict__)
+
+    def matplotlib(line: str = "") -> None:
+        """In a step there is no screen: draw with the non-interactive Agg backend."""
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is not None:
+            import matplotlib as mpl
+
+            mpl.use("Agg")
+
+    shell.register_magic_function(matplotlib, "line", "matplotlib")
+    return shell
+
+
+def _json_value(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return repr(value)
+
+
+def run_step(
+    spec: dict[str, Any],
+    params: dict[str, Any],
+    inputs: dict[str, str],
+    outputs: dict[str, str],
+) -> StepResult:
+    """Run the step ``spec`` describes; raise ``StepFailure`` if it does not complete.
+
+    ``spec``: {"step", "source", "prelude": [{"cell", "code"}], "imports": [statement],
+    "cells": [{"cell", "code"}], "metrics": [name]}; ``params``: values by name; ``inputs``:
+    name -> saved value's path; ``outputs``: name -> path to save the value to.
+    """
+    started = time.perf_counter()
+    step = spec["step"]
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    module = types.ModuleType("__main__")
+    module.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = module
+    namespace = module.__dict__
+    cells = _Cells(spec.get("source", "notebook.ipynb"))
+    codes = [c["code"] for c in spec.get("prelude", []) + spec.get("cells", [])]
+    if any("get_ipython()" in code for code in codes):
+        _ipython_shell(module)
+    elif not hasattr(builtins, "display"):
+        builtins.display = _display  # Jupyter offers display() without an import
+
+    namespace.update(params)
+    for cell in spec.get("prelude", []):
+        _run_cell(cells, cell, namespace, show_last=False)
+    for statement in spec.get("imports", []):
+        try:
+            exec(compile(statement, f"<import for step {step}>", "exec"), namespace)
+        except Exception as error:
+            raise StepFailure(f"{statement} failed: {error}", phase="imports") from error
+    for name, path in inputs.items():
+        try:
+            namespace[name] = resource_load(path)
+        except (MarshalError, OSError) as error:
+            raise StepFailure(f"cannot load input {name}: {error}", phase="load") from error
+        except Exception as error:
+            raise StepFailure(
+                f"cannot load input {name}: {type(error).__name__}: {error}; a package the "
+                "producing step used may be missing here",
+                phase="load",
+            ) from error
+    for cell in spec.get("cells", []):
+        _run_cell(cells, cell, namespace, show_last=True)
+
+    result = StepResult(0.0)
+    for name, path in outputs.items():
+        if name not in namespace:
+            raise StepFailure(
+                f"step '{step}' was to pass {name} on, but its cells did not set it (a branch "
+                "that assigns it did not run?)",
+                phase="save",
+            )
+        try:
+            result.outputs[name] = resource_save(namespace[name], path)
+        except (UnserialisableError, MarshalError) as error:
+            raise StepFailure(
+                f"cannot pass {name} from step '{step}' to the steps that use it: {error}. "
+                f"Create {name} again in the step that uses it, or create it inside a function "
+                "in a cell tagged functions and call that function where it is needed",
+                phase="save",
+            ) from error
+    for name in spec.get("metrics", []):
+        result.metrics[name] = _json_value(namespace.get(name))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _run_cell(cells: _Cells, cell: dict[str, Any], namespace: dict[str, Any], show_last: bool) -> None:
+    try:
+        cells.run(cell["code"], cell["cell"], namespace, show_last)
+    except BaseException as error:
+        if isinstance(error, SystemExit) and error.code in (None, 0):
+            raise
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        sys.stdout.flush()
+        cells.print_traceback(error)
+        raise cells.failure(error, "code") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kalec.runtime.step RUN.json``: the local runner's way into a step process.
+
+    RUN.json holds {"spec", "params", "inputs", "outputs", "result"}; the outcome (failure place
+    or metrics, seconds, files written) is written as JSON to the "result" path.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    with open(argv[0], encoding="utf-8") as handle:
+        run = json.load(handle)
+    outcome: dict[str, Any]
+    code = 0
+    try:
+        result = run_step(run["spec"], run.get("params", {}), run.get("inputs", {}), run.get("outputs", {}))
+        outcome = {"ok": True, "seconds": result.seconds, "outputs": result.outputs,
+                   "metrics": result.metrics}
+    except StepFailure as failure:
+        if failure.phase != "code":
+            sys.stderr.write(f"error: {failure.message}\n")
+        outcome = {"ok": False, "error": failure.message, "cell": failure.cell,
+                   "line": failure.line, "phase": failure.phase}
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(run["result"], "w", encoding="utf-8") as handle:
+        json.dump(outcome, handle)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
