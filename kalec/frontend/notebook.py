@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +135,9 @@ def load(path: Path) -> nbformat.NotebookNode:
     if major > 4:
         raise NotebookError(f"notebook format {major} is newer than this kalec understands (4)")
     try:
-        notebook = nbformat.reads(text, as_version=4)
+        with warnings.catch_warnings():  # e.g. cells without ids, from older Jupyter versions
+            warnings.simplefilter("ignore")
+            notebook = nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat reports malformed notebooks with several exception types
         raise NotebookError(f"not a valid Jupyter notebook: {error}") from None
     return notebook

@@ -108,6 +108,8 @@ class CellFacts:
     imports: tuple[tuple[str, str], ...] = ()
     function_globals: tuple[tuple[str, tuple[str, ...]], ...] = ()
     unpicklable: tuple[tuple[str, str, int], ...] = ()  # (name, kind, line) bound to e.g. open()
+    deletes: tuple[str, ...] = ()  # names the cell leaves deleted (``del x`` last)
+    via_calls: tuple[str, ...] = ()  # written only by calling a function that sets them
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,7 @@ class _FunctionEffects:
     writes: set[str] = field(default_factory=set)
     mutates: set[str] = field(default_factory=set)
     changes: set[str] = field(default_factory=set)  # every name changed in place, locals too
+    changed_params: dict[int | str, str] = field(default_factory=dict)  # position/name -> param
 
 
 def function_effects(node: ast.AST, methods: frozenset[str] = MUTATING_METHODS) -> _FunctionEffects:
@@ -153,6 +154,8 @@ def function_effects(node: ast.AST, methods: frozenset[str] = MUTATING_METHODS) 
                 declared_global.update(sub.names)
             elif isinstance(sub, ast.Name):
                 (loads if isinstance(sub.ctx, ast.Load) else local).add(sub.id)
+            elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
+                loads.add(sub.target.id)  # x += 1 reads x first
             elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 local.add(sub.name)
                 if not isinstance(sub, ast.ClassDef):
@@ -170,7 +173,7 @@ def function_effects(node: ast.AST, methods: frozenset[str] = MUTATING_METHODS) 
                 name = mutated_by_call(sub, methods)
                 if name:
                     changes.add(name)
-            elif isinstance(sub, (ast.Assign, ast.AugAssign, ast.Delete)):
+            if isinstance(sub, (ast.Assign, ast.AugAssign, ast.Delete)):
                 targets = sub.targets if isinstance(sub, (ast.Assign, ast.Delete)) else [sub.target]
                 for t in targets:
                     changes.update(_target_names(t)[1])
@@ -180,6 +183,15 @@ def function_effects(node: ast.AST, methods: frozenset[str] = MUTATING_METHODS) 
     effects.writes = {n for n in declared_global if n not in BUILTIN_NAMES}
     effects.mutates = {n for n in changes if n not in local}
     effects.changes = changes
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        positional = [a.arg for a in node.args.posonlyargs + node.args.args]
+        for position, name in enumerate(positional):
+            if name in changes:
+                effects.changed_params[position] = name
+                effects.changed_params[name] = name
+        for arg in node.args.kwonlyargs:
+            if arg.arg in changes:
+                effects.changed_params[arg.arg] = arg.arg
     return effects
 
 
@@ -191,7 +203,8 @@ class _CellVisitor(ast.NodeVisitor):
         self.writes: list[str] = []
         self.mutates: list[str] = []
         self.imports: dict[str, str] = {}
-        self.calls: set[str] = set()
+        self.calls: list[tuple[str, list[tuple[int | str, str]]]] = []  # (function, arguments)
+        self.deleted: dict[str, None] = {}
         self.functions: dict[str, _FunctionEffects] = {}
         self.unpicklable: list[tuple[str, str, int]] = []
 
@@ -204,6 +217,7 @@ class _CellVisitor(ast.NodeVisitor):
         for name in binds:
             self.functions.pop(name, None)
             self.imports.pop(name, None)
+            self.deleted.pop(name, None)
 
     def _note_unpicklable(self, target: ast.AST, value: ast.AST | None) -> None:
         if not isinstance(target, ast.Name) or value is None:
@@ -237,6 +251,8 @@ class _CellVisitor(ast.NodeVisitor):
     def visit_Delete(self, node: ast.Delete) -> None:
         for target in node.targets:
             self._bind(target)
+            if isinstance(target, ast.Name):
+                self.deleted[target.id] = None
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
@@ -311,7 +327,16 @@ class _CellVisitor(ast.NodeVisitor):
         if name:
             self.mutates.append(name)
         if isinstance(node.func, ast.Name):
-            self.calls.add(node.func.id)
+            arguments: list[tuple[int | str, str]] = []
+            for position, argument in enumerate(node.args):
+                name = base_name(argument)
+                if name and not isinstance(argument, ast.Starred):
+                    arguments.append((position, name))
+            for keyword in node.keywords:
+                name = base_name(keyword.value)
+                if keyword.arg and name:
+                    arguments.append((keyword.arg, name))
+            self.calls.append((node.func.id, arguments))
         self.generic_visit(node)
 
     def visit_MatchAs(self, node: ast.MatchAs) -> None:
@@ -385,6 +410,7 @@ def cell_facts(pipeline: Pipeline) -> Pipeline:
             known.reads |= effects.reads
             known.writes |= effects.writes
             known.mutates |= effects.mutates
+            known.changed_params.update(effects.changed_params)
     cells = []
     for cell in pipeline.cells:
         visitor = visitors.get(cell.number)
@@ -393,11 +419,14 @@ def cell_facts(pipeline: Pipeline) -> Pipeline:
             continue
         writes = list(visitor.writes)
         mutates = list(visitor.mutates)
-        for called in visitor.calls:
+        direct = set(writes) | set(mutates)
+        for called, arguments in visitor.calls:
             effects = effects_by_function.get(called)
             if effects:  # calling a function that rebinds or changes globals does so here
                 writes += sorted(effects.writes)
                 mutates += sorted(effects.mutates)
+                # and so does passing a variable to a parameter the function changes
+                mutates += [name for key, name in arguments if key in effects.changed_params]
         facts = CellFacts(
             writes=_unique(writes),
             mutates=_unique(mutates),
@@ -407,6 +436,8 @@ def cell_facts(pipeline: Pipeline) -> Pipeline:
                 for name, effects in sorted(visitor.functions.items())
             ),
             unpicklable=tuple(visitor.unpicklable),
+            deletes=_unique(list(visitor.deleted)),
+            via_calls=_unique([n for n in writes + mutates if n not in direct]),
         )
         cells.append(replace(cell, facts=facts))
     return replace(pipeline, cells=tuple(cells))

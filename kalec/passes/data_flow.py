@@ -107,6 +107,15 @@ class _Index:
                 return None
             cell = previous.cell
 
+    def binds_directly(self, cell: int, name: str) -> bool:
+        """The cell binds ``name`` itself, not only through the functions it calls."""
+        facts = self.pipeline.cell(cell).facts
+        return bool(facts) and name in facts.writes and name not in facts.via_calls
+
+    def deleted(self, cell: int) -> tuple[str, ...]:
+        facts = self.pipeline.cell(cell).facts
+        return facts.deletes if facts else ()
+
     def function_globals(self, name: str, cell: int) -> tuple[str, ...]:
         facts = self.pipeline.cell(cell).facts
         return dict(facts.function_globals).get(name, ()) if facts else ()
@@ -208,6 +217,15 @@ class _Resolver:
             if writer.cell in self.index.param_cells:
                 inputs[name] = Input(name, InputKind.PARAM, origin)
                 continue
+            if name in self.index.deleted(writer.cell):
+                steps = "', '".join(self.index.cell_steps.get(writer.cell, ()))
+                self.error(
+                    f"name '{name}' is deleted in cell {writer.cell} (step '{steps}') before "
+                    f"step '{step.name}' reads it here",
+                    origin,
+                    hint=f"remove `del {name}` from cell {writer.cell}, or stop reading it here",
+                )
+                continue
             if writer.cell not in self.index.prelude:
                 statement = self.index.binding_import(name, writer)
                 if statement is not None:
@@ -219,10 +237,8 @@ class _Resolver:
                     inputs[name] = Input(name, InputKind.ARTIFACT, origin, producer=producer)
             # a function from elsewhere reads its globals wherever it is called
             for used in self.index.function_globals(name, writer.cell):
-                bound_here = any(
-                    used in (self.pipeline.cell(c).facts.writes if self.pipeline.cell(c).facts else ())
-                    for c in own_cells if c <= origin.cell
-                )
+                bound_here = any(self.index.binds_directly(c, used)
+                                 for c in own_cells if c <= origin.cell)
                 if used not in seen and not bound_here:
                     seen.add(used)
                     pending.append(FreeName(used, origin, deferred=free.deferred))
