@@ -42,45 +42,80 @@ def _parser() -> argparse.ArgumentParser:
 
     def common(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("notebook", help="the tagged notebook (.ipynb)")
-        sub.add_argument("-v", "--verbose", action="store_true",
-                         help="also print notes (such as dependencies kalec added)")
+        sub.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="also print notes (such as dependencies kalec added)",
+        )
 
     targets = ", ".join(_targets(runs=False))
     build = commands.add_parser(
-        "build", help="write the pipeline for a target to a file",
-        description="Compile the notebook and write the pipeline for TARGET to a file.")
+        "build",
+        help="write the pipeline for a target to a file",
+        description="Compile the notebook and write the pipeline for TARGET to a file.",
+    )
     common(build)
     build.add_argument("--target", "-t", required=True, metavar="TARGET", help=f"one of: {targets}")
-    build.add_argument("-o", "--output", metavar="PATH",
-                       help="file to write (default: beside the notebook, named after it)")
+    build.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="file to write (default: beside the notebook, named after it)",
+    )
 
     emit = commands.add_parser(
-        "emit", help="print the pipeline for a target",
-        description="Compile the notebook and print the pipeline for TARGET on standard output.")
+        "emit",
+        help="print the pipeline for a target",
+        description="Compile the notebook and print the pipeline for TARGET on standard output.",
+    )
     common(emit)
     emit.add_argument("--target", "-t", required=True, metavar="TARGET", help=f"one of: {targets}")
 
     run = commands.add_parser(
-        "run", help="run the pipeline on this machine",
+        "run",
+        help="run the pipeline on this machine",
         description="Run the notebook as a pipeline on this machine: each step in its own "
-        "process, independent steps at the same time, variables passed between steps.")
+        "process, independent steps at the same time, variables passed between steps.",
+    )
     common(run)
-    run.add_argument("--local", action="store_true",
-                     help="run on this machine (the default and, for now, the only place)")
-    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="override a pipeline parameter (repeatable); the value is read as "
-                     "the parameter's declared type (lists and dicts as JSON)")
-    run.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                     help="steps to run at the same time (default: the number of cores, "
-                     f"{os.cpu_count() or 1} here)")
-    run.add_argument("--run-dir", type=Path, metavar="DIR",
-                     help="folder for the values passed between steps "
-                     "(default: .kalec/runs/RUN-ID in the current folder)")
+    run.add_argument(
+        "--local",
+        action="store_true",
+        help="run on this machine (the default and, for now, the only place)",
+    )
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a pipeline parameter (repeatable); the value is read as "
+        "the parameter's declared type (lists and dicts as JSON)",
+    )
+    run.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="steps to run at the same time (default: the number of cores, "
+        f"{os.cpu_count() or 1} here)",
+    )
+    run.add_argument(
+        "--run-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder for the values passed between steps "
+        "(default: .kalec/runs/RUN-ID in the current folder)",
+    )
 
     check = commands.add_parser(
-        "check", help="show the steps, their inputs and outputs, and any problem",
+        "check",
+        help="show the steps, their inputs and outputs, and any problem",
         description="Compile the notebook and print its steps: dependencies, each input with "
-        "its producer, outputs, parameters and metrics, with every diagnostic.")
+        "its producer, outputs, parameters and metrics, with every diagnostic.",
+    )
     common(check)
     return parser
 
@@ -107,7 +142,9 @@ def _check_target(target: str, runs: bool) -> None:
     from kalec.backends import TARGETS
 
     if target not in TARGETS or TARGETS[target].runs != runs:
-        raise UsageError(f"error: unknown target '{target}'; choose one of: {', '.join(_targets(runs))}")
+        raise UsageError(
+            f"error: unknown target '{target}'; choose one of: {', '.join(_targets(runs))}"
+        )
 
 
 def _backend(target: str, runs: bool) -> Any:
@@ -162,8 +199,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     pipeline = _compile(args.notebook, args.verbose)
     text = _backend(args.target, runs=False).emit(pipeline, args)
     notebook = Path(args.notebook)
-    output = Path(args.output) if args.output else notebook.with_name(
-        notebook.stem + TARGETS[args.target].suffix)
+    output = (
+        Path(args.output)
+        if args.output
+        else notebook.with_name(notebook.stem + TARGETS[args.target].suffix)
+    )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")

@@ -6,22 +6,29 @@ from kalec.ir import InputKind, Pipeline
 
 
 def check_report(pipeline: Pipeline) -> str:
-    lines = [f"pipeline {pipeline.settings.name}: {len(pipeline.steps)} steps "
-             f"(from {pipeline.source})"]
+    lines = [
+        f"pipeline {pipeline.settings.name}: {len(pipeline.steps)} steps (from {pipeline.source})"
+    ]
     if pipeline.params:
         params = ", ".join(f"{p.name}: {p.type.value} = {p.default!r}" for p in pipeline.params)
         lines.append(f"parameters: {params}")
     if pipeline.metrics:
-        lines.append("metrics: " + ", ".join(f"{m.name} (from {m.producer})" for m in pipeline.metrics))
+        lines.append(
+            "metrics: " + ", ".join(f"{m.name} (from {m.producer})" for m in pipeline.metrics)
+        )
     if pipeline.prelude:
-        lines.append("prelude (run first in every step): cells "
-                     + ", ".join(str(n) for n in pipeline.prelude))
+        lines.append(
+            "prelude (run first in every step): cells "
+            + ", ".join(str(n) for n in pipeline.prelude)
+        )
     for step in pipeline.steps:
         lines.append("")
         lines.append(f"step {step.name}  (cells {', '.join(str(n) for n in step.cells)})")
         if step.dependencies:
-            after = ", ".join(d.step + ("" if d.reason == "prev" else f" [added: reads {d.variable}]")
-                              for d in step.dependencies)
+            after = ", ".join(
+                d.step + ("" if d.reason == "prev" else f" [added: reads {d.variable}]")
+                for d in step.dependencies
+            )
             lines.append(f"  after:   {after}")
         described = []
         for item in step.inputs:
@@ -51,5 +58,7 @@ def check_report(pipeline: Pipeline) -> str:
             lines.append(f"  settings: {', '.join(settings)}")
     warnings = [d for d in pipeline.diagnostics if d.severity.value != "note"]
     lines.append("")
-    lines.append(f"{len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else "no problems found")
+    lines.append(
+        f"{len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else "no problems found"
+    )
     return "\n".join(lines) + "\n"

@@ -14,10 +14,16 @@ GOOD: dict[str, list] = {
         ([B + "d", "prev:c"], "print('RESULT final', x)"),
     ],
     "mutation_kinds": [
-        ([B + "make"], "items = [3, 1, 2]\nconf = {'k': 0}\nclass Box: pass\nbox = Box()\nbox.v = 1\n"
-                       "counts = {'n': 0}\ntotal = 0"),
-        ([B + "change", "prev:make"], "items.sort()\nitems.append(9)\nconf['k'] = 5\nbox.v += 1\n"
-                                      "counts['n'] += 3\ntotal += 7\ndel conf['k']\nconf.update(z=1)"),
+        (
+            [B + "make"],
+            "items = [3, 1, 2]\nconf = {'k': 0}\nclass Box: pass\nbox = Box()\nbox.v = 1\n"
+            "counts = {'n': 0}\ntotal = 0",
+        ),
+        (
+            [B + "change", "prev:make"],
+            "items.sort()\nitems.append(9)\nconf['k'] = 5\nbox.v += 1\n"
+            "counts['n'] += 3\ntotal += 7\ndel conf['k']\nconf.update(z=1)",
+        ),
         ([B + "show", "prev:change"], "print('RESULT', items, conf, box.v, counts, total)"),
     ],
     "del_and_rebind": [
@@ -25,7 +31,10 @@ GOOD: dict[str, list] = {
         ([B + "b", "prev:a"], "tmp = 'again'\nprint('RESULT', keep, tmp)"),
     ],
     "comprehension_scope": [
-        ([B + "a"], "i = 100\nsquares = [i * i for i in range(4)]\nlookup = {k: v for k, v in zip('ab', (1, 2))}"),
+        (
+            [B + "a"],
+            "i = 100\nsquares = [i * i for i in range(4)]\nlookup = {k: v for k, v in zip('ab', (1, 2))}",
+        ),
         ([B + "b", "prev:a"], "print('RESULT', i, squares, lookup, sum(v for v in squares))"),
     ],
     "function_reads_globals": [
@@ -35,14 +44,20 @@ GOOD: dict[str, list] = {
         ([B + "b", "prev:a"], "print('RESULT', scaled(2))"),
     ],
     "step_function_passed_on": [
-        ([B + "a"], "import math\nbase = 10\ndef grow(v):\n    return math.floor(v * base / 3)\nshift = lambda v: v - base"),
+        (
+            [B + "a"],
+            "import math\nbase = 10\ndef grow(v):\n    return math.floor(v * base / 3)\nshift = lambda v: v - base",
+        ),
         ([B + "b", "prev:a"], "print('RESULT', grow(7), shift(1))"),
     ],
     "class_in_step": [
-        ([B + "a"], "class Acc:\n    def __init__(self):\n        self.items = []\n"
-                    "    def push(self, v):\n        self.items.append(v)\n        return self\n"
-                    "    def add_many(self, vs):\n        for v in vs:\n            self.push(v)\n"
-                    "acc = Acc().push(1)"),
+        (
+            [B + "a"],
+            "class Acc:\n    def __init__(self):\n        self.items = []\n"
+            "    def push(self, v):\n        self.items.append(v)\n        return self\n"
+            "    def add_many(self, vs):\n        for v in vs:\n            self.push(v)\n"
+            "acc = Acc().push(1)",
+        ),
         ([B + "b", "prev:a"], "acc.add_many([2, 3])"),
         ([B + "c", "prev:b"], "print('RESULT', acc.items, type(acc).__name__)"),
     ],
@@ -76,34 +91,55 @@ GOOD: dict[str, list] = {
         ([B + "b", "prev:a"], "print('RESULT', x)"),
     ],
     "loop_and_with_targets": [
-        ([B + "a"], "import io\nfor i, ch in enumerate('abc'):\n    pass\nwith io.StringIO('hi') as f:\n    text = f.read()"),
+        (
+            [B + "a"],
+            "import io\nfor i, ch in enumerate('abc'):\n    pass\nwith io.StringIO('hi') as f:\n    text = f.read()",
+        ),
         ([B + "b", "prev:a"], "print('RESULT', i, ch, text)"),
     ],
     "walrus_and_global": [
-        ([B + "a"], "counter = 0\ndef bump():\n    global counter\n    counter += 1\n"
-                    "if (n := 3) > 2:\n    big = True"),
+        (
+            [B + "a"],
+            "counter = 0\ndef bump():\n    global counter\n    counter += 1\n"
+            "if (n := 3) > 2:\n    big = True",
+        ),
         ([B + "b", "prev:a"], "bump()\nbump()"),
         ([B + "c", "prev:b"], "print('RESULT', counter, n, big)"),
     ],
     "imports_in_steps": [
-        ([B + "a"], "import statistics as st\nfrom collections import OrderedDict\nvals = [1, 2, 3, 4]"),
+        (
+            [B + "a"],
+            "import statistics as st\nfrom collections import OrderedDict\nvals = [1, 2, 3, 4]",
+        ),
         ([B + "b", "prev:a"], "print('RESULT', st.median(vals), list(OrderedDict(a=1)))"),
     ],
     "numpy_values": [
         (["imports"], "import numpy as np"),
-        ([B + "a"], "rng = np.random.default_rng(7)\narr = rng.normal(size=(3, 2)).astype('float32')\n"
-                    "ints = np.arange(6).reshape(2, 3)"),
+        (
+            [B + "a"],
+            "rng = np.random.default_rng(7)\narr = rng.normal(size=(3, 2)).astype('float32')\n"
+            "ints = np.arange(6).reshape(2, 3)",
+        ),
         ([B + "b", "prev:a"], "arr[0, 0] = 1.5\nextra = rng.integers(0, 100, 3)"),
-        ([B + "c", "prev:b"], "print('RESULT', arr.dtype, arr.shape, round(float(arr.sum()), 4), ints.T.tolist(), extra.tolist())"),
+        (
+            [B + "c", "prev:b"],
+            "print('RESULT', arr.dtype, arr.shape, round(float(arr.sum()), 4), ints.T.tolist(), extra.tolist())",
+        ),
     ],
     "pandas_inplace": [
         (["imports"], "import pandas as pd"),
         ([B + "a"], "df = pd.DataFrame({'a': [1, None, 3], 'b': ['x', 'y', 'z']}).set_index('b')"),
-        ([B + "b", "prev:a"], "df.dropna(inplace=True)\ndf['c'] = df['a'] * 2\ndf.loc['x', 'a'] = 10"),
+        (
+            [B + "b", "prev:a"],
+            "df.dropna(inplace=True)\ndf['c'] = df['a'] * 2\ndf.loc['x', 'a'] = 10",
+        ),
         ([B + "c", "prev:b"], "print('RESULT', df.to_dict(), list(df.index), str(df['a'].dtype))"),
     ],
     "parameters_typed": [
-        (["pipeline-parameters"], "N = 3\nRATE = 0.5\nNAME = 'run'\nFLAG = True\nSIZES = [1, 2]\nOPTS = {'k': 'v'}"),
+        (
+            ["pipeline-parameters"],
+            "N = 3\nRATE = 0.5\nNAME = 'run'\nFLAG = True\nSIZES = [1, 2]\nOPTS = {'k': 'v'}",
+        ),
         ([B + "a"], "out = [NAME] * N\nprint('RESULT', out, RATE * 2, FLAG, SIZES, OPTS)"),
     ],
     "metrics_reported": [
@@ -113,7 +149,10 @@ GOOD: dict[str, list] = {
     ],
     "magics_and_shell": [
         (["imports"], "%matplotlib inline\nimport os"),
-        ([B + "a"], "word = 'shell'\n!echo RESULT from-{word}\n%env KALEC_CASE=7\nhere = os.environ['KALEC_CASE']"),
+        (
+            [B + "a"],
+            "word = 'shell'\n!echo RESULT from-{word}\n%env KALEC_CASE=7\nhere = os.environ['KALEC_CASE']",
+        ),
         ([B + "b", "prev:a"], "%%capture cap\nprint('hidden')\ny = int(here) + 1"),
         ([B + "c", "prev:b"], "print('RESULT', here, y, 'hidden' in cap.stdout)"),
     ],
@@ -134,7 +173,10 @@ GOOD: dict[str, list] = {
         ([B + "merge", "prev:evens;odds"], "print('RESULT', sum(evens), sum(odds), len(data))"),
     ],
     "unicode_and_quotes": [
-        ([B + "a"], "s = \"\"\"tri'ple \\\"\\\"\\\" and ''' \"\"\"\nemoji = '✓ 東京 \\N{GREEK SMALL LETTER ALPHA}'\nraw = r'\\d+\\\\'"),
+        (
+            [B + "a"],
+            's = """tri\'ple \\"\\"\\" and \'\'\' """\nemoji = \'✓ 東京 \\N{GREEK SMALL LETTER ALPHA}\'\nraw = r\'\\d+\\\\\'',
+        ),
         ([B + "b", "prev:a"], "print('RESULT', len(s), emoji, raw)"),
     ],
     "kale_metadata_and_step_synonym": [
@@ -152,26 +194,49 @@ GOOD: dict[str, list] = {
 # Notebooks that must be refused at compile time: (cells, words the message must contain).
 BAD: dict[str, tuple[list, list[str]]] = {
     "cycle": ([([B + "a", "prev:b"], "x = 1"), ([B + "b", "prev:a"], "y = 2")], ["cycle"]),
-    "unknown_prev": ([([B + "a", "prev:loda"], "x = 1"), ([B + "load"], "y = 1")],
-                     ["prev:loda", "did you mean prev:load"]),
+    "unknown_prev": (
+        [([B + "a", "prev:loda"], "x = 1"), ([B + "load"], "y = 1")],
+        ["prev:loda", "did you mean prev:load"],
+    ),
     "undefined": ([([B + "a"], "y = missing + 1")], ["missing", "not defined", "cell 1"]),
-    "used_before_defined": ([([B + "a"], "print(later)"), ([B + "b"], "later = 1")],
-                            ["later", "cell 2"]),
-    "ambiguous": ([([B + "root"], "s = 0"), ([B + "x", "prev:root"], "v = 1"),
-                   ([B + "y", "prev:root"], "v = 2"), ([B + "z", "prev:x;y"], "print(v)")],
-                  ["ambiguous", "v"]),
-    "overwritten_after_read": ([([B + "a"], "w = 1"), ([B + "b", "prev:a"], "print(w)"),
-                                ([B + "a"], "w = 2")], ["w", "cell 3"]),
+    "used_before_defined": (
+        [([B + "a"], "print(later)"), ([B + "b"], "later = 1")],
+        ["later", "cell 2"],
+    ),
+    "ambiguous": (
+        [
+            ([B + "root"], "s = 0"),
+            ([B + "x", "prev:root"], "v = 1"),
+            ([B + "y", "prev:root"], "v = 2"),
+            ([B + "z", "prev:x;y"], "print(v)"),
+        ],
+        ["ambiguous", "v"],
+    ),
+    "overwritten_after_read": (
+        [([B + "a"], "w = 1"), ([B + "b", "prev:a"], "print(w)"), ([B + "a"], "w = 2")],
+        ["w", "cell 3"],
+    ),
     "syntax": ([([B + "a"], "x = (1,")], ["syntax error", "cell 1"]),
-    "malformed_limit": ([([B + "a", "limit:gpu"], "x = 1")], ["limit:gpu", "limit:RESOURCE:QUANTITY"]),
+    "malformed_limit": (
+        [([B + "a", "limit:gpu"], "x = 1")],
+        ["limit:gpu", "limit:RESOURCE:QUANTITY"],
+    ),
     "empty_block": ([(["block:"], "x = 1")], ["block:"]),
-    "bad_parameter": ([(["pipeline-parameters"], "N = compute()"), ([B + "a"], "print(N)")],
-                      ["literal"]),
-    "prelude_reads_step_value": ([(["functions"], "y = x + 1"), ([B + "a"], "x = 1")],
-                                 ["x", "every step"]),
-    "unpicklable_generator": ([([B + "a"], "gen = (i for i in range(3))"),
-                               ([B + "b", "prev:a"], "print(list(gen))")], ["generator", "gen"]),
+    "bad_parameter": (
+        [(["pipeline-parameters"], "N = compute()"), ([B + "a"], "print(N)")],
+        ["literal"],
+    ),
+    "prelude_reads_step_value": (
+        [(["functions"], "y = x + 1"), ([B + "a"], "x = 1")],
+        ["x", "every step"],
+    ),
+    "unpicklable_generator": (
+        [([B + "a"], "gen = (i for i in range(3))"), ([B + "b", "prev:a"], "print(list(gen))")],
+        ["generator", "gen"],
+    ),
     "conflicting_roles": ([(["imports", "block:a"], "import os")], ["different kinds"]),
-    "deleted_then_read": ([([B + "a"], "t = 1"), ([B + "b", "prev:a"], "del t"),
-                           ([B + "c", "prev:b"], "print(t)")], ["t", "deleted"]),
+    "deleted_then_read": (
+        [([B + "a"], "t = 1"), ([B + "b", "prev:a"], "del t"), ([B + "c", "prev:b"], "print(t)")],
+        ["t", "deleted"],
+    ),
 }

@@ -17,24 +17,37 @@ from typing import Any
 Cell = tuple[list[str], str]  # (tags, source)
 
 
-def make_notebook(path: Path, cells: list[Cell | str], metadata: dict[str, Any] | None = None) -> Path:
+def make_notebook(
+    path: Path, cells: list[Cell | str], metadata: dict[str, Any] | None = None
+) -> Path:
     """Write a notebook; a bare string is a markdown cell."""
     nb_cells = []
     for index, cell in enumerate(cells):
         if isinstance(cell, str):
-            nb_cells.append({"id": f"c{index}", "cell_type": "markdown", "metadata": {},
-                             "source": cell})
+            nb_cells.append(
+                {"id": f"c{index}", "cell_type": "markdown", "metadata": {}, "source": cell}
+            )
             continue
         tags, source = cell
-        nb_cells.append({
-            "id": f"c{index}", "cell_type": "code", "execution_count": None, "outputs": [],
-            "metadata": {"tags": list(tags)} if tags else {}, "source": source,
-        })
+        nb_cells.append(
+            {
+                "id": f"c{index}",
+                "cell_type": "code",
+                "execution_count": None,
+                "outputs": [],
+                "metadata": {"tags": list(tags)} if tags else {},
+                "source": source,
+            }
+        )
     notebook = {
         "cells": nb_cells,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                     "language_info": {"name": "python"}, **(metadata or {})},
-        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+            **(metadata or {}),
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
     }
     path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
     return path
@@ -55,10 +68,15 @@ def kernel_results(path: Path) -> list[str]:
     import nbformat
 
     notebook = nbformat.read(str(path), as_version=4)
-    notebook.cells = [c for c in notebook.cells
-                      if "skip" not in c.get("metadata", {}).get("tags", [])]
-    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
+    notebook.cells = [
+        c for c in notebook.cells if "skip" not in c.get("metadata", {}).get("tags", [])
+    ]
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     client.execute()
     texts = []
     for cell in notebook.cells:
@@ -70,15 +88,24 @@ def kernel_results(path: Path) -> list[str]:
     return result_lines("\n".join(texts))
 
 
-def run_kalec(*args: str, cwd: Path | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+def run_kalec(
+    *args: str, cwd: Path | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("KALEC_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "kalec", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "kalec", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def kalec_results(path: Path, *extra: str) -> tuple[int, list[str], str]:
     """(exit code, RESULT lines, stderr) of ``kalec run --local``."""
-    done = run_kalec("run", "--local", str(path), "--run-dir", str(path.parent / ".run"), *extra,
-                     cwd=path.parent)
+    done = run_kalec(
+        "run", "--local", str(path), "--run-dir", str(path.parent / ".run"), *extra, cwd=path.parent
+    )
     return done.returncode, result_lines(done.stdout + "\n" + done.stderr), done.stderr

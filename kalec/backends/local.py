@@ -92,8 +92,10 @@ class LocalRun:
         run = {
             "spec": step_spec(self.pipeline, step),
             "params": {n: self.params[n] for n in step_params(self.pipeline, step)},
-            "inputs": {name: str(self.run_dir / producer / name)
-                       for name, producer in artifact_inputs(step)},
+            "inputs": {
+                name: str(self.run_dir / producer / name)
+                for name, producer in artifact_inputs(step)
+            },
             "outputs": {name: str(folder / name) for name in step.outputs},
             "result": str(folder / "result.json"),
         }
@@ -112,12 +114,19 @@ class LocalRun:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (KALEC_ROOT, env.get("PYTHONPATH")) if p)
         process = subprocess.Popen(
             [sys.executable, "-m", "kalec.runtime.step", str(run_file)],
-            cwd=self.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=self.workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
         )
         state.process = process
-        pumps = [threading.Thread(target=self.printer.pump, args=(name, pipe, pipe is process.stderr),
-                                  daemon=True) for pipe in (process.stdout, process.stderr)]
+        pumps = [
+            threading.Thread(
+                target=self.printer.pump, args=(name, pipe, pipe is process.stderr), daemon=True
+            )
+            for pipe in (process.stdout, process.stderr)
+        ]
         for pump in pumps:
             pump.start()
 
@@ -128,7 +137,11 @@ class LocalRun:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-                state.outcome = {"ok": False, "error": f"timed out after {timeout} s", "phase": "timeout"}
+                state.outcome = {
+                    "ok": False,
+                    "error": f"timed out after {timeout} s",
+                    "phase": "timeout",
+                }
             for pump in pumps:
                 pump.join()
             self.finished.put(name)
@@ -144,13 +157,20 @@ class LocalRun:
             state.outcome = json.loads(result_file.read_text(encoding="utf-8"))
         if not state.outcome:
             code = state.process.returncode if state.process else None
-            state.outcome = {"ok": False, "error": f"the step's process ended with code {code} "
-                             "before reporting (killed, or the code called exit?)", "phase": "process"}
+            state.outcome = {
+                "ok": False,
+                "error": f"the step's process ended with code {code} "
+                "before reporting (killed, or the code called exit?)",
+                "phase": "process",
+            }
         ok = bool(state.outcome.get("ok"))
         if ok:
             state.status = "ok"
-            state.bytes_out = sum(os.path.getsize(p) for p in state.outcome.get("outputs", {}).values()
-                                  if os.path.isfile(p))
+            state.bytes_out = sum(
+                os.path.getsize(p)
+                for p in state.outcome.get("outputs", {}).values()
+                if os.path.isfile(p)
+            )
         return ok
 
     def execute(self) -> int:
@@ -160,14 +180,19 @@ class LocalRun:
         running: set[str] = set()
         failed: list[str] = []
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._say(f"running {len(order)} step{'s' * (len(order) != 1)} of "
-                  f"{self.pipeline.source}, {self.options.jobs} at a time; values in {self.run_dir}")
+        self._say(
+            f"running {len(order)} step{'s' * (len(order) != 1)} of "
+            f"{self.pipeline.source}, {self.options.jobs} at a time; values in {self.run_dir}"
+        )
         try:
             while True:
                 if not failed:
                     for name in order:
-                        if (self.runs[name].status == "waiting" and upstream[name] <= done
-                                and len(running) < self.options.jobs):
+                        if (
+                            self.runs[name].status == "waiting"
+                            and upstream[name] <= done
+                            and len(running) < self.options.jobs
+                        ):
                             running.add(name)
                             self._start(name)
                 if not running:
@@ -178,8 +203,10 @@ class LocalRun:
                 if self._collect(name):
                     done.add(name)
                 elif state.attempts <= (state.step.options.retries or 0):
-                    self._say(f"step '{name}' failed; retry {state.attempts} of "
-                              f"{state.step.options.retries}")
+                    self._say(
+                        f"step '{name}' failed; retry {state.attempts} of "
+                        f"{state.step.options.retries}"
+                    )
                     state.outcome = {}
                     state.status = "waiting"
                 else:
@@ -210,22 +237,37 @@ class LocalRun:
         outcome = state.outcome
         where = os.path.basename(self.pipeline.source)
         if outcome.get("cell"):
-            where += f": cell {outcome['cell']}" + (f", line {outcome['line']}" if outcome.get("line") else "")
-        self.options.err.write(f"{where}: error: step '{state.step.name}' failed: {outcome.get('error')}\n")
+            where += f": cell {outcome['cell']}" + (
+                f", line {outcome['line']}" if outcome.get("line") else ""
+            )
+        self.options.err.write(
+            f"{where}: error: step '{state.step.name}' failed: {outcome.get('error')}\n"
+        )
         self.options.err.flush()
 
     def _summary(self) -> None:
         rows = [("step", "status", "seconds", "bytes passed")]
         for state in self.runs.values():
             seconds = f"{state.seconds:.2f}" if state.status in ("ok", "failed") else "-"
-            rows.append((state.step.name, state.status, seconds,
-                         f"{state.bytes_out:,}" if state.status == "ok" else "-"))
+            rows.append(
+                (
+                    state.step.name,
+                    state.status,
+                    seconds,
+                    f"{state.bytes_out:,}" if state.status == "ok" else "-",
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         out = self.options.out
         out.write("\n")
         for row in rows:
-            out.write("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                                for i, (c, w) in enumerate(zip(row, widths))).rstrip() + "\n")
+            out.write(
+                "  ".join(
+                    c.ljust(w) if i < 2 else c.rjust(w)
+                    for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                ).rstrip()
+                + "\n"
+            )
         out.flush()
 
     def _metrics(self) -> None:

@@ -29,5 +29,8 @@ def step_params(pipeline: Pipeline, step: Step) -> list[str]:
 
 def artifact_inputs(step: Step) -> list[tuple[str, str]]:
     """(variable, producing step) for every value the step receives from another step."""
-    return [(i.name, i.producer) for i in step.inputs
-            if i.kind is InputKind.ARTIFACT and i.producer is not None]
+    return [
+        (i.name, i.producer)
+        for i in step.inputs
+        if i.kind is InputKind.ARTIFACT and i.producer is not None
+    ]

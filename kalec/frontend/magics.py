@@ -38,7 +38,9 @@ def _transformer():  # imported late: IPython is slow to import and most cells d
     try:
         from IPython.core.inputtransformer2 import TransformerManager
     except ImportError as error:  # pragma: no cover - IPython is a dependency
-        raise MagicError("this cell uses IPython syntax (% or !) and IPython is not installed") from error
+        raise MagicError(
+            "this cell uses IPython syntax (% or !) and IPython is not installed"
+        ) from error
     return TransformerManager()
 
 
@@ -120,7 +122,9 @@ def to_analyzed(python: str) -> str:
             continue
         if reads and node.lineno == node.end_lineno:
             # on the magic's own line, so that every later line keeps its number
-            lines[node.lineno - 1] += "".join(f"; ({r})" if "=" not in r else f"; {r}" for r in reads)
+            lines[node.lineno - 1] += "".join(
+                f"; ({r})" if "=" not in r else f"; {r}" for r in reads
+            )
     return "\n".join(lines)
 
 

@@ -43,8 +43,17 @@ _KALE_KEYS = {
     "volumes": "volumes",
 }
 # Kale writes these too; they mean nothing to kalec but are not worth a note each time.
-_KALE_QUIET = {"experiment", "katib_run", "katib_metadata", "autosnapshot", "snapshot_volumes",
-               "steps_defaults", "storage_class_name", "volume_access_mode", "base_image"}
+_KALE_QUIET = {
+    "experiment",
+    "katib_run",
+    "katib_metadata",
+    "autosnapshot",
+    "snapshot_volumes",
+    "steps_defaults",
+    "storage_class_name",
+    "volume_access_mode",
+    "base_image",
+}
 
 
 def pipeline_name_from(path: Path) -> str:
@@ -61,14 +70,22 @@ def _volumes(raw: Any, diagnostics: list[Diagnostic]) -> tuple[Volume, ...]:
         mount = item.get("mount_point") or item.get("mount_path")
         if not name or not mount:
             diagnostics.append(
-                Diagnostic(Severity.WARNING, f"volume {item!r} needs a name and a mount point; ignored")
+                Diagnostic(
+                    Severity.WARNING, f"volume {item!r} needs a name and a mount point; ignored"
+                )
             )
             continue
         size = item.get("size")
         if size is not None and item.get("size_type") and str(size).isdigit():
             size = f"{size}{item['size_type']}"
-        volumes.append(Volume(str(name), str(mount), None if size is None else str(size),
-                              str(item.get("type") or "pvc")))
+        volumes.append(
+            Volume(
+                str(name),
+                str(mount),
+                None if size is None else str(size),
+                str(item.get("type") or "pvc"),
+            )
+        )
     return tuple(volumes)
 
 
@@ -84,7 +101,10 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
                 values.setdefault("experiment", value["name"])
             elif key not in _KALE_QUIET:
                 diagnostics.append(
-                    Diagnostic(Severity.NOTE, f"notebook setting kubeflow_notebook.{key} is not used by kalec")
+                    Diagnostic(
+                        Severity.NOTE,
+                        f"notebook setting kubeflow_notebook.{key} is not used by kalec",
+                    )
                 )
     own = metadata.get("kalec")
     if isinstance(own, dict):

@@ -136,7 +136,9 @@ def parse_cell_tags(tags: list[str], origin: Origin) -> tuple[CellTags, list[Dia
             parsed = parse_tag(tag)
         except ValueError as error:
             diagnostics.append(
-                Diagnostic(Severity.ERROR, str(error), origin, hint="fix the tag in the cell's tags")
+                Diagnostic(
+                    Severity.ERROR, str(error), origin, hint="fix the tag in the cell's tags"
+                )
             )
             continue
         if parsed is None:

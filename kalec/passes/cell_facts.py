@@ -90,18 +90,20 @@ def base_name(node: ast.AST) -> str | None:
 def mutated_by_call(node: ast.Call, methods: frozenset[str] = MUTATING_METHODS) -> str | None:
     """The variable a call changes in place, if it is one of the calls that do."""
     func = node.func
-    if any(k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
-           for k in node.keywords):
+    if any(
+        k.arg == "inplace" and isinstance(k.value, ast.Constant) and k.value.value is True
+        for k in node.keywords
+    ):
         return base_name(func.value) if isinstance(func, ast.Attribute) else None
+    name = dotted_name(func)
+    if name in MUTATING_FUNCTIONS:  # before methods: np.random.shuffle(x) changes x, not np
+        return base_name(node.args[0]) if node.args else None
     if isinstance(func, ast.Attribute):
         method = func.attr
         if method in methods or (
             method.endswith("_") and not method.startswith("_") and len(method) > 1
         ):
             return base_name(func.value)
-    name = dotted_name(func)
-    if name in MUTATING_FUNCTIONS and node.args:
-        return base_name(node.args[0])
     return None
 
 
@@ -368,16 +370,22 @@ def self_mutating_methods(trees: list[ast.Module]) -> set[str]:
             if not isinstance(node, ast.ClassDef):
                 continue
             for method in node.body:
-                if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or not method.args.args:
+                if (
+                    not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    or not method.args.args
+                ):
                     continue
                 me = method.args.args[0].arg
                 effects = function_effects(method)
                 if me in effects.changes:
                     found.add(method.name)
                 calls.setdefault(method.name, set()).update(
-                    sub.func.attr for sub in ast.walk(method)
-                    if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)
-                    and isinstance(sub.func.value, ast.Name) and sub.func.value.id == me
+                    sub.func.attr
+                    for sub in ast.walk(method)
+                    if isinstance(sub, ast.Call)
+                    and isinstance(sub.func, ast.Attribute)
+                    and isinstance(sub.func.value, ast.Name)
+                    and sub.func.value.id == me
                 )
     changed = True
     while changed:

@@ -121,8 +121,11 @@ class _Index:
         return dict(facts.function_globals).get(name, ()) if facts else ()
 
     def steps_writing_after(self, name: str, step: str, after: int) -> list[int]:
-        return [w.cell for w in self.writers.get(name, ())
-                if w.cell > after and step in self.cell_steps.get(w.cell, ())]
+        return [
+            w.cell
+            for w in self.writers.get(name, ())
+            if w.cell > after and step in self.cell_steps.get(w.cell, ())
+        ]
 
 
 def _ancestors(dependencies: dict[str, list[str]]) -> dict[str, set[str]]:
@@ -159,7 +162,9 @@ class _Resolver:
 
     def producer(self, step: Step | None, name: str, writer: _Writer, read: Origin) -> str | None:
         """The step whose final value of ``name`` equals the notebook's value at ``read``."""
-        candidates = [s for s in self.index.cell_steps[writer.cell] if step is None or s != step.name]
+        candidates = [
+            s for s in self.index.cell_steps[writer.cell] if step is None or s != step.name
+        ]
         if step is not None:
             ancestors = self.declared_ancestors.get(step.name, set())
             candidates.sort(key=lambda s: s not in ancestors)
@@ -190,12 +195,20 @@ class _Resolver:
             return
         close = difflib.get_close_matches(name, self.known_names, n=1)
         message = f"name '{name}' is not defined (step '{step}')"
-        hint = (f"did you mean '{close[0]}'?" if close
-                else "define it in an earlier step, or in a cell tagged imports or functions")
+        hint = (
+            f"did you mean '{close[0]}'?"
+            if close
+            else "define it in an earlier step, or in a cell tagged imports or functions"
+        )
         if deferred:
-            self.diagnostics.append(Diagnostic(
-                Severity.WARNING, message + "; a function here reads it, and fails if called",
-                origin, hint))
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    message + "; a function here reads it, and fails if called",
+                    origin,
+                    hint,
+                )
+            )
         else:
             self.error(message, origin, hint)
 
@@ -211,7 +224,9 @@ class _Resolver:
             if writer is None:
                 if name in self.index.params:
                     inputs[name] = Input(name, InputKind.PARAM, origin)
-                elif not any(w.cell in self.index.prelude for w in self.index.writers.get(name, ())):
+                elif not any(
+                    w.cell in self.index.prelude for w in self.index.writers.get(name, ())
+                ):
                     self.undefined(name, origin, step.name, free.deferred)
                 continue
             if writer.cell in self.index.param_cells:
@@ -237,8 +252,9 @@ class _Resolver:
                     inputs[name] = Input(name, InputKind.ARTIFACT, origin, producer=producer)
             # a function from elsewhere reads its globals wherever it is called
             for used in self.index.function_globals(name, writer.cell):
-                bound_here = any(self.index.binds_directly(c, used)
-                                 for c in own_cells if c <= origin.cell)
+                bound_here = any(
+                    self.index.binds_directly(c, used) for c in own_cells if c <= origin.cell
+                )
                 if used not in seen and not bound_here:
                     seen.add(used)
                     pending.append(FreeName(used, origin, deferred=free.deferred))
@@ -247,10 +263,16 @@ class _Resolver:
     def resolve_metric(self, metric: Metric) -> Metric:
         writer = self.index.last_writer(metric.name, metric.origin.cell, None)
         if writer is None or writer.cell in self.index.prelude | self.index.param_cells:
-            what = "is not set by any step before this cell" if writer is None else (
-                "is a pipeline parameter or prelude value, not a result of a step")
-            self.error(f"metric '{metric.name}' {what}", metric.origin,
-                       hint="name a variable that a step computes before the metrics cell")
+            what = (
+                "is not set by any step before this cell"
+                if writer is None
+                else ("is a pipeline parameter or prelude value, not a result of a step")
+            )
+            self.error(
+                f"metric '{metric.name}' {what}",
+                metric.origin,
+                hint="name a variable that a step computes before the metrics cell",
+            )
             return metric
         return replace(metric, producer=self.producer(None, metric.name, writer, metric.origin))
 
@@ -261,7 +283,8 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
     for step in pipeline.steps:
         inputs = resolver.resolve_step(step)
         dependencies = list(step.prev)
-        have = {d.step for d in dependencies}
+        # a producer the prev: tags already run before this step needs no edge of its own
+        have = {d.step for d in dependencies} | resolver.declared_ancestors.get(step.name, set())
         for item in inputs:
             if item.kind is InputKind.ARTIFACT and item.producer not in have:
                 have.add(item.producer)
@@ -273,19 +296,27 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
     diagnostics = resolver.diagnostics
     for step in steps:
         for dep in step.dependencies:
-            if dep.reason == "data" and dep.step not in resolver.declared_ancestors.get(step.name, ()):
-                diagnostics.append(Diagnostic(
-                    Severity.NOTE,
-                    f"step '{step.name}' reads {dep.variable} from step '{dep.step}': "
-                    f"added the dependency prev:{dep.step}",
-                    dep.origin,
-                ))
+            if dep.reason == "data":
+                diagnostics.append(
+                    Diagnostic(
+                        Severity.NOTE,
+                        f"step '{step.name}' reads {dep.variable} from step '{dep.step}': "
+                        f"added the dependency prev:{dep.step}",
+                        dep.origin,
+                    )
+                )
     diagnostics += _ambiguities(resolver.index, steps, final)
-    return replace(pipeline, steps=tuple(steps), metrics=metrics,
-                   diagnostics=pipeline.diagnostics + tuple(diagnostics))
+    return replace(
+        pipeline,
+        steps=tuple(steps),
+        metrics=metrics,
+        diagnostics=pipeline.diagnostics + tuple(diagnostics),
+    )
 
 
-def _ambiguities(index: _Index, steps: list[Step], ancestors: dict[str, set[str]]) -> list[Diagnostic]:
+def _ambiguities(
+    index: _Index, steps: list[Step], ancestors: dict[str, set[str]]
+) -> list[Diagnostic]:
     """Inputs whose value two parallel ancestors of the reader both set: which one wins is luck."""
     found = []
     for step in steps:
@@ -298,20 +329,25 @@ def _ambiguities(index: _Index, steps: list[Step], ancestors: dict[str, set[str]
                 if writer.cell >= item.origin.cell:
                     break
                 for other in index.cell_steps.get(writer.cell, ()):
-                    if (other in (producer, step.name) or other not in mine
-                            or producer in index.cell_steps[writer.cell]
-                            or other in ancestors.get(producer, ())
-                            or producer in ancestors.get(other, ())):
+                    if (
+                        other in (producer, step.name)
+                        or other not in mine
+                        or producer in index.cell_steps[writer.cell]
+                        or other in ancestors.get(producer, ())
+                        or producer in ancestors.get(other, ())
+                    ):
                         continue
-                    found.append(Diagnostic(
-                        Severity.ERROR,
-                        f"ambiguous producer of {item.name} for step '{step.name}': steps "
-                        f"'{other}' (cell {writer.cell}) and '{producer}' both set it and run in "
-                        "parallel",
-                        item.origin,
-                        hint=f"rename {item.name} in one of them, or order them with "
-                        f"prev:{other} on step '{producer}'",
-                    ))
+                    found.append(
+                        Diagnostic(
+                            Severity.ERROR,
+                            f"ambiguous producer of {item.name} for step '{step.name}': steps "
+                            f"'{other}' (cell {writer.cell}) and '{producer}' both set it and run in "
+                            "parallel",
+                            item.origin,
+                            hint=f"rename {item.name} in one of them, or order them with "
+                            f"prev:{other} on step '{producer}'",
+                        )
+                    )
                     break
                 else:
                     continue

@@ -21,7 +21,9 @@ from kalec.ir import Diagnostic, FreeName, Origin, Pipeline, Severity
 from kalec.passes.cell_facts import BUILTIN_NAMES
 
 
-def _undefined_names(pipeline: Pipeline, cell_numbers: tuple[int, ...]) -> list[tuple[str, Origin, bool]]:
+def _undefined_names(
+    pipeline: Pipeline, cell_numbers: tuple[int, ...]
+) -> list[tuple[str, Origin, bool]]:
     """(name, first use, used at top level) for each name the cells read without binding it."""
     starts: list[int] = []
     texts: list[str] = []
@@ -59,20 +61,29 @@ def free_names(pipeline: Pipeline) -> Pipeline:
             if name in params:
                 prelude_reads.append(FreeName(name, origin))
             elif top_level:
-                diagnostics.append(Diagnostic(
-                    Severity.ERROR,
-                    f"name '{name}' is not defined: imports and functions cells run at the start "
-                    "of every step, before any step's values arrive",
-                    origin,
-                    hint=f"define {name} in the imports or functions cells, make it a pipeline "
-                    "parameter, or move this code into a step",
-                ))
+                diagnostics.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"name '{name}' is not defined: imports and functions cells run at the start "
+                        "of every step, before any step's values arrive",
+                        origin,
+                        hint=f"define {name} in the imports or functions cells, make it a pipeline "
+                        "parameter, or move this code into a step",
+                    )
+                )
     steps = tuple(
-        replace(step, free_names=tuple(
-            FreeName(name, origin, deferred=not top_level)
-            for name, origin, top_level in _undefined_names(pipeline, step.cells)
-        ))
+        replace(
+            step,
+            free_names=tuple(
+                FreeName(name, origin, deferred=not top_level)
+                for name, origin, top_level in _undefined_names(pipeline, step.cells)
+            ),
+        )
         for step in pipeline.steps
     )
-    return replace(pipeline, steps=steps, prelude_reads=tuple(prelude_reads),
-                   diagnostics=pipeline.diagnostics + tuple(diagnostics))
+    return replace(
+        pipeline,
+        steps=steps,
+        prelude_reads=tuple(prelude_reads),
+        diagnostics=pipeline.diagnostics + tuple(diagnostics),
+    )

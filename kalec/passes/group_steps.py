@@ -91,16 +91,27 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
         for dep in step_prev[name]:
             if dep.step == name:
                 diagnostics.append(
-                    Diagnostic(Severity.ERROR, f"step '{name}' names itself in prev:{name}",
-                               dep.origin, hint=f"remove prev:{name}")
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"step '{name}' names itself in prev:{name}",
+                        dep.origin,
+                        hint=f"remove prev:{name}",
+                    )
                 )
             elif dep.step not in step_cells:
                 close = difflib.get_close_matches(dep.step, known, n=1)
-                hint = (f"did you mean prev:{close[0]}?" if close
-                        else f"the steps are: {', '.join(known)}")
+                hint = (
+                    f"did you mean prev:{close[0]}?"
+                    if close
+                    else f"the steps are: {', '.join(known)}"
+                )
                 diagnostics.append(
-                    Diagnostic(Severity.ERROR, f"prev:{dep.step} names no step of this notebook",
-                               dep.origin, hint=hint)
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"prev:{dep.step} names no step of this notebook",
+                        dep.origin,
+                        hint=hint,
+                    )
                 )
             elif all(d.step != dep.step for d in prev):
                 prev.append(dep)

@@ -15,9 +15,13 @@ from kalec.ir import Diagnostic, Metric, Origin, Pipeline, Role, Severity
 def _names(expression: ast.expr) -> list[str] | None:
     if isinstance(expression, ast.Name):
         return [expression.id]
-    if (isinstance(expression, ast.Call) and isinstance(expression.func, ast.Name)
-            and expression.func.id == "print" and not expression.keywords
-            and all(isinstance(a, ast.Name) for a in expression.args)):
+    if (
+        isinstance(expression, ast.Call)
+        and isinstance(expression.func, ast.Name)
+        and expression.func.id == "print"
+        and not expression.keywords
+        and all(isinstance(a, ast.Name) for a in expression.args)
+    ):
         return [a.id for a in expression.args]
     return None
 
@@ -32,15 +36,20 @@ def metrics(pipeline: Pipeline) -> Pipeline:
             origin = Origin(cell.number, statement.lineno)
             names = _names(statement.value) if isinstance(statement, ast.Expr) else None
             if names is None:
-                diagnostics.append(Diagnostic(
-                    Severity.ERROR,
-                    "a pipeline-metrics cell names one variable per line: `accuracy` or "
-                    "`print(accuracy)`",
-                    origin,
-                    hint="compute the metric in a step, and name only the variable here",
-                ))
+                diagnostics.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        "a pipeline-metrics cell names one variable per line: `accuracy` or "
+                        "`print(accuracy)`",
+                        origin,
+                        hint="compute the metric in a step, and name only the variable here",
+                    )
+                )
                 continue
             for name in names:
                 found.setdefault(name, Metric(name, origin))
-    return replace(pipeline, metrics=tuple(found.values()),
-                   diagnostics=pipeline.diagnostics + tuple(diagnostics))
+    return replace(
+        pipeline,
+        metrics=tuple(found.values()),
+        diagnostics=pipeline.diagnostics + tuple(diagnostics),
+    )

@@ -29,17 +29,19 @@ def _cycle(pipeline: Pipeline) -> list[Diagnostic]:
         chain = error.args[1]  # [a, b, ..., a]: each step is a dependency of the next one
         links = []
         first_origin: Origin | None = None
-        for parent, child in zip(chain, chain[1:]):
+        for parent, child in zip(chain, chain[1:], strict=False):
             dep = next(d for d in pipeline.step(child).dependencies if d.step == parent)
             why = f"prev:{parent}" if dep.reason == "prev" else f"reads {dep.variable}"
             links.append(f"'{child}' ({why}, {dep.origin})")
             first_origin = first_origin or dep.origin
-        return [Diagnostic(
-            Severity.ERROR,
-            f"the steps form a cycle: '{chain[0]}' -> " + " -> ".join(links),
-            first_origin,
-            hint="remove one of these prev: tags; a pipeline runs each step once, in order",
-        )]
+        return [
+            Diagnostic(
+                Severity.ERROR,
+                f"the steps form a cycle: '{chain[0]}' -> " + " -> ".join(links),
+                first_origin,
+                hint="remove one of these prev: tags; a pipeline runs each step once, in order",
+            )
+        ]
     return []
 
 
@@ -49,13 +51,15 @@ def _collisions(steps: tuple[Step, ...]) -> list[Diagnostic]:
     for step in steps:
         key = normalized_name(step.name)
         if key in seen:
-            found.append(Diagnostic(
-                Severity.ERROR,
-                f"step names '{seen[key].name}' and '{step.name}' differ only in case or "
-                "punctuation; cluster targets cannot tell them apart",
-                step.origin,
-                hint=f"rename step '{step.name}'",
-            ))
+            found.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    f"step names '{seen[key].name}' and '{step.name}' differ only in case or "
+                    "punctuation; cluster targets cannot tell them apart",
+                    step.origin,
+                    hint=f"rename step '{step.name}'",
+                )
+            )
         else:
             seen[key] = step
     return found
@@ -72,28 +76,35 @@ def _unpicklable(pipeline: Pipeline) -> list[Diagnostic]:
                     binding = (number, dict((n, (k, line)) for n, k, line in facts.unpicklable))
             if binding and name in binding[1]:
                 kind, line = binding[1][name]
-                readers = [s.name for s in pipeline.steps
-                           if any(i.name == name and i.producer == step.name for i in s.inputs)]
-                found.append(Diagnostic(
-                    Severity.ERROR,
-                    f"step '{step.name}' passes {name} to step '{readers[0]}', but {name} is "
-                    f"{kind}, which cannot be saved and loaded in another step",
-                    Origin(binding[0], line),
-                    hint=f"create {name} again in step '{readers[0]}', or create it inside a "
-                    "function in a cell tagged functions",
-                ))
+                readers = [
+                    s.name
+                    for s in pipeline.steps
+                    if any(i.name == name and i.producer == step.name for i in s.inputs)
+                ]
+                found.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"step '{step.name}' passes {name} to step '{readers[0]}', but {name} is "
+                        f"{kind}, which cannot be saved and loaded in another step",
+                        Origin(binding[0], line),
+                        hint=f"create {name} again in step '{readers[0]}', or create it inside a "
+                        "function in a cell tagged functions",
+                    )
+                )
     return found
 
 
 def validate(pipeline: Pipeline) -> Pipeline:
     found: list[Diagnostic] = []
     if not pipeline.steps:
-        found.append(Diagnostic(
-            Severity.ERROR,
-            "the notebook has no step: every code cell is an imports, functions, parameters, "
-            "metrics or skip cell",
-            hint="tag a cell block:NAME, or leave a code cell untagged",
-        ))
+        found.append(
+            Diagnostic(
+                Severity.ERROR,
+                "the notebook has no step: every code cell is an imports, functions, parameters, "
+                "metrics or skip cell",
+                hint="tag a cell block:NAME, or leave a code cell untagged",
+            )
+        )
     found += _cycle(pipeline) + _collisions(pipeline.steps) + _unpicklable(pipeline)
     if not found:
         return pipeline

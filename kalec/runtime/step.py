@@ -94,7 +94,12 @@ class _Cells:
         tree = ast.parse(code, filename)
         last = None
         stripped = code.rstrip()
-        if show_last and tree.body and isinstance(tree.body[-1], ast.Expr) and not stripped.endswith(";"):
+        if (
+            show_last
+            and tree.body
+            and isinstance(tree.body[-1], ast.Expr)
+            and not stripped.endswith(";")
+        ):
             last = tree.body.pop()
         exec(compile(tree, filename, "exec"), namespace)
         if last is not None:
@@ -223,7 +228,9 @@ def run_step(
     return result
 
 
-def _run_cell(cells: _Cells, cell: dict[str, Any], namespace: dict[str, Any], show_last: bool) -> None:
+def _run_cell(
+    cells: _Cells, cell: dict[str, Any], namespace: dict[str, Any], show_last: bool
+) -> None:
     try:
         cells.run(cell["code"], cell["cell"], namespace, show_last)
     except BaseException as error:
@@ -248,14 +255,25 @@ def main(argv: list[str] | None = None) -> int:
     outcome: dict[str, Any]
     code = 0
     try:
-        result = run_step(run["spec"], run.get("params", {}), run.get("inputs", {}), run.get("outputs", {}))
-        outcome = {"ok": True, "seconds": result.seconds, "outputs": result.outputs,
-                   "metrics": result.metrics}
+        result = run_step(
+            run["spec"], run.get("params", {}), run.get("inputs", {}), run.get("outputs", {})
+        )
+        outcome = {
+            "ok": True,
+            "seconds": result.seconds,
+            "outputs": result.outputs,
+            "metrics": result.metrics,
+        }
     except StepFailure as failure:
         if failure.phase != "code":
             sys.stderr.write(f"error: {failure.message}\n")
-        outcome = {"ok": False, "error": failure.message, "cell": failure.cell,
-                   "line": failure.line, "phase": failure.phase}
+        outcome = {
+            "ok": False,
+            "error": failure.message,
+            "cell": failure.cell,
+            "line": failure.line,
+            "phase": failure.phase,
+        }
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()

@@ -68,8 +68,11 @@ def resource_save(obj: Any, path: str | os.PathLike[str]) -> str:
 
 
 def _files_for(path: str) -> list[str]:
-    return [f for f in glob.glob(glob.escape(path) + ".*")
-            if not os.path.basename(f).startswith(TEMPORARY_PREFIX)]
+    return [
+        f
+        for f in glob.glob(glob.escape(path) + ".*")
+        if not os.path.basename(f).startswith(TEMPORARY_PREFIX)
+    ]
 
 
 def resource_load(uri: str | os.PathLike[str]) -> Any:
@@ -85,6 +88,7 @@ def resource_load(uri: str | os.PathLike[str]) -> Any:
 
 
 # --- plain values: readable JSON, only where it gives back exactly the same value -------------
+
 
 def _exactly_json(value: Any, depth: int = 0) -> bool:
     if depth > 100:
@@ -102,6 +106,7 @@ def _exactly_json(value: Any, depth: int = 0) -> bool:
 
 
 # --- the fallback, registered first so that every other saver wins over it --------------------
+
 
 @savers.register(object)
 def _save_dill(obj: Any, path: str) -> str:
@@ -143,6 +148,7 @@ def _load_json(uri: str) -> Any:
 
 # --- numpy ----------------------------------------------------------------------------------
 
+
 @savers.register("numpy.ndarray")
 def _save_numpy(obj: Any, path: str) -> str:
     import numpy
@@ -163,6 +169,7 @@ def _load_numpy(uri: str) -> Any:
 
 
 # --- pandas ---------------------------------------------------------------------------------
+
 
 @savers.register("pandas.*")
 def _save_pandas(obj: Any, path: str) -> str:

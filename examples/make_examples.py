@@ -1,0 +1,116 @@
+"""Writes the example notebooks of this folder (run it after editing them here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def notebook(cells: list, name: str, metadata: dict | None = None) -> None:
+    out = []
+    for index, cell in enumerate(cells):
+        if isinstance(cell, str):
+            out.append(
+                {"id": f"cell-{index}", "cell_type": "markdown", "metadata": {}, "source": cell}
+            )
+        else:
+            tags, source = cell
+            out.append(
+                {
+                    "id": f"cell-{index}",
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "metadata": {"tags": tags} if tags else {},
+                    "outputs": [],
+                    "source": source,
+                }
+            )
+    document = {
+        "cells": out,
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+            **(metadata or {}),
+        },
+    }
+    (HERE / name).write_text(
+        json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+
+
+notebook(
+    [
+        "# Quickstart\n\nFit a line to noisy points, in four steps. Only the standard library is used, "
+        "so this runs right after `pip install -e .`:\n\n    kalec run --local examples/quickstart.ipynb",
+        (["imports"], "import random\nimport statistics"),
+        (["pipeline-parameters"], "N_POINTS = 200\nNOISE = 0.5\nSEED = 7"),
+        "## Make data",
+        (
+            ["block:make-data"],
+            "rng = random.Random(SEED)\nxs = [rng.uniform(0, 10) for _ in range(N_POINTS)]\n"
+            "ys = [3.0 * x + 2.0 + rng.gauss(0, NOISE) for x in xs]",
+        ),
+        "## Split into train and test (two independent steps read the data)",
+        (
+            ["block:fit", "prev:make-data"],
+            "slope, intercept = statistics.linear_regression(xs[:150], ys[:150])\n"
+            "print(f'fitted y = {slope:.3f} x + {intercept:.3f}')",
+        ),
+        (["block:baseline", "prev:make-data"], "baseline = statistics.mean(ys[:150])"),
+        "## Evaluate",
+        (
+            ["block:evaluate", "prev:fit;baseline"],
+            "def mse(predict):\n    return statistics.mean((predict(x) - y) ** 2 for x, y in zip(xs[150:], ys[150:]))\n\n"
+            "model_mse = mse(lambda x: slope * x + intercept)\nbaseline_mse = mse(lambda x: baseline)\n"
+            "improvement = baseline_mse / model_mse\n"
+            "print('RESULT model beats baseline', model_mse < baseline_mse)",
+        ),
+        (["pipeline-metrics"], "model_mse\nimprovement"),
+    ],
+    "quickstart.ipynb",
+    {"kalec": {"name": "quickstart", "description": "Fit a line, compare to a baseline"}},
+)
+
+notebook(
+    [
+        "# Sales report with pandas\n\nA Kale-style notebook (`kubeflow_notebook` metadata, `block:` and "
+        "`prev:` tags). The `clean` step changes the frame in place (a new column), so kalec passes "
+        "the changed frame on to `report`.",
+        (["imports"], "import numpy as np\nimport pandas as pd"),
+        (
+            ["functions"],
+            "def summarize(frame, column):\n    return frame.groupby('region')[column].sum().round(2).to_dict()",
+        ),
+        (["pipeline-parameters"], "DAYS = 90\nDISCOUNT = 0.1"),
+        (
+            ["block:load"],
+            "rng = np.random.default_rng(0)\nsales = pd.DataFrame({\n"
+            "    'region': rng.choice(['north', 'south', 'east'], DAYS),\n"
+            "    'units': rng.integers(1, 20, DAYS).astype(float),\n"
+            "    'price': rng.uniform(5, 15, DAYS).round(2),\n})\n"
+            "sales.loc[::10, 'units'] = np.nan",
+        ),
+        (
+            ["block:clean", "prev:load"],
+            "sales['units'] = sales['units'].fillna(0)\nsales['revenue'] = sales['units'] * sales['price'] * (1 - DISCOUNT)",
+        ),
+        (
+            ["block:report", "prev:clean"],
+            "totals = summarize(sales, 'revenue')\ntotal_revenue = round(sum(totals.values()), 2)\n"
+            "print('RESULT rows', len(sales))\nprint('RESULT regions', sorted(totals))",
+        ),
+        (["pipeline-metrics"], "total_revenue"),
+    ],
+    "pandas_report.ipynb",
+    {
+        "kubeflow_notebook": {
+            "pipeline_name": "sales-report",
+            "pipeline_description": "Weekly sales report",
+            "docker_image": "python:3.11-slim",
+        }
+    },
+)

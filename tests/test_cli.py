@@ -1,0 +1,120 @@
+"""The command line: help everywhere, exit codes scripts can rely on, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import run_kalec
+
+B = "block:"
+
+
+@pytest.mark.parametrize("command", [[], ["build"], ["emit"], ["run"], ["check"]])
+def test_help_everywhere(command: list[str]) -> None:
+    done = run_kalec(*command, "--help")
+    assert done.returncode == 0
+    assert "usage: kalec" in done.stdout
+
+
+def test_no_command_is_a_usage_error() -> None:
+    assert run_kalec().returncode == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["build", "missing.ipynb", "--target", "ir"],
+        ["run", "--local", "missing.ipynb"],
+        ["check", "missing.ipynb"],
+    ],
+)
+def test_missing_notebook_exits_2_naming_the_file(args: list[str], tmp_path: Path) -> None:
+    done = run_kalec(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "missing.ipynb: error: no such file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("content", ["not json", "{}", '{"nbformat": 2, "cells": []}', "[1, 2]"])
+def test_a_file_that_is_not_a_notebook_exits_2(content: str, tmp_path: Path) -> None:
+    path = tmp_path / "broken.ipynb"
+    path.write_text(content)
+    done = run_kalec("check", str(path))
+    assert done.returncode == 2
+    assert "broken.ipynb: error:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_unknown_and_unavailable_targets(notebook) -> None:
+    path = notebook([([B + "a"], "x = 1")])
+    done = run_kalec("emit", str(path), "--target", "nope")
+    assert done.returncode == 2 and "unknown target 'nope'" in done.stderr
+    done = run_kalec("build", str(path), "--target", "argo")
+    assert done.returncode == 2 and "not available yet" in done.stderr
+
+
+def test_emit_ir_prints_the_compiled_pipeline_as_json(notebook) -> None:
+    path = notebook(
+        [
+            (["pipeline-parameters"], "N = 3"),
+            ([B + "a", "limit:cpu:2"], "x = N"),
+            ([B + "b", "prev:a"], "print(x)"),
+        ]
+    )
+    done = run_kalec("emit", str(path), "--target", "ir")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert [s["name"] for s in data["steps"]] == ["a", "b"]
+    assert data["steps"][1]["inputs"][0] == {
+        "name": "x",
+        "kind": "artifact",
+        "origin": {"cell": 3, "line": 1},
+        "producer": "a",
+        "statement": None,
+    }
+    assert data["steps"][0]["options"]["limits"] == [["cpu", "2"]]
+    assert data["params"][0]["type"] == "int"
+
+
+def test_build_writes_beside_the_notebook_or_to_o(notebook, tmp_path: Path) -> None:
+    path = notebook([([B + "a"], "x = 1")])
+    done = run_kalec("build", str(path), "--target", "ir")
+    assert done.returncode == 0 and (tmp_path / "nb.ir.json").is_file()
+    done = run_kalec("build", str(path), "--target", "ir", "-o", str(tmp_path / "sub" / "p.json"))
+    assert done.returncode == 0 and (tmp_path / "sub" / "p.json").is_file()
+
+
+def test_check_shows_steps_inputs_producers_and_added_dependencies(notebook) -> None:
+    path = notebook(
+        [
+            (["pipeline-parameters"], "N = 3"),
+            ([B + "a"], "x = N"),
+            ([B + "b"], "y = x"),
+            (["pipeline-metrics"], "y"),
+            (["hide-me"], "z = 1"),
+        ]
+    )
+    done = run_kalec("check", str(path))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "step b" in out and "x <- a" in out and "N <- parameter" in out
+    assert "[added: reads x]" in out
+    assert "metrics: y (from b)" in out
+    assert "added the dependency prev:a" in done.stderr  # the note, shown by check
+    assert "tag 'hide-me' is not a kalec tag" in done.stderr
+
+
+def test_diagnostics_print_like_a_compiler(notebook) -> None:
+    path = notebook(["# title", ([B + "a"], "x = 1\ny = nope")])
+    done = run_kalec("build", str(path), "--target", "ir")
+    assert done.returncode == 2
+    assert f"{path}: cell 2, line 2: error: name 'nope' is not defined" in done.stderr
+    assert "hint:" in done.stderr
+
+
+def test_user_code_failure_is_exit_1(notebook) -> None:
+    path = notebook([([B + "a"], "raise ValueError('boom')")])
+    done = run_kalec("run", "--local", str(path), "--run-dir", str(path.parent / "r"))
+    assert done.returncode == 1
+    assert "ValueError: boom" in done.stderr

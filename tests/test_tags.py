@@ -1,0 +1,139 @@
+"""The tag language: every tag of the design's table, and each malformed form, named by cell."""
+
+from __future__ import annotations
+
+import pytest
+
+from kalec.frontend.tags import parse_cell_tags, parse_duration, parse_tag
+from kalec.ir import Origin, Role, Secret, Severity
+
+
+def tags(*raw: str):
+    parsed, diagnostics = parse_cell_tags(list(raw), Origin(3))
+    return parsed, diagnostics
+
+
+@pytest.mark.parametrize("spelling", ["block", "step"])
+def test_block_and_step_are_synonyms_and_lists_add_up(spelling: str) -> None:
+    parsed, diagnostics = tags(f"{spelling}:processing-A;processing-B", f"{spelling}:train_model2")
+    assert parsed.role is Role.STEP
+    assert parsed.steps == ("processing-A", "processing-B", "train_model2")
+    assert diagnostics == []
+
+
+def test_prev_tags_add_up() -> None:
+    parsed, _ = tags("block:c", "prev:a;b", "prev:load-Data")
+    assert parsed.prev == ("a", "b", "load-Data")
+
+
+@pytest.mark.parametrize(
+    ("tag", "role"),
+    [
+        ("imports", Role.IMPORTS),
+        ("functions", Role.FUNCTIONS),
+        ("skip", Role.SKIP),
+        ("pipeline-parameters", Role.PARAMETERS),
+        ("pipeline-metrics", Role.METRICS),
+    ],
+)
+def test_role_tags(tag: str, role: Role) -> None:
+    assert tags(tag)[0].role is role
+
+
+def test_step_settings() -> None:
+    parsed, diagnostics = tags(
+        "block:train",
+        "limit:nvidia.com/gpu:1",
+        "limit:memory:4Gi",
+        "limit:cpu:500m",
+        "image:python:3.11-slim",
+        "annotation:example.com/owner:team a:b",
+        "label:tier:gold",
+        "cache:disabled",
+        "retry:3",
+        "timeout:1h30m",
+        "secret:db-creds:password:DB_PASSWORD",
+    )
+    assert diagnostics == []
+    options = parsed.options
+    assert dict(options.limits) == {"nvidia.com/gpu": "1", "memory": "4Gi", "cpu": "500m"}
+    assert options.image == "python:3.11-slim"
+    assert dict(options.annotations) == {"example.com/owner": "team a:b"}
+    assert dict(options.labels) == {"tier": "gold"}
+    assert options.cache is False
+    assert options.retries == 3
+    assert options.timeout_seconds == 5400
+    assert options.secrets == (Secret("db-creds", "password", "DB_PASSWORD"),)
+
+
+def test_cache_enabled() -> None:
+    assert tags("cache:enabled")[0].options.cache is True
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1h30m", 5400)],
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "block:",
+        "step:",
+        "prev:",
+        "block:a b",
+        "block:a;;b",
+        "prev:-",
+        "limit:gpu",
+        "limit:nvidia.com/gpu",
+        "limit:memory:lots",
+        "image:",
+        "annotation:key",
+        "label:",
+        "cache:on",
+        "retry:x",
+        "retry:-1",
+        "timeout:soon",
+        "timeout:0",
+        "secret:name:key",
+        "imports:x",
+        "skip:now",
+        "pipeline-metrics:x",
+    ],
+)
+def test_malformed_kalec_tags_are_errors_naming_the_cell(bad: str) -> None:
+    _, diagnostics = tags(bad)
+    assert [d.severity for d in diagnostics] == [Severity.ERROR]
+    assert diagnostics[0].origin == Origin(3)
+    assert f"'{bad}'" in diagnostics[0].message
+    assert "expected" in diagnostics[0].message or "zero" in diagnostics[0].message
+
+
+@pytest.mark.parametrize(
+    "other", ["hide-input", "parameters", "papermill", "Imports", "todo:later"]
+)
+def test_other_tools_tags_are_warnings(other: str) -> None:
+    parsed, diagnostics = tags(other, "block:a")
+    assert parsed.steps == ("a",)
+    assert [d.severity for d in diagnostics] == [Severity.WARNING]
+    assert "not a kalec tag" in diagnostics[0].message
+
+
+def test_a_cell_cannot_be_two_kinds_at_once() -> None:
+    _, diagnostics = tags("imports", "functions")
+    assert diagnostics[0].severity is Severity.ERROR
+    _, diagnostics = tags("pipeline-parameters", "block:a")
+    assert diagnostics[0].severity is Severity.ERROR
+
+
+def test_skip_wins_over_anything() -> None:
+    parsed, diagnostics = tags("block:a", "skip")
+    assert parsed.role is Role.SKIP and diagnostics == []
+
+
+def test_unknown_tag_is_none_and_kalec_tag_is_parsed() -> None:
+    assert parse_tag("whatever") is None
+    assert parse_tag("block:x").names == ("x",)
