@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kalec.ir import InputKind, Pipeline
+from kalec.runtime.global_state import describe
 
 
 def check_report(pipeline: Pipeline) -> str:
@@ -26,14 +27,14 @@ def check_report(pipeline: Pipeline) -> str:
         lines.append(f"step {step.name}  (cells {', '.join(str(n) for n in step.cells)})")
         if step.dependencies:
             after = ", ".join(
-                d.step + ("" if d.reason == "prev" else f" [added: reads {d.variable}]")
+                d.step + ("" if d.reason == "prev" else f" [added: reads {describe(d.variable)}]")
                 for d in step.dependencies
             )
             lines.append(f"  after:   {after}")
         described = []
         for item in step.inputs:
             if item.kind is InputKind.ARTIFACT:
-                described.append(f"{item.name} <- {item.producer}")
+                described.append(f"{describe(item.name)} <- {item.producer}")
             elif item.kind is InputKind.PARAM:
                 described.append(f"{item.name} <- parameter")
             else:
@@ -41,7 +42,7 @@ def check_report(pipeline: Pipeline) -> str:
         if described:
             lines.append(f"  inputs:  {', '.join(described)}")
         if step.outputs:
-            lines.append(f"  outputs: {', '.join(step.outputs)}")
+            lines.append(f"  outputs: {', '.join(describe(n) for n in step.outputs)}")
         if step.metrics:
             lines.append(f"  metrics: {', '.join(step.metrics)}")
         options = step.options

@@ -240,3 +240,24 @@ BAD: dict[str, tuple[list, list[str]]] = {
         ["t", "deleted"],
     ),
 }
+
+GOOD["star_imports"] = [
+    (["imports"], "from math import *"),
+    ([B + "a"], "from statistics import *\nx = sqrt(16) + mean([1, 2, 3])"),
+    ([B + "b", "prev:a"], "print('RESULT', x, floor(pi), median([5, 1, 3]))"),
+]
+
+GOOD["global_random_state"] = [
+    (["imports"], "import random\nimport numpy as np\nfrom numpy.random import rand\nnp.random.seed(3)\nrandom.seed(5)"),
+    ([B + "draw"], "a = np.random.randint(0, 1000, 3).tolist()\nb = random.random()"),
+    ([B + "more", "prev:draw"], "c = rand(2).round(6).tolist()\nd = random.choice('abcdef')"),
+    ([B + "independent"], "def noise():\n    return np.random.normal()\ne = round(noise(), 6)"),
+    ([B + "show", "prev:more;independent"], "print('RESULT', a, round(b, 6), c, d, e)"),
+]
+GOOD["seeded_in_a_step"] = [
+    (["imports"], "import numpy as np"),
+    ([B + "seed"], "np.random.seed(11)\nfirst = np.random.rand()"),
+    ([B + "next", "prev:seed"], "second = np.random.rand()"),
+    ([B + "reseed", "prev:next"], "np.random.seed(11)\nthird = np.random.rand()"),
+    ([B + "show", "prev:reseed"], "print('RESULT', first == third, first != second)"),
+]

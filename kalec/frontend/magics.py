@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 import re
 
+from kalec.analysis.reserved import TIMEIT_SCOPE
+
 # Quick test for lines that may hold IPython syntax; cells without any skip IPython entirely.
 _SPECIAL = re.compile(r"^\s*(%|!)|^[^#\n]*=\s*(%|!)[A-Za-z_.]|\?\s*$", re.MULTILINE)
 # Cell magics whose body is Python run in the user's namespace.
@@ -131,4 +133,4 @@ def to_analyzed(python: str) -> str:
 def _reads_only(python: str) -> str:
     """Code that reads what ``python`` reads and binds nothing: it runs in a function's scope."""
     body = "\n".join("    " + line for line in python.splitlines()) or "    pass"
-    return f"def _kalec_timeit_scope():\n{body}"
+    return f"def {TIMEIT_SCOPE}():\n{body}"

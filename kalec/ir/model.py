@@ -110,6 +110,7 @@ class CellFacts:
     unpicklable: tuple[tuple[str, str, int], ...] = ()  # (name, kind, line) bound to e.g. open()
     deletes: tuple[str, ...] = ()  # names the cell leaves deleted (``del x`` last)
     via_calls: tuple[str, ...] = ()  # written only by calling a function that sets them
+    star_imports: tuple[str, ...] = ()  # ``from m import *`` statements: they bind unknown names
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ import ast
 import builtins
 from dataclasses import dataclass, field, replace
 
+from kalec.analysis.random_state import RandomAliases
+from kalec.analysis.reserved import TIMEIT_SCOPE
 from kalec.ir import CellFacts, Pipeline
 
 MUTATING_METHODS = frozenset(
@@ -136,9 +138,14 @@ class _FunctionEffects:
     changed_params: dict[int | str, str] = field(default_factory=dict)  # position/name -> param
 
 
-def function_effects(node: ast.AST, methods: frozenset[str] = MUTATING_METHODS) -> _FunctionEffects:
+def function_effects(
+    node: ast.AST,
+    methods: frozenset[str] = MUTATING_METHODS,
+    rng: RandomAliases | None = None,
+) -> _FunctionEffects:
     """Globals a function, lambda or class body reads, rebinds (``global``) and changes."""
     declared_global: set[str] = set()
+    seeded: set[str] = set()
     local: set[str] = set()
     loads: set[str] = set()
     changes: set[str] = set()
@@ -172,8 +179,10 @@ def function_effects(node: ast.AST, methods: frozenset[str] = MUTATING_METHODS) 
             elif isinstance(sub, ast.arg):
                 local.add(sub.arg)
             elif isinstance(sub, ast.Call):
-                name = mutated_by_call(sub, methods)
-                if name:
+                touched = rng.effect(sub) if rng else None
+                if touched:  # a generator's state: seeding sets it, drawing reads and changes it
+                    (seeded if touched[1] else changes).add(touched[0])
+                elif name := mutated_by_call(sub, methods):
                     changes.add(name)
             if isinstance(sub, (ast.Assign, ast.AugAssign, ast.Delete)):
                 targets = sub.targets if isinstance(sub, (ast.Assign, ast.Delete)) else [sub.target]
@@ -182,7 +191,7 @@ def function_effects(node: ast.AST, methods: frozenset[str] = MUTATING_METHODS) 
     local -= declared_global
     effects = _FunctionEffects()
     effects.reads = {n for n in loads | changes if n not in local and n not in BUILTIN_NAMES}
-    effects.writes = {n for n in declared_global if n not in BUILTIN_NAMES}
+    effects.writes = {n for n in declared_global if n not in BUILTIN_NAMES} | seeded
     effects.mutates = {n for n in changes if n not in local}
     effects.changes = changes
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
@@ -200,13 +209,15 @@ def function_effects(node: ast.AST, methods: frozenset[str] = MUTATING_METHODS) 
 class _CellVisitor(ast.NodeVisitor):
     """Walks a cell's top level (and the blocks of its statements), not function bodies."""
 
-    def __init__(self, methods: frozenset[str]) -> None:
+    def __init__(self, methods: frozenset[str], rng: RandomAliases) -> None:
         self.methods = methods
+        self.rng = rng
         self.writes: list[str] = []
         self.mutates: list[str] = []
         self.imports: dict[str, str] = {}
         self.calls: list[tuple[str, list[tuple[int | str, str]]]] = []  # (function, arguments)
         self.deleted: dict[str, None] = {}
+        self.star_imports: list[str] = []
         self.functions: dict[str, _FunctionEffects] = {}
         self.unpicklable: list[tuple[str, str, int]] = []
 
@@ -238,7 +249,7 @@ class _CellVisitor(ast.NodeVisitor):
             self._bind(target)
             self._note_unpicklable(target, node.value)
             if isinstance(target, ast.Name) and isinstance(node.value, ast.Lambda):
-                self.functions[target.id] = function_effects(node.value, self.methods)
+                self.functions[target.id] = function_effects(node.value, self.methods, self.rng)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
@@ -290,6 +301,7 @@ class _CellVisitor(ast.NodeVisitor):
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
         for alias in node.names:
             if alias.name == "*":
+                self.star_imports.append(f"from {'.' * node.level}{node.module or ''} import *")
                 continue
             name = alias.asname or alias.name.split(".")[0]
             self.writes.append(name)
@@ -316,7 +328,7 @@ class _CellVisitor(ast.NodeVisitor):
                 self.visit(default)
         self.writes.append(node.name)
         self.imports.pop(node.name, None)
-        self.functions[node.name] = function_effects(node, self.methods)
+        self.functions[node.name] = function_effects(node, self.methods, self.rng)
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _definition
 
@@ -325,8 +337,10 @@ class _CellVisitor(ast.NodeVisitor):
             self.visit(default)
 
     def visit_Call(self, node: ast.Call) -> None:
-        name = mutated_by_call(node, self.methods)
-        if name:
+        touched = self.rng.effect(node)
+        if touched:  # a global generator's state: seeding sets it, drawing reads and changes it
+            (self.writes if touched[1] else self.mutates).append(touched[0])
+        elif name := mutated_by_call(node, self.methods):
             self.mutates.append(name)
         if isinstance(node.func, ast.Name):
             arguments: list[tuple[int | str, str]] = []
@@ -398,7 +412,7 @@ def self_mutating_methods(trees: list[ast.Module]) -> set[str]:
 
 
 def _unique(names: list[str] | set[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(n for n in names if not n.startswith("_kalec")))
+    return tuple(dict.fromkeys(n for n in names if n != TIMEIT_SCOPE))
 
 
 def cell_facts(pipeline: Pipeline) -> Pipeline:
@@ -407,9 +421,10 @@ def cell_facts(pipeline: Pipeline) -> Pipeline:
     effects_by_function: dict[str, _FunctionEffects] = {}
     trees = {c.number: ast.parse(c.analyzed) for c in pipeline.cells}  # syntax checked before
     methods = MUTATING_METHODS | self_mutating_methods(list(trees.values()))
+    rng = RandomAliases.of(list(trees.values()))
     for cell in pipeline.cells:
         tree = trees[cell.number]
-        visitor = _CellVisitor(methods)
+        visitor = _CellVisitor(methods, rng)
         for statement in tree.body:
             visitor.visit(statement)
         visitors[cell.number] = visitor
@@ -446,6 +461,7 @@ def cell_facts(pipeline: Pipeline) -> Pipeline:
             unpicklable=tuple(visitor.unpicklable),
             deletes=_unique(list(visitor.deleted)),
             via_calls=_unique([n for n in writes + mutates if n not in direct]),
+            star_imports=tuple(visitor.star_imports),
         )
         cells.append(replace(cell, facts=facts))
     return replace(pipeline, cells=tuple(cells))

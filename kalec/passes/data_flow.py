@@ -40,6 +40,7 @@ from kalec.ir import (
     Severity,
     Step,
 )
+from kalec.runtime.global_state import STATES, describe
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class _Index:
                 if name not in facts.writes:
                     self.writers[name].append(_Writer(cell.number, False))
         self.writer_cells = {name: [w.cell for w in ws] for name, ws in self.writers.items()}
+        self.star_cells = [c.number for c in pipeline.cells if c.facts and c.facts.star_imports]
 
     def last_writer(self, name: str, before: int, excluding: str | None) -> _Writer | None:
         """The last cell before cell ``before`` that binds or changes ``name``, not of a step."""
@@ -106,6 +108,17 @@ class _Index:
             if previous is None:
                 return None
             cell = previous.cell
+
+    def star_import_before(self, cell: int, step: Step) -> tuple[int, tuple[str, ...]] | None:
+        """The last cell up to ``cell`` with ``from m import *``, with its statements.
+
+        Names such an import binds are not known without importing the module, which compiling
+        never does: a name nothing else defines is taken to come from it.
+        """
+        for number in reversed(self.star_cells):
+            if number <= cell:
+                return number, self.pipeline.cell(number).facts.star_imports
+        return None
 
     def binds_directly(self, cell: int, name: str) -> bool:
         """The cell binds ``name`` itself, not only through the functions it calls."""
@@ -173,6 +186,19 @@ class _Resolver:
             if not later:
                 return candidate
         reader = f"step '{step.name}'" if step else "the pipeline-metrics cell"
+        if name in STATES:  # hidden state: pass the closest one and say so, rather than refuse
+            self.diagnostics.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    f"{reader} draws from {describe(name)} here, but step '{candidates[0]}' draws "
+                    f"from it again in cell {later[0]}, after this; the numbers drawn here may differ "
+                    "from the notebook's",
+                    read,
+                    hint="seed the generator in this step, or use a generator object "
+                    "(np.random.default_rng(seed)) passed between the steps",
+                )
+            )
+            return candidates[0]
         self.error(
             f"{reader} reads {name} here, but step '{candidates[0]}' sets {name} again in cell "
             f"{later[0]}, after this read; a step passes on only its final values, so "
@@ -224,9 +250,18 @@ class _Resolver:
             if writer is None:
                 if name in self.index.params:
                     inputs[name] = Input(name, InputKind.PARAM, origin)
-                elif not any(
+                elif name in STATES or any(
                     w.cell in self.index.prelude for w in self.index.writers.get(name, ())
                 ):
+                    pass  # defined by the prelude, run first in every step; or a fresh generator
+                elif star := self.index.star_import_before(origin.cell, step):
+                    if star[0] not in own_cells and star[0] not in self.index.prelude:
+                        for statement in star[1]:  # repeat the other step's `import *`
+                            inputs.setdefault(
+                                statement,
+                                Input(statement, InputKind.IMPORT, origin, statement=statement),
+                            )
+                else:
                     self.undefined(name, origin, step.name, free.deferred)
                 continue
             if writer.cell in self.index.param_cells:
@@ -300,7 +335,7 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
                 diagnostics.append(
                     Diagnostic(
                         Severity.NOTE,
-                        f"step '{step.name}' reads {dep.variable} from step '{dep.step}': "
+                        f"step '{step.name}' reads {describe(dep.variable)} from step '{dep.step}': "
                         f"added the dependency prev:{dep.step}",
                         dep.origin,
                     )
@@ -322,8 +357,8 @@ def _ambiguities(
     for step in steps:
         mine = ancestors.get(step.name, set())
         for item in step.inputs:
-            if item.kind is not InputKind.ARTIFACT:
-                continue
+            if item.kind is not InputKind.ARTIFACT or item.name in STATES:
+                continue  # a generator's state goes to whoever drew last: no value is lost
             producer = item.producer
             for writer in index.writers.get(item.name, ()):
                 if writer.cell >= item.origin.cell:

@@ -19,6 +19,7 @@ from pyflakes import checker, messages
 
 from kalec.ir import Diagnostic, FreeName, Origin, Pipeline, Severity
 from kalec.passes.cell_facts import BUILTIN_NAMES
+from kalec.runtime.global_state import STATES
 
 
 def _undefined_names(
@@ -41,7 +42,8 @@ def _undefined_names(
             deferred_lines.update(range(body[0].lineno, (node.end_lineno or body[0].lineno) + 1))
     found: dict[str, tuple[str, Origin, bool]] = {}
     for message in checker.Checker(tree, builtins=BUILTIN_NAMES).messages:
-        if not isinstance(message, messages.UndefinedName):
+        # after `from m import *`, pyflakes says "may be undefined" instead: still a free name
+        if not isinstance(message, (messages.UndefinedName, messages.ImportStarUsage)):
             continue
         name = message.message_args[0]
         index = bisect.bisect_right(starts, message.lineno) - 1
@@ -50,6 +52,20 @@ def _undefined_names(
         if name not in found or origin < found[name][1]:
             found[name] = (name, origin, top_level or found.get(name, ("", origin, False))[2])
     return sorted(found.values(), key=lambda f: f[1])
+
+
+def _generator_reads(pipeline: Pipeline, cell_numbers: tuple[int, ...]) -> tuple[FreeName, ...]:
+    """A step that draws from a global generator before seeding it reads the generator's state."""
+    reads = []
+    for state in STATES:
+        for number in cell_numbers:
+            facts = pipeline.cell(number).facts
+            if facts and state in facts.writes:
+                break  # seeded here first: whatever came before does not matter
+            if facts and state in facts.mutates:
+                reads.append(FreeName(state, Origin(number)))
+                break
+    return tuple(reads)
 
 
 def free_names(pipeline: Pipeline) -> Pipeline:
@@ -77,7 +93,8 @@ def free_names(pipeline: Pipeline) -> Pipeline:
             free_names=tuple(
                 FreeName(name, origin, deferred=not top_level)
                 for name, origin, top_level in _undefined_names(pipeline, step.cells)
-            ),
+            )
+            + _generator_reads(pipeline, step.cells),
         )
         for step in pipeline.steps
     )

@@ -32,6 +32,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
+from kalec.runtime import global_state
 from kalec.runtime.marshal import MarshalError, UnserialisableError, resource_load, resource_save
 
 
@@ -193,7 +194,11 @@ def run_step(
             raise StepFailure(f"{statement} failed: {error}", phase="imports") from error
     for name, path in inputs.items():
         try:
-            namespace[name] = resource_load(path)
+            value = resource_load(path)
+            if name in global_state.STATES:
+                global_state.restore(name, value)
+            else:
+                namespace[name] = value
         except (MarshalError, OSError) as error:
             raise StepFailure(f"cannot load input {name}: {error}", phase="load") from error
         except Exception as error:
@@ -206,6 +211,9 @@ def run_step(
         _run_cell(cells, cell, namespace, show_last=True)
 
     result = StepResult(0.0)
+    for name in outputs:
+        if name in global_state.STATES:
+            namespace[name] = global_state.capture(name)
     for name, path in outputs.items():
         if name not in namespace:
             raise StepFailure(

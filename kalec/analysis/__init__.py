@@ -1,0 +1,1 @@
+"""Readings of Python code that more than one pass relies on."""

@@ -1,0 +1,94 @@
+"""Calls that seed or draw from the global random generators (``random``, ``numpy.random``).
+
+Such a call touches state no variable names: ``np.random.seed(0)`` sets it, ``np.random.rand()``
+reads and advances it. Each call is reported against the reserved name of that state (see
+``kalec.runtime.global_state``), so that the data flow passes the state between steps like any
+value and a step draws what the notebook would have drawn at that point.
+
+Which names stand for the modules is read from the notebook's own imports (``import numpy as
+np``, ``from numpy.random import rand``); nothing is imported.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from kalec.runtime.global_state import NUMPY_STATE, PYTHON_STATE
+
+_SEEDING = {"seed", "setstate", "set_state"}
+# Constructors of generators with a state of their own: they leave the global state alone.
+_INDEPENDENT = {
+    "Random", "SystemRandom", "default_rng", "Generator", "RandomState", "SeedSequence",
+    "BitGenerator", "PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64",
+}  # fmt: skip
+
+
+@dataclass
+class RandomAliases:
+    """The names under which a notebook reaches the global generators."""
+
+    python_modules: set[str] = field(default_factory=set)  # import random [as r]
+    python_functions: dict[str, str] = field(default_factory=dict)  # from random import x [as y]
+    numpy_modules: set[str] = field(default_factory=set)  # import numpy [as np]
+    numpy_random_modules: set[str] = field(default_factory=set)  # from numpy import random as npr
+    numpy_functions: dict[str, str] = field(default_factory=dict)  # from numpy.random import rand
+
+    @classmethod
+    def of(cls, trees: list[ast.Module]) -> RandomAliases:
+        aliases = cls()
+        for tree in trees:
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    for alias in node.names:
+                        if alias.name == "random":
+                            aliases.python_modules.add(alias.asname or "random")
+                        elif alias.name == "numpy":
+                            aliases.numpy_modules.add(alias.asname or "numpy")
+                        elif alias.name == "numpy.random":
+                            if alias.asname:
+                                aliases.numpy_random_modules.add(alias.asname)
+                            else:
+                                aliases.numpy_modules.add("numpy")
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    for alias in node.names:
+                        local = alias.asname or alias.name
+                        if node.module == "random":
+                            aliases.python_functions[local] = alias.name
+                        elif node.module == "numpy" and alias.name == "random":
+                            aliases.numpy_random_modules.add(local)
+                        elif node.module == "numpy.random":
+                            aliases.numpy_functions[local] = alias.name
+        return aliases
+
+    def effect(self, call: ast.Call) -> tuple[str, bool] | None:
+        """(state name, True when the call seeds it) for a call on a global generator."""
+        parts = _dotted(call.func)
+        if not parts:
+            return None
+        if len(parts) == 2 and parts[0] in self.python_modules:
+            state, function = PYTHON_STATE, parts[1]
+        elif len(parts) == 1 and parts[0] in self.python_functions:
+            state, function = PYTHON_STATE, self.python_functions[parts[0]]
+        elif len(parts) == 3 and parts[0] in self.numpy_modules and parts[1] == "random":
+            state, function = NUMPY_STATE, parts[2]
+        elif len(parts) == 2 and parts[0] in self.numpy_random_modules:
+            state, function = NUMPY_STATE, parts[1]
+        elif len(parts) == 1 and parts[0] in self.numpy_functions:
+            state, function = NUMPY_STATE, self.numpy_functions[parts[0]]
+        else:
+            return None
+        if function in _INDEPENDENT:
+            return None
+        return state, function in _SEEDING
+
+
+def _dotted(node: ast.AST) -> list[str] | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return list(reversed(parts))
+    return None
