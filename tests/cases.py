@@ -248,7 +248,10 @@ GOOD["star_imports"] = [
 ]
 
 GOOD["global_random_state"] = [
-    (["imports"], "import random\nimport numpy as np\nfrom numpy.random import rand\nnp.random.seed(3)\nrandom.seed(5)"),
+    (
+        ["imports"],
+        "import random\nimport numpy as np\nfrom numpy.random import rand\nnp.random.seed(3)\nrandom.seed(5)",
+    ),
     ([B + "draw"], "a = np.random.randint(0, 1000, 3).tolist()\nb = random.random()"),
     ([B + "more", "prev:draw"], "c = rand(2).round(6).tolist()\nd = random.choice('abcdef')"),
     ([B + "independent"], "def noise():\n    return np.random.normal()\ne = round(noise(), 6)"),

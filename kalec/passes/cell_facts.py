@@ -76,6 +76,12 @@ def dotted_name(node: ast.AST) -> str | None:
     return None
 
 
+def _root(node: ast.AST) -> str | None:
+    """``np.random.rand`` -> "np": the module a call on a global generator goes through."""
+    name = dotted_name(node)
+    return name.split(".")[0] if name else None
+
+
 def base_name(node: ast.AST) -> str | None:
     """The variable whose object an expression reaches into: ``df['a'].loc[0].x`` -> "df"."""
     while True:
@@ -182,8 +188,9 @@ def function_effects(
                 touched = rng.effect(sub) if rng else None
                 if touched:  # a generator's state: seeding sets it, drawing reads and changes it
                     (seeded if touched[1] else changes).add(touched[0])
-                elif name := mutated_by_call(sub, methods):
-                    changes.add(name)
+                name = mutated_by_call(sub, methods)
+                if name and not (touched and name == _root(sub.func)):
+                    changes.add(name)  # np.random.shuffle(x) changes x, not np
             if isinstance(sub, (ast.Assign, ast.AugAssign, ast.Delete)):
                 targets = sub.targets if isinstance(sub, (ast.Assign, ast.Delete)) else [sub.target]
                 for t in targets:
@@ -340,8 +347,9 @@ class _CellVisitor(ast.NodeVisitor):
         touched = self.rng.effect(node)
         if touched:  # a global generator's state: seeding sets it, drawing reads and changes it
             (self.writes if touched[1] else self.mutates).append(touched[0])
-        elif name := mutated_by_call(node, self.methods):
-            self.mutates.append(name)
+        name = mutated_by_call(node, self.methods)
+        if name and not (touched and name == _root(node.func)):
+            self.mutates.append(name)  # np.random.shuffle(x) changes x, not np
         if isinstance(node.func, ast.Name):
             arguments: list[tuple[int | str, str]] = []
             for position, argument in enumerate(node.args):
