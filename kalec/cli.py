@@ -49,6 +49,22 @@ def _parser() -> argparse.ArgumentParser:
             help="also print notes (such as dependencies kalec added)",
         )
 
+    def cluster(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--image",
+            metavar="IMAGE",
+            help="base image of the steps that have no image: tag (default: the "
+            "notebook's setting, else python:X.Y of this Python)",
+        )
+        sub.add_argument(
+            "--package",
+            action="append",
+            default=[],
+            metavar="REQUIREMENT",
+            help="install this requirement in every step, replacing the version "
+            "kalec found for the same package (repeatable), e.g. numpy==1.26.4",
+        )
+
     targets = ", ".join(_targets(runs=False))
     build = commands.add_parser(
         "build",
@@ -56,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Compile the notebook and write the pipeline for TARGET to a file.",
     )
     common(build)
+    cluster(build)
     build.add_argument("--target", "-t", required=True, metavar="TARGET", help=f"one of: {targets}")
     build.add_argument(
         "-o",
@@ -70,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Compile the notebook and print the pipeline for TARGET on standard output.",
     )
     common(emit)
+    cluster(emit)
     emit.add_argument("--target", "-t", required=True, metavar="TARGET", help=f"one of: {targets}")
 
     run = commands.add_parser(
@@ -108,6 +126,54 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder for the values passed between steps "
         "(default: .kalec/runs/RUN-ID in the current folder)",
+    )
+
+    deploy = commands.add_parser(
+        "deploy",
+        help="upload the pipeline to Kubeflow Pipelines, optionally start a run",
+        description="Compile the notebook, upload it to a Kubeflow Pipelines server (as a new "
+        "version when a pipeline of that name exists), and with --run start a run.",
+    )
+    common(deploy)
+    cluster(deploy)
+    deploy.add_argument(
+        "--host",
+        required=True,
+        metavar="URL",
+        help="the Kubeflow Pipelines API endpoint, e.g. http://localhost:8080",
+    )
+    deploy.add_argument(
+        "--name",
+        metavar="NAME",
+        help="pipeline name (default: the notebook's setting, else its file name)",
+    )
+    deploy.add_argument(
+        "--experiment",
+        metavar="NAME",
+        help="experiment of the run (default: the notebook's setting, else 'Default')",
+    )
+    deploy.add_argument("--run", action="store_true", help="start a run after uploading")
+    deploy.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a pipeline parameter for the run (repeatable)",
+    )
+    deploy.add_argument(
+        "--namespace", metavar="NS", help="Kubernetes namespace (multi-user installs)"
+    )
+    deploy.add_argument(
+        "--token",
+        metavar="TOKEN",
+        default=os.environ.get("KALEC_KFP_TOKEN"),
+        help="bearer token for the server (default: $KALEC_KFP_TOKEN)",
+    )
+    deploy.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="compile and say what would be uploaded and run; contact nothing",
     )
 
     check = commands.add_parser(
@@ -238,7 +304,51 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"build": cmd_build, "emit": cmd_emit, "run": cmd_run, "check": cmd_check}
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from kalec.backends import missing_requirements
+
+    if missing_requirements(("kfp",)):
+        raise UsageError(
+            "error: deploy needs kfp, which is not installed: pip install 'kalec[kfp]'"
+        )
+    from kalec.backends import kfp_yaml
+    from kalec.backends.kfp_py import kfp_name
+    from kalec.deploy import DeployError, DeployRequest, deploy, describe
+
+    pipeline = _compile(args.notebook, args.verbose)
+    overrides = parse_overrides(args.param, pipeline.params)
+    if args.param and not args.run:
+        raise UsageError("error: -p sets parameters of a run; add --run")
+    settings = pipeline.settings
+    name = kfp_name(args.name or settings.name)
+    request = DeployRequest(
+        host=args.host,
+        pipeline_name=name,
+        yaml_text=kfp_yaml.emit(pipeline, args),
+        description=settings.description or f"Compiled by kalec from {Path(args.notebook).name}",
+        experiment=args.experiment or settings.experiment or "Default",
+        run=args.run,
+        params=overrides,
+        namespace=args.namespace,
+        token=args.token,
+    )
+    if args.dry_run:
+        print(describe(request))
+        return EXIT_OK
+    try:
+        deploy(request, sys.stdout)
+    except DeployError as error:
+        raise UsageError(f"error: {error}") from None
+    return EXIT_OK
+
+
+COMMANDS = {
+    "build": cmd_build,
+    "emit": cmd_emit,
+    "run": cmd_run,
+    "check": cmd_check,
+    "deploy": cmd_deploy,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

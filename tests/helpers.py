@@ -109,3 +109,35 @@ def kalec_results(path: Path, *extra: str) -> tuple[int, list[str], str]:
         "run", "--local", str(path), "--run-dir", str(path.parent / ".run"), *extra, cwd=path.parent
     )
     return done.returncode, result_lines(done.stdout + "\n" + done.stderr), done.stderr
+
+
+KFP_DRIVER = """
+import importlib.util, json, sys
+from kfp import local
+local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=sys.argv[3])
+spec = importlib.util.spec_from_file_location("pipeline_script", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+module.pipeline(**json.loads(sys.argv[2]))
+"""
+
+
+def kfp_local_run(
+    script: Path, params: dict | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
+    """Run a kfp-py script's pipeline with kfp.local's SubprocessRunner, from the script's folder
+    (a neutral one: kalec's source is not on the path there)."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KFP_DRIVER,
+            str(script),
+            json.dumps(params or {}),
+            str(script.parent / "kfp-outputs"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=script.parent,
+        timeout=timeout,
+    )

@@ -8,6 +8,7 @@ not landed yet are listed, so that asking for them says so instead of "unknown t
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -19,14 +20,21 @@ class Target:
     module: str | None  # None: not available yet
     suffix: str = ""  # file name ending for `kalec build`
     runs: bool = False  # runs the pipeline instead of writing it
+    requires: tuple[str, ...] = ()  # modules it needs that kalec does not install by default
 
 
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
         Target("ir", "the compiled step IR as JSON", "kalec.backends.ir_json", ".ir.json"),
-        Target("kfp-py", "a Kubeflow Pipelines v2 DSL script", None, ".py"),
-        Target("yaml", "a compiled Kubeflow Pipelines spec, for upload", None, ".yaml"),
+        Target("kfp-py", "a Kubeflow Pipelines v2 DSL script", "kalec.backends.kfp_py", ".py"),
+        Target(
+            "yaml",
+            "a compiled Kubeflow Pipelines spec, for upload",
+            "kalec.backends.kfp_yaml",
+            ".yaml",
+            requires=("kfp",),
+        ),
         Target("argo", "an Argo Workflow", None, ".argo.yaml"),
         Target("local", "run every step on this machine", "kalec.backends.local", runs=True),
     )
@@ -37,11 +45,21 @@ class TargetUnavailable(Exception):
     """The target is known but its backend is not part of this kalec yet."""
 
 
+def missing_requirements(modules: tuple[str, ...]) -> list[str]:
+    return [m for m in modules if importlib.util.find_spec(m) is None]
+
+
 def load(name: str) -> ModuleType:
     target = TARGETS[name]
     if target.module is None:
         raise TargetUnavailable(
             f"target '{name}' ({target.summary}) is not available yet in this version of kalec; "
             f"available: {', '.join(t.name for t in TARGETS.values() if t.module)}"
+        )
+    missing = missing_requirements(target.requires)
+    if missing:
+        raise TargetUnavailable(
+            f"target '{name}' needs {', '.join(missing)}, which is not installed: "
+            "pip install 'kalec[kfp]'"
         )
     return importlib.import_module(target.module)

@@ -17,7 +17,25 @@ def step_spec(pipeline: Pipeline, step: Step) -> dict[str, Any]:
         "imports": [i.statement for i in step.inputs if i.kind is InputKind.IMPORT],
         "cells": [{"cell": n, "code": pipeline.cell(n).python} for n in step.cells],
         "metrics": list(step.metrics),
+        "whole_number_params": [
+            p.name
+            for p in pipeline.params
+            if p.name in step_params(pipeline, step)
+            and _only_whole_numbers(p.default)
+            and isinstance(p.default, (list, dict))
+        ],
     }
+
+
+def _only_whole_numbers(value: Any) -> bool:
+    """True when every number inside a list or dict parameter's default is an int."""
+    if isinstance(value, float):
+        return False
+    if isinstance(value, list):
+        return all(_only_whole_numbers(v) for v in value)
+    if isinstance(value, dict):
+        return all(_only_whole_numbers(v) for v in value.values())
+    return True
 
 
 def step_params(pipeline: Pipeline, step: Step) -> list[str]:

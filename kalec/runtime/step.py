@@ -147,6 +147,22 @@ def _ipython_shell(module: types.ModuleType) -> Any:
     return shell
 
 
+def _whole_numbers(value: Any) -> Any:
+    """Floats that are whole numbers back to ints, inside lists and dicts.
+
+    Pipeline services carry list and dict parameters as JSON structs, where every number is a
+    double: ``[1, 2]`` arrives as ``[1.0, 2.0]``. For parameters whose notebook default held only
+    whole numbers, the step gets ints again, as the notebook had them.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    return value
+
+
 def _json_value(value: Any) -> Any:
     try:
         json.dumps(value)
@@ -184,7 +200,8 @@ def run_step(
     elif not hasattr(builtins, "display"):
         builtins.display = _display  # Jupyter offers display() without an import
 
-    namespace.update(params)
+    whole = set(spec.get("whole_number_params", ()))
+    namespace.update({k: _whole_numbers(v) if k in whole else v for k, v in params.items()})
     for cell in spec.get("prelude", []):
         _run_cell(cells, cell, namespace, show_last=False)
     for statement in spec.get("imports", []):

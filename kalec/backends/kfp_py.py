@@ -1,0 +1,264 @@
+"""Target ``kfp-py``: a Kubeflow Pipelines v2 DSL script a person can read, edit and run.
+
+One component per step, named after it; the component's function holds the step's cells as
+Python string literals (``code_literal``), so no cell text can break the script or change what
+runs, and calls kalec's runtime, which the script carries inside itself. Variables travel as
+artifacts, parameters as typed pipeline inputs with the notebook's defaults, metrics as
+``Output[Metrics]``; resources, retries, caching and time limits are set on each task, and pod
+metadata, secrets and volumes through ``kfp.kubernetes``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from kalec import __version__
+from kalec.backends.packages import Packages
+from kalec.backends.python_names import code_literal, identifier
+from kalec.backends.runtime_bundle import archive_lines, runtime_archive
+from kalec.backends.step_spec import artifact_inputs, step_params, step_spec
+from kalec.ir import ParamType, Pipeline, Step
+
+# Names the script itself uses at module level: no step function may take them.
+_MODULE_NAMES = {
+    "compiler",
+    "dsl",
+    "kubernetes",
+    "Artifact",
+    "Input",
+    "Metrics",
+    "Output",
+    "BASE_IMAGE",
+    "pipeline",
+    "pathlib",
+    "_kalec_step",
+    "_kalec_runtime",
+}
+_ANNOTATIONS = {
+    ParamType.INT: "int",
+    ParamType.FLOAT: "float",
+    ParamType.STR: "str",
+    ParamType.BOOL: "bool",
+    ParamType.LIST: "list",
+    ParamType.DICT: "dict",
+}
+_CPU, _MEMORY = "cpu", "memory"
+
+
+@dataclass
+class KfpOptions:
+    """Choices the command line can make for the KFP targets."""
+
+    image: str | None = None  # default base image of every step
+    packages: list[str] = field(default_factory=list)  # requirement overrides
+    script_name: str = "pipeline.py"
+
+    @classmethod
+    def from_args(cls, args: Any) -> KfpOptions:
+        if isinstance(args, cls):
+            return args
+        output = getattr(args, "output", None)
+        notebook = Path(getattr(args, "notebook", "pipeline.ipynb"))
+        script = Path(output).name if output else notebook.stem + ".py"
+        return cls(
+            image=getattr(args, "image", None),
+            packages=list(getattr(args, "package", None) or []),
+            script_name=script,
+        )
+
+
+def default_image() -> str:
+    return f"python:{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def kfp_name(name: str) -> str:
+    """KFP pipeline names: lower-case letters, digits and '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "pipeline"
+
+
+def _pyrepr(value: Any) -> str:
+    return repr(value)
+
+
+def _spec_text(spec: dict[str, Any], indent: int = 8) -> str:
+    """The step spec as a Python dict literal: structure indented, each cell's code verbatim.
+
+    Only the lines that hold the structure are indented; a code literal's own lines are never
+    touched, since any change to them would change what the step runs.
+    """
+    pad = " " * indent
+
+    def cells(key: str) -> list[str]:
+        out = [f"{pad}    {key!r}: ["]
+        for cell in spec[key]:
+            out.append(
+                f"{pad}        {{'cell': {cell['cell']}, 'code': {code_literal(cell['code'])}}},"
+            )
+        out.append(f"{pad}    ],")
+        return out
+
+    lines = ["{", f"{pad}    'step': {spec['step']!r},", f"{pad}    'source': {spec['source']!r},"]
+    lines += cells("prelude")
+    lines.append(f"{pad}    'imports': {spec['imports']!r},")
+    lines += cells("cells")
+    lines.append(f"{pad}    'metrics': {spec['metrics']!r},")
+    lines.append(f"{pad}    'whole_number_params': {spec['whole_number_params']!r},")
+    lines.append(f"{pad}}}")
+    return "\n".join(lines)
+
+
+def _dict_text(pairs: list[tuple[str, str]]) -> str:
+    return "{" + ", ".join(f"{k!r}: {v}" for k, v in pairs) + "}"
+
+
+def _cells_text(step: Step) -> str:
+    numbers = [str(n) for n in step.cells]
+    return ("cell " if len(numbers) == 1 else "cells ") + ", ".join(numbers)
+
+
+class _Lowering:
+    def __init__(self, pipeline: Pipeline, options: KfpOptions) -> None:
+        self.pipeline = pipeline
+        self.options = options
+        self.packages = Packages(pipeline, options.packages)
+        self.default_image = options.image or pipeline.settings.image or default_image()
+        taken = set(_MODULE_NAMES)
+        self.functions = {s.name: identifier(s.name, taken) for s in pipeline.steps}
+        self.output_args: dict[str, dict[str, str]] = {}  # step -> variable -> argument name
+        self.uses_kubernetes = bool(pipeline.settings.volumes)
+
+    def step(self, step: Step, tasks: dict[str, str]) -> dict[str, Any]:
+        taken: set[str] = set()
+        signature: list[str] = []
+        params = [(name, identifier(name, taken)) for name in step_params(self.pipeline, step)]
+        types = {p.name: _ANNOTATIONS[p.type] for p in self.pipeline.params}
+        signature += [f"{arg}: {types[name]}" for name, arg in params]
+        inputs = [
+            (name, producer, identifier(name.lstrip("_") or "value", taken))
+            for name, producer in artifact_inputs(step)
+        ]
+        signature += [f"{arg}: Input[Artifact]" for _, _, arg in inputs]
+        outputs = [
+            (name, identifier((name.lstrip("_") or "value") + "_out", taken))
+            for name in step.outputs
+        ]
+        self.output_args[step.name] = dict(outputs)
+        signature += [f"{arg}: Output[Artifact]" for _, arg in outputs]
+        metrics_arg = identifier("metrics", taken) if step.metrics else None
+        if metrics_arg:
+            signature.append(f"{metrics_arg}: Output[Metrics]")
+
+        task = tasks[step.name]
+        arguments = [f"{arg}={name}" for name, arg in params]
+        arguments += [
+            f"{arg}={tasks[producer]}.outputs[{self.output_args[producer][name]!r}]"
+            for name, producer, arg in inputs
+        ]
+        image = step.options.image or self.default_image
+        return {
+            "name": step.name,
+            "function": self.functions[step.name],
+            "cells_text": _cells_text(step),
+            "signature": ", ".join(signature),
+            "spec": _spec_text(step_spec(self.pipeline, step)),
+            "params": _dict_text([(name, arg) for name, arg in params]),
+            "inputs": _dict_text([(name, arg) for name, _, arg in inputs]),
+            "outputs": _dict_text(outputs),
+            "metrics": metrics_arg or "None",
+            "image": "BASE_IMAGE" if image == self.default_image else repr(image),
+            "packages": self.packages.for_step(step),
+            "task": task,
+            "arguments": ", ".join(arguments),
+            "settings": self.settings(step, task, tasks, {producer for _, producer, _ in inputs}),
+        }
+
+    def settings(self, step: Step, task: str, tasks: dict[str, str], fed_by: set[str]) -> list[str]:
+        lines = [f"{task}.set_display_name({step.name!r})"]
+        after = [tasks[name] for name in step.upstream if name not in fed_by]
+        if after:
+            lines.append(f"{task}.after({', '.join(after)})")
+        options = step.options
+        for resource, quantity in options.limits:
+            if resource == _CPU:
+                lines.append(f"{task}.set_cpu_limit({quantity!r})")
+            elif resource == _MEMORY:
+                lines.append(f"{task}.set_memory_limit({quantity!r})")
+            else:
+                lines.append(f"{task}.set_accelerator_type({resource!r})")
+                lines.append(f"{task}.set_accelerator_limit({quantity!r})")
+        if options.retries is not None:
+            lines.append(f"{task}.set_retry(num_retries={options.retries})")
+        if options.cache is not None:
+            lines.append(f"{task}.set_caching_options({options.cache})")
+        kubernetes = []
+        if options.timeout_seconds is not None:
+            kubernetes.append(f"kubernetes.set_timeout({task}, {options.timeout_seconds})")
+        kubernetes += [
+            f"kubernetes.add_pod_annotation({task}, {k!r}, {v!r})" for k, v in options.annotations
+        ]
+        kubernetes += [f"kubernetes.add_pod_label({task}, {k!r}, {v!r})" for k, v in options.labels]
+        kubernetes += [
+            f"kubernetes.use_secret_as_env({task}, secret_name={s.name!r}, "
+            f"secret_key_to_env={{{s.key!r}: {s.env!r}}})"
+            for s in options.secrets
+        ]
+        kubernetes += [
+            f"kubernetes.mount_pvc({task}, pvc_name={v.name!r}, mount_path={v.mount_path!r})"
+            for v in self.pipeline.settings.volumes
+        ]
+        if kubernetes:
+            self.uses_kubernetes = True
+        return lines + kubernetes
+
+    def render(self) -> str:
+        taken = {p.name for p in self.pipeline.params}
+        tasks = {
+            s.name: identifier(f"{self.functions[s.name]}_task", taken) for s in self.pipeline.steps
+        }
+        steps = [self.step(s, tasks) for s in self.pipeline.steps]
+        signature = ", ".join(
+            f"{p.name}: {_ANNOTATIONS[p.type]} = {p.default!r}" for p in self.pipeline.params
+        )
+        settings = self.pipeline.settings
+        environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+            keep_trailing_newline=True,
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+        )
+        environment.filters["pyrepr"] = _pyrepr
+        archive, digest = runtime_archive()
+        script_name = self.options.script_name
+        return environment.get_template("kfp_pipeline.py.jinja").render(
+            title=f"Pipeline {kfp_name(settings.name)}"
+            + (f": {settings.description}" if settings.description else ""),
+            version=__version__,
+            source=Path(self.pipeline.source).name,
+            script_name=script_name,
+            yaml_name=Path(script_name).stem + ".yaml",
+            uses_kubernetes=self.uses_kubernetes,
+            base_image=self.default_image,
+            steps=steps,
+            archive=archive_lines(),
+            archive_digest=digest,
+            name=kfp_name(settings.name),
+            description=settings.description
+            or f"Compiled by kalec from {Path(self.pipeline.source).name}",
+            pipeline_signature=signature,
+        )
+
+
+def emit(pipeline: Pipeline, options: Any = None) -> str:
+    return _Lowering(pipeline, KfpOptions.from_args(options)).render()
+
+
+def parameter_values(pipeline: Pipeline) -> dict[str, Any]:
+    """The pipeline's parameters with their notebook defaults, as JSON values."""
+    return json.loads(json.dumps({p.name: p.default for p in pipeline.params}))

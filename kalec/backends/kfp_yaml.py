@@ -1,0 +1,48 @@
+"""Target ``yaml``: the compiled KFP pipeline spec, for upload in the KFP UI or with ``deploy``.
+
+It is exactly what running the ``kfp-py`` script writes: the script is rendered, loaded as a
+module from a temporary file (kfp reads each component's source from its file) and compiled
+with kfp's own compiler, in this process. Loading the script defines functions; it runs no cell.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from kalec.backends import kfp_py
+from kalec.ir import Pipeline
+
+
+def load_script(path: Path) -> Any:
+    """Import a generated ``kfp-py`` script as a fresh module."""
+    name = f"kalec_kfp_script_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def compile_script(path: Path, package_path: Path) -> None:
+    from kfp import compiler
+
+    compiler.Compiler().compile(load_script(path).pipeline, package_path=str(package_path))
+
+
+def emit(pipeline: Pipeline, options: Any = None) -> str:
+    kfp_options = kfp_py.KfpOptions.from_args(options)
+    script = kfp_py.emit(pipeline, kfp_options)
+    with tempfile.TemporaryDirectory(prefix="kalec-kfp-") as folder:
+        path = Path(folder) / kfp_options.script_name
+        path.write_text(script, encoding="utf-8")
+        target = path.with_suffix(".yaml")
+        compile_script(path, target)
+        return target.read_text(encoding="utf-8")

@@ -1,0 +1,134 @@
+"""``kalec deploy``: upload the compiled pipeline to Kubeflow Pipelines, optionally start a run.
+
+Through kfp's own client (``kfp.Client``): the pipeline is uploaded under its name, or, when a
+pipeline of that name exists, as a new version of it; with ``--run``, a run of that version starts
+in the experiment (created when missing) with the given parameters. ``--dry-run`` compiles and
+says what it would do, without contacting the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+
+class DeployError(Exception):
+    """The server could not be reached or refused a request; the message says which."""
+
+
+@dataclass
+class DeployRequest:
+    host: str
+    pipeline_name: str
+    description: str
+    yaml_text: str
+    experiment: str
+    run: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+    namespace: str | None = None
+    token: str | None = None
+
+
+@dataclass
+class DeployResult:
+    pipeline_id: str
+    version_id: str | None
+    new_pipeline: bool
+    experiment_id: str | None = None
+    run_id: str | None = None
+
+
+def describe(request: DeployRequest) -> str:
+    """What ``deploy`` does with this request, in words (``--dry-run`` prints it)."""
+    lines = [
+        f"would upload pipeline '{request.pipeline_name}' to {request.host} "
+        "(a new version if a pipeline of that name exists)",
+    ]
+    if request.run:
+        params = ", ".join(f"{k}={v!r}" for k, v in request.params.items()) or "the defaults"
+        lines.append(f"would start a run in experiment '{request.experiment}' with {params}")
+    return "\n".join(lines)
+
+
+def _client(request: DeployRequest) -> Any:
+    import kfp
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")  # kfp warns about its server version on every client
+        return kfp.Client(
+            host=request.host,
+            namespace=request.namespace or "kubeflow",
+            existing_token=request.token,
+        )
+
+
+def deploy(request: DeployRequest, out: TextIO) -> DeployResult:
+    """Upload (and run) the pipeline; raise ``DeployError`` with the server's answer on failure."""
+    from kfp_server_api.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        client = _client(request)
+        with tempfile.TemporaryDirectory(prefix="kalec-deploy-") as folder:
+            package = Path(folder) / f"{request.pipeline_name}.yaml"
+            package.write_text(request.yaml_text, encoding="utf-8")
+            quiet = contextlib.redirect_stdout(
+                io.StringIO()
+            )  # kfp prints links; we say it ourselves
+            with quiet:
+                pipeline_id = client.get_pipeline_id(request.pipeline_name)
+            if pipeline_id is None:
+                with quiet:
+                    pipeline = client.upload_pipeline(
+                        str(package),
+                        pipeline_name=request.pipeline_name,
+                        description=request.description,
+                    )
+                pipeline_id, version_id, new = pipeline.pipeline_id, None, True
+                out.write(f"uploaded pipeline '{request.pipeline_name}' (id {pipeline_id})\n")
+            else:
+                version_name = f"{request.pipeline_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+                with quiet:
+                    version = client.upload_pipeline_version(
+                        str(package),
+                        pipeline_version_name=version_name,
+                        pipeline_id=pipeline_id,
+                        description=request.description,
+                    )
+                version_id, new = version.pipeline_version_id, False
+                out.write(
+                    f"uploaded version '{version_name}' of pipeline "
+                    f"'{request.pipeline_name}' (id {pipeline_id})\n"
+                )
+        result = DeployResult(pipeline_id, version_id, new)
+        if request.run:
+            with quiet:
+                experiment = client.create_experiment(
+                    request.experiment, namespace=request.namespace
+                )
+                run = client.run_pipeline(
+                    experiment_id=experiment.experiment_id,
+                    job_name=f"{request.pipeline_name} {time.strftime('%Y-%m-%d %H:%M:%S')}",
+                    params=request.params,
+                    pipeline_id=pipeline_id,
+                    version_id=version_id,
+                )
+            result.experiment_id, result.run_id = experiment.experiment_id, run.run_id
+            out.write(
+                f"started run {run.run_id} in experiment '{request.experiment}': "
+                f"{request.host.rstrip('/')}/#/runs/details/{run.run_id}\n"
+            )
+        return result
+    except ApiException as error:
+        raise DeployError(
+            f"the Kubeflow Pipelines server at {request.host} answered "
+            f"{error.status} {error.reason}: {str(error.body or '').strip()[:300]}"
+        ) from None
+    except (HTTPError, OSError) as error:
+        raise DeployError(f"cannot reach Kubeflow Pipelines at {request.host}: {error}") from None

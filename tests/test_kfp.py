@@ -1,0 +1,240 @@
+"""The KFP targets, checked by kfp itself: its compiler and its local runner (kfp.local).
+
+``kfp-py`` scripts must compile with kfp's compiler and, run with kfp.local's SubprocessRunner,
+print what the notebook prints in a kernel. ``yaml`` must be exactly what the script compiles to.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from cases import GOOD
+from conftest import ROOT, SHARED_CORPUS
+from helpers import kernel_results, kfp_local_run, make_notebook, result_lines, run_kalec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kalec.backends import kfp_py
+from kalec.backends.python_names import code_literal, identifier
+from kalec.ir import CellTags, CodeCell, Pipeline, Role, Settings, Step
+
+B = "block:"
+
+
+def build_script(notebook: Path, folder: Path, *extra: str) -> Path:
+    script = folder / "pipeline.py"
+    done = run_kalec("build", str(notebook), "--target", "kfp-py", "-o", str(script), *extra)
+    assert done.returncode == 0, done.stderr
+    return script
+
+
+def assert_kfp_local_matches(notebook: Path, expected: list[str], folder: Path) -> None:
+    script = build_script(notebook, folder)
+    done = kfp_local_run(script)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert result_lines(output) == expected
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_kfp_local_prints_what_the_notebook_prints(name: str, tmp_path: Path) -> None:
+    notebook = make_notebook(tmp_path / f"{name}.ipynb", GOOD[name])
+    work = tmp_path / "work"
+    work.mkdir()
+    assert_kfp_local_matches(notebook, kernel_results(notebook), work)
+
+
+corpus = sorted(SHARED_CORPUS.glob("*.ipynb")) if SHARED_CORPUS.is_dir() else []
+examples = sorted((ROOT / "examples").glob("*.ipynb"))
+
+
+@pytest.mark.skipif(not corpus, reason="the shared corpus is not checked out beside the project")
+@pytest.mark.parametrize("path", corpus, ids=[p.stem for p in corpus])
+def test_shared_corpus_under_kfp_local(path: Path, tmp_path: Path) -> None:
+    expected = result_lines(path.with_suffix(".expected").read_text(encoding="utf-8"))
+    assert_kfp_local_matches(path, expected, tmp_path)
+
+
+@pytest.mark.parametrize("path", examples, ids=[p.stem for p in examples])
+def test_examples_under_kfp_local(path: Path, tmp_path: Path) -> None:
+    notebook = Path(shutil.copy(path, tmp_path / path.name))
+    work = tmp_path / "work"
+    work.mkdir()
+    assert_kfp_local_matches(notebook, kernel_results(notebook), work)
+
+
+def test_steps_use_the_runtime_embedded_in_the_script(tmp_path: Path) -> None:
+    notebook = make_notebook(
+        tmp_path / "nb.ipynb",
+        [
+            (
+                [B + "a"],
+                "import kalec.runtime.step as s\nprint('RESULT embedded', 'kalec-runtime-' in s.__file__)",
+            )
+        ],
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    assert_kfp_local_matches(notebook, ["RESULT embedded True"], work)
+
+
+def test_failure_names_the_cell_and_line(tmp_path: Path) -> None:
+    notebook = make_notebook(
+        tmp_path / "nb.ipynb", [([B + "a"], "x = 1"), ([B + "b", "prev:a"], "y = x\nz = y / 0")]
+    )
+    done = kfp_local_run(build_script(notebook, tmp_path))
+    assert done.returncode != 0
+    assert (
+        "nb.ipynb: cell 2, line 2: step 'b' failed: ZeroDivisionError" in done.stdout + done.stderr
+    )
+
+
+def test_yaml_is_what_the_script_compiles_to_and_loads_back(tmp_path: Path) -> None:
+    notebook = ROOT / "examples" / "quickstart.ipynb"
+    script = build_script(notebook, tmp_path)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    from_script = (tmp_path / "pipeline.yaml").read_text()
+    emitted = run_kalec("emit", str(notebook), "--target", "yaml", "-o", "pipeline.py")
+    assert emitted.returncode != 0  # emit takes no -o: it prints
+    emitted = run_kalec("emit", str(notebook), "--target", "yaml")
+    assert emitted.returncode == 0, emitted.stderr
+    assert emitted.stdout == from_script
+
+    from kfp import components
+
+    loaded = components.load_component_from_text(emitted.stdout)
+    assert loaded.name == "quickstart"
+    spec = yaml.safe_load(emitted.stdout)
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert parameters["N_POINTS"] == {
+        "defaultValue": 200,
+        "isOptional": True,
+        "parameterType": "NUMBER_INTEGER",
+    }
+    assert parameters["NOISE"]["parameterType"] == "NUMBER_DOUBLE"
+    evaluate = spec["components"]["comp-evaluate"]["outputDefinitions"]["artifacts"]
+    assert evaluate["metrics"]["artifactType"]["schemaTitle"] == "system.Metrics"
+
+
+def test_task_settings_reach_the_compiled_spec(tmp_path: Path) -> None:
+    notebook = make_notebook(
+        tmp_path / "nb.ipynb",
+        [
+            (
+                [
+                    B + "train",
+                    "limit:cpu:2",
+                    "limit:memory:4Gi",
+                    "limit:nvidia.com/gpu:1",
+                    "retry:3",
+                    "cache:disabled",
+                    "timeout:15m",
+                    "annotation:team.io/owner:ml",
+                    "label:tier:gold",
+                    "secret:db-creds:password:DB_PASSWORD",
+                    "image:python:3.11-slim",
+                ],
+                "x = 1",
+            ),
+            ([B + "use", "prev:train"], "print(x)"),
+            ([B + "after-only", "prev:train"], "y = 2"),
+        ],
+        metadata={"kalec": {"volumes": [{"name": "data-pvc", "mount_point": "/data"}]}},
+    )
+    done = run_kalec(
+        "emit",
+        str(notebook),
+        "--target",
+        "yaml",
+        "--image",
+        "python:3.11",
+        "--package",
+        "numpy==1.26.4",
+    )
+    assert done.returncode == 0, done.stderr
+    documents = list(yaml.safe_load_all(done.stdout))
+    spec, platform = documents[0], documents[1]
+    executor = spec["deploymentSpec"]["executors"]["exec-train"]["container"]
+    assert executor["image"] == "python:3.11-slim"
+    assert executor["resources"]["cpuLimit"] == 2.0
+    assert executor["resources"]["memoryLimit"] == 4.294967296
+    assert executor["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
+    assert "numpy==1.26.4" in " ".join(executor["command"])
+    assert spec["deploymentSpec"]["executors"]["exec-use"]["container"]["image"] == "python:3.11"
+    task = spec["root"]["dag"]["tasks"]["train"]
+    assert task["retryPolicy"]["maxRetryCount"] == 3
+    assert task["cachingOptions"] == {}  # caching disabled
+    assert spec["root"]["dag"]["tasks"]["after-only"]["dependentTasks"] == ["train"]
+    kube = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]
+    assert kube["activeDeadlineSeconds"] == "900"
+    assert kube["podMetadata"] == {
+        "annotations": {"team.io/owner": "ml"},
+        "labels": {"tier": "gold"},
+    }
+    assert kube["secretAsEnv"][0]["secretName"] == "db-creds"
+    assert kube["secretAsEnv"][0]["keyToEnv"] == [
+        {"secretKey": "password", "envVar": "DB_PASSWORD"}
+    ]
+    assert kube["pvcMount"][0]["mountPath"] == "/data"
+
+
+def test_names_kfp_cannot_take_are_turned_into_ones_it_can(tmp_path: Path) -> None:
+    notebook = make_notebook(
+        tmp_path / "nb.ipynb",
+        [
+            ([B + "class"], "_hidden = 1\nlambda_ = 2"),
+            ([B + "2nd-Step", "prev:class"], "print(_hidden, lambda_)"),
+            ([B + "pipeline", "prev:2nd-Step"], "z = 0"),
+        ],
+    )
+    done = run_kalec("emit", str(notebook), "--target", "yaml")
+    assert done.returncode == 0, done.stderr
+    tasks = yaml.safe_load(done.stdout)["root"]["dag"]["tasks"]
+    assert set(tasks) == {"class", "step-2nd-step", "pipeline-2"}
+    assert identifier("class") == "class_" and identifier("1x") == "step_1x"
+
+
+cell_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=200
+) | st.sampled_from(
+    [
+        '"""',
+        "'''",
+        "\\",
+        'x = "\\\\"',
+        "a\r\nb",
+        "ends with \\",
+        "{x}",
+        "{{",
+        "}",
+        "\x00",
+        "\\N{BULLET}",
+        "r'''",
+        '"',
+        "'",
+        "\t\v\f",
+        "\u2028",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=cell_text)
+def test_any_cell_text_gives_a_script_that_parses_and_runs_exactly_that_text(text: str) -> None:
+    assert ast.literal_eval(code_literal(text)) == text
+    cell = CodeCell(1, text, text, "", CellTags(role=Role.STEP, steps=("s",)))
+    pipeline = Pipeline("nb.ipynb", Settings("p"), (cell,), steps=(Step("s", (1,), cell.origin),))
+    script = kfp_py.emit(pipeline, kfp_py.KfpOptions(image="python:3.11"))
+    tree = ast.parse(script)
+    function = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "s")
+    spec = ast.literal_eval(function.body[1].value.args[0])
+    assert spec["cells"] == [{"cell": 1, "code": text}]
