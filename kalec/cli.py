@@ -7,7 +7,6 @@ notebook or the command line is wrong (nothing ran); 3 kalec itself failed (a bu
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import traceback
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kalec import __version__
+from kalec.runtime.params import parse_value
 
 EXIT_OK, EXIT_USER_CODE, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -63,6 +63,25 @@ def _parser() -> argparse.ArgumentParser:
             metavar="REQUIREMENT",
             help="install this requirement in every step, replacing the version "
             "kalec found for the same package (repeatable), e.g. numpy==1.26.4",
+        )
+        sub.add_argument(
+            "--argo-data",
+            choices=("artifacts", "volume"),
+            default="artifacts",
+            help="argo: pass values as artifacts through the artifact repository (default), "
+            "or through a volume every step mounts",
+        )
+        sub.add_argument(
+            "--argo-volume-claim",
+            metavar="CLAIM",
+            help="argo, --argo-data volume: an existing claim to use "
+            "(default: a claim made for each run)",
+        )
+        sub.add_argument(
+            "--argo-volume-size",
+            default="1Gi",
+            metavar="SIZE",
+            help="argo, --argo-data volume: size of the claim made for each run",
         )
 
     targets = ", ".join(_targets(runs=False))
@@ -237,21 +256,7 @@ def parse_overrides(pairs: list[str], params: tuple) -> dict[str, Any]:
             raise UsageError(f"error: -p {name}: no such pipeline parameter (parameters: {known})")
         kind = declared[name].type.value
         try:
-            if kind == "int":
-                value: Any = int(text)
-            elif kind == "float":
-                value = float(text)
-            elif kind == "bool":
-                lowered = text.lower()
-                if lowered not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(text)
-                value = lowered in ("true", "1", "yes")
-            elif kind == "str":
-                value = text
-            else:
-                value = json.loads(text)
-                if type(value).__name__ != kind:
-                    raise ValueError(text)
+            value = parse_value(text, kind)
         except ValueError:
             raise UsageError(f"error: -p {name}={text}: {name} is a {kind} parameter") from None
         values[name] = value
@@ -353,10 +358,15 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from kalec.backends import BackendError
+
     try:
         return COMMANDS[args.command](args)
     except UsageError as error:
         sys.stderr.write(f"{error}\n")
+        return EXIT_BAD_INPUT
+    except BackendError as error:
+        sys.stderr.write(f"{getattr(args, 'notebook', 'kalec')}: error: {error}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

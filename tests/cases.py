@@ -264,3 +264,11 @@ GOOD["seeded_in_a_step"] = [
     ([B + "reseed", "prev:next"], "np.random.seed(11)\nthird = np.random.rand()"),
     ([B + "show", "prev:reseed"], "print('RESULT', first == third, first != second)"),
 ]
+
+GOOD["double_braces_and_placeholders"] = [
+    (
+        [B + "a"],
+        "template = '{{inputs.parameters.x}} {{workflow.uid}} {{$}}'\nname = 'n'\nshown = f'{{{name}}}'",
+    ),
+    ([B + "b", "prev:a"], "print('RESULT', template, shown, {'k': {'v': 1}})"),
+]

@@ -35,10 +35,14 @@ TARGETS: dict[str, Target] = {
             ".yaml",
             requires=("kfp",),
         ),
-        Target("argo", "an Argo Workflow", None, ".argo.yaml"),
+        Target("argo", "an Argo Workflow", "kalec.backends.argo", ".argo.yaml"),
         Target("local", "run every step on this machine", "kalec.backends.local", runs=True),
     )
 }
+
+
+class BackendError(Exception):
+    """The pipeline cannot be written for this target; the message says why and what to do."""
 
 
 class TargetUnavailable(Exception):

@@ -10,20 +10,16 @@ metadata, secrets and volumes through ``kfp.kubernetes``.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
-from kalec import __version__
 from kalec.backends.packages import Packages
-from kalec.backends.python_names import code_literal, identifier
-from kalec.backends.runtime_bundle import archive_lines, runtime_archive
-from kalec.backends.step_spec import artifact_inputs, step_params, step_spec
+from kalec.backends.python_names import identifier, spec_literal
+from kalec.backends.step_spec import artifact_inputs, cells_text, step_params, step_spec
+from kalec.backends.templating import render
 from kalec.ir import ParamType, Pipeline, Step
 
 # Names the script itself uses at module level: no step function may take them.
@@ -83,44 +79,8 @@ def kfp_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "pipeline"
 
 
-def _pyrepr(value: Any) -> str:
-    return repr(value)
-
-
-def _spec_text(spec: dict[str, Any], indent: int = 8) -> str:
-    """The step spec as a Python dict literal: structure indented, each cell's code verbatim.
-
-    Only the lines that hold the structure are indented; a code literal's own lines are never
-    touched, since any change to them would change what the step runs.
-    """
-    pad = " " * indent
-
-    def cells(key: str) -> list[str]:
-        out = [f"{pad}    {key!r}: ["]
-        for cell in spec[key]:
-            out.append(
-                f"{pad}        {{'cell': {cell['cell']}, 'code': {code_literal(cell['code'])}}},"
-            )
-        out.append(f"{pad}    ],")
-        return out
-
-    lines = ["{", f"{pad}    'step': {spec['step']!r},", f"{pad}    'source': {spec['source']!r},"]
-    lines += cells("prelude")
-    lines.append(f"{pad}    'imports': {spec['imports']!r},")
-    lines += cells("cells")
-    lines.append(f"{pad}    'metrics': {spec['metrics']!r},")
-    lines.append(f"{pad}    'whole_number_params': {spec['whole_number_params']!r},")
-    lines.append(f"{pad}}}")
-    return "\n".join(lines)
-
-
 def _dict_text(pairs: list[tuple[str, str]]) -> str:
     return "{" + ", ".join(f"{k!r}: {v}" for k, v in pairs) + "}"
-
-
-def _cells_text(step: Step) -> str:
-    numbers = [str(n) for n in step.cells]
-    return ("cell " if len(numbers) == 1 else "cells ") + ", ".join(numbers)
 
 
 class _Lowering:
@@ -165,9 +125,9 @@ class _Lowering:
         return {
             "name": step.name,
             "function": self.functions[step.name],
-            "cells_text": _cells_text(step),
+            "cells_text": cells_text(step),
             "signature": ", ".join(signature),
-            "spec": _spec_text(step_spec(self.pipeline, step)),
+            "spec": spec_literal(step_spec(self.pipeline, step)),
             "params": _dict_text([(name, arg) for name, arg in params]),
             "inputs": _dict_text([(name, arg) for name, _, arg in inputs]),
             "outputs": _dict_text(outputs),
@@ -227,27 +187,17 @@ class _Lowering:
             f"{p.name}: {_ANNOTATIONS[p.type]} = {p.default!r}" for p in self.pipeline.params
         )
         settings = self.pipeline.settings
-        environment = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-            keep_trailing_newline=True,
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-        )
-        environment.filters["pyrepr"] = _pyrepr
-        archive, digest = runtime_archive()
         script_name = self.options.script_name
-        return environment.get_template("kfp_pipeline.py.jinja").render(
+        return render(
+            "kfp_pipeline.py.jinja",
             title=f"Pipeline {kfp_name(settings.name)}"
             + (f": {settings.description}" if settings.description else ""),
-            version=__version__,
             source=Path(self.pipeline.source).name,
             script_name=script_name,
             yaml_name=Path(script_name).stem + ".yaml",
             uses_kubernetes=self.uses_kubernetes,
             base_image=self.default_image,
             steps=steps,
-            archive=archive_lines(),
-            archive_digest=digest,
             name=kfp_name(settings.name),
             description=settings.description
             or f"Compiled by kalec from {Path(self.pipeline.source).name}",
@@ -257,8 +207,3 @@ class _Lowering:
 
 def emit(pipeline: Pipeline, options: Any = None) -> str:
     return _Lowering(pipeline, KfpOptions.from_args(options)).render()
-
-
-def parameter_values(pipeline: Pipeline) -> dict[str, Any]:
-    """The pipeline's parameters with their notebook defaults, as JSON values."""
-    return json.loads(json.dumps({p.name: p.default for p in pipeline.params}))

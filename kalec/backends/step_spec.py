@@ -52,3 +52,9 @@ def artifact_inputs(step: Step) -> list[tuple[str, str]]:
         for i in step.inputs
         if i.kind is InputKind.ARTIFACT and i.producer is not None
     ]
+
+
+def cells_text(step: Step) -> str:
+    """ "cell 4" or "cells 5, 6": where a step's code comes from, for the reader of a script."""
+    numbers = ", ".join(str(n) for n in step.cells)
+    return ("cell " if len(step.cells) == 1 else "cells ") + numbers

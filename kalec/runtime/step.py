@@ -253,6 +253,32 @@ def run_step(
     return result
 
 
+def run_in_folders(
+    spec: dict[str, Any],
+    params: dict[str, Any],
+    inputs: dict[str, str],
+    outputs: dict[str, str],
+) -> StepResult:
+    """``run_step`` for cluster steps, where each value is a folder (an artifact, a volume path).
+
+    A value is saved inside its folder as ``value.<format>``; a failure becomes a
+    ``RuntimeError`` whose message starts with the notebook cell and line, so the pipeline UI's
+    log of the step says where the notebook went wrong.
+    """
+    loads = {name: os.path.join(folder, "value") for name, folder in inputs.items()}
+    saves = {}
+    for name, folder in outputs.items():
+        os.makedirs(folder, exist_ok=True)
+        saves[name] = os.path.join(folder, "value")
+    try:
+        return run_step(spec, params, loads, saves)
+    except StepFailure as failure:
+        where = spec.get("source", "notebook")
+        if failure.cell:
+            where += f": cell {failure.cell}" + (f", line {failure.line}" if failure.line else "")
+        raise RuntimeError(f"{where}: step {spec['step']!r} failed: {failure}") from None
+
+
 def _run_cell(
     cells: _Cells, cell: dict[str, Any], namespace: dict[str, Any], show_last: bool
 ) -> None:

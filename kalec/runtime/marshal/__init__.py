@@ -14,6 +14,8 @@ Register your own format the way kalec registers its own::
         return mylib.Model.read(uri)
 """
 
+# the library formats register themselves on import, after the fallbacks of core
+from kalec.runtime.marshal import ml_formats, numpy_format, pandas_format  # noqa: F401
 from kalec.runtime.marshal.core import (
     MarshalError,
     UnserialisableError,

@@ -17,14 +17,21 @@ TEMPORARY_PREFIX = ".kalec-tmp-"
 
 
 @contextlib.contextmanager
-def atomic_path(final: str | os.PathLike[str], directory: bool = False) -> Iterator[str]:
-    """A temporary path to write to; on success it becomes ``final``, on failure it is removed."""
+def atomic_path(
+    final: str | os.PathLike[str], directory: bool = False, suffix: str = ""
+) -> Iterator[str]:
+    """A temporary path to write to; on success it becomes ``final``, on failure it is removed.
+
+    ``suffix`` ends the temporary name, for writers that insist on a file ending (Keras).
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     if directory:
-        temporary = tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=final.parent)
+        temporary = tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, suffix=suffix, dir=final.parent)
     else:
-        handle, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=final.parent)
+        handle, temporary = tempfile.mkstemp(
+            prefix=TEMPORARY_PREFIX, suffix=suffix, dir=final.parent
+        )
         os.close(handle)
     try:
         yield temporary

@@ -4,10 +4,11 @@
 that file's path; ``resource_load(uri)`` takes that file's path, or the same ``path`` without
 extension, and picks the loader by the file name. Every write is atomic.
 
-Formats, most specific first: numpy arrays as ``.npy``; pandas objects as pickle; plain JSON
-values (exactly ``dict`` with ``str`` keys, ``list``, ``str``, ``int``, ``float``, ``bool``,
-``None``, nested) as readable ``.json``; everything else through dill (``.dill``), which also
-carries functions, lambdas and classes defined in the notebook.
+Here: plain JSON values (exactly ``dict`` with ``str`` keys, ``list``, ``str``, ``int``,
+``float``, ``bool``, ``None``, nested) as readable ``.json``, and everything else through dill
+(``.dill``), which also carries functions, lambdas and classes defined in the notebook. The
+library formats (numpy, pandas, scikit-learn, PyTorch, Keras, XGBoost) register themselves from
+their own modules, and win over these for their types.
 """
 
 from __future__ import annotations
@@ -109,9 +110,9 @@ def _exactly_json(value: Any, depth: int = 0) -> bool:
 
 
 @savers.register(object)
-def _save_dill(obj: Any, path: str) -> str:
+def save_dill(obj: Any, path: str) -> str:
     if _exactly_json(obj):
-        return _save_json(obj, path)
+        return save_json(obj, path)
     import dill
 
     final = path + ".dill"
@@ -133,7 +134,7 @@ def _load_dill(uri: str) -> Any:
         return dill.load(handle)
 
 
-def _save_json(obj: Any, path: str) -> str:
+def save_json(obj: Any, path: str) -> str:
     final = path + ".json"
     with atomic_path(final) as temporary, open(temporary, "w", encoding="utf-8") as handle:
         json.dump(obj, handle, ensure_ascii=False)
@@ -144,45 +145,3 @@ def _save_json(obj: Any, path: str) -> str:
 def _load_json(uri: str) -> Any:
     with open(uri, encoding="utf-8") as handle:
         return json.load(handle)
-
-
-# --- numpy ----------------------------------------------------------------------------------
-
-
-@savers.register("numpy.ndarray")
-def _save_numpy(obj: Any, path: str) -> str:
-    import numpy
-
-    if type(obj) is not numpy.ndarray or obj.dtype.hasobject:
-        return _save_dill(obj, path)  # subclasses and object arrays keep their type via dill
-    final = path + ".npy"
-    with atomic_path(final) as temporary, open(temporary, "wb") as handle:
-        numpy.save(handle, obj, allow_pickle=False)
-    return final
-
-
-@loaders.register(r"\.npy$")
-def _load_numpy(uri: str) -> Any:
-    import numpy
-
-    return numpy.load(uri, allow_pickle=False)
-
-
-# --- pandas ---------------------------------------------------------------------------------
-
-
-@savers.register("pandas.*")
-def _save_pandas(obj: Any, path: str) -> str:
-    final = path + ".pd.pkl"
-    try:
-        with atomic_path(final) as temporary, open(temporary, "wb") as handle:
-            pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, AttributeError, TypeError):
-        return _save_dill(obj, path)  # cells hold objects of classes defined in the notebook
-    return final
-
-
-@loaders.register(r"\.pd\.pkl$")
-def _load_pandas(uri: str) -> Any:
-    with open(uri, "rb") as handle:
-        return pickle.load(handle)

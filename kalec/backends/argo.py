@@ -1,0 +1,277 @@
+"""Target ``argo``: an Argo ``Workflow`` (argoproj.io/v1alpha1) ready for ``argo submit``.
+
+One DAG task per step, one ``script`` template per step. A template's script is Python: the
+step's cells verbatim (as in ``kfp-py``), kalec's runtime embedded, the packages the step needs
+installed at start. Values move as Argo artifacts through the cluster's artifact repository
+(``--argo-data artifacts``, the default) or through a volume every step mounts
+(``--argo-data volume``: a claim made for each run, or ``--argo-volume-claim`` for an existing
+one). Parameters are the workflow's ``arguments.parameters``, given to each step as environment
+variables and read with their declared types; metrics become output parameters, which the
+Argo UI shows with each step.
+
+Argo substitutes ``{{...}}`` anywhere in a template; cell code never contains such text in the
+script (see ``code_literal``), so the only placeholders are kalec's own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kalec.backends import BackendError
+from kalec.backends.kfp_py import default_image, kfp_name
+from kalec.backends.packages import Packages
+from kalec.backends.python_names import spec_literal
+from kalec.backends.step_spec import artifact_inputs, cells_text, step_params, step_spec
+from kalec.backends.templating import render
+from kalec.ir import Pipeline, Step
+from kalec.passes.validate import normalized_name
+from kalec.runtime.params import format_value
+
+DATA_ROOT = "/tmp/kalec"  # inside a step's container: where its inputs and outputs lie
+VOLUME_MOUNT = "/kalec-data"
+VOLUME_NAME = "kalec-data"
+_LIMITS = {"cpu", "memory"}
+
+
+class ArgoError(BackendError):
+    """The pipeline cannot be expressed as an Argo workflow (names Kubernetes cannot hold)."""
+
+
+@dataclass
+class ArgoOptions:
+    image: str | None = None
+    packages: list[str] = field(default_factory=list)
+    data: str = "artifacts"  # or "volume"
+    volume_claim: str | None = None  # an existing claim, for data=volume
+    volume_size: str = "1Gi"  # size of the claim made for each run, for data=volume
+
+    @classmethod
+    def from_args(cls, args: Any) -> ArgoOptions:
+        if isinstance(args, cls):
+            return args
+        return cls(
+            image=getattr(args, "image", None),
+            packages=list(getattr(args, "package", None) or []),
+            data=getattr(args, "argo_data", None) or "artifacts",
+            volume_claim=getattr(args, "argo_volume_claim", None),
+            volume_size=getattr(args, "argo_volume_size", None) or "1Gi",
+        )
+
+
+def k8s_name(name: str) -> str:
+    """A DNS-1123 label: lower-case letters, digits and '-', at most 63 characters."""
+    return normalized_name(name)[:63].strip("-") or "step"
+
+
+def _literal_block(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(str, _literal_block)
+
+
+class _Lowering:
+    def __init__(self, pipeline: Pipeline, options: ArgoOptions) -> None:
+        self.pipeline = pipeline
+        self.options = options
+        self.packages = Packages(pipeline, options.packages)
+        self.image = options.image or pipeline.settings.image or default_image()
+        self.volume = options.data == "volume"
+        self.templates = self._template_names()
+        self.entrypoint = self._unique("pipeline", set(self.templates.values()))
+        self.param_types = {p.name: p.type.value for p in pipeline.params}
+
+    @staticmethod
+    def _unique(name: str, taken: set[str]) -> str:
+        candidate, n = name, 2
+        while candidate in taken:
+            candidate, n = f"{name}-{n}", n + 1
+        return candidate
+
+    def _template_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for step in self.pipeline.steps:
+            name = k8s_name(step.name)
+            if name in names.values():
+                other = next(s for s, n in names.items() if n == name)
+                raise ArgoError(
+                    f"steps '{other}' and '{step.name}' both become '{name}' in Argo; rename one"
+                )
+            names[step.name] = name
+        return names
+
+    def _folder(self, kind: str, step: str, name: str) -> str:
+        if self.volume:
+            return f"{VOLUME_MOUNT}/{{{{workflow.uid}}}}/{self.templates[step]}/{name}"
+        return f"{DATA_ROOT}/{kind}/{name}"
+
+    def template(self, step: Step) -> dict[str, Any]:
+        params = step_params(self.pipeline, step)
+        inputs = artifact_inputs(step)
+        input_folders = {n: self._folder("in", producer, n) for n, producer in inputs}
+        output_folders = {n: self._folder("out", step.name, n) for n in step.outputs}
+        metrics_folder = f"{DATA_ROOT}/metrics"
+        packages = self.packages.for_step(step)
+        source = render(
+            "argo_step.py.jinja",
+            step=step.name,
+            source=Path(self.pipeline.source).name,
+            cells_text=cells_text(step),
+            spec=spec_literal(step_spec(self.pipeline, step), indent=0),
+            param_types={n: self.param_types[n] for n in params},
+            inputs=input_folders,
+            outputs=output_folders,
+            metrics_folder=metrics_folder,
+            packages=packages,
+        )
+        if "{{" in source.replace("{{workflow.uid}}", ""):
+            raise AssertionError("a step's script holds an Argo placeholder it should not")
+        env = [
+            {"name": f"KALEC_PARAM_{n}", "value": f"{{{{inputs.parameters.{n}}}}}"} for n in params
+        ]
+        options = step.options
+        env += [
+            {"name": s.env, "valueFrom": {"secretKeyRef": {"name": s.name, "key": s.key}}}
+            for s in options.secrets
+        ]
+        script: dict[str, Any] = {"image": options.image or self.image, "command": ["python"]}
+        if env:
+            script["env"] = env
+        if options.limits:
+            script["resources"] = {"limits": {k: v for k, v in options.limits}}
+        mounts = [
+            {"name": v.name, "mountPath": v.mount_path} for v in self.pipeline.settings.volumes
+        ]
+        if self.volume:
+            mounts.append({"name": VOLUME_NAME, "mountPath": VOLUME_MOUNT})
+        if mounts:
+            script["volumeMounts"] = mounts
+        script["source"] = source
+        template: dict[str, Any] = {"name": self.templates[step.name]}
+        if options.annotations or options.labels:
+            template["metadata"] = {}
+            if options.annotations:
+                template["metadata"]["annotations"] = dict(options.annotations)
+            if options.labels:
+                template["metadata"]["labels"] = dict(options.labels)
+        template_inputs: dict[str, Any] = {}
+        if params:
+            template_inputs["parameters"] = [{"name": n} for n in params]
+        if inputs and not self.volume:
+            template_inputs["artifacts"] = [
+                {"name": n, "path": input_folders[n]} for n, _ in inputs
+            ]
+        if template_inputs:
+            template["inputs"] = template_inputs
+        outputs: dict[str, Any] = {}
+        if step.outputs and not self.volume:
+            outputs["artifacts"] = [{"name": n, "path": output_folders[n]} for n in step.outputs]
+        if step.metrics:
+            outputs["parameters"] = [
+                {"name": m, "valueFrom": {"path": f"{metrics_folder}/{m}"}} for m in step.metrics
+            ]
+        if outputs:
+            template["outputs"] = outputs
+        if options.retries is not None:
+            template["retryStrategy"] = {"limit": str(options.retries)}
+        if options.timeout_seconds is not None:
+            template["activeDeadlineSeconds"] = str(options.timeout_seconds)  # IntOrString
+        template["script"] = script
+        return template
+
+    def task(self, step: Step) -> dict[str, Any]:
+        task: dict[str, Any] = {
+            "name": self.templates[step.name],
+            "template": self.templates[step.name],
+        }
+        if step.upstream:
+            task["dependencies"] = [self.templates[s] for s in step.upstream]
+        arguments: dict[str, Any] = {}
+        params = step_params(self.pipeline, step)
+        if params:
+            arguments["parameters"] = [
+                {"name": n, "value": f"{{{{workflow.parameters.{n}}}}}"} for n in params
+            ]
+        inputs = artifact_inputs(step)
+        if inputs and not self.volume:
+            arguments["artifacts"] = [
+                {"name": n, "from": f"{{{{tasks.{self.templates[p]}.outputs.artifacts.{n}}}}}"}
+                for n, p in inputs
+            ]
+        if arguments:
+            task["arguments"] = arguments
+        return task
+
+    def workflow(self) -> dict[str, Any]:
+        settings = self.pipeline.settings
+        spec: dict[str, Any] = {"entrypoint": self.entrypoint}
+        if self.pipeline.params:
+            spec["arguments"] = {
+                "parameters": [
+                    {"name": p.name, "value": format_value(p.default)} for p in self.pipeline.params
+                ]
+            }
+        volumes = [
+            {"name": v.name, "persistentVolumeClaim": {"claimName": v.name}}
+            for v in settings.volumes
+        ]
+        if self.volume and self.options.volume_claim:
+            volumes.append(
+                {
+                    "name": VOLUME_NAME,
+                    "persistentVolumeClaim": {"claimName": self.options.volume_claim},
+                }
+            )
+        elif self.volume:
+            spec["volumeClaimTemplates"] = [
+                {
+                    "metadata": {"name": VOLUME_NAME},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": self.options.volume_size}},
+                    },
+                }
+            ]
+        if volumes:
+            spec["volumes"] = volumes
+        dag = {
+            "name": self.entrypoint,
+            "dag": {"tasks": [self.task(s) for s in self.pipeline.steps]},
+        }
+        spec["templates"] = [dag] + [self.template(s) for s in self.pipeline.steps]
+        metadata: dict[str, Any] = {
+            "generateName": kfp_name(settings.name)[:56] + "-",
+            "labels": {"kalec/pipeline": k8s_name(settings.name)},
+        }
+        if settings.description:
+            metadata["annotations"] = {"workflows.argoproj.io/description": settings.description}
+        return {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Workflow",
+            "metadata": metadata,
+            "spec": spec,
+        }
+
+
+def workflow(pipeline: Pipeline, options: Any = None) -> dict[str, Any]:
+    return _Lowering(pipeline, ArgoOptions.from_args(options)).workflow()
+
+
+def emit(pipeline: Pipeline, options: Any = None) -> str:
+    header = (
+        f"# Argo Workflow compiled by kalec from {Path(pipeline.source).name}.\n"
+        "# Submit it with: argo submit FILE  (or kubectl create -f FILE)\n"
+    )
+    body = yaml.dump(
+        workflow(pipeline, options), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
+    )
+    return header + body

@@ -1,0 +1,163 @@
+"""Checking Argo Workflows without a cluster: their schema, and their wiring when executed.
+
+``validators()``: Argo's published Workflow schema, as hera's generated models carry it (a PyPI
+package), and as Argo's own JSON schema file when ``shared/schemas`` is beside the project. Both
+are made strict (no property the schema does not define), so a misspelt field fails too.
+
+``execute()`` runs a Workflow the way its YAML says Argo would, on this machine: DAG tasks in
+dependency order, workflow parameters substituted into task arguments and template inputs,
+each template's ``script.source`` run with ``python`` and the template's environment, input
+artifacts copied to the paths the template declares, output artifacts and output parameters
+read from the paths it declares. Container paths (artifact paths, volume mounts) are mapped into
+a temporary folder, as a container's file system would be. It proves the YAML's own wiring:
+not Argo's controller, executor or artifact repository.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+SHARED_SCHEMA = (
+    Path(__file__).resolve().parent.parent.parent
+    / "shared"
+    / "schemas"
+    / "argo-workflows.schema.json"
+)
+
+
+def _strict(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        out = {k: _strict(v) for k, v in schema.items()}
+        if "properties" in out and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+@functools.cache
+def validators() -> dict[str, jsonschema.protocols.Validator]:
+    from hera.workflows.models import Workflow
+
+    found = {
+        "hera": jsonschema.Draft202012Validator(_strict(Workflow.model_json_schema(by_alias=True)))
+    }
+    if SHARED_SCHEMA.is_file():
+        definitions = json.loads(SHARED_SCHEMA.read_text())["definitions"]
+        root = {
+            "$ref": "#/definitions/io.argoproj.workflow.v1alpha1.Workflow",
+            "definitions": _strict(definitions),
+        }
+        found["argo"] = jsonschema.Draft7Validator(root)
+    return found
+
+
+def schema_errors(workflow: dict) -> list[str]:
+    errors = []
+    for name, validator in validators().items():
+        for error in validator.iter_errors(workflow):
+            errors.append(
+                f"{name}: {'/'.join(map(str, error.absolute_path))}: {error.message[:200]}"
+            )
+    return errors
+
+
+def _substitute(text: str, values: dict[str, str]) -> str:
+    def replace(match: re.Match) -> str:
+        key = match.group(1).strip()
+        if key not in values:
+            raise KeyError(f"unresolved placeholder {{{{{key}}}}}")
+        return values[key]
+
+    return re.sub(r"\{\{([^{}]+)\}\}", replace, text)
+
+
+def _order(tasks: list[dict]) -> list[dict]:
+    done: list[str] = []
+    pending = list(tasks)
+    while pending:
+        ready = [t for t in pending if set(t.get("dependencies", [])) <= set(done)]
+        if not ready:
+            raise ValueError("the DAG has a cycle or a dependency on a missing task")
+        for task in ready:
+            done.append(task["name"])
+            pending.remove(task)
+    by_name = {t["name"]: t for t in tasks}
+    return [by_name[n] for n in done]
+
+
+def execute(workflow: dict, root: Path, secrets: dict[str, str] | None = None) -> tuple[int, str]:
+    """(exit code of the first failing task or 0, everything the tasks printed)."""
+    root.mkdir(parents=True, exist_ok=True)
+    spec = workflow["spec"]
+    templates = {t["name"]: t for t in spec["templates"]}
+    dag = templates[spec["entrypoint"]]["dag"]
+    values = {
+        f"workflow.parameters.{p['name']}": p["value"]
+        for p in spec.get("arguments", {}).get("parameters", [])
+    }
+    values["workflow.uid"] = "test-uid"
+    store = root / "artifact-store"
+    container = root / "container"  # where the container's absolute paths lie
+    printed = []
+
+    def inside(path: str) -> Path:
+        return container / path.lstrip("/")
+
+    for task in _order(dag["tasks"]):
+        template = templates[task["template"]]
+        script = template["script"]
+        arguments = task.get("arguments", {})
+        inputs = {
+            f"inputs.parameters.{p['name']}": _substitute(p["value"], values)
+            for p in arguments.get("parameters", [])
+        }
+        declared = {p["name"] for p in template.get("inputs", {}).get("parameters", [])}
+        assert {k.split(".")[-1] for k in inputs} == declared, (task["name"], inputs, declared)
+        for folder in (container / "tmp",):  # a fresh container: nothing left by earlier tasks
+            shutil.rmtree(folder, ignore_errors=True)
+        paths = {a["name"]: a["path"] for a in template.get("inputs", {}).get("artifacts", [])}
+        for artifact in arguments.get("artifacts", []):
+            producer, name = re.fullmatch(
+                r"\{\{tasks\.([^.]+)\.outputs\.artifacts\.([^}]+)\}\}", artifact["from"]
+            ).groups()
+            shutil.copytree(store / producer / name, inside(paths[artifact["name"]]))
+        env = dict(os.environ)
+        for item in script.get("env", []):
+            if "value" in item:
+                env[item["name"]] = _substitute(item["value"], inputs)
+            else:
+                env[item["name"]] = (secrets or {}).get(
+                    item["valueFrom"]["secretKeyRef"]["key"], ""
+                )
+        source = _substitute(script["source"], {"workflow.uid": values["workflow.uid"]})
+        for mount in script.get("volumeMounts", []):  # mounted volumes live under the root too
+            inside(mount["mountPath"]).mkdir(parents=True, exist_ok=True)
+        for path in set(re.findall(r"'(/[^']+)'", source)):
+            if path.startswith(("/tmp/kalec", "/kalec-data")):
+                source = source.replace(f"'{path}'", repr(str(inside(path))))
+        program = root / f"{task['name']}.py"
+        program.write_text(source, encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, str(program)], capture_output=True, text=True, env=env, cwd=root
+        )
+        printed.append(done.stdout + done.stderr)
+        if done.returncode != 0:
+            return done.returncode, "\n".join(printed)
+        for artifact in template.get("outputs", {}).get("artifacts", []):
+            shutil.copytree(inside(artifact["path"]), store / task["name"] / artifact["name"])
+        for parameter in template.get("outputs", {}).get("parameters", []):
+            value = inside(parameter["valueFrom"]["path"]).read_text()
+            printed.append(f"output parameter {task['name']}.{parameter['name']} = {value}")
+    return 0, "\n".join(printed)

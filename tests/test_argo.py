@@ -1,0 +1,153 @@
+"""The Argo target: every notebook gives a Workflow that Argo's schema accepts, and whose wiring,
+executed task by task on this machine (tests/argo_harness.py), prints what the notebook prints."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from argo_harness import execute, schema_errors, validators
+from cases import GOOD
+from conftest import ROOT, SHARED_CORPUS
+from helpers import kernel_results, make_notebook, result_lines, run_kalec
+
+B = "block:"
+corpus = sorted(SHARED_CORPUS.glob("*.ipynb")) if SHARED_CORPUS.is_dir() else []
+examples = sorted((ROOT / "examples").glob("*.ipynb"))
+
+
+def emit(notebook: Path, *extra: str) -> dict:
+    done = run_kalec("emit", str(notebook), "--target", "argo", *extra)
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout)
+
+
+def all_notebooks(tmp_path: Path) -> list[Path]:
+    made = [make_notebook(tmp_path / f"{name}.ipynb", cells) for name, cells in GOOD.items()]
+    return made + corpus + examples
+
+
+@pytest.mark.parametrize("data", ["artifacts", "volume"])
+def test_every_notebook_gives_a_workflow_the_schema_accepts(data: str, tmp_path: Path) -> None:
+    for notebook in all_notebooks(tmp_path):
+        workflow = emit(notebook, "--argo-data", data)
+        assert workflow["apiVersion"] == "argoproj.io/v1alpha1" and workflow["kind"] == "Workflow"
+        assert schema_errors(workflow) == [], notebook.name
+
+
+def test_schema_check_fails_on_a_broken_field() -> None:
+    workflow = emit(ROOT / "examples" / "quickstart.ipynb")
+    assert len(validators()) >= 1
+    broken_type = copy.deepcopy(workflow)
+    broken_type["spec"]["templates"][1]["script"]["command"] = "python"  # must be a list
+    misspelt = copy.deepcopy(workflow)
+    misspelt["spec"]["templates"][0]["dag"]["tasks"][1]["dependancies"] = ["make-data"]
+    missing = copy.deepcopy(workflow)
+    del missing["spec"]["templates"][1]["script"]["image"]
+    for broken in (broken_type, misspelt, missing):
+        assert schema_errors(broken), "the schema check should have failed"
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_workflow_wiring_prints_what_the_notebook_prints(name: str, tmp_path: Path) -> None:
+    notebook = make_notebook(tmp_path / f"{name}.ipynb", GOOD[name])
+    code, output = execute(emit(notebook), tmp_path / "argo")
+    assert code == 0, output[-3000:]
+    assert result_lines(output) == kernel_results(notebook)
+
+
+@pytest.mark.skipif(not corpus, reason="the shared corpus is not checked out beside the project")
+@pytest.mark.parametrize("path", corpus, ids=[p.stem for p in corpus])
+def test_shared_corpus_workflows_run_as_recorded(path: Path, tmp_path: Path) -> None:
+    expected = result_lines(path.with_suffix(".expected").read_text(encoding="utf-8"))
+    code, output = execute(emit(path), tmp_path)
+    assert code == 0, output[-3000:]
+    assert result_lines(output) == expected
+
+
+@pytest.mark.parametrize("path", examples, ids=[p.stem for p in examples])
+def test_examples_through_a_shared_volume(path: Path, tmp_path: Path) -> None:
+    notebook = Path(shutil.copy(path, tmp_path / path.name))
+    workflow = emit(notebook, "--argo-data", "volume", "--argo-volume-claim", "team-data")
+    assert workflow["spec"]["volumes"][-1] == {
+        "name": "kalec-data",
+        "persistentVolumeClaim": {"claimName": "team-data"},
+    }
+    assert not any("artifacts" in t.get("outputs", {}) for t in workflow["spec"]["templates"])
+    code, output = execute(workflow, tmp_path / "argo")
+    assert code == 0, output[-3000:]
+    assert result_lines(output) == kernel_results(notebook)
+
+
+def test_parameters_are_typed_and_metrics_are_output_parameters(tmp_path: Path) -> None:
+    notebook = make_notebook(
+        tmp_path / "nb.ipynb",
+        [
+            (["pipeline-parameters"], "N = 2\nRATE = 0.5\nON = True\nTAGS = ['a']\nNAME = 'x y'"),
+            ([B + "a"], "score = N * RATE\nprint('RESULT', N, RATE, ON, TAGS, NAME)"),
+            (["pipeline-metrics"], "score"),
+        ],
+    )
+    workflow = emit(notebook)
+    arguments = {p["name"]: p["value"] for p in workflow["spec"]["arguments"]["parameters"]}
+    assert arguments == {"N": "2", "RATE": "0.5", "ON": "true", "TAGS": '["a"]', "NAME": "x y"}
+    workflow["spec"]["arguments"]["parameters"][0]["value"] = "5"  # as `argo submit -p N=5` would
+    code, output = execute(workflow, tmp_path / "argo")
+    assert code == 0, output
+    assert "RESULT 5 0.5 True ['a'] x y" in output
+    assert "output parameter a.score = 2.5" in output
+
+
+def test_step_settings_and_kubernetes_names(tmp_path: Path) -> None:
+    notebook = make_notebook(
+        tmp_path / "nb.ipynb",
+        [
+            (
+                [
+                    B + "Train_Model",
+                    "limit:cpu:2",
+                    "limit:nvidia.com/gpu:1",
+                    "retry:2",
+                    "timeout:10m",
+                    "annotation:team.io/owner:ml",
+                    "label:tier:gold",
+                    "secret:db:password:DB_PASSWORD",
+                    "image:python:3.11-slim",
+                ],
+                "x = 1",
+            ),
+            ([B + "use", "prev:Train_Model"], "print(x)"),
+        ],
+        metadata={
+            "kalec": {"name": "My Pipeline!", "volumes": [{"name": "data", "mount_point": "/data"}]}
+        },
+    )
+    workflow = emit(notebook)
+    assert workflow["metadata"]["generateName"] == "my-pipeline-"
+    train = next(t for t in workflow["spec"]["templates"] if t["name"] == "train-model")
+    assert train["retryStrategy"] == {"limit": "2"} and train["activeDeadlineSeconds"] == "600"
+    assert train["metadata"] == {"annotations": {"team.io/owner": "ml"}, "labels": {"tier": "gold"}}
+    script = train["script"]
+    assert script["image"] == "python:3.11-slim"
+    assert script["resources"] == {"limits": {"cpu": "2", "nvidia.com/gpu": "1"}}
+    assert {
+        "name": "DB_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}},
+    } in script["env"]
+    assert {"name": "data", "mountPath": "/data"} in script["volumeMounts"]
+    tasks = workflow["spec"]["templates"][0]["dag"]["tasks"]
+    assert tasks[1]["dependencies"] == ["train-model"]
+    assert schema_errors(workflow) == []
+
+
+def test_names_that_collide_in_kubernetes_are_refused(tmp_path: Path) -> None:
+    long = "a" * 70
+    notebook = make_notebook(
+        tmp_path / "nb.ipynb", [([B + long + "x"], "x = 1"), ([B + long + "y"], "y = 2")]
+    )
+    done = run_kalec("emit", str(notebook), "--target", "argo")
+    assert done.returncode == 2
+    assert "both become" in done.stderr and "Traceback" not in done.stderr
