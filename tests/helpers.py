@@ -141,3 +141,11 @@ def kfp_local_run(
         cwd=script.parent,
         timeout=timeout,
     )
+
+
+def round_trip(value: Any, folder: Path) -> tuple[str, Any]:
+    """Save a value with the marshal and load it back: (file written, value loaded)."""
+    from kalec.runtime.marshal import resource_load, resource_save
+
+    written = resource_save(value, folder / "v")
+    return written, resource_load(folder / "v")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import round_trip
 
 from kalec.runtime.marshal import (
     PatternDispatcher,
@@ -20,11 +21,6 @@ from kalec.runtime.marshal import (
     savers,
 )
 from kalec.runtime.marshal.atomic import atomic_path
-
-
-def round_trip(value, tmp_path: Path):
-    written = resource_save(value, tmp_path / "v")
-    return written, resource_load(tmp_path / "v")
 
 
 @pytest.mark.parametrize(

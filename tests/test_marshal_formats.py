@@ -4,21 +4,26 @@ can carry."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import round_trip
 
-from kalec.runtime.marshal import UnserialisableError, numpy_format, resource_load, resource_save
-
-
-def round_trip(value, tmp_path: Path):
-    written = resource_save(value, tmp_path / "v")
-    return written, resource_load(tmp_path / "v")
-
+from kalec.runtime.marshal import (
+    MarshalError,
+    UnserialisableError,
+    numpy_format,
+    resource_load,
+    resource_save,
+)
 
 ARROW_FRAMES = {
     "mixed": pd.DataFrame(
@@ -158,3 +163,70 @@ def test_sockets_and_database_connections_say_what_they_are(tmp_path: Path) -> N
     with pytest.raises(UnserialisableError, match="a database connection"):
         resource_save(connection, tmp_path / "v")
     connection.close()
+
+
+def _python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd)
+
+
+def test_seed_style_registration_replaces_kalecs_own_functions(tmp_path: Path) -> None:
+    """As the seed documents it: a `.npy` loader registered by pattern, a `numpy.*` saver by
+    type. Run in a fresh interpreter so the registrations stay out of the other tests."""
+    done = _python(
+        "import numpy as np\n"
+        "from kalec.runtime.marshal import loaders, resource_load, resource_save, savers\n"
+        "@savers.register('numpy.*')\n"
+        "def save(obj, path):\n"
+        "    np.save(path + '.npy', obj * 10)\n"
+        "    return path + '.npy'\n"
+        "@loaders.register(r'.*\\.npy')\n"
+        "def load(uri):\n"
+        "    return np.load(uri) + 1\n"
+        "resource_save(np.arange(3), 'v')\n"
+        "print(resource_load('v').tolist())\n",
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1, 11, 21]"
+
+
+def test_optional_libraries_load_only_for_their_values(tmp_path: Path) -> None:
+    done = _python(
+        "import sys\n"
+        "from kalec.runtime.marshal import resource_load, resource_save\n"
+        "resource_save({'a': [1, 2]}, 'v'); resource_load('v')\n"
+        "resource_save((1, 2), 'w'); resource_load('w')\n"
+        "heavy = ['numpy', 'pandas', 'pyarrow', 'sklearn', 'torch', 'keras', 'xgboost', 'joblib']\n"
+        "print([m for m in heavy if m in sys.modules])\n",
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_step_killed_while_saving_leaves_no_value_to_read(tmp_path: Path) -> None:
+    """Killed mid-write (800 MB take a while to write), a value is either absent or whole."""
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import numpy as np, sys\n"
+            "from kalec.runtime.marshal import resource_save\n"
+            "a = np.ones(800 * 10**6 // 8)\n"
+            "print('saving', flush=True)\n"
+            "resource_save(a, 'big')\n",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout.readline().strip() == "saving"
+    time.sleep(0.02)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    if (tmp_path / "big.npy").exists():  # the write won the race: then it is complete
+        assert resource_load(tmp_path / "big").shape == (100_000_000,)
+    else:
+        with pytest.raises(MarshalError, match="no saved value"):
+            resource_load(tmp_path / "big")
+        assert list(tmp_path.glob(".kalec-tmp-*"))  # what was killed is only a temporary file

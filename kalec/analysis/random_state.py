@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from kalec.analysis.names import dotted_name
 from kalec.runtime.global_state import NUMPY_STATE, PYTHON_STATE
 
 _SEEDING = {"seed", "setstate", "set_state"}
@@ -63,9 +64,10 @@ class RandomAliases:
 
     def effect(self, call: ast.Call) -> tuple[str, bool] | None:
         """(state name, True when the call seeds it) for a call on a global generator."""
-        parts = _dotted(call.func)
-        if not parts:
+        name = dotted_name(call.func)
+        if not name:
             return None
+        parts = name.split(".")
         if len(parts) == 2 and parts[0] in self.python_modules:
             state, function = PYTHON_STATE, parts[1]
         elif len(parts) == 1 and parts[0] in self.python_functions:
@@ -81,14 +83,3 @@ class RandomAliases:
         if function in _INDEPENDENT:
             return None
         return state, function in _SEEDING
-
-
-def _dotted(node: ast.AST) -> list[str] | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return list(reversed(parts))
-    return None

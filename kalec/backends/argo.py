@@ -22,10 +22,16 @@ from typing import Any
 import yaml
 
 from kalec.backends import BackendError
-from kalec.backends.kfp_py import default_image, kfp_name
+from kalec.backends.kfp_py import kfp_name
 from kalec.backends.packages import Packages
 from kalec.backends.python_names import spec_literal
-from kalec.backends.step_spec import artifact_inputs, cells_text, step_params, step_spec
+from kalec.backends.step_spec import (
+    artifact_inputs,
+    base_image,
+    cells_text,
+    step_params,
+    step_spec,
+)
 from kalec.backends.templating import render
 from kalec.ir import Pipeline, Step
 from kalec.passes.validate import normalized_name
@@ -84,7 +90,7 @@ class _Lowering:
         self.pipeline = pipeline
         self.options = options
         self.packages = Packages(pipeline, options.packages)
-        self.image = options.image or pipeline.settings.image or default_image()
+        self.image = base_image(pipeline, options.image)
         self.volume = options.data == "volume"
         self.templates = self._template_names()
         self.entrypoint = self._unique("pipeline", set(self.templates.values()))

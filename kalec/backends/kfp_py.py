@@ -11,14 +11,19 @@ metadata, secrets and volumes through ``kfp.kubernetes``.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kalec.backends.packages import Packages
 from kalec.backends.python_names import identifier, spec_literal
-from kalec.backends.step_spec import artifact_inputs, cells_text, step_params, step_spec
+from kalec.backends.step_spec import (
+    artifact_inputs,
+    base_image,
+    cells_text,
+    step_params,
+    step_spec,
+)
 from kalec.backends.templating import render
 from kalec.ir import ParamType, Pipeline, Step
 
@@ -70,10 +75,6 @@ class KfpOptions:
         )
 
 
-def default_image() -> str:
-    return f"python:{sys.version_info.major}.{sys.version_info.minor}"
-
-
 def kfp_name(name: str) -> str:
     """KFP pipeline names: lower-case letters, digits and '-'."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "pipeline"
@@ -88,7 +89,7 @@ class _Lowering:
         self.pipeline = pipeline
         self.options = options
         self.packages = Packages(pipeline, options.packages)
-        self.default_image = options.image or pipeline.settings.image or default_image()
+        self.default_image = base_image(pipeline, options.image)
         taken = set(_MODULE_NAMES)
         self.functions = {s.name: identifier(s.name, taken) for s in pipeline.steps}
         self.output_args: dict[str, dict[str, str]] = {}  # step -> variable -> argument name

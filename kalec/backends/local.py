@@ -16,6 +16,7 @@ import json
 import os
 import queue
 import secrets
+import site
 import subprocess
 import sys
 import threading
@@ -49,6 +50,13 @@ class _StepRun:
     outcome: dict[str, Any] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     started: float = 0.0
+
+
+def _needs_path() -> bool:
+    """False when kalec is installed in site-packages, which every step process sees anyway:
+    putting site-packages on PYTHONPATH would place it before the standard library."""
+    sites = [*site.getsitepackages(), site.getusersitepackages()]
+    return not any(os.path.isdir(p) and os.path.samefile(p, KALEC_ROOT) for p in sites)
 
 
 def new_run_id() -> str:
@@ -106,12 +114,14 @@ class LocalRun:
     def _start(self, name: str) -> None:
         state = self.runs[name]
         state.status = "running"
+        self._progress(f"{name}: started")
         state.attempts += 1
         state.started = time.perf_counter()
         run_file = self._prepare(state.step)
         (run_file.parent / "result.json").unlink(missing_ok=True)
         env = dict(os.environ, PYTHONUNBUFFERED="1", KALEC_STEP=name)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (KALEC_ROOT, env.get("PYTHONPATH")) if p)
+        if _needs_path():  # kalec runs from a source checkout: its steps must find it too
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (KALEC_ROOT, env.get("PYTHONPATH")) if p)
         process = subprocess.Popen(
             [sys.executable, "-m", "kalec.runtime.step", str(run_file)],
             cwd=self.workdir,
@@ -171,6 +181,11 @@ class LocalRun:
                 for p in state.outcome.get("outputs", {}).values()
                 if os.path.isfile(p)
             )
+        done = sum(s.status == "ok" for s in self.runs.values())
+        self._progress(
+            f"{name}: {'ok' if ok else 'failed'} in {state.seconds:.2f} s "
+            f"({done} of {len(self.runs)} steps done)"
+        )
         return ok
 
     def execute(self) -> int:
@@ -228,6 +243,12 @@ class LocalRun:
             return 1
         self._metrics()
         return 0
+
+    def _progress(self, text: str) -> None:
+        """Progress, on standard error: standard output is the steps' own output."""
+        with self.printer.lock:
+            self.options.err.write(f"kalec: {text}\n")
+            self.options.err.flush()
 
     def _say(self, text: str) -> None:
         self.options.out.write(f"kalec: {text}\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from kalec.ir import InputKind, Pipeline, Step
@@ -58,3 +59,13 @@ def cells_text(step: Step) -> str:
     """ "cell 4" or "cells 5, 6": where a step's code comes from, for the reader of a script."""
     numbers = ", ".join(str(n) for n in step.cells)
     return ("cell " if len(step.cells) == 1 else "cells ") + numbers
+
+
+def base_image(pipeline: Pipeline, override: str | None) -> str:
+    """The image of steps without an ``image:`` tag: the command line's, the notebook's, or
+    python:X.Y of the Python compiling (the packages are pinned for that Python)."""
+    return (
+        override
+        or pipeline.settings.image
+        or f"python:{sys.version_info.major}.{sys.version_info.minor}"
+    )

@@ -19,6 +19,7 @@ import ast
 import builtins
 from dataclasses import dataclass, field, replace
 
+from kalec.analysis.names import dotted_name
 from kalec.analysis.random_state import RandomAliases
 from kalec.analysis.reserved import TIMEIT_SCOPE
 from kalec.ir import CellFacts, Pipeline
@@ -62,18 +63,6 @@ BUILTIN_NAMES = frozenset(dir(builtins)) | {
     "__file__", "__name__", "__builtins__", "__doc__", "get_ipython", "display", "In", "Out",
     "exit", "quit", "_", "__", "___", "_ih", "_oh", "_dh",
 }  # fmt: skip
-
-
-def dotted_name(node: ast.AST) -> str | None:
-    """``np.random.shuffle`` -> "np.random.shuffle"; anything else -> None."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
 
 
 def _root(node: ast.AST) -> str | None:
