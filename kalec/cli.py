@@ -280,7 +280,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         output.write_text(text, encoding="utf-8")
     except OSError as error:
         raise UsageError(f"error: cannot write {output}: {error}") from None
-    print(f"wrote {output} ({args.target}, {len(pipeline.steps)} steps)")
+    print(
+        f"wrote {output} ({args.target}, {len(pipeline.steps)} step{'s' * (len(pipeline.steps) != 1)})"
+    )
     return EXIT_OK
 
 

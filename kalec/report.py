@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from kalec.analysis.names import describe
 from kalec.ir import InputKind, Pipeline
-from kalec.runtime.global_state import describe
 
 
 def check_report(pipeline: Pipeline) -> str:
@@ -33,7 +33,7 @@ def check_report(pipeline: Pipeline) -> str:
             lines.append(f"  after:   {after}")
         described = []
         for item in step.inputs:
-            if item.kind is InputKind.ARTIFACT:
+            if item.kind in (InputKind.ARTIFACT, InputKind.FILE):
                 described.append(f"{describe(item.name)} <- {item.producer}")
             elif item.kind is InputKind.PARAM:
                 described.append(f"{item.name} <- parameter")

@@ -272,3 +272,17 @@ GOOD["double_braces_and_placeholders"] = [
     ),
     ([B + "b", "prev:a"], "print('RESULT', template, shown, {'k': {'v': 1}})"),
 ]
+
+GOOD["files_between_steps"] = [
+    (["imports"], "import json\nimport os\nimport numpy as np"),
+    (
+        [B + "write"],
+        "import time\ntime.sleep(0.5)\nos.makedirs('out', exist_ok=True)\n"
+        "with open('out/config.json', 'w') as f:\n    json.dump({'k': 3}, f)\n"
+        "np.save('out/arr.npy', np.arange(4))",
+    ),
+    ([B + "read-json"], "settings = json.load(open('out/config.json'))\nprint('RESULT', settings)"),
+    ([B + "read-array"], "print('RESULT', np.load('out/arr.npy').sum())"),
+    ([B + "writefile"], "%%writefile helper_mod.py\nVALUE = 7\n"),
+    ([B + "use-module"], "import helper_mod\nprint('RESULT', helper_mod.VALUE)"),
+]

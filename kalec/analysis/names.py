@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import ast
 
+from kalec.runtime import global_state
+
+FILE_PREFIX = "file:"  # how a file stands among a step's free names: "file:out/clean.csv"
+
 
 def dotted_name(node: ast.AST) -> str | None:
     """``np.random.shuffle`` -> "np.random.shuffle"; anything but names and attributes -> None."""
@@ -15,3 +19,10 @@ def dotted_name(node: ast.AST) -> str | None:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return None
+
+
+def describe(name: str) -> str:
+    """A variable's name for messages; what a file or a generator's state stands for."""
+    if name.startswith(FILE_PREFIX):
+        return f"file {name[len(FILE_PREFIX) :]}"
+    return global_state.describe(name)

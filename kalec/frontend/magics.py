@@ -116,6 +116,8 @@ def to_analyzed(python: str) -> str:
                 # a cell magic is the whole cell; its body's line i is the cell's line i + 1
                 return "pass\n" + inner
             reads = _expansion_reads(line)
+            if name == "writefile" and line.split():  # the cell writes that file
+                reads.append(f"open({line.split()[-1]!r}, 'w')")
         elif method in ("system", "getoutput", "run_line_magic"):
             reads = _expansion_reads(" ".join(args))
             if method == "run_line_magic" and args[0] in ("time", "prun") and len(args) == 2:

@@ -111,6 +111,8 @@ class CellFacts:
     deletes: tuple[str, ...] = ()  # names the cell leaves deleted (``del x`` last)
     via_calls: tuple[str, ...] = ()  # written only by calling a function that sets them
     star_imports: tuple[str, ...] = ()  # ``from m import *`` statements: they bind unknown names
+    file_writes: tuple[str, ...] = ()  # paths, as literals in the code, of files the cell writes
+    file_reads: tuple[str, ...] = ()  # ... and of files it reads
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ class InputKind(str, Enum):
     ARTIFACT = "artifact"  # a value saved by another step
     PARAM = "param"  # a pipeline parameter's value
     IMPORT = "import"  # a module the step imports again itself
+    FILE = "file"  # a file an earlier step writes: only the order matters, nothing is passed
 
 
 @dataclass(frozen=True)

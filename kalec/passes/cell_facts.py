@@ -19,6 +19,7 @@ import ast
 import builtins
 from dataclasses import dataclass, field, replace
 
+from kalec.analysis.files import file_accesses
 from kalec.analysis.names import dotted_name
 from kalec.analysis.random_state import RandomAliases
 from kalec.analysis.reserved import TIMEIT_SCOPE
@@ -433,10 +434,8 @@ def cell_facts(pipeline: Pipeline) -> Pipeline:
             known.changed_params.update(effects.changed_params)
     cells = []
     for cell in pipeline.cells:
-        visitor = visitors.get(cell.number)
-        if visitor is None:
-            cells.append(replace(cell, facts=CellFacts()))
-            continue
+        visitor = visitors[cell.number]
+        files_written, files_read = file_accesses(trees[cell.number])
         writes = list(visitor.writes)
         mutates = list(visitor.mutates)
         direct = set(writes) | set(mutates)
@@ -459,6 +458,8 @@ def cell_facts(pipeline: Pipeline) -> Pipeline:
             deletes=_unique(list(visitor.deleted)),
             via_calls=_unique([n for n in writes + mutates if n not in direct]),
             star_imports=tuple(visitor.star_imports),
+            file_writes=_unique(files_written),
+            file_reads=_unique(files_read),
         )
         cells.append(replace(cell, facts=facts))
     return replace(pipeline, cells=tuple(cells))

@@ -25,8 +25,10 @@ from __future__ import annotations
 import bisect
 import difflib
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from kalec.analysis.files import FILE_PREFIX
+from kalec.analysis.names import describe
 from kalec.ir import (
     Dependency,
     Diagnostic,
@@ -40,13 +42,7 @@ from kalec.ir import (
     Severity,
     Step,
 )
-from kalec.runtime.global_state import STATES, describe
-
-
-@dataclass(frozen=True)
-class _Writer:
-    cell: int
-    binds: bool  # False: the cell only changes the object in place
+from kalec.runtime.global_state import STATES
 
 
 class _Index:
@@ -54,7 +50,7 @@ class _Index:
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
-        self.writers: dict[str, list[_Writer]] = defaultdict(list)
+        self.writers: dict[str, list[int]] = defaultdict(list)  # name -> cells, in order
         self.cell_steps: dict[int, list[str]] = defaultdict(list)
         self.prelude = set(pipeline.prelude)
         self.params = {p.name: p for p in pipeline.params}
@@ -68,38 +64,39 @@ class _Index:
             if cell.tags.role is Role.PARAMETERS:
                 names = [p.name for p in pipeline.params if p.origin.cell == cell.number]
                 for name in names:
-                    self.writers[name].append(_Writer(cell.number, True))
+                    self.writers[name].append(cell.number)
                 continue
             facts = cell.facts
             if facts is None:
                 continue
             for name in facts.writes:
-                self.writers[name].append(_Writer(cell.number, True))
+                self.writers[name].append(cell.number)
             for name in facts.mutates:
                 if name not in facts.writes:
-                    self.writers[name].append(_Writer(cell.number, False))
-        self.writer_cells = {name: [w.cell for w in ws] for name, ws in self.writers.items()}
+                    self.writers[name].append(cell.number)
+            for path in facts.file_writes:
+                self.writers[FILE_PREFIX + path].append(cell.number)
         self.star_cells = [c.number for c in pipeline.cells if c.facts and c.facts.star_imports]
 
-    def last_writer(self, name: str, before: int, excluding: str | None) -> _Writer | None:
+    def last_writer(self, name: str, before: int, excluding: str | None) -> int | None:
         """The last cell before cell ``before`` that binds or changes ``name``, not of a step."""
         writers = self.writers.get(name, [])
-        index = bisect.bisect_left(self.writer_cells.get(name, []), before) - 1
+        index = bisect.bisect_left(writers, before) - 1
         while index >= 0:
             writer = writers[index]
-            if excluding is None or excluding not in self.cell_steps.get(writer.cell, ()):
+            if excluding is None or excluding not in self.cell_steps.get(writer, ()):
                 return writer
             index -= 1
         return None
 
-    def binding_import(self, name: str, writer: _Writer) -> str | None:
+    def binding_import(self, name: str, writer: int) -> str | None:
         """The import statement that gave ``name`` its object, if it was an import.
 
         Changing a module in place (``np.random.seed(0)``) does not make it a value to pass: the
         step that reads it repeats the import, so a writer that only changes ``name`` is traced
         back to the cell that bound it.
         """
-        cell = writer.cell
+        cell = writer
         while True:
             facts = self.pipeline.cell(cell).facts
             if facts and name in facts.writes:
@@ -107,7 +104,7 @@ class _Index:
             previous = self.last_writer(name, cell, None)
             if previous is None:
                 return None
-            cell = previous.cell
+            cell = previous
 
     def star_import_before(self, cell: int, step: Step) -> tuple[int, tuple[str, ...]] | None:
         """The last cell up to ``cell`` with ``from m import *``, with its statements.
@@ -135,9 +132,9 @@ class _Index:
 
     def steps_writing_after(self, name: str, step: str, after: int) -> list[int]:
         return [
-            w.cell
+            w
             for w in self.writers.get(name, ())
-            if w.cell > after and step in self.cell_steps.get(w.cell, ())
+            if w > after and step in self.cell_steps.get(w, ())
         ]
 
 
@@ -173,16 +170,14 @@ class _Resolver:
     def error(self, message: str, origin: Origin | None, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(Severity.ERROR, message, origin, hint))
 
-    def producer(self, step: Step | None, name: str, writer: _Writer, read: Origin) -> str | None:
+    def producer(self, step: Step | None, name: str, writer: int, read: Origin) -> str | None:
         """The step whose final value of ``name`` equals the notebook's value at ``read``."""
-        candidates = [
-            s for s in self.index.cell_steps[writer.cell] if step is None or s != step.name
-        ]
+        candidates = [s for s in self.index.cell_steps[writer] if step is None or s != step.name]
         if step is not None:
             ancestors = self.declared_ancestors.get(step.name, set())
             candidates.sort(key=lambda s: s not in ancestors)
         for candidate in candidates:
-            later = self.index.steps_writing_after(name, candidate, writer.cell)
+            later = self.index.steps_writing_after(name, candidate, writer)
             if not later:
                 return candidate
         reader = f"step '{step.name}'" if step else "the pipeline-metrics cell"
@@ -210,7 +205,7 @@ class _Resolver:
         return None
 
     def undefined(self, name: str, origin: Origin, step: str, deferred: bool) -> None:
-        later = [w.cell for w in self.index.writers.get(name, ()) if w.cell > origin.cell]
+        later = [w for w in self.index.writers.get(name, ()) if w > origin.cell]
         if later:
             self.error(
                 f"name '{name}' is used before any cell assigns it (step '{step}'); "
@@ -247,11 +242,16 @@ class _Resolver:
             free = pending.pop(0)
             name, origin = free.name, free.origin
             writer = self.index.last_writer(name, origin.cell, step.name)
+            if name.startswith(FILE_PREFIX):  # only the order matters: the file is on disk
+                producers = self.index.cell_steps.get(writer, []) if writer else []
+                if producers:
+                    inputs[name] = Input(name, InputKind.FILE, origin, producer=producers[0])
+                continue
             if writer is None:
                 if name in self.index.params:
                     inputs[name] = Input(name, InputKind.PARAM, origin)
                 elif name in STATES or any(
-                    w.cell in self.index.prelude for w in self.index.writers.get(name, ())
+                    w in self.index.prelude for w in self.index.writers.get(name, ())
                 ):
                     pass  # defined by the prelude, run first in every step; or a fresh generator
                 elif star := self.index.star_import_before(origin.cell, step):
@@ -264,19 +264,19 @@ class _Resolver:
                 else:
                     self.undefined(name, origin, step.name, free.deferred)
                 continue
-            if writer.cell in self.index.param_cells:
+            if writer in self.index.param_cells:
                 inputs[name] = Input(name, InputKind.PARAM, origin)
                 continue
-            if name in self.index.deleted(writer.cell):
-                steps = "', '".join(self.index.cell_steps.get(writer.cell, ()))
+            if name in self.index.deleted(writer):
+                steps = "', '".join(self.index.cell_steps.get(writer, ()))
                 self.error(
-                    f"name '{name}' is deleted in cell {writer.cell} (step '{steps}') before "
+                    f"name '{name}' is deleted in cell {writer} (step '{steps}') before "
                     f"step '{step.name}' reads it here",
                     origin,
-                    hint=f"remove `del {name}` from cell {writer.cell}, or stop reading it here",
+                    hint=f"remove `del {name}` from cell {writer}, or stop reading it here",
                 )
                 continue
-            if writer.cell not in self.index.prelude:
+            if writer not in self.index.prelude:
                 statement = self.index.binding_import(name, writer)
                 if statement is not None:
                     inputs[name] = Input(name, InputKind.IMPORT, origin, statement=statement)
@@ -286,7 +286,7 @@ class _Resolver:
                         continue
                     inputs[name] = Input(name, InputKind.ARTIFACT, origin, producer=producer)
             # a function from elsewhere reads its globals wherever it is called
-            for used in self.index.function_globals(name, writer.cell):
+            for used in self.index.function_globals(name, writer):
                 bound_here = any(
                     self.index.binds_directly(c, used) for c in own_cells if c <= origin.cell
                 )
@@ -297,7 +297,7 @@ class _Resolver:
 
     def resolve_metric(self, metric: Metric) -> Metric:
         writer = self.index.last_writer(metric.name, metric.origin.cell, None)
-        if writer is None or writer.cell in self.index.prelude | self.index.param_cells:
+        if writer is None or writer in self.index.prelude | self.index.param_cells:
             what = (
                 "is not set by any step before this cell"
                 if writer is None
@@ -321,7 +321,7 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
         # a producer the prev: tags already run before this step needs no edge of its own
         have = {d.step for d in dependencies} | resolver.declared_ancestors.get(step.name, set())
         for item in inputs:
-            if item.kind is InputKind.ARTIFACT and item.producer not in have:
+            if item.kind in (InputKind.ARTIFACT, InputKind.FILE) and item.producer not in have:
                 have.add(item.producer)
                 dependencies.append(Dependency(item.producer, "data", item.origin, item.name))
         steps.append(replace(step, inputs=tuple(inputs), dependencies=tuple(dependencies)))
@@ -361,13 +361,13 @@ def _ambiguities(
                 continue  # a generator's state goes to whoever drew last: no value is lost
             producer = item.producer
             for writer in index.writers.get(item.name, ()):
-                if writer.cell >= item.origin.cell:
+                if writer >= item.origin.cell:
                     break
-                for other in index.cell_steps.get(writer.cell, ()):
+                for other in index.cell_steps.get(writer, ()):
                     if (
                         other in (producer, step.name)
                         or other not in mine
-                        or producer in index.cell_steps[writer.cell]
+                        or producer in index.cell_steps[writer]
                         or other in ancestors.get(producer, ())
                         or producer in ancestors.get(other, ())
                     ):
@@ -376,7 +376,7 @@ def _ambiguities(
                         Diagnostic(
                             Severity.ERROR,
                             f"ambiguous producer of {item.name} for step '{step.name}': steps "
-                            f"'{other}' (cell {writer.cell}) and '{producer}' both set it and run in "
+                            f"'{other}' (cell {writer}) and '{producer}' both set it and run in "
                             "parallel",
                             item.origin,
                             hint=f"rename {item.name} in one of them, or order them with "

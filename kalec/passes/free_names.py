@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from pyflakes import checker, messages
 
+from kalec.analysis.files import FILE_PREFIX
 from kalec.ir import Diagnostic, FreeName, Origin, Pipeline, Severity
 from kalec.passes.cell_facts import BUILTIN_NAMES
 from kalec.runtime.global_state import STATES
@@ -68,6 +69,21 @@ def _generator_reads(pipeline: Pipeline, cell_numbers: tuple[int, ...]) -> tuple
     return tuple(reads)
 
 
+def _file_reads(pipeline: Pipeline, cell_numbers: tuple[int, ...]) -> tuple[FreeName, ...]:
+    """Files the step reads that it has not written itself by then (or in the same cell)."""
+    written: set[str] = set()
+    reads: dict[str, FreeName] = {}
+    for number in cell_numbers:
+        facts = pipeline.cell(number).facts
+        if not facts:
+            continue
+        written.update(facts.file_writes)
+        for path in facts.file_reads:
+            if path not in written and path not in reads:
+                reads[path] = FreeName(FILE_PREFIX + path, Origin(number))
+    return tuple(reads.values())
+
+
 def free_names(pipeline: Pipeline) -> Pipeline:
     diagnostics: list[Diagnostic] = []
     params = {p.name for p in pipeline.params}
@@ -94,7 +110,8 @@ def free_names(pipeline: Pipeline) -> Pipeline:
                 FreeName(name, origin, deferred=not top_level)
                 for name, origin, top_level in _undefined_names(pipeline, step.cells)
             )
-            + _generator_reads(pipeline, step.cells),
+            + _generator_reads(pipeline, step.cells)
+            + _file_reads(pipeline, step.cells),
         )
         for step in pipeline.steps
     )
