@@ -218,9 +218,8 @@ class LocalRun:
                 if self._collect(name):
                     done.add(name)
                 elif state.attempts <= (state.step.options.retries or 0):
-                    self._say(
-                        f"step '{name}' failed; retry {state.attempts} of "
-                        f"{state.step.options.retries}"
+                    self._progress(
+                        f"{name}: retry {state.attempts} of {state.step.options.retries}"
                     )
                     state.outcome = {}
                     state.status = "waiting"
