@@ -11,9 +11,7 @@ from __future__ import annotations
 import ast
 import re
 
-from kalec.analysis.names import FILE_PREFIX, dotted_name
-
-__all__ = ["FILE_PREFIX", "file_accesses"]
+from kalec.analysis.names import dotted_name
 
 # Calls that write the paths given to them.
 WRITERS = frozenset(

@@ -40,7 +40,6 @@ from kalec.runtime.params import format_value
 DATA_ROOT = "/tmp/kalec"  # inside a step's container: where its inputs and outputs lie
 VOLUME_MOUNT = "/kalec-data"
 VOLUME_NAME = "kalec-data"
-_LIMITS = {"cpu", "memory"}
 
 
 class ArgoError(BackendError):

@@ -93,7 +93,6 @@ class _Lowering:
         taken = set(_MODULE_NAMES)
         self.functions = {s.name: identifier(s.name, taken) for s in pipeline.steps}
         self.output_args: dict[str, dict[str, str]] = {}  # step -> variable -> argument name
-        self.uses_kubernetes = bool(pipeline.settings.volumes)
 
     def step(self, step: Step, tasks: dict[str, str]) -> dict[str, Any]:
         taken: set[str] = set()
@@ -174,8 +173,6 @@ class _Lowering:
             f"kubernetes.mount_pvc({task}, pvc_name={v.name!r}, mount_path={v.mount_path!r})"
             for v in self.pipeline.settings.volumes
         ]
-        if kubernetes:
-            self.uses_kubernetes = True
         return lines + kubernetes
 
     def render(self) -> str:
@@ -196,7 +193,9 @@ class _Lowering:
             source=Path(self.pipeline.source).name,
             script_name=script_name,
             yaml_name=Path(script_name).stem + ".yaml",
-            uses_kubernetes=self.uses_kubernetes,
+            uses_kubernetes=any(
+                line.startswith("kubernetes.") for step in steps for line in step["settings"]
+            ),
             base_image=self.default_image,
             steps=steps,
             name=kfp_name(settings.name),

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kalec.backends.step_spec import artifact_inputs, step_params, step_spec
-from kalec.ir import Pipeline, Step
+from kalec.ir import Origin, Pipeline, Step
 
 KALEC_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
@@ -93,6 +93,7 @@ class LocalRun:
         self.printer = _Printer(list(self.runs), options.out, options.err)
         self.finished: queue.Queue[str] = queue.Queue()
         self.params = {p.name: p.default for p in pipeline.params} | options.params
+        self.needs_path = _needs_path()
 
     def _prepare(self, step: Step) -> Path:
         folder = self.run_dir / step.name
@@ -120,7 +121,7 @@ class LocalRun:
         run_file = self._prepare(state.step)
         (run_file.parent / "result.json").unlink(missing_ok=True)
         env = dict(os.environ, PYTHONUNBUFFERED="1", KALEC_STEP=name)
-        if _needs_path():  # kalec runs from a source checkout: its steps must find it too
+        if self.needs_path:  # kalec runs from a source checkout: its steps must find it too
             env["PYTHONPATH"] = os.pathsep.join(p for p in (KALEC_ROOT, env.get("PYTHONPATH")) if p)
         process = subprocess.Popen(
             [sys.executable, "-m", "kalec.runtime.step", str(run_file)],
@@ -257,9 +258,7 @@ class LocalRun:
         outcome = state.outcome
         where = os.path.basename(self.pipeline.source)
         if outcome.get("cell"):
-            where += f": cell {outcome['cell']}" + (
-                f", line {outcome['line']}" if outcome.get("line") else ""
-            )
+            where += f": {Origin(outcome['cell'], outcome.get('line') or 0)}"
         self.options.err.write(
             f"{where}: error: step '{state.step.name}' failed: {outcome.get('error')}\n"
         )

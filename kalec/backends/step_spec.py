@@ -11,6 +11,7 @@ from kalec.ir import InputKind, Pipeline, Step
 
 def step_spec(pipeline: Pipeline, step: Step) -> dict[str, Any]:
     """The argument ``spec`` of ``kalec.runtime.step.run_step`` for ``step``."""
+    params = step_params(pipeline, step)
     return {
         "step": step.name,
         "source": os.path.basename(pipeline.source),
@@ -21,7 +22,7 @@ def step_spec(pipeline: Pipeline, step: Step) -> dict[str, Any]:
         "whole_number_params": [
             p.name
             for p in pipeline.params
-            if p.name in step_params(pipeline, step)
+            if p.name in params
             and _only_whole_numbers(p.default)
             and isinstance(p.default, (list, dict))
         ],

@@ -105,6 +105,26 @@ def mutated_by_call(node: ast.Call, methods: frozenset[str] = MUTATING_METHODS) 
     return None
 
 
+def call_changes(
+    call: ast.Call, methods: frozenset[str], rng: RandomAliases | None
+) -> tuple[list[str], list[str]]:
+    """(names a call sets, names whose objects it changes in place).
+
+    A call on a global generator sets its state when it seeds it, and reads and changes it when
+    it draws; the module it goes through is not changed (``np.random.shuffle(x)`` changes the
+    numpy state and ``x``, not ``np``).
+    """
+    sets: list[str] = []
+    changes: list[str] = []
+    touched = rng.effect(call) if rng else None
+    if touched:
+        (sets if touched[1] else changes).append(touched[0])
+    name = mutated_by_call(call, methods)
+    if name and not (touched and name == _root(call.func)):
+        changes.append(name)
+    return sets, changes
+
+
 def _target_names(target: ast.AST) -> tuple[list[str], list[str]]:
     """Names an assignment target binds, and names whose objects it changes."""
     binds: list[str] = []
@@ -175,12 +195,9 @@ def function_effects(
             elif isinstance(sub, ast.arg):
                 local.add(sub.arg)
             elif isinstance(sub, ast.Call):
-                touched = rng.effect(sub) if rng else None
-                if touched:  # a generator's state: seeding sets it, drawing reads and changes it
-                    (seeded if touched[1] else changes).add(touched[0])
-                name = mutated_by_call(sub, methods)
-                if name and not (touched and name == _root(sub.func)):
-                    changes.add(name)  # np.random.shuffle(x) changes x, not np
+                sets, changed = call_changes(sub, methods, rng)
+                seeded.update(sets)
+                changes.update(changed)
             if isinstance(sub, (ast.Assign, ast.AugAssign, ast.Delete)):
                 targets = sub.targets if isinstance(sub, (ast.Assign, ast.Delete)) else [sub.target]
                 for t in targets:
@@ -334,12 +351,9 @@ class _CellVisitor(ast.NodeVisitor):
             self.visit(default)
 
     def visit_Call(self, node: ast.Call) -> None:
-        touched = self.rng.effect(node)
-        if touched:  # a global generator's state: seeding sets it, drawing reads and changes it
-            (self.writes if touched[1] else self.mutates).append(touched[0])
-        name = mutated_by_call(node, self.methods)
-        if name and not (touched and name == _root(node.func)):
-            self.mutates.append(name)  # np.random.shuffle(x) changes x, not np
+        sets, changed = call_changes(node, self.methods, self.rng)
+        self.writes += sets
+        self.mutates += changed
         if isinstance(node.func, ast.Name):
             arguments: list[tuple[int | str, str]] = []
             for position, argument in enumerate(node.args):

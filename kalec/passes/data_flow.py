@@ -27,8 +27,7 @@ import difflib
 from collections import defaultdict
 from dataclasses import replace
 
-from kalec.analysis.files import FILE_PREFIX
-from kalec.analysis.names import describe
+from kalec.analysis.names import FILE_PREFIX, describe
 from kalec.ir import (
     Dependency,
     Diagnostic,

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from pyflakes import checker, messages
 
-from kalec.analysis.files import FILE_PREFIX
+from kalec.analysis.names import FILE_PREFIX
 from kalec.ir import Diagnostic, FreeName, Origin, Pipeline, Severity
 from kalec.passes.cell_facts import BUILTIN_NAMES
 from kalec.runtime.global_state import STATES
