@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     def cluster(sub: argparse.ArgumentParser) -> None:
+        """Options of every target that runs on a cluster."""
         sub.add_argument(
             "--image",
             metavar="IMAGE",
@@ -64,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
             help="install this requirement in every step, replacing the version "
             "kalec found for the same package (repeatable), e.g. numpy==1.26.4",
         )
+
+    def argo(sub: argparse.ArgumentParser) -> None:
+        """Options of the argo target."""
         sub.add_argument(
             "--argo-data",
             choices=("artifacts", "volume"),
@@ -84,6 +88,34 @@ def _parser() -> argparse.ArgumentParser:
             help="argo, --argo-data volume: size of the claim made for each run",
         )
 
+    def parameters(sub: argparse.ArgumentParser) -> None:
+        """Parameter overrides, in kalec's spelling and in papermill's."""
+        sub.add_argument(
+            "-p",
+            "--param",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="set a pipeline parameter (repeatable; papermill's `-p NAME VALUE` works too); "
+            "the value is read as the parameter's declared type (lists and dicts as JSON)",
+        )
+        sub.add_argument(
+            "-f",
+            "--parameters-file",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="a YAML file of parameters, NAME: VALUE per line (repeatable)",
+        )
+        sub.add_argument(
+            "-y",
+            "--parameters-yaml",
+            action="append",
+            default=[],
+            metavar="YAML",
+            help="parameters as YAML text, e.g. -y '{alpha: 0.5, epochs: 3}' (repeatable)",
+        )
+
     targets = ", ".join(_targets(runs=False))
     build = commands.add_parser(
         "build",
@@ -92,12 +124,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     common(build)
     cluster(build)
+    argo(build)
     build.add_argument("--target", "-t", required=True, metavar="TARGET", help=f"one of: {targets}")
     build.add_argument(
         "-o",
         "--output",
         metavar="PATH",
-        help="file to write (default: beside the notebook, named after it)",
+        help="file to write (default: beside the notebook, named after it: NB.kfp.py, "
+        "NB.pipeline.yaml, NB.argo.yaml, NB.ir.json)",
+    )
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the output file even when kalec did not write it",
     )
 
     emit = commands.add_parser(
@@ -107,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     common(emit)
     cluster(emit)
+    argo(emit)
     emit.add_argument("--target", "-t", required=True, metavar="TARGET", help=f"one of: {targets}")
 
     run = commands.add_parser(
@@ -121,15 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run on this machine (the default and, for now, the only place)",
     )
-    run.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a pipeline parameter (repeatable); the value is read as "
-        "the parameter's declared type (lists and dicts as JSON)",
-    )
+    parameters(run)
     run.add_argument(
         "-j",
         "--jobs",
@@ -144,7 +176,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="folder for the values passed between steps "
-        "(default: .kalec/runs/RUN-ID in the current folder)",
+        "(default: .kalec/runs/RUN-ID beside the notebook)",
     )
 
     deploy = commands.add_parser(
@@ -157,9 +189,9 @@ def _parser() -> argparse.ArgumentParser:
     cluster(deploy)
     deploy.add_argument(
         "--host",
-        required=True,
         metavar="URL",
-        help="the Kubeflow Pipelines API endpoint, e.g. http://localhost:8080",
+        help="the Kubeflow Pipelines API endpoint, e.g. http://localhost:8080 "
+        "(required unless --dry-run)",
     )
     deploy.add_argument(
         "--name",
@@ -172,14 +204,7 @@ def _parser() -> argparse.ArgumentParser:
         help="experiment of the run (default: the notebook's setting, else 'Default')",
     )
     deploy.add_argument("--run", action="store_true", help="start a run after uploading")
-    deploy.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a pipeline parameter for the run (repeatable)",
-    )
+    parameters(deploy)
     deploy.add_argument(
         "--namespace", metavar="NS", help="Kubernetes namespace (multi-user installs)"
     )
@@ -243,64 +268,170 @@ def _backend(target: str, runs: bool) -> Any:
         raise UsageError(f"error: {error}") from None
 
 
-def parse_overrides(pairs: list[str], params: tuple) -> dict[str, Any]:
-    """``-p name=value`` pairs -> values of each parameter's declared type."""
+KFP_INSTALL_HINT = "pip install 'kalec[kfp]' (in a source checkout: pip install -e '.[kfp]')"
+
+
+def _typed(name: str, value: Any, kind: str) -> Any:
+    """A value from a parameters file as the declared type: text is parsed as ``-p`` text is,
+    a YAML number or list is taken when it is of that type (an int where a float is declared)."""
+    if isinstance(value, str):
+        return parse_value(value, kind)
+    if kind == "float" and type(value) is int:
+        return float(value)
+    if type(value).__name__ != kind:
+        raise ValueError(value)
+    return value
+
+
+def _article(kind: str) -> str:
+    return "an" if kind[0] in "aeiou" else "a"
+
+
+def parse_overrides(args: argparse.Namespace, params: tuple) -> dict[str, Any]:
+    """``-p NAME=VALUE``, ``-f FILE`` and ``-y YAML`` -> values of each parameter's type.
+
+    Later sources win: files, then YAML text, then ``-p``, as papermill orders them.
+    """
     declared = {p.name: p for p in params}
-    values: dict[str, Any] = {}
-    for pair in pairs:
+    given: list[tuple[str, Any, str]] = []  # (name, value, where it came from)
+    for file in getattr(args, "parameters_file", []):
+        given += [(k, v, f"-f {file}") for k, v in _yaml_mapping(_read_text(file), f"-f {file}")]
+    for text in getattr(args, "parameters_yaml", []):
+        given += [(k, v, "-y") for k, v in _yaml_mapping(text, "-y")]
+    for pair in args.param:
         name, sep, text = pair.partition("=")
         if not sep:
-            raise UsageError(f"error: -p {pair}: write NAME=VALUE")
+            raise UsageError(f"error: -p {pair}: write -p NAME=VALUE or -p NAME VALUE")
+        given.append((name, text, f"-p {name}"))
+    values: dict[str, Any] = {}
+    for name, value, where in given:
         if name not in declared:
             known = ", ".join(declared) or "none: the notebook has no pipeline-parameters cell"
-            raise UsageError(f"error: -p {name}: no such pipeline parameter (parameters: {known})")
+            raise UsageError(
+                f"error: {where}: no such pipeline parameter {name} (parameters: {known})"
+            )
         kind = declared[name].type.value
         try:
-            value = parse_value(text, kind)
-        except ValueError:
-            raise UsageError(f"error: -p {name}={text}: {name} is a {kind} parameter") from None
-        values[name] = value
+            values[name] = _typed(name, value, kind)
+        except (ValueError, TypeError):
+            raise UsageError(
+                f"error: {where}: {value!r} is not a value for {name}, which is "
+                f"{_article(kind)} {kind} parameter"
+            ) from None
     return values
 
 
-def cmd_build(args: argparse.Namespace) -> int:
+def _read_text(file: str) -> str:
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"error: -f {file}: cannot read it: {error}") from None
+
+
+def _yaml_mapping(text: str, where: str) -> list[tuple[str, Any]]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as error:
+        raise UsageError(f"error: {where}: not valid YAML: {error}") from None
+    if data is None:
+        return []
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise UsageError(f"error: {where}: write a mapping of NAME: VALUE")
+    return list(data.items())
+
+
+def _default_output(notebook: Path, target: str) -> Path:
     from kalec.backends import TARGETS
 
+    return notebook.with_name(notebook.stem + TARGETS[target].suffix)
+
+
+def _written_by_kalec(path: Path) -> bool:
+    """Whether an existing file is one kalec wrote (so it may be replaced without --force)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+    except OSError:
+        return False
+    return b"compiled by kalec" in head or b"_kalec_" in head or b'"kalec_ir"' in head
+
+
+def _check_cluster_options(args: argparse.Namespace) -> None:
+    """``--image`` and ``--package`` reach generated commands: only well-formed values pass."""
+    from kalec import names
+
+    checks = [("--image", names.image_problem(args.image))] if getattr(args, "image", None) else []
+    checks += [("--package", names.requirement_problem(r)) for r in getattr(args, "package", [])]
+    for option, problem in checks:
+        if problem:
+            raise UsageError(f"error: {option}: {problem}")
+
+
+def _warn_unshipped(pipeline: Any, target: str) -> None:
+    """Data files the steps read beside the notebook, which a cluster step will not have."""
+    if target == "ir":
+        return
+    from kalec.backends.shipping import unshipped_reads
+
+    for step, path, origin in unshipped_reads(pipeline):
+        sys.stderr.write(
+            f"{pipeline.source}: {origin}: warning: step '{step}' reads {path}, which is beside "
+            f"the notebook here but will not be in the {target} step's container\n"
+            "  hint: put it in the image, on a volume (notebook setting volumes), or in object "
+            "storage, and read it from there\n"
+        )
+
+
+def cmd_build(args: argparse.Namespace) -> int:
     _check_target(args.target, runs=False)
+    _check_cluster_options(args)
     pipeline = _compile(args.notebook, args.verbose)
-    text = _backend(args.target, runs=False).emit(pipeline, args)
     notebook = Path(args.notebook)
-    output = (
-        Path(args.output)
-        if args.output
-        else notebook.with_name(notebook.stem + TARGETS[args.target].suffix)
-    )
+    output = Path(args.output) if args.output else _default_output(notebook, args.target)
+    if output.exists() and not args.force and not _written_by_kalec(output):
+        raise UsageError(
+            f"error: {output} exists and kalec did not write it; not replacing it "
+            "(give another -o PATH, or --force to replace it)"
+        )
+    text = _backend(args.target, runs=False).emit(pipeline, args)
+    _warn_unshipped(pipeline, args.target)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
     except OSError as error:
         raise UsageError(f"error: cannot write {output}: {error}") from None
-    print(
-        f"wrote {output} ({args.target}, {len(pipeline.steps)} step{'s' * (len(pipeline.steps) != 1)})"
-    )
+    print(f"wrote {output} ({args.target}, {_count(len(pipeline.steps), 'step')})")
     return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def cmd_emit(args: argparse.Namespace) -> int:
     _check_target(args.target, runs=False)
+    _check_cluster_options(args)
     pipeline = _compile(args.notebook, args.verbose)
     sys.stdout.write(_backend(args.target, runs=False).emit(pipeline, args))
+    _warn_unshipped(pipeline, args.target)
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    local = _backend("local", runs=True)
     if args.jobs < 1:
         raise UsageError("error: --jobs must be at least 1")
     pipeline = _compile(args.notebook, args.verbose)
-    overrides = parse_overrides(args.param, pipeline.params)
+    overrides = parse_overrides(args, pipeline.params)
+    local = _backend("local", runs=True)
     options = local.RunOptions(jobs=args.jobs, run_dir=args.run_dir, params=overrides)
-    return local.run(pipeline, options)
+    try:
+        return local.run(pipeline, options)
+    except local.RunFolderError as error:
+        if args.run_dir:
+            raise UsageError(f"error: --run-dir: {error}") from None
+        raise UsageError(f"error: {error}; choose another folder with --run-dir DIR") from None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -314,25 +445,27 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     from kalec.backends import missing_requirements
 
+    if not args.host and not args.dry_run:
+        raise UsageError("error: deploy needs --host URL (or --dry-run to only compile)")
+    _check_cluster_options(args)
     if missing_requirements(("kfp",)):
-        raise UsageError(
-            "error: deploy needs kfp, which is not installed: pip install 'kalec[kfp]'"
-        )
+        raise UsageError(f"error: deploy needs kfp, which is not installed: {KFP_INSTALL_HINT}")
     from kalec.backends import kfp_yaml
+    from kalec.backends.kfp_py import description as kfp_description
     from kalec.backends.kfp_py import kfp_name
     from kalec.deploy import DeployError, DeployRequest, deploy, describe
 
     pipeline = _compile(args.notebook, args.verbose)
-    overrides = parse_overrides(args.param, pipeline.params)
-    if args.param and not args.run:
-        raise UsageError("error: -p sets parameters of a run; add --run")
+    overrides = parse_overrides(args, pipeline.params)
+    if overrides and not args.run:
+        raise UsageError("error: -p, -f and -y set parameters of a run; add --run")
     settings = pipeline.settings
     name = kfp_name(args.name or settings.name)
     request = DeployRequest(
-        host=args.host,
+        host=args.host or "(no host: --dry-run)",
         pipeline_name=name,
         yaml_text=kfp_yaml.emit(pipeline, args),
-        description=settings.description or f"Compiled by kalec from {Path(args.notebook).name}",
+        description=kfp_description(pipeline),
         experiment=args.experiment or settings.experiment or "Default",
         run=args.run,
         params=overrides,
@@ -358,10 +491,48 @@ COMMANDS = {
 }
 
 
+def _papermill_params(argv: list[str]) -> list[str]:
+    """``-p NAME VALUE`` (papermill's spelling) -> ``-p NAME=VALUE``."""
+    out: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token in ("-p", "--param") and index + 2 < len(argv) and "=" not in argv[index + 1]:
+            out += [token, f"{argv[index + 1]}={argv[index + 2]}"]
+            index += 3
+            continue
+        out.append(token)
+        index += 1
+    return out
+
+
+def _unencodable_argument(args: argparse.Namespace) -> str | None:
+    """The first option whose text is not valid Unicode (bytes the file system gave as is)."""
+    for key, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, (str, Path)):
+                try:
+                    str(item).encode("utf-8")
+                except UnicodeEncodeError:
+                    return key
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a file name with odd bytes must not crash a print
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    argv = _papermill_params(sys.argv[1:] if argv is None else list(argv))
     args = _parser().parse_args(argv)
     from kalec.backends import BackendError
 
+    bad = _unencodable_argument(args)
+    if bad:
+        shown = "the notebook's file name" if bad == "notebook" else "--" + bad.replace("_", "-")
+        sys.stderr.write(
+            f"kalec: error: {shown} is not valid UTF-8 text; rename the file or retype the value\n"
+        )
+        return EXIT_BAD_INPUT
     try:
         return COMMANDS[args.command](args)
     except UsageError as error:

@@ -7,11 +7,16 @@ from kalec.ir import InputKind, Pipeline
 
 
 def check_report(pipeline: Pipeline) -> str:
+    count = len(pipeline.steps)
     lines = [
-        f"pipeline {pipeline.settings.name}: {len(pipeline.steps)} steps (from {pipeline.source})"
+        f"pipeline {pipeline.settings.name}: {count} step{'s' * (count != 1)} "
+        f"(from {pipeline.source})"
     ]
     if pipeline.params:
-        params = ", ".join(f"{p.name}: {p.type.value} = {p.default!r}" for p in pipeline.params)
+        params = ", ".join(
+            f"{p.name}: {p.type.value}{' or None' if p.default is None else ''} = {p.default!r}"
+            for p in pipeline.params
+        )
         lines.append(f"parameters: {params}")
     if pipeline.metrics:
         lines.append(

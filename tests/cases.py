@@ -203,15 +203,6 @@ BAD: dict[str, tuple[list, list[str]]] = {
         [([B + "a"], "print(later)"), ([B + "b"], "later = 1")],
         ["later", "cell 2"],
     ),
-    "ambiguous": (
-        [
-            ([B + "root"], "s = 0"),
-            ([B + "x", "prev:root"], "v = 1"),
-            ([B + "y", "prev:root"], "v = 2"),
-            ([B + "z", "prev:x;y"], "print(v)"),
-        ],
-        ["ambiguous", "v"],
-    ),
     "overwritten_after_read": (
         [([B + "a"], "w = 1"), ([B + "b", "prev:a"], "print(w)"), ([B + "a"], "w = 2")],
         ["w", "cell 3"],
@@ -221,10 +212,10 @@ BAD: dict[str, tuple[list, list[str]]] = {
         [([B + "a", "limit:gpu"], "x = 1")],
         ["limit:gpu", "limit:RESOURCE:QUANTITY"],
     ),
-    "empty_block": ([(["block:"], "x = 1")], ["block:"]),
+    "typo_in_a_tag": ([(["blok:a"], "x = 1"), ([B + "b"], "print(x)")], ["did you mean 'block:a'"]),
     "bad_parameter": (
         [(["pipeline-parameters"], "N = compute()"), ([B + "a"], "print(N)")],
-        ["literal"],
+        ["constant", "calls a function"],
     ),
     "prelude_reads_step_value": (
         [(["functions"], "y = x + 1"), ([B + "a"], "x = 1")],
@@ -240,6 +231,40 @@ BAD: dict[str, tuple[list, list[str]]] = {
         ["t", "deleted"],
     ),
 }
+
+# Sections of a textbook notebook reuse X, y and model; tagged by section, without prev:. Each
+# reader gets the value of the last cell before it that set the name, as a kernel does.
+GOOD["sections_reuse_names"] = [
+    (["imports"], "import statistics"),
+    "## Section 1",
+    ([B + "section-one"], "X = [1, 2, 3]\ny = [2, 4, 6]"),
+    ([], "model = statistics.mean(y) / statistics.mean(X)\nfirst = model"),
+    "## Section 2",
+    ([B + "section-two"], "X = [10, 20]\ny = [5, 5]"),
+    ([], "model = statistics.mean(y) - statistics.mean(X)"),
+    ([B + "summary"], "print('RESULT', X, y, model, first)"),
+    ([B + "again"], "X = X + [1]\nprint('RESULT again', X)"),
+]
+
+# Kale's own habits: `block:` to continue a step, papermill's `parameters` tag, constant
+# expressions and None as defaults, a parameter reported as a metric, `print(x)` metrics.
+GOOD["kale_and_papermill_habits"] = [
+    (["imports"], "import math"),
+    (["parameters"], "EPOCHS = 2 * 3\nLR = 1e-3 * 5\nSIZES = [1, 2] * 2\nTAG = None"),
+    ([B + "load"], "data = list(range(EPOCHS))"),
+    (["block:"], "data = [d * LR for d in data]"),
+    ([B + "train", "prev:load"], "score = round(math.fsum(data) + sum(SIZES), 6)"),
+    (["block:"], "print('RESULT', score, TAG, SIZES)"),
+    (["pipeline-metrics"], "print(score)\nprint(EPOCHS)"),
+]
+
+# Builtins the notebook rebinds are values like others: `sum = 0` in one step, read in another.
+GOOD["builtins_rebound"] = [
+    ([B + "a"], "n = len([1, 2])\nsum = 0\nfor i in range(3):\n    sum += i\nid = 'x7'"),
+    ([B + "b"], "print('RESULT', sum, id, n, max(1, 2))"),
+    ([B + "c"], "len = 99\ntype = 'rf'"),
+    ([B + "d"], "print('RESULT', len, type)"),
+]
 
 GOOD["star_imports"] = [
     (["imports"], "from math import *"),

@@ -14,15 +14,20 @@ from cases import GOOD
 from conftest import ROOT, SHARED_CORPUS
 from helpers import kernel_results, make_notebook, result_lines, run_kalec
 
+from kalec.backends import argo
+from kalec.compiler import compile_notebook
+
 B = "block:"
 corpus = sorted(SHARED_CORPUS.glob("*.ipynb")) if SHARED_CORPUS.is_dir() else []
 examples = sorted((ROOT / "examples").glob("*.ipynb"))
 
 
-def emit(notebook: Path, *extra: str) -> dict:
-    done = run_kalec("emit", str(notebook), "--target", "argo", *extra)
-    assert done.returncode == 0, done.stderr
-    return yaml.safe_load(done.stdout)
+def emit(notebook: Path, data: str = "artifacts", claim: str | None = None) -> dict:
+    """The workflow, compiled in this process (the command line is tested in test_cli)."""
+    pipeline = compile_notebook(notebook)
+    assert not pipeline.has_errors, [d.message for d in pipeline.diagnostics]
+    text = argo.emit(pipeline, argo.ArgoOptions(data=data, volume_claim=claim))
+    return yaml.safe_load(text)
 
 
 def all_notebooks(tmp_path: Path) -> list[Path]:
@@ -33,7 +38,7 @@ def all_notebooks(tmp_path: Path) -> list[Path]:
 @pytest.mark.parametrize("data", ["artifacts", "volume"])
 def test_every_notebook_gives_a_workflow_the_schema_accepts(data: str, tmp_path: Path) -> None:
     for notebook in all_notebooks(tmp_path):
-        workflow = emit(notebook, "--argo-data", data)
+        workflow = emit(notebook, data)
         assert workflow["apiVersion"] == "argoproj.io/v1alpha1" and workflow["kind"] == "Workflow"
         assert schema_errors(workflow) == [], notebook.name
 
@@ -47,10 +52,15 @@ def test_schema_check_fails_on_a_broken_field() -> None:
     misspelt["spec"]["templates"][0]["dag"]["tasks"][1]["dependancies"] = ["make-data"]
     missing = copy.deepcopy(workflow)
     del missing["spec"]["templates"][1]["script"]["image"]
-    for broken in (broken_type, misspelt, missing):
-        assert schema_errors(broken), "the schema check should have failed"
+    # Argo's own schema is the judge where it is beside the project; hera's models (whose
+    # strictness changes between releases) only stand in for it
+    judge = "argo" if "argo" in validators() else "hera"
+    cases = (broken_type, misspelt, missing) if judge == "argo" else (broken_type, misspelt)
+    for broken in cases:
+        assert any(e.startswith(judge + ":") for e in schema_errors(broken)), judge
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(GOOD))
 def test_workflow_wiring_prints_what_the_notebook_prints(name: str, tmp_path: Path) -> None:
     notebook = make_notebook(tmp_path / f"{name}.ipynb", GOOD[name])
@@ -59,6 +69,7 @@ def test_workflow_wiring_prints_what_the_notebook_prints(name: str, tmp_path: Pa
     assert result_lines(output) == kernel_results(notebook)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not corpus, reason="the shared corpus is not checked out beside the project")
 @pytest.mark.parametrize("path", corpus, ids=[p.stem for p in corpus])
 def test_shared_corpus_workflows_run_as_recorded(path: Path, tmp_path: Path) -> None:
@@ -68,10 +79,11 @@ def test_shared_corpus_workflows_run_as_recorded(path: Path, tmp_path: Path) -> 
     assert result_lines(output) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", examples, ids=[p.stem for p in examples])
 def test_examples_through_a_shared_volume(path: Path, tmp_path: Path) -> None:
     notebook = Path(shutil.copy(path, tmp_path / path.name))
-    workflow = emit(notebook, "--argo-data", "volume", "--argo-volume-claim", "team-data")
+    workflow = emit(notebook, "volume", "team-data")
     assert workflow["spec"]["volumes"][-1] == {
         "name": "kalec-data",
         "persistentVolumeClaim": {"claimName": "team-data"},
@@ -82,6 +94,7 @@ def test_examples_through_a_shared_volume(path: Path, tmp_path: Path) -> None:
     assert result_lines(output) == kernel_results(notebook)
 
 
+@pytest.mark.slow
 def test_parameters_are_typed_and_metrics_are_output_parameters(tmp_path: Path) -> None:
     notebook = make_notebook(
         tmp_path / "nb.ipynb",
@@ -143,11 +156,14 @@ def test_step_settings_and_kubernetes_names(tmp_path: Path) -> None:
     assert schema_errors(workflow) == []
 
 
-def test_names_that_collide_in_kubernetes_are_refused(tmp_path: Path) -> None:
+def test_long_names_stay_apart_in_kubernetes(tmp_path: Path) -> None:
     long = "a" * 70
     notebook = make_notebook(
         tmp_path / "nb.ipynb", [([B + long + "x"], "x = 1"), ([B + long + "y"], "y = 2")]
     )
     done = run_kalec("emit", str(notebook), "--target", "argo")
-    assert done.returncode == 2
-    assert "both become" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 0, done.stderr
+    workflow = yaml.safe_load(done.stdout)
+    names = [t["name"] for t in workflow["spec"]["templates"][1:]]
+    assert len(set(names)) == 2 and all(len(n) <= 63 for n in names)
+    assert schema_errors(workflow) == []

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kalec.backends import kfp_py
-from kalec.backends.python_names import code_literal, identifier
+from kalec.backends.escaping import code_literal
+from kalec.backends.python_names import identifier
 from kalec.ir import CellTags, CodeCell, Pipeline, Role, Settings, Step
 
 B = "block:"
@@ -42,6 +43,7 @@ def assert_kfp_local_matches(notebook: Path, expected: list[str], folder: Path) 
     assert result_lines(output) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(GOOD))
 def test_kfp_local_prints_what_the_notebook_prints(name: str, tmp_path: Path) -> None:
     notebook = make_notebook(tmp_path / f"{name}.ipynb", GOOD[name])
@@ -54,6 +56,7 @@ corpus = sorted(SHARED_CORPUS.glob("*.ipynb")) if SHARED_CORPUS.is_dir() else []
 examples = sorted((ROOT / "examples").glob("*.ipynb"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not corpus, reason="the shared corpus is not checked out beside the project")
 @pytest.mark.parametrize("path", corpus, ids=[p.stem for p in corpus])
 def test_shared_corpus_under_kfp_local(path: Path, tmp_path: Path) -> None:
@@ -61,6 +64,7 @@ def test_shared_corpus_under_kfp_local(path: Path, tmp_path: Path) -> None:
     assert_kfp_local_matches(path, expected, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", examples, ids=[p.stem for p in examples])
 def test_examples_under_kfp_local(path: Path, tmp_path: Path) -> None:
     notebook = Path(shutil.copy(path, tmp_path / path.name))
@@ -69,6 +73,7 @@ def test_examples_under_kfp_local(path: Path, tmp_path: Path) -> None:
     assert_kfp_local_matches(notebook, kernel_results(notebook), work)
 
 
+@pytest.mark.slow
 def test_steps_use_the_runtime_embedded_in_the_script(tmp_path: Path) -> None:
     notebook = make_notebook(
         tmp_path / "nb.ipynb",
@@ -84,6 +89,7 @@ def test_steps_use_the_runtime_embedded_in_the_script(tmp_path: Path) -> None:
     assert_kfp_local_matches(notebook, ["RESULT embedded True"], work)
 
 
+@pytest.mark.slow
 def test_failure_names_the_cell_and_line(tmp_path: Path) -> None:
     notebook = make_notebook(
         tmp_path / "nb.ipynb", [([B + "a"], "x = 1"), ([B + "b", "prev:a"], "y = x\nz = y / 0")]

@@ -149,7 +149,7 @@ def test_values_and_metrics_land_in_the_run_folder(notebook) -> None:
     done = run(path)
     assert done.returncode == 0, done.stderr
     assert (path.parent / "run" / "a" / "arr.npy").is_file()
-    assert json.loads((path.parent / "run" / "metrics.json").read_text()) == {"score": 0.5}
+    assert json.loads((path.parent / "run" / "kalec-metrics.json").read_text()) == {"score": 0.5}
     assert "score = 0.5" in done.stdout
 
 

@@ -81,8 +81,6 @@ def test_durations(text: str, seconds: int) -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        "block:",
-        "step:",
         "prev:",
         "block:a b",
         "block:a;;b",
@@ -113,13 +111,105 @@ def test_malformed_kalec_tags_are_errors_naming_the_cell(bad: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "other", ["hide-input", "parameters", "papermill", "Imports", "todo:later"]
+    "other",
+    ["hide-input", "remove-cell", "papermill", "injected-parameters", "todo:later", "labels"],
 )
 def test_other_tools_tags_are_warnings(other: str) -> None:
     parsed, diagnostics = tags(other, "block:a")
     assert parsed.steps == ("a",)
     assert [d.severity for d in diagnostics] == [Severity.WARNING]
     assert "not a kalec tag" in diagnostics[0].message
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("blok:train", "block:train"),
+        ("imprts", "imports"),
+        ("prev-load", "prev:load"),
+        ("Imports", "imports"),
+        ("Block:train", "block:train"),
+        ("fucntions", "functions"),
+        ("skipp", "skip"),
+        ("pipeline-metric", "pipeline-metrics"),
+        ("limt:cpu:2", "limit:cpu:2"),
+        ("step=train", "step:train"),
+    ],
+)
+def test_a_tag_one_edit_from_a_kalec_tag_is_an_error_with_did_you_mean(
+    typo: str, meant: str
+) -> None:
+    parsed, diagnostics = tags(typo, "prev:x")
+    assert [d.severity for d in diagnostics] == [Severity.ERROR]
+    assert diagnostics[0].hint == f"did you mean '{meant}'?"
+    assert diagnostics[0].origin == Origin(3)
+
+
+@pytest.mark.parametrize("empty", ["block:", "step:"])
+def test_an_empty_step_tag_continues_the_step_above(empty: str) -> None:
+    parsed, diagnostics = tags(empty)
+    assert diagnostics == []
+    assert parsed.role is None and parsed.steps == ()
+
+
+def test_papermills_parameters_tag_means_pipeline_parameters() -> None:
+    parsed, diagnostics = tags("parameters")
+    assert diagnostics == [] and parsed.role is Role.PARAMETERS
+
+
+@pytest.mark.parametrize(
+    ("tag", "words"),
+    [
+        ("limit:memory:1.5Gi", "1536Mi"),
+        ("limit:memory:1e3", "memory limit"),
+        ("limit:memory:0", "more than zero"),
+        ("limit:cpu:2Gi", "cpu limit"),
+        ("limit:cpu:0", "more than zero"),
+        ("limit:nvidia.com/gpu:0.5", "whole number"),
+        ("limit:nvidia.com/gpu:0", "whole number"),
+        ("limit:gpu:1", "unknown resource"),
+        ("retry:99999999999999999999", "at most 2,147,483,647"),
+        ("timeout:99999999999999999999d", "at most 2,147,483,647"),
+        ("image:MyImage", "image reference"),
+        ("image:a{{b}}", "image reference"),
+        ("label:app:{{workflow.name}}", "label value"),
+        ("label:app:" + "x" * 64, "label value"),
+        ("label:bad-:v", "Kubernetes key"),
+        ("annotation:bad key:v", "malformed"),
+        ("annotation:a/b/c:v", "DNS name"),
+        ("secret:Upper:key:ENV", "Kubernetes name"),
+        ("secret:name:k{{x}}:ENV", "malformed"),
+    ],
+)
+def test_values_the_targets_refuse_are_errors_naming_the_cell(tag: str, words: str) -> None:
+    _, diagnostics = tags(tag)
+    assert [d.severity for d in diagnostics] == [Severity.ERROR], diagnostics
+    assert diagnostics[0].origin == Origin(3)
+    assert words in diagnostics[0].message
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        "limit:memory:4Gi",
+        "limit:memory:512M",
+        "limit:cpu:500m",
+        "limit:cpu:0.5",
+        "limit:nvidia.com/gpu:1",
+        "limit:amd.com/gpu:2",
+        "retry:2147483647",
+        "timeout:1h30m",
+        "image:python:3.11-slim",
+        "image:registry.example.com:5000/team/img:1.0",
+        "image:ghcr.io/org/img@sha256:" + "a" * 64,
+        "label:app.kubernetes.io/name:trainer",
+        "annotation:example.com/owner:anyone {at} all",
+        "secret:db-creds:password:DB_PASSWORD",
+    ],
+)
+def test_values_the_targets_accept_pass(good: str) -> None:
+    _, diagnostics = tags(good)
+    assert diagnostics == []
 
 
 def test_a_cell_cannot_be_two_kinds_at_once() -> None:

@@ -27,12 +27,12 @@ TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
         Target("ir", "the compiled step IR as JSON", "kalec.backends.ir_json", ".ir.json"),
-        Target("kfp-py", "a Kubeflow Pipelines v2 DSL script", "kalec.backends.kfp_py", ".py"),
+        Target("kfp-py", "a Kubeflow Pipelines v2 DSL script", "kalec.backends.kfp_py", ".kfp.py"),
         Target(
             "yaml",
             "a compiled Kubeflow Pipelines spec, for upload",
             "kalec.backends.kfp_yaml",
-            ".yaml",
+            ".pipeline.yaml",
             requires=("kfp",),
         ),
         Target("argo", "an Argo Workflow", "kalec.backends.argo", ".argo.yaml"),
@@ -64,6 +64,6 @@ def load(name: str) -> ModuleType:
     if missing:
         raise TargetUnavailable(
             f"target '{name}' needs {', '.join(missing)}, which is not installed: "
-            "pip install 'kalec[kfp]'"
+            "pip install 'kalec[kfp]' (in a source checkout: pip install -e '.[kfp]')"
         )
     return importlib.import_module(target.module)

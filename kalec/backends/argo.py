@@ -9,12 +9,16 @@ one). Parameters are the workflow's ``arguments.parameters``, given to each step
 variables and read with their declared types; metrics become output parameters, which the
 Argo UI shows with each step.
 
-Argo substitutes ``{{...}}`` anywhere in a template; cell code never contains such text in the
-script (see ``code_literal``), so the only placeholders are kalec's own.
+Argo substitutes ``{{...}}`` anywhere in a template. In the scripts, user text spells braces as
+escapes (``kalec.backends.escaping``); in YAML values there is no such escape, so user text
+holding ``{{`` (a description, a label, a parameter's default) is refused with the place it
+came from. The only placeholders in the workflow are kalec's own (``Placeholder``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ from typing import Any
 import yaml
 
 from kalec.backends import BackendError
+from kalec.backends.escaping import placeholder_free, py_text
 from kalec.backends.kfp_py import kfp_name
 from kalec.backends.packages import Packages
 from kalec.backends.python_names import spec_literal
@@ -34,7 +39,7 @@ from kalec.backends.step_spec import (
 )
 from kalec.backends.templating import render
 from kalec.ir import Pipeline, Step
-from kalec.passes.validate import normalized_name
+from kalec.names import normalized_name
 from kalec.runtime.params import format_value
 
 DATA_ROOT = "/tmp/kalec"  # inside a step's container: where its inputs and outputs lie
@@ -68,8 +73,45 @@ class ArgoOptions:
 
 
 def k8s_name(name: str) -> str:
-    """A DNS-1123 label: lower-case letters, digits and '-', at most 63 characters."""
-    return normalized_name(name)[:63].strip("-") or "step"
+    """A DNS-1123 label: lower-case letters, digits and '-', at most 63 characters; a longer
+    name keeps its start and gains a digest of the whole, so two long names stay apart."""
+    label = normalized_name(name) or "step"
+    if len(label) > 63:
+        label = label[:50].strip("-") + "-" + hashlib.sha256(name.encode()).hexdigest()[:12]
+    return label
+
+
+def artifact_name(variable: str) -> str:
+    """An Argo artifact name (letters, digits, '-', '_') for a variable; the variable's own name
+    when it is one, else its ASCII part and a digest."""
+    if re.fullmatch(r"[A-Za-z0-9_-]{1,100}", variable):
+        return variable
+    ascii_part = re.sub(r"[^A-Za-z0-9_]+", "_", variable)[:50]
+    digest = hashlib.sha256(variable.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{ascii_part}-{digest}".lstrip("-")
+
+
+class Placeholder(str):
+    """Text kalec writes that holds placeholders Argo is meant to substitute."""
+
+
+def _user_placeholders(node: Any, path: str = "") -> list[tuple[str, str]]:
+    """(place, text) of every string in the workflow that is not kalec's and holds ``{{``."""
+    if isinstance(node, dict):
+        return [
+            found
+            for key, value in node.items()
+            for found in _user_placeholders(value, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(node, list):
+        return [
+            found
+            for i, value in enumerate(node)
+            for found in _user_placeholders(value, f"{path}[{i}]")
+        ]
+    if isinstance(node, str) and not isinstance(node, Placeholder) and not placeholder_free(node):
+        return [(path, node)]
+    return []
 
 
 def _literal_block(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
@@ -82,6 +124,7 @@ class _Dumper(yaml.SafeDumper):
 
 
 _Dumper.add_representer(str, _literal_block)
+_Dumper.add_representer(Placeholder, _literal_block)
 
 
 class _Lowering:
@@ -116,8 +159,10 @@ class _Lowering:
 
     def _folder(self, kind: str, step: str, name: str) -> str:
         if self.volume:
-            return f"{VOLUME_MOUNT}/{{{{workflow.uid}}}}/{self.templates[step]}/{name}"
-        return f"{DATA_ROOT}/{kind}/{name}"
+            return Placeholder(
+                f"{VOLUME_MOUNT}/{{{{workflow.uid}}}}/{self.templates[step]}/{artifact_name(name)}"
+            )
+        return f"{DATA_ROOT}/{kind}/{artifact_name(name)}"
 
     def template(self, step: Step) -> dict[str, Any]:
         params = step_params(self.pipeline, step)
@@ -128,6 +173,7 @@ class _Lowering:
         packages = self.packages.for_step(step)
         source = render(
             "argo_step.py.jinja",
+            modules=self.packages.local.for_step(self.pipeline, step)[0],
             step=step.name,
             source=Path(self.pipeline.source).name,
             cells_text=cells_text(step),
@@ -136,12 +182,15 @@ class _Lowering:
             inputs=input_folders,
             outputs=output_folders,
             metrics_folder=metrics_folder,
+            metric_files={m: artifact_name(m) for m in step.metrics},
             packages=packages,
         )
         if "{{" in source.replace("{{workflow.uid}}", ""):
             raise AssertionError("a step's script holds an Argo placeholder it should not")
+        source = Placeholder(source)
         env = [
-            {"name": f"KALEC_PARAM_{n}", "value": f"{{{{inputs.parameters.{n}}}}}"} for n in params
+            {"name": f"KALEC_PARAM_{n}", "value": Placeholder(f"{{{{inputs.parameters.{n}}}}}")}
+            for n in params
         ]
         options = step.options
         env += [
@@ -173,16 +222,22 @@ class _Lowering:
             template_inputs["parameters"] = [{"name": n} for n in params]
         if inputs and not self.volume:
             template_inputs["artifacts"] = [
-                {"name": n, "path": input_folders[n]} for n, _ in inputs
+                {"name": artifact_name(n), "path": input_folders[n]} for n, _ in inputs
             ]
         if template_inputs:
             template["inputs"] = template_inputs
         outputs: dict[str, Any] = {}
         if step.outputs and not self.volume:
-            outputs["artifacts"] = [{"name": n, "path": output_folders[n]} for n in step.outputs]
+            outputs["artifacts"] = [
+                {"name": artifact_name(n), "path": output_folders[n]} for n in step.outputs
+            ]
         if step.metrics:
             outputs["parameters"] = [
-                {"name": m, "valueFrom": {"path": f"{metrics_folder}/{m}"}} for m in step.metrics
+                {
+                    "name": artifact_name(m),
+                    "valueFrom": {"path": f"{metrics_folder}/{artifact_name(m)}"},
+                }
+                for m in step.metrics
             ]
         if outputs:
             template["outputs"] = outputs
@@ -204,12 +259,18 @@ class _Lowering:
         params = step_params(self.pipeline, step)
         if params:
             arguments["parameters"] = [
-                {"name": n, "value": f"{{{{workflow.parameters.{n}}}}}"} for n in params
+                {"name": n, "value": Placeholder(f"{{{{workflow.parameters.{n}}}}}")}
+                for n in params
             ]
         inputs = artifact_inputs(step)
         if inputs and not self.volume:
             arguments["artifacts"] = [
-                {"name": n, "from": f"{{{{tasks.{self.templates[p]}.outputs.artifacts.{n}}}}}"}
+                {
+                    "name": artifact_name(n),
+                    "from": Placeholder(
+                        f"{{{{tasks.{self.templates[p]}.outputs.artifacts.{artifact_name(n)}}}}}"
+                    ),
+                }
                 for n, p in inputs
             ]
         if arguments:
@@ -268,12 +329,41 @@ class _Lowering:
 
 
 def workflow(pipeline: Pipeline, options: Any = None) -> dict[str, Any]:
-    return _Lowering(pipeline, ArgoOptions.from_args(options)).workflow()
+    """The Workflow as data; ``ArgoError`` when user text would be read as a placeholder."""
+    document = _Lowering(pipeline, ArgoOptions.from_args(options)).workflow()
+    found = _user_placeholders(document)
+    if found:
+        place, text = found[0]
+        raise ArgoError(
+            f"{_where(place, document)} holds {text!r}, and Argo would substitute its "
+            "'{{...}}' as a placeholder; remove the double braces there (the kfp-py and yaml "
+            "targets carry such text as it is)"
+        )
+    return document
+
+
+def _where(place: str, document: dict[str, Any]) -> str:
+    """The notebook's words for a place in the workflow that holds user text."""
+    parameter = re.fullmatch(r"spec\.arguments\.parameters\[(\d+)\]\.value", place)
+    if parameter:
+        name = document["spec"]["arguments"]["parameters"][int(parameter.group(1))]["name"]
+        return f"the default of parameter {name}"
+    for key, words in (
+        ("metadata.annotations", "the notebook's description"),
+        ("annotations", "an annotation: tag"),
+        ("labels", "a label: tag"),
+        ("image", "an image (image: tag, --image or the notebook's image setting)"),
+        ("volume", "a volume of the notebook's settings"),
+        ("secretKeyRef", "a secret: tag"),
+    ):
+        if key in place:
+            return words
+    return f"the workflow's {place}"
 
 
 def emit(pipeline: Pipeline, options: Any = None) -> str:
     header = (
-        f"# Argo Workflow compiled by kalec from {Path(pipeline.source).name}.\n"
+        f"# Argo Workflow compiled by kalec from {py_text(Path(pipeline.source).name)}.\n"
         "# Submit it with: argo submit FILE  (or kubectl create -f FILE)\n"
     )
     body = yaml.dump(

@@ -10,11 +10,14 @@ metadata, secrets and volumes through ``kfp.kubernetes``.
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kalec.backends import BackendError
+from kalec.backends.escaping import py_literal
 from kalec.backends.packages import Packages
 from kalec.backends.python_names import identifier, spec_literal
 from kalec.backends.step_spec import (
@@ -26,8 +29,12 @@ from kalec.backends.step_spec import (
 )
 from kalec.backends.templating import render
 from kalec.ir import ParamType, Pipeline, Step
+from kalec.names import normalized_name
 
-# Names the script itself uses at module level: no step function may take them.
+# Names the script itself defines or imports at module level. The pipeline function's parameters
+# are the notebook's parameter names, so anything the pipeline's body refers to (step functions,
+# the kubernetes module) must avoid those; and every component's arguments must avoid the
+# helpers its body calls. Builtins are kept free so that no step function shadows ``print``.
 _MODULE_NAMES = {
     "compiler",
     "dsl",
@@ -41,7 +48,10 @@ _MODULE_NAMES = {
     "pathlib",
     "_kalec_step",
     "_kalec_runtime",
+    *dir(builtins),
 }
+_HELPERS = {"_kalec_step", "_kalec_runtime"}
+_KFP_RESERVED = {"Output"}  # kfp refuses a component argument of this name
 _ANNOTATIONS = {
     ParamType.INT: "int",
     ParamType.FLOAT: "float",
@@ -59,7 +69,7 @@ class KfpOptions:
 
     image: str | None = None  # default base image of every step
     packages: list[str] = field(default_factory=list)  # requirement overrides
-    script_name: str = "pipeline.py"
+    script_name: str = "pipeline.kfp.py"
 
     @classmethod
     def from_args(cls, args: Any) -> KfpOptions:
@@ -67,7 +77,15 @@ class KfpOptions:
             return args
         output = getattr(args, "output", None)
         notebook = Path(getattr(args, "notebook", "pipeline.ipynb"))
-        script = Path(output).name if output else notebook.stem + ".py"
+        # the script compiles itself to a YAML beside it, named after it: `-o x.yaml` (target
+        # yaml) still means the script x.py, never a script named like its own output
+        if output and output.endswith(".py"):
+            script = Path(output).name
+        else:
+            stem = Path(output).name if output else notebook.name
+            for suffix in (".yaml", ".ipynb", ".pipeline"):
+                stem = stem.removesuffix(suffix)
+            script = (stem or "pipeline") + ".kfp.py"
         return cls(
             image=getattr(args, "image", None),
             packages=list(getattr(args, "package", None) or []),
@@ -77,11 +95,35 @@ class KfpOptions:
 
 def kfp_name(name: str) -> str:
     """KFP pipeline names: lower-case letters, digits and '-'."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "pipeline"
+    return normalized_name(name) or "pipeline"
+
+
+def _yaml_name(script_name: str) -> str:
+    """What the script compiles itself to: x.kfp.py -> x.pipeline.yaml, x.py -> x.yaml."""
+    if script_name.endswith(".kfp.py"):
+        return script_name.removesuffix(".kfp.py") + ".pipeline.yaml"
+    return script_name.removesuffix(".py") + ".yaml"
+
+
+def _function_name(step: str, taken: set[str]) -> str:
+    """The step's function: an identifier that starts with a letter, since kfp names the
+    component after it and a leading ``_`` leaves kfp an empty or clashing name."""
+    name = identifier(step)
+    return identifier(name if name[0].isalpha() else "step" + name, taken)
+
+
+def _argument(name: str, taken: set[str]) -> str:
+    """A component argument for a variable or parameter: kfp names inputs and outputs after
+    the arguments and wants an ASCII letter first."""
+    text = identifier(name).lstrip("_")
+    if not text or not ("a" <= text[0].lower() <= "z"):
+        text = "v_" + text
+    return identifier(text, taken)
 
 
 def _dict_text(pairs: list[tuple[str, str]]) -> str:
-    return "{" + ", ".join(f"{k!r}: {v}" for k, v in pairs) + "}"
+    """``{'name': argument, ...}``: names as literals, arguments as the identifiers they are."""
+    return "{" + ", ".join(f"{py_literal(k)}: {v}" for k, v in pairs) + "}"
 
 
 class _Lowering:
@@ -90,28 +132,27 @@ class _Lowering:
         self.options = options
         self.packages = Packages(pipeline, options.packages)
         self.default_image = base_image(pipeline, options.image)
-        taken = set(_MODULE_NAMES)
-        self.functions = {s.name: identifier(s.name, taken) for s in pipeline.steps}
+        self.param_names = {p.name for p in pipeline.params}
+        taken = set(_MODULE_NAMES) | self.param_names
+        self.functions = {s.name: _function_name(s.name, taken) for s in pipeline.steps}
+        self.kubernetes = identifier("kubernetes", self.param_names | set(self.functions.values()))
         self.output_args: dict[str, dict[str, str]] = {}  # step -> variable -> argument name
+        self.uses_kubernetes = False
 
     def step(self, step: Step, tasks: dict[str, str]) -> dict[str, Any]:
-        taken: set[str] = set()
+        taken: set[str] = _HELPERS | _KFP_RESERVED
         signature: list[str] = []
-        params = [(name, identifier(name, taken)) for name in step_params(self.pipeline, step)]
-        types = {p.name: _ANNOTATIONS[p.type] for p in self.pipeline.params}
-        signature += [f"{arg}: {types[name]}" for name, arg in params]
+        params = [(name, _argument(name, taken)) for name in step_params(self.pipeline, step)]
+        declared = {p.name: p for p in self.pipeline.params}
+        signature += [f"{arg}: {_ANNOTATIONS[declared[name].type]}" for name, arg in params]
         inputs = [
-            (name, producer, identifier(name.lstrip("_") or "value", taken))
-            for name, producer in artifact_inputs(step)
+            (name, producer, _argument(name, taken)) for name, producer in artifact_inputs(step)
         ]
         signature += [f"{arg}: Input[Artifact]" for _, _, arg in inputs]
-        outputs = [
-            (name, identifier((name.lstrip("_") or "value") + "_out", taken))
-            for name in step.outputs
-        ]
+        outputs = [(name, _argument(name + "_out", taken)) for name in step.outputs]
         self.output_args[step.name] = dict(outputs)
         signature += [f"{arg}: Output[Artifact]" for _, arg in outputs]
-        metrics_arg = identifier("metrics", taken) if step.metrics else None
+        metrics_arg = _argument("metrics", taken) if step.metrics else None
         if metrics_arg:
             signature.append(f"{metrics_arg}: Output[Metrics]")
 
@@ -132,7 +173,7 @@ class _Lowering:
             "inputs": _dict_text([(name, arg) for name, _, arg in inputs]),
             "outputs": _dict_text(outputs),
             "metrics": metrics_arg or "None",
-            "image": "BASE_IMAGE" if image == self.default_image else repr(image),
+            "image": "BASE_IMAGE" if image == self.default_image else py_literal(image),
             "packages": self.packages.for_step(step),
             "task": task,
             "arguments": ", ".join(arguments),
@@ -140,70 +181,115 @@ class _Lowering:
         }
 
     def settings(self, step: Step, task: str, tasks: dict[str, str], fed_by: set[str]) -> list[str]:
-        lines = [f"{task}.set_display_name({step.name!r})"]
+        lines = [f"{task}.set_display_name({py_literal(step.name)})"]
         after = [tasks[name] for name in step.upstream if name not in fed_by]
         if after:
             lines.append(f"{task}.after({', '.join(after)})")
         options = step.options
         for resource, quantity in options.limits:
             if resource == _CPU:
-                lines.append(f"{task}.set_cpu_limit({quantity!r})")
+                lines.append(f"{task}.set_cpu_limit({py_literal(quantity)})")
             elif resource == _MEMORY:
-                lines.append(f"{task}.set_memory_limit({quantity!r})")
+                lines.append(f"{task}.set_memory_limit({py_literal(quantity)})")
             else:
-                lines.append(f"{task}.set_accelerator_type({resource!r})")
-                lines.append(f"{task}.set_accelerator_limit({quantity!r})")
+                lines.append(f"{task}.set_accelerator_type({py_literal(resource)})")
+                lines.append(f"{task}.set_accelerator_limit({py_literal(quantity)})")
         if options.retries is not None:
             lines.append(f"{task}.set_retry(num_retries={options.retries})")
         if options.cache is not None:
             lines.append(f"{task}.set_caching_options({options.cache})")
+        k8s, lit = self.kubernetes, py_literal
         kubernetes = []
         if options.timeout_seconds is not None:
-            kubernetes.append(f"kubernetes.set_timeout({task}, {options.timeout_seconds})")
+            kubernetes.append(f"{k8s}.set_timeout({task}, {options.timeout_seconds})")
         kubernetes += [
-            f"kubernetes.add_pod_annotation({task}, {k!r}, {v!r})" for k, v in options.annotations
+            f"{k8s}.add_pod_annotation({task}, {lit(k)}, {lit(v)})" for k, v in options.annotations
         ]
-        kubernetes += [f"kubernetes.add_pod_label({task}, {k!r}, {v!r})" for k, v in options.labels]
         kubernetes += [
-            f"kubernetes.use_secret_as_env({task}, secret_name={s.name!r}, "
-            f"secret_key_to_env={{{s.key!r}: {s.env!r}}})"
+            f"{k8s}.add_pod_label({task}, {lit(k)}, {lit(v)})" for k, v in options.labels
+        ]
+        kubernetes += [
+            f"{k8s}.use_secret_as_env({task}, secret_name={lit(s.name)}, "
+            f"secret_key_to_env={lit({s.key: s.env})})"
             for s in options.secrets
         ]
         kubernetes += [
-            f"kubernetes.mount_pvc({task}, pvc_name={v.name!r}, mount_path={v.mount_path!r})"
+            f"{k8s}.mount_pvc({task}, pvc_name={lit(v.name)}, mount_path={lit(v.mount_path)})"
             for v in self.pipeline.settings.volumes
         ]
+        self.uses_kubernetes = self.uses_kubernetes or bool(kubernetes)
         return lines + kubernetes
 
     def render(self) -> str:
-        taken = {p.name for p in self.pipeline.params}
+        taken = self.param_names | set(self.functions.values()) | {self.kubernetes}
         tasks = {
             s.name: identifier(f"{self.functions[s.name]}_task", taken) for s in self.pipeline.steps
         }
         steps = [self.step(s, tasks) for s in self.pipeline.steps]
+        # a default of None travels as "" (the step turns it back into None): kfp has no
+        # value for an unset optional parameter
         signature = ", ".join(
-            f"{p.name}: {_ANNOTATIONS[p.type]} = {p.default!r}" for p in self.pipeline.params
+            f"{p.name}: {_ANNOTATIONS[p.type]} = {py_literal('' if p.default is None else p.default)}"
+            for p in self.pipeline.params
         )
         settings = self.pipeline.settings
         script_name = self.options.script_name
+        modules: dict = {}
+        for step in self.pipeline.steps:
+            modules.update(self.packages.local.for_step(self.pipeline, step)[0])
         return render(
             "kfp_pipeline.py.jinja",
+            modules=modules,
             title=f"Pipeline {kfp_name(settings.name)}"
             + (f": {settings.description}" if settings.description else ""),
             source=Path(self.pipeline.source).name,
             script_name=script_name,
-            yaml_name=Path(script_name).stem + ".yaml",
-            uses_kubernetes=any(
-                line.startswith("kubernetes.") for step in steps for line in step["settings"]
-            ),
+            yaml_name=_yaml_name(script_name),
+            uses_kubernetes=self.uses_kubernetes,
+            kubernetes=self.kubernetes,
             base_image=self.default_image,
             steps=steps,
             name=kfp_name(settings.name),
-            description=settings.description
-            or f"Compiled by kalec from {Path(self.pipeline.source).name}",
+            description=description(self.pipeline),
             pipeline_signature=signature,
         )
 
 
+# kfp 2.17 writes the description and each str parameter's default into comment lines at the
+# top of the compiled YAML, as they are: a line break in a default ends the comment (the rest
+# would be read as YAML), and a character YAML does not allow makes the file unreadable.
+_NOT_IN_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_LINE_BREAK = re.compile("[\n\r\x85\u2028\u2029]")
+
+
+def description(pipeline: Pipeline) -> str:
+    """The pipeline's description: the notebook's, or where it was compiled from."""
+    return pipeline.settings.description or (f"Compiled by kalec from {Path(pipeline.source).name}")
+
+
+def header_problem(pipeline: Pipeline) -> str | None:
+    """What kfp's compiler cannot carry into the compiled YAML's header, in words."""
+    character = _NOT_IN_YAML.search(description(pipeline))
+    if character:
+        where = "description" if pipeline.settings.description else "file name"
+        return (
+            f"the notebook's {where} holds the character {character.group()!r}, which "
+            f"the compiled YAML cannot hold; remove it from the {where}"
+        )
+    for param in pipeline.params:
+        if isinstance(param.default, str):
+            found = _NOT_IN_YAML.search(param.default) or _LINE_BREAK.search(param.default)
+            if found:
+                return (
+                    f"the default of parameter {param.name} holds {found.group()!r}, which kfp "
+                    "writes unescaped into a comment line of the compiled YAML; give the value "
+                    "with -p at run time, or build it from parts in a step"
+                )
+    return None
+
+
 def emit(pipeline: Pipeline, options: Any = None) -> str:
+    problem = header_problem(pipeline)
+    if problem:
+        raise BackendError(f"kfp: {problem}")
     return _Lowering(pipeline, KfpOptions.from_args(options)).render()

@@ -4,18 +4,30 @@ A fresh process per step is what a pod gives each step on a cluster: nothing lea
 to the next except the values the data flow passes, so a notebook that runs here runs there.
 Steps start as soon as the steps they depend on have finished, up to ``jobs`` at a time; their
 working directory is the notebook's folder, as in Jupyter; values go through a run folder
-(``.kalec/runs/<run-id>/<step>/<variable>.<format>``) that stays for inspection.
+(``.kalec/runs/<run-id>/<step>/<variable>.<format>`` beside the notebook) that stays for
+inspection. kalec's own files there have names no variable can have (``kalec-run.json``), and a
+name too long for the file system is shortened with a digest.
 
 When a step fails, the steps already running finish, no new one starts, and the report names the
 notebook cell and line where the step's code failed. Exit code 1.
+
+Each step runs in a process group of its own, as a pod holds all its processes: a time limit,
+the end of the step, or kalec being stopped (SIGINT, SIGTERM) ends the whole group, first
+politely and then with SIGKILL, so no step leaves a process behind. A run folder is locked while
+a run uses it: two runs never mix their values.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import queue
 import secrets
+import shutil
+import signal
 import site
 import subprocess
 import sys
@@ -29,15 +41,48 @@ from kalec.backends.step_spec import artifact_inputs, step_params, step_spec
 from kalec.ir import Origin, Pipeline, Step
 
 KALEC_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+RUN_FILE, RESULT_FILE, PROGRESS_FILE = "kalec-run.json", "kalec-result.json", "kalec-progress"
+LOCK_FILE, METRICS_FILE = "kalec.lock", "kalec-metrics.json"
+TEMPORARY_PREFIX = ".kalec-tmp-"  # the marshal's temporary files (kalec.runtime.marshal.atomic)
+GRACE_SECONDS = 3.0  # between asking a step's processes to stop and killing them
+_MAX_NAME_BYTES = 120  # a file name of a step or a variable; file systems allow 255
+
+
+class RunFolderError(Exception):
+    """The run folder cannot be used: not a folder, not writable, or in use by another run."""
+
+
+def file_name(name: str) -> str:
+    """A step's or variable's name as a file name: itself, or when too long for a file system,
+    its start and a digest of the whole (two long names never share a file)."""
+    if len(name.encode("utf-8", "surrogatepass")) <= _MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return name[:40] + "-" + digest
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    """Send ``signum`` to every process of the step's group (it leads a session of its own)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+
+
+def _end_group(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
+    """Stop a step's whole process group: SIGTERM, then SIGKILL for what is left after ``grace``."""
+    _signal_group(process, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    _signal_group(process, signal.SIGKILL)
+    process.wait()
 
 
 @dataclass
 class RunOptions:
     jobs: int = os.cpu_count() or 1
-    run_dir: Path | None = None  # default .kalec/runs/<run-id> in the current folder
+    run_dir: Path | None = None  # default .kalec/runs/<run-id> beside the notebook
     params: dict[str, Any] = field(default_factory=dict)  # overrides, already typed
-    out: TextIO = sys.stdout
-    err: TextIO = sys.stderr
+    out: TextIO | None = None  # default: sys.stdout at the time of the run
+    err: TextIO | None = None
 
 
 @dataclass
@@ -50,6 +95,7 @@ class _StepRun:
     outcome: dict[str, Any] = field(default_factory=dict)
     process: subprocess.Popen | None = None
     started: float = 0.0
+    timed_out: bool = False
 
 
 def _needs_path() -> bool:
@@ -83,32 +129,138 @@ class _Printer:
         pipe.close()
 
 
+def _remove_partial_files(folder: Path) -> None:
+    """Temporary files a killed step left while saving a value: never a value to read."""
+    for stale in folder.rglob(TEMPORARY_PREFIX + "*"):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+
+
+def _remove_partial_files_if_idle(folder: Path) -> None:
+    """``_remove_partial_files`` for an earlier run's folder, unless a run holds it now."""
+    lock = folder / LOCK_FILE
+    if not lock.is_file():
+        return
+    try:
+        with open(lock, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _remove_partial_files(folder)
+    except OSError:
+        pass  # in use by another run, or not ours to clean
+
+
+def _read_progress(path: Path) -> int | None:
+    """The notebook cell a step was running, from the file it updates before each cell."""
+    try:
+        return int(path.read_text(encoding="utf-8").strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+class _StopSignals:
+    """While active, SIGTERM and SIGINT to kalec become ``KeyboardInterrupt`` in the main thread,
+    so the run ends its steps' process groups before kalec exits, whichever signal came."""
+
+    def __init__(self) -> None:
+        self.signum = signal.SIGINT
+        self.stopping = False
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stopping:  # a second signal while the steps are being ended: keep ending them
+            return
+        self.stopping = True
+        self.signum = signum
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
 class LocalRun:
     def __init__(self, pipeline: Pipeline, options: RunOptions) -> None:
         self.pipeline = pipeline
         self.options = options
-        self.run_dir = (options.run_dir or Path(".kalec") / "runs" / new_run_id()).resolve()
+        self.out = options.out or sys.stdout
+        self.err = options.err or sys.stderr
         self.workdir = Path(pipeline.source).resolve().parent
+        self.run_dir = Path(
+            os.path.abspath(options.run_dir or self.workdir / ".kalec" / "runs" / new_run_id())
+        )
         self.runs = {s.name: _StepRun(s) for s in pipeline.steps}
-        self.printer = _Printer(list(self.runs), options.out, options.err)
+        self.printer = _Printer(list(self.runs), self.out, self.err)
         self.finished: queue.Queue[str] = queue.Queue()
         self.params = {p.name: p.default for p in pipeline.params} | options.params
         self.needs_path = _needs_path()
 
+    def folder(self, step: str) -> Path:
+        return self.run_dir / file_name(step)
+
+    def _open_run_folder(self) -> None:
+        """Make and lock the run folder, clear what an earlier run left in the step folders.
+
+        Raises ``RunFolderError`` (exit 2: nothing ran) when the folder cannot serve this run.
+        """
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            foreign = not (self.run_dir / LOCK_FILE).exists() and any(self.run_dir.iterdir())
+        except OSError as error:
+            raise RunFolderError(f"cannot use {self.run_dir} as the run folder: {error}") from None
+        if foreign:  # kalec empties step folders in a run folder: never in someone else's folder
+            raise RunFolderError(
+                f"{self.run_dir} holds files and is not a kalec run folder; give a new or empty "
+                "folder, or one an earlier kalec run used"
+            )
+        try:
+            self._lock = open(self.run_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the run
+        except OSError as error:
+            raise RunFolderError(f"cannot use {self.run_dir} as the run folder: {error}") from None
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise RunFolderError(
+                f"{self.run_dir} is in use by another kalec run; give this run another --run-dir"
+            ) from None
+        try:
+            _remove_partial_files(self.run_dir)
+            if self.options.run_dir is None:  # earlier runs beside this one, unless in use
+                for other in self.run_dir.parent.iterdir():
+                    if other != self.run_dir and other.is_dir():
+                        _remove_partial_files_if_idle(other)
+            for name in self.runs:
+                folder = self.folder(name)
+                if folder.is_dir():  # an earlier run's values: never read them by mistake
+                    shutil.rmtree(folder)
+                folder.mkdir()
+        except OSError as error:
+            self._lock.close()
+            raise RunFolderError(f"cannot prepare the run folder {self.run_dir}: {error}") from None
+
     def _prepare(self, step: Step) -> Path:
-        folder = self.run_dir / step.name
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self.folder(step.name)
         run = {
             "spec": step_spec(self.pipeline, step),
             "params": {n: self.params[n] for n in step_params(self.pipeline, step)},
             "inputs": {
-                name: str(self.run_dir / producer / name)
+                name: str(self.folder(producer) / file_name(name))
                 for name, producer in artifact_inputs(step)
             },
-            "outputs": {name: str(folder / name) for name in step.outputs},
-            "result": str(folder / "result.json"),
+            "outputs": {name: str(folder / file_name(name)) for name in step.outputs},
+            "result": str(folder / RESULT_FILE),
+            "progress": str(folder / PROGRESS_FILE),
         }
-        path = folder / "run.json"
+        path = folder / RUN_FILE
         path.write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
         return path
 
@@ -117,9 +269,11 @@ class LocalRun:
         state.status = "running"
         self._progress(f"{name}: started")
         state.attempts += 1
+        state.timed_out = False
         state.started = time.perf_counter()
         run_file = self._prepare(state.step)
-        (run_file.parent / "result.json").unlink(missing_ok=True)
+        (run_file.parent / RESULT_FILE).unlink(missing_ok=True)
+        (run_file.parent / PROGRESS_FILE).unlink(missing_ok=True)
         env = dict(os.environ, PYTHONUNBUFFERED="1", KALEC_STEP=name)
         if self.needs_path:  # kalec runs from a source checkout: its steps must find it too
             env["PYTHONPATH"] = os.pathsep.join(p for p in (KALEC_ROOT, env.get("PYTHONPATH")) if p)
@@ -130,6 +284,7 @@ class LocalRun:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: ended as a whole, like a pod
         )
         state.process = process
         pumps = [
@@ -146,15 +301,11 @@ class LocalRun:
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                state.outcome = {
-                    "ok": False,
-                    "error": f"timed out after {timeout} s",
-                    "phase": "timeout",
-                }
-            for pump in pumps:
-                pump.join()
+                state.timed_out = True
+            # the step is over (or out of time): whatever it started goes with it, as in a pod
+            _end_group(process, grace=GRACE_SECONDS if state.timed_out else 0.0)
+            for pump in pumps:  # a process that left the group may hold the pipes: don't wait
+                pump.join(timeout=GRACE_SECONDS)
             self.finished.put(name)
 
         threading.Thread(target=wait, daemon=True).start()
@@ -163,16 +314,30 @@ class LocalRun:
         """Record how the step ended; True when it succeeded."""
         state = self.runs[name]
         state.seconds += time.perf_counter() - state.started
-        result_file = self.run_dir / name / "result.json"
-        if not state.outcome and result_file.exists():
-            state.outcome = json.loads(result_file.read_text(encoding="utf-8"))
-        if not state.outcome:
-            code = state.process.returncode if state.process else None
+        folder = self.folder(name)
+        if state.timed_out:
             state.outcome = {
                 "ok": False,
-                "error": f"the step's process ended with code {code} "
-                "before reporting (killed, or the code called exit?)",
+                "error": f"timed out after {state.step.options.timeout_seconds} s "
+                "(timeout: tag); the step's processes were stopped",
+                "phase": "timeout",
+                "cell": _read_progress(folder / PROGRESS_FILE),
+            }
+        if not state.outcome:
+            with contextlib.suppress(OSError, ValueError):
+                state.outcome = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
+        if not state.outcome:
+            code = state.process.returncode if state.process else None
+            how = (
+                f"was killed by {signal.Signals(-code).name}"
+                if isinstance(code, int) and code < 0 and -code in signal.Signals._value2member_map_
+                else f"ended with code {code} before reporting"
+            )
+            state.outcome = {
+                "ok": False,
+                "error": f"the step's process {how} (out of memory, or killed from outside?)",
                 "phase": "process",
+                "cell": _read_progress(folder / PROGRESS_FILE),
             }
         ok = bool(state.outcome.get("ok"))
         if ok:
@@ -190,12 +355,24 @@ class LocalRun:
         return ok
 
     def execute(self) -> int:
+        """Run every step; the exit code: 0, 1 when a step failed, 128+N when stopped by signal N.
+
+        Raises ``RunFolderError`` before any step starts when the run folder cannot be used.
+        """
+        self._open_run_folder()
+        stop = _StopSignals()
+        try:
+            with stop:
+                return self._execute(stop)
+        finally:
+            self._lock.close()
+
+    def _execute(self, stop: _StopSignals) -> int:
         order = list(self.runs)
         upstream = {n: set(self.runs[n].step.upstream) for n in order}
         done: set[str] = set()
         running: set[str] = set()
         failed: list[str] = []
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         self._say(
             f"running {len(order)} step{'s' * (len(order) != 1)} of "
             f"{self.pipeline.source}, {self.options.jobs} at a time; values in {self.run_dir}"
@@ -213,7 +390,10 @@ class LocalRun:
                             self._start(name)
                 if not running:
                     break
-                name = self.finished.get()
+                try:
+                    name = self.finished.get(timeout=0.2)
+                except queue.Empty:
+                    continue
                 running.discard(name)
                 state = self.runs[name]
                 if self._collect(name):
@@ -228,41 +408,52 @@ class LocalRun:
                     state.status = "failed"
                     failed.append(name)
         except KeyboardInterrupt:
-            for state in self.runs.values():
-                if state.process and state.process.poll() is None:
-                    state.process.terminate()
-            self._say("interrupted")
-            return 130
+            self._stop_all()
+            self._say(f"stopped by {stop.name}; the steps that were running were ended")
+            return 128 + stop.signum
         for state in self.runs.values():
             if state.status == "waiting":
                 state.status = "not run"
         self._summary()
         for name in failed:
             self._report_failure(self.runs[name])
-        if failed:
-            return 1
-        self._metrics()
-        return 0
+        if not failed:
+            self._metrics()
+        self._say(f"run folder: {self.run_dir}")
+        return 1 if failed else 0
+
+    def _stop_all(self) -> None:
+        """End every running step's process group, at the same time, SIGKILL after the grace."""
+        processes = [
+            s.process for s in self.runs.values() if s.process and s.process.poll() is None
+        ]
+        for process in processes:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        for process in processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        for process in processes + [s.process for s in self.runs.values() if s.process]:
+            _signal_group(process, signal.SIGKILL)  # also what a finished step left behind
+            process.wait()
 
     def _progress(self, text: str) -> None:
         """Progress, on standard error: standard output is the steps' own output."""
         with self.printer.lock:
-            self.options.err.write(f"kalec: {text}\n")
-            self.options.err.flush()
+            self.err.write(f"kalec: {text}\n")
+            self.err.flush()
 
     def _say(self, text: str) -> None:
-        self.options.out.write(f"kalec: {text}\n")
-        self.options.out.flush()
+        self.out.write(f"kalec: {text}\n")
+        self.out.flush()
 
     def _report_failure(self, state: _StepRun) -> None:
         outcome = state.outcome
         where = os.path.basename(self.pipeline.source)
         if outcome.get("cell"):
             where += f": {Origin(outcome['cell'], outcome.get('line') or 0)}"
-        self.options.err.write(
-            f"{where}: error: step '{state.step.name}' failed: {outcome.get('error')}\n"
-        )
-        self.options.err.flush()
+        self.err.write(f"{where}: error: step '{state.step.name}' failed: {outcome.get('error')}\n")
+        self.err.flush()
 
     def _summary(self) -> None:
         rows = [("step", "status", "seconds", "bytes passed")]
@@ -277,7 +468,7 @@ class LocalRun:
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        out = self.options.out
+        out = self.out
         out.write("\n")
         for row in rows:
             out.write(
@@ -295,11 +486,11 @@ class LocalRun:
             metrics.update(state.outcome.get("metrics", {}))
         if not metrics:
             return
-        (self.run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        self.options.out.write("\nmetrics:\n")
+        (self.run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        self.out.write("\nmetrics:\n")
         for name, value in metrics.items():
-            self.options.out.write(f"  {name} = {value}\n")
-        self.options.out.flush()
+            self.out.write(f"  {name} = {value}\n")
+        self.out.flush()
 
 
 def run(pipeline: Pipeline, options: RunOptions) -> int:

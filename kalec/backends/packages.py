@@ -1,21 +1,24 @@
 """Which packages each step must install, pinned to the compiling environment's versions.
 
 A step needs the distributions of the modules its code imports (prelude, its own cells, the
-imports it repeats), those of the steps whose values it loads (a numpy array needs numpy to load,
-even in a step that never imports numpy), dill for values saved through it, and IPython when it
-uses IPython syntax. Versions are those installed where kalec compiles, where the notebook was
-developed; ``--package`` replaces or adds one. Nothing is imported to find this out.
+imports it repeats, and the local modules it imports, which are shipped with it), those of the
+steps whose values it loads (a numpy array needs numpy to load, even in a step that never
+imports numpy), dill for values saved through it, IPython when it uses IPython syntax, and what
+its ``%pip install`` and ``%load_ext`` lines name. Versions are those installed where kalec
+compiles, where the notebook was developed; ``--package`` replaces or adds one. Nothing is
+imported to find this out.
 """
 
 from __future__ import annotations
 
-import ast
+import contextlib
 import functools
 import importlib.metadata
 import re
 import sys
 from collections.abc import Iterable
 
+from kalec.backends.shipping import LocalModules, imported_modules, magic_needs
 from kalec.ir import InputKind, Pipeline, Step
 
 # Modules kalec's own runtime needs in a step that passes values.
@@ -25,22 +28,6 @@ _RUNTIME_NEEDS = ("dill",)
 @functools.cache
 def _distributions() -> dict[str, list[str]]:
     return importlib.metadata.packages_distributions()
-
-
-def imported_modules(code: Iterable[str]) -> set[str]:
-    """Top-level names of absolute imports in the code."""
-    modules: set[str] = set()
-    for text in code:
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                modules.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules.add(node.module.split(".")[0])
-    return modules
 
 
 def pinned(module: str) -> str | None:
@@ -65,37 +52,71 @@ class Packages:
     def __init__(self, pipeline: Pipeline, overrides: Iterable[str] = ()) -> None:
         self.pipeline = pipeline
         self.overrides = {_requirement_name(r): r for r in overrides}
+        self.local = LocalModules(pipeline)
         self._own: dict[str, set[str]] = {}
+
+    def _cells(self, step: Step) -> list[str]:
+        cells = [self.pipeline.cell(n).python for n in self.pipeline.prelude + step.cells]
+        return cells + [
+            i.statement for i in step.inputs if i.kind is InputKind.IMPORT and i.statement
+        ]
 
     def _own_modules(self, step: Step) -> set[str]:
         if step.name not in self._own:
-            cells = [self.pipeline.cell(n).python for n in self.pipeline.prelude + step.cells]
-            cells += [
-                i.statement for i in step.inputs if i.kind is InputKind.IMPORT and i.statement
-            ]
+            cells = self._cells(step)
             modules = imported_modules(cells)
+            _, external = self.local.closure(modules)
+            modules = {m for m in modules | external if not self.local.files_of(m)}
+            for code in cells:
+                modules.update(magic_needs(code).modules)
             if any("get_ipython()" in c for c in cells):
                 modules.add("IPython")
             self._own[step.name] = modules
         return self._own[step.name]
 
-    def _modules(self, step: Step, seen: set[str]) -> set[str]:
-        """Own modules, plus those of every step whose values this one loads, transitively."""
-        seen.add(step.name)
-        modules = set(self._own_modules(step))
-        if step.inputs or step.outputs:
-            modules.update(_RUNTIME_NEEDS)
-        for item in step.inputs:
-            if item.kind is InputKind.ARTIFACT and item.producer and item.producer not in seen:
-                modules |= self._modules(self.pipeline.step(item.producer), seen)
+    def _magic_requirements(self, step: Step) -> list[str]:
+        """``%pip install x`` lines: x as written, pinned to this environment when it is
+        installed here and the line gave no version."""
+        found = []
+        for code in self._cells(step):
+            for requirement in magic_needs(code).requirements:
+                name = _requirement_name(requirement)
+                if name == requirement.lower().replace("_", "-"):
+                    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+                        requirement = f"{requirement}=={importlib.metadata.version(name)}"
+                found.append(requirement)
+        return found
+
+    def _modules(self, step: Step) -> set[str]:
+        """Own modules, plus those of every step whose values this one loads, transitively
+        (walked without recursion: a chain may be thousands of steps long)."""
+        steps = {s.name: s for s in self.pipeline.steps}
+        modules: set[str] = set()
+        seen: set[str] = set()
+        pending = [step]
+        while pending:
+            current = pending.pop()
+            if current.name in seen:
+                continue
+            seen.add(current.name)
+            modules |= self._own_modules(current)
+            if current.inputs or current.outputs:
+                modules.update(_RUNTIME_NEEDS)
+            pending += [
+                steps[i.producer]
+                for i in current.inputs
+                if i.kind is InputKind.ARTIFACT and i.producer in steps
+            ]
         return modules
 
     def for_step(self, step: Step) -> list[str]:
         requirements: dict[str, str] = {}
-        for module in sorted(self._modules(step, set())):
+        for module in sorted(self._modules(step)):
             requirement = pinned(module)
             if requirement:
                 requirements[_requirement_name(requirement)] = requirement
+        for requirement in self._magic_requirements(step):
+            requirements.setdefault(_requirement_name(requirement), requirement)
         for name in list(requirements):
             if name in self.overrides:
                 requirements[name] = self.overrides[name]

@@ -1,10 +1,12 @@
-"""Step and variable names as Python code accepts them, and cell code as Python literals."""
+"""Step and variable names as Python code accepts them, and a step's spec as a Python literal."""
 
 from __future__ import annotations
 
 import keyword
 import re
 from typing import Any
+
+from kalec.backends.escaping import code_literal, py_literal
 
 
 def identifier(name: str, taken: set[str] | None = None) -> str:
@@ -20,27 +22,6 @@ def identifier(name: str, taken: set[str] | None = None) -> str:
             text, n = f"{base}_{n}", n + 1
         taken.add(text)
     return text
-
-
-def code_literal(text: str) -> str:
-    """A Python expression evaluating to exactly ``text``, as readable as the text allows.
-
-    Plain cell code becomes a raw triple-quoted string that shows the cell as written; text a
-    raw string cannot hold exactly (its own quotes, a trailing backslash, carriage returns,
-    control characters, lone surrogates) falls back to ``repr``, which always can. The result
-    never contains ``{{`` or ``}}``: Argo and the KFP launcher substitute such placeholders in a
-    step's command, so there every brace is spelled as an escape only Python reads.
-    """
-    if "{{" in text or "}}" in text:
-        return repr(text).replace("{", "\\x7b").replace("}", "\\x7d")
-    readable = all(
-        c in "\n\t" or (c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF) for c in text
-    )
-    if readable:
-        for quote in ('"""', "'''"):
-            if quote not in text and not text.endswith((quote[0], "\\")):
-                return f"r{quote}{text}{quote}"
-    return repr(text)
 
 
 def spec_literal(spec: dict[str, Any], indent: int = 8) -> str:
@@ -60,11 +41,16 @@ def spec_literal(spec: dict[str, Any], indent: int = 8) -> str:
         out.append(f"{pad}    ],")
         return out
 
-    lines = ["{", f"{pad}    'step': {spec['step']!r},", f"{pad}    'source': {spec['source']!r},"]
+    lines = [
+        "{",
+        f"{pad}    'step': {py_literal(spec['step'])},",
+        f"{pad}    'source': {py_literal(spec['source'])},",
+    ]
     lines += cells("prelude")
-    lines.append(f"{pad}    'imports': {spec['imports']!r},")
+    lines.append(f"{pad}    'imports': {py_literal(spec['imports'])},")
     lines += cells("cells")
-    lines.append(f"{pad}    'metrics': {spec['metrics']!r},")
-    lines.append(f"{pad}    'whole_number_params': {spec['whole_number_params']!r},")
+    lines.append(f"{pad}    'metrics': {py_literal(spec['metrics'])},")
+    lines.append(f"{pad}    'whole_number_params': {py_literal(spec['whole_number_params'])},")
+    lines.append(f"{pad}    'none_if_empty_params': {py_literal(spec['none_if_empty_params'])},")
     lines.append(f"{pad}}}")
     return "\n".join(lines)

@@ -1,9 +1,11 @@
-"""kalec's step runtime as a deterministic archive, to embed into cluster steps.
+"""kalec's step runtime, and the notebook's local modules, as a deterministic archive to embed
+into cluster steps.
 
-The archive holds ``kalec/runtime`` (and an empty ``kalec/__init__.py``), gzip'd tar, base64:
-a step unpacks it and imports ``kalec.runtime.step``, so its image needs no kalec install. Fixed
-file times and order make the same kalec produce the same bytes, so that compiling a notebook
-twice gives the same pipeline.
+The archive holds ``kalec/runtime`` (and an empty ``kalec/__init__.py``) and the local modules
+the steps import (``helpers.py``, ``mypackage/...``), gzip'd tar, base64: a step unpacks it,
+puts it on ``sys.path`` and imports ``kalec.runtime.step``, so its image needs neither kalec nor
+the notebook's folder. Fixed file times and order make the same input give the same bytes, so
+that compiling a notebook twice gives the same pipeline.
 """
 
 from __future__ import annotations
@@ -20,23 +22,28 @@ RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
 
 
 @functools.cache
-def runtime_archive() -> tuple[str, str]:
-    """(base64 text of the archive, short digest naming this version of it)."""
+def _runtime_files() -> tuple[tuple[str, bytes], ...]:
+    files = [("kalec/__init__.py", b'"""kalec\'s step runtime, unpacked inside a step."""\n')]
+    files += [
+        (f"kalec/runtime/{path.relative_to(RUNTIME).as_posix()}", path.read_bytes())
+        for path in sorted(RUNTIME.rglob("*.py"))
+    ]
+    return tuple(files)
+
+
+@functools.lru_cache(maxsize=32)
+def runtime_archive(extra: tuple[tuple[str, bytes], ...] = ()) -> tuple[str, str]:
+    """(base64 text of the archive, short digest naming its content); ``extra`` adds files
+    (archive path, bytes): the local modules."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-
-        def add(name: str, data: bytes) -> None:
+        for name, data in _runtime_files() + tuple(sorted(extra)):
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(data), 0, 0o644
             tar.addfile(info, io.BytesIO(data))
-
-        add("kalec/__init__.py", b'"""kalec\'s step runtime, unpacked inside a step."""\n')
-        for path in sorted(RUNTIME.rglob("*.py")):
-            add(f"kalec/runtime/{path.relative_to(RUNTIME).as_posix()}", path.read_bytes())
     data = gzip.compress(buffer.getvalue(), compresslevel=9, mtime=0)
     return base64.b64encode(data).decode("ascii"), hashlib.sha256(data).hexdigest()[:12]
 
 
-def archive_lines(width: int = 88) -> list[str]:
-    text, _ = runtime_archive()
+def archive_lines(text: str, width: int = 88) -> list[str]:
     return [text[i : i + width] for i in range(0, len(text), width)]

@@ -26,6 +26,10 @@ def step_spec(pipeline: Pipeline, step: Step) -> dict[str, Any]:
             and _only_whole_numbers(p.default)
             and isinstance(p.default, (list, dict))
         ],
+        # default None: pipelines carry such a parameter as a string, empty standing for None
+        "none_if_empty_params": [
+            p.name for p in pipeline.params if p.name in params and p.default is None
+        ],
     }
 
 

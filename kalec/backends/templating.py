@@ -9,6 +9,7 @@ from typing import Any
 import jinja2
 
 from kalec import __version__
+from kalec.backends.escaping import py_literal, py_text
 from kalec.backends.runtime_bundle import archive_lines, runtime_archive
 
 
@@ -20,15 +21,22 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # the output is Python source, not HTML
     )
-    environment.filters["pyrepr"] = repr
+    environment.filters["pyrepr"] = py_literal  # every user text goes through these two
+    environment.filters["pytext"] = py_text
+    # kalec's own text holding placeholders the engine is meant to substitute (Argo volume paths)
+    environment.filters["engine_repr"] = repr
     return environment
 
 
-def render(template: str, **context: Any) -> str:
-    """Render ``template`` with the embedded runtime and kalec's version available to it."""
-    archive, digest = runtime_archive()
+def render(template: str, modules: dict[str, Path] | None = None, **context: Any) -> str:
+    """Render ``template`` with kalec's version and the embedded archive available to it: the
+    runtime, plus ``modules`` (archive path -> file), the notebook's local modules."""
+    extra = tuple((name, path.read_bytes()) for name, path in sorted((modules or {}).items()))
+    archive, digest = runtime_archive(extra)
     return (
         _environment()
         .get_template(template)
-        .render(version=__version__, archive=archive_lines(), archive_digest=digest, **context)
+        .render(
+            version=__version__, archive=archive_lines(archive), archive_digest=digest, **context
+        )
     )

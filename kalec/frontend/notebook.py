@@ -8,13 +8,13 @@ diagnostic in the pipeline, never an exception, except a file that is not a note
 from __future__ import annotations
 
 import json
-import re
 import warnings
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
+from kalec import names
 from kalec.frontend.magics import MagicError, to_analyzed, to_python
 from kalec.frontend.tags import parse_cell_tags
 from kalec.ir import (
@@ -58,7 +58,7 @@ _KALE_QUIET = {
 
 def pipeline_name_from(path: Path) -> str:
     """A default pipeline name from the file name: lower case, words joined by '-'."""
-    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "pipeline"
+    return names.normalized_name(path.stem) or "pipeline"
 
 
 def _volumes(raw: Any, diagnostics: list[Diagnostic]) -> tuple[Volume, ...]:
@@ -78,6 +78,21 @@ def _volumes(raw: Any, diagnostics: list[Diagnostic]) -> tuple[Volume, ...]:
         size = item.get("size")
         if size is not None and item.get("size_type") and str(size).isdigit():
             size = f"{size}{item['size_type']}"
+        problem = (
+            names.object_name_problem(str(name), "volume claim")
+            or names.mount_path_problem(str(mount))
+            or (None if size is None else names.quantity_problem("memory", str(size)))
+        )
+        if problem:
+            diagnostics.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    f"notebook setting volumes: {problem}",
+                    hint="fix the volume in the notebook's metadata (kalec.volumes or "
+                    "kubeflow_notebook.volumes)",
+                )
+            )
+            continue
         volumes.append(
             Volume(
                 str(name),
@@ -124,6 +139,16 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
         value = values.get(key)
         return str(value) if value not in (None, "") else None
 
+    image = text("image")
+    if image and names.image_problem(image):
+        diagnostics.append(
+            Diagnostic(
+                Severity.ERROR,
+                f"notebook setting image: {names.image_problem(image)}",
+                hint="fix the image in the notebook's metadata (kalec.image or "
+                "kubeflow_notebook.docker_image)",
+            )
+        )
     return Settings(
         name=text("name") or pipeline_name_from(path),
         description=text("description") or "",
@@ -145,10 +170,29 @@ def load(path: Path) -> nbformat.NotebookNode:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise NotebookError(f"not a Jupyter notebook: invalid JSON ({error})") from None
+    except RecursionError:
+        raise NotebookError("not a Jupyter notebook: its JSON is nested too deeply") from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise NotebookError("not a Jupyter notebook: no cells")
+    if "cells" in data and not isinstance(data["cells"], list):
+        raise NotebookError("not a Jupyter notebook: 'cells' is not a list")
+    for number, cell in enumerate(data.get("cells") or [], start=1):
+        problem = _cell_problem(cell)
+        if problem:
+            raise NotebookError(
+                f"cell {number} {problem}; open and save the notebook in Jupyter, or fix the "
+                "cell's JSON"
+            )
+    invalid = _invalid_text(data)
+    if invalid:
+        raise NotebookError(
+            f"{invalid} holds text that is not valid Unicode (a lone surrogate, which no "
+            "file or kernel can carry); retype or remove that text"
+        )
     major = data.get("nbformat")
-    if not isinstance(major, int) or major < 3:
+    if not isinstance(major, int) or isinstance(major, bool):
+        raise NotebookError(f"not a Jupyter notebook: its format number is {major!r}")
+    if major < 3:
         raise NotebookError(
             f"notebook format {major!r} is too old to read; open and save it in Jupyter to upgrade it"
         )
@@ -163,6 +207,61 @@ def load(path: Path) -> nbformat.NotebookNode:
     return notebook
 
 
+def _is_surrogate_free(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _invalid_text(data: dict) -> str | None:
+    """Where the notebook holds a string UTF-8 cannot encode: "cell 3", "metadata.kalec.name".
+
+    Walked without recursion: a hostile notebook may nest deeper than Python's stack.
+    """
+    stack: list[tuple[Any, str]] = [
+        (cell, f"cell {number}") for number, cell in enumerate(data.get("cells") or [], start=1)
+    ]
+    stack += [(value, key) for key, value in data.items() if key != "cells"]
+    while stack:
+        node, place = stack.pop()
+        if isinstance(node, str):
+            if not _is_surrogate_free(node):
+                return place
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                inner = place if place.startswith("cell ") else f"{place}.{key}"
+                if not _is_surrogate_free(str(key)):
+                    return inner
+                stack.append((value, inner))
+        elif isinstance(node, list):
+            stack.extend((item, place) for item in node)
+    return None
+
+
+def _cell_problem(cell: Any) -> str | None:
+    """What makes a cell unreadable, in words; None when it is well formed."""
+    if not isinstance(cell, dict):
+        return f"is a {type(cell).__name__}, not a cell object"
+    if not isinstance(cell.get("metadata", {}), dict):
+        return "has metadata that is not an object"
+    tags = cell.get("metadata", {}).get("tags") or []
+    if not isinstance(tags, list):
+        return (
+            f"has metadata.tags stored as a {type(tags).__name__} ({tags!r:.40}); tags are a "
+            'list of strings, e.g. ["block:train"]'
+        )
+    if not all(isinstance(t, str) for t in tags):
+        return "has a tag in metadata.tags that is not a string"
+    source = cell.get("source", "")
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        return None  # the file format's own way of storing text: a list of lines
+    if not isinstance(source, str):
+        return f"has a source that is a {type(source).__name__}, not text"
+    return None
+
+
 def read_notebook(path: str | Path) -> Pipeline:
     """The notebook's kept code cells, each with its tags and its runnable and analysed text."""
     path = Path(path)
@@ -172,12 +271,10 @@ def read_notebook(path: str | Path) -> Pipeline:
     settings = read_settings(metadata if isinstance(metadata, dict) else {}, path, diagnostics)
     cells: list[CodeCell] = []
     for number, cell in enumerate(notebook.cells, start=1):
+        origin = Origin(number)
         if cell.get("cell_type") != "code":
             continue
-        origin = Origin(number)
-        raw_tags = cell.get("metadata", {}).get("tags", [])
-        if not isinstance(raw_tags, list):
-            raw_tags = []
+        raw_tags = cell.get("metadata", {}).get("tags") or []
         tags, tag_diagnostics = parse_cell_tags(raw_tags, origin)
         diagnostics.extend(tag_diagnostics)
         if tags.role is Role.SKIP:

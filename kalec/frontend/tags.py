@@ -13,11 +13,12 @@ from pathlib import Path
 
 import lark
 
+from kalec import names
 from kalec.ir import CellTags, Diagnostic, Origin, Role, Secret, Severity, StepOptions
 
 # The keywords that make a tag kalec's: a tag whose head is one of these must parse.
 KEYWORDS = (
-    "block", "step", "prev", "imports", "functions", "skip", "pipeline-parameters",
+    "block", "step", "prev", "imports", "functions", "skip", "pipeline-parameters", "parameters",
     "pipeline-metrics", "limit", "image", "annotation", "label", "cache", "retry", "timeout",
     "secret",
 )  # fmt: skip
@@ -31,6 +32,7 @@ FORMS = {
     "functions": "functions (no value)",
     "skip": "skip (no value)",
     "pipeline-parameters": "pipeline-parameters (no value)",
+    "parameters": "parameters (no value; papermill's name for pipeline-parameters)",
     "pipeline-metrics": "pipeline-metrics (no value)",
     "limit": "limit:RESOURCE:QUANTITY, e.g. limit:nvidia.com/gpu:1, limit:memory:4Gi, limit:cpu:2",
     "image": "image:IMAGE, e.g. image:python:3.11-slim",
@@ -97,30 +99,82 @@ def parse_tag(tag: str) -> ParsedTag | None:
     kind = node.data
     args = [str(c) for c in node.children if isinstance(c, lark.Token)]
     if kind in ("block", "step", "prev"):
-        names = tuple(str(t) for t in node.children[0].children)
-        return ParsedTag("prev" if kind == "prev" else "step", names=names)
+        if not node.children:  # `block:` alone: the cell continues the step above, as in Kale
+            return ParsedTag("continue")
+        steps = tuple(str(t) for t in node.children[0].children)
+        return ParsedTag("prev" if kind == "prev" else "step", names=steps)
     if kind in ROLE_TAGS:
         return ParsedTag(kind)
+    problem: str | None = None
     if kind == "limit":
+        problem = names.quantity_problem(args[0], args[1])
         options = StepOptions(limits=((args[0], args[1]),))
     elif kind == "image":
+        problem = names.image_problem(args[0])
         options = StepOptions(image=args[0])
     elif kind == "annotation":
+        problem = names.label_key_problem(args[0])
         options = StepOptions(annotations=((args[0], args[1]),))
     elif kind == "label":
+        problem = names.label_key_problem(args[0]) or names.label_value_problem(args[1])
         options = StepOptions(labels=((args[0], args[1]),))
     elif kind == "cache":
         options = StepOptions(cache=args[0] == "enabled")
     elif kind == "retry":
+        problem = names.count_problem("retries", int(args[0]))
         options = StepOptions(retries=int(args[0]))
     elif kind == "timeout":
         seconds = parse_duration(args[0])
         if seconds <= 0:
-            raise ValueError(f"malformed tag '{tag}': a timeout must be longer than zero")
+            problem = "a timeout must be longer than zero"
+        problem = problem or names.count_problem("seconds", seconds)
         options = StepOptions(timeout_seconds=seconds)
     else:  # secret
+        problem = names.object_name_problem(args[0], "secret") or names.secret_key_problem(args[1])
         options = StepOptions(secrets=(Secret(*args),))
+    if problem:
+        raise ValueError(f"tag '{tag}' cannot be honoured: {problem}")
     return ParsedTag("option", options=options)
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """True when one insertion, deletion, substitution or swap of neighbours turns a into b."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def _parses(tag: str) -> bool:
+    try:
+        return parse_tag(tag) is not None
+    except ValueError:
+        return False
+
+
+@functools.lru_cache(maxsize=1024)
+def near_miss(tag: str) -> str | None:
+    """The kalec tag that ``tag`` is one typo away from (``blok:train``, ``imprts``,
+    ``prev-load``, ``Block:train``), or None for a tag that is plainly someone else's."""
+    head, sep, rest = tag.partition(":")
+    for keyword in KEYWORDS:
+        if _one_edit_apart(head.lower(), keyword) or head.lower() == keyword != head:
+            candidate = keyword + sep + rest
+            if _parses(candidate):
+                return candidate
+    for separator in ("-", "=", " ", "_"):  # `prev-load`: the colon mistyped
+        head, sep, rest = tag.partition(separator)
+        if sep and head.lower() in KEYWORDS and _parses(f"{head.lower()}:{rest}"):
+            return f"{head.lower()}:{rest}"
+    return None
 
 
 def parse_cell_tags(tags: list[str], origin: Origin) -> tuple[CellTags, list[Diagnostic]]:
@@ -142,13 +196,26 @@ def parse_cell_tags(tags: list[str], origin: Origin) -> tuple[CellTags, list[Dia
             )
             continue
         if parsed is None:
-            diagnostics.append(
-                Diagnostic(
-                    Severity.WARNING,
-                    f"tag '{tag}' is not a kalec tag; it is ignored",
-                    origin,
+            suggestion = near_miss(tag)
+            if suggestion:  # a typo would silently move the cell to another step: stop here
+                diagnostics.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"tag '{tag}' is not a kalec tag, but one edit away from one",
+                        origin,
+                        hint=f"did you mean '{suggestion}'?",
+                    )
                 )
-            )
+            else:
+                diagnostics.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        f"tag '{tag}' is not a kalec tag; it is ignored",
+                        origin,
+                    )
+                )
+        elif parsed.kind == "continue":
+            continue
         elif parsed.kind == "step":
             steps.extend(parsed.names)
         elif parsed.kind == "prev":

@@ -1,13 +1,10 @@
-"""The IR as plain JSON data, for ``kalec emit --target ir`` and for tools that read it."""
+"""The IR as plain JSON-ready data, for ``kalec emit --target ir`` and for tools that read it."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from enum import Enum
 from typing import Any
-
-from kalec.ir.model import Pipeline
 
 
 def to_data(value: Any) -> Any:
@@ -21,7 +18,3 @@ def to_data(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): to_data(v) for k, v in value.items()}
     return value
-
-
-def to_json(pipeline: Pipeline) -> str:
-    return json.dumps(to_data(pipeline), indent=2, ensure_ascii=False)

@@ -32,7 +32,8 @@ MUTATING_METHODS = frozenset(
     popleft rotate fill resize put itemset setfield partition setflags
     fit partial_fit fit_transform fit_predict set_params set_output compile train_on_batch
     load_weights set_weights build train eval load_state_dict zero_grad step to cuda cpu
-    register_buffer register_parameter add_module apply
+    register_buffer register_parameter add_module apply fit_on_texts fit_on_sequences
+    fit_generator set_param set_attr learn
     seed shuffle random integers normal uniform choice permutation standard_normal binomial
     poisson exponential randint rand randn gauss getrandbits setstate
     __setitem__ __delitem__ __setattr__ __delattr__ __iadd__

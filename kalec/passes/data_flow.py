@@ -13,8 +13,10 @@ hand it the value left by the last cell before *c* (in notebook order) that boun
 
 Where the pipeline cannot reproduce that value, compiling stops with an error naming the step,
 the variable and the cells: a name no cell defines before its use; a producer that changes the
-value again after the read (a step hands on only its final values); two steps that both set the
-value and run in parallel while the reader depends on both (ambiguous producer).
+value again after the read (a step hands on only its final values). Several steps may set the
+same name (sections of a notebook reuse ``X`` and ``model``): each reader gets the value of the
+last of them before it, which travels from that step alone, so no order among the writers is
+needed; a file, which lives on one disk, does need one, and gets it.
 
 Reading a function defined elsewhere also reads the globals the function's body uses, at the
 place of the call: they are bound by the same rule.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import graphlib
 from collections import defaultdict
 from dataclasses import replace
 
@@ -41,6 +44,7 @@ from kalec.ir import (
     Severity,
     Step,
 )
+from kalec.passes.cell_facts import BUILTIN_NAMES
 from kalec.runtime.global_state import STATES
 
 
@@ -138,23 +142,30 @@ class _Index:
 
 
 def _ancestors(dependencies: dict[str, list[str]]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-
-    def visit(step: str, trail: set[str]) -> set[str]:
-        if step in found:
-            return found[step]
+    """Every step's ancestors, without recursion (a chain of thousands of steps is fine)."""
+    graph = {step: set(parents) for step, parents in dependencies.items()}
+    try:
+        order = list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError:  # the validation pass reports the cycle; walk each step alone
+        found: dict[str, set[str]] = {}
+        for step in graph:
+            seen: set[str] = set()
+            stack = list(graph[step])
+            while stack:
+                parent = stack.pop()
+                if parent not in seen and parent != step:
+                    seen.add(parent)
+                    stack.extend(graph.get(parent, ()))
+            found[step] = seen
+        return found
+    found = {}
+    for step in order:
         result: set[str] = set()
-        for parent in dependencies.get(step, ()):
-            if parent in trail:
-                continue  # a cycle: the validation pass reports it
+        for parent in graph.get(step, ()):
             result.add(parent)
-            result |= visit(parent, trail | {parent})
+            result |= found.get(parent, set())
         found[step] = result
-        return result
-
-    for step in dependencies:
-        visit(step, {step})
-    return found
+    return {step: found.get(step, set()) for step in graph}
 
 
 class _Resolver:
@@ -249,6 +260,8 @@ class _Resolver:
             if writer is None:
                 if name in self.index.params:
                     inputs[name] = Input(name, InputKind.PARAM, origin)
+                elif name in BUILTIN_NAMES:
+                    pass  # a builtin the notebook rebinds only later: here it is the builtin
                 elif name in STATES or any(
                     w in self.index.prelude for w in self.index.writers.get(name, ())
                 ):
@@ -294,13 +307,32 @@ class _Resolver:
                     pending.append(FreeName(used, origin, deferred=free.deferred))
         return list(inputs.values())
 
-    def resolve_metric(self, metric: Metric) -> Metric:
+    def resolve_metric(self, metric: Metric, steps: list[Step]) -> Metric:
+        """The step that reports the metric. A parameter's value (Kale's notebooks report
+        parameters as metrics) is reported by a step that reads it, else by the last step,
+        which is then given the parameter."""
         writer = self.index.last_writer(metric.name, metric.origin.cell, None)
-        if writer is None or writer in self.index.prelude | self.index.param_cells:
+        if writer in self.index.param_cells or (
+            writer is None and metric.name in self.index.params
+        ):
+            reporter = next(
+                (
+                    i
+                    for i, s in enumerate(steps)
+                    if any(x.name == metric.name and x.kind is InputKind.PARAM for x in s.inputs)
+                ),
+                len(steps) - 1,
+            )
+            step = steps[reporter]
+            if all(x.name != metric.name for x in step.inputs):
+                parameter = Input(metric.name, InputKind.PARAM, metric.origin)
+                steps[reporter] = replace(step, inputs=step.inputs + (parameter,))
+            return replace(metric, producer=step.name)
+        if writer is None or writer in self.index.prelude:
             what = (
                 "is not set by any step before this cell"
                 if writer is None
-                else ("is a pipeline parameter or prelude value, not a result of a step")
+                else "is set by the prelude (imports or functions cells), not by a step"
             )
             self.error(
                 f"metric '{metric.name}' {what}",
@@ -324,9 +356,9 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
                 have.add(item.producer)
                 dependencies.append(Dependency(item.producer, "data", item.origin, item.name))
         steps.append(replace(step, inputs=tuple(inputs), dependencies=tuple(dependencies)))
-    metrics = tuple(resolver.resolve_metric(m) for m in pipeline.metrics)
+    metrics = tuple(resolver.resolve_metric(m, steps) for m in pipeline.metrics)
 
-    final = _ancestors({s.name: [d.step for d in s.dependencies] for s in steps})
+    steps = _file_order(resolver.index, steps)
     diagnostics = resolver.diagnostics
     for step in steps:
         for dep in step.dependencies:
@@ -339,7 +371,8 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
                         dep.origin,
                     )
                 )
-    diagnostics += _ambiguities(resolver.index, steps, final)
+    final = _ancestors({s.name: [d.step for d in s.dependencies] for s in steps})
+    diagnostics += _shared_names(resolver.index, steps, final)
     return replace(
         pipeline,
         steps=tuple(steps),
@@ -348,42 +381,68 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
     )
 
 
-def _ambiguities(
+def _shared_names(
     index: _Index, steps: list[Step], ancestors: dict[str, set[str]]
 ) -> list[Diagnostic]:
-    """Inputs whose value two parallel ancestors of the reader both set: which one wins is luck."""
+    """Notes for inputs that several earlier steps set (sections reusing ``X``, ``model``).
+
+    The reader gets the value of the last of them before the read in notebook order, as a
+    top-to-bottom run does; the value travels from that step alone, so the other writers may
+    run in any order. Said where the writers are in no order (parallel sections), so that a
+    surprise is explained; a chain of steps redefining a value is the usual case, not said.
+    """
     found = []
     for step in steps:
-        mine = ancestors.get(step.name, set())
         for item in step.inputs:
             if item.kind is not InputKind.ARTIFACT or item.name in STATES:
-                continue  # a generator's state goes to whoever drew last: no value is lost
-            producer = item.producer
+                continue
+            others = {
+                other: writer
+                for writer in index.writers.get(item.name, ())
+                if writer < item.origin.cell
+                for other in index.cell_steps.get(writer, ())
+                if other not in (item.producer, step.name)
+                and item.producer not in index.cell_steps[writer]
+                and other not in ancestors.get(item.producer, ())
+                and item.producer not in ancestors.get(other, ())
+            }
+            if others:
+                other, writer = next(iter(others.items()))
+                found.append(
+                    Diagnostic(
+                        Severity.NOTE,
+                        f"step '{step.name}' reads {item.name} from step '{item.producer}', the "
+                        f"last to set it before this cell; step '{other}' (cell {writer}) sets "
+                        f"{item.name} too, earlier in the notebook",
+                        item.origin,
+                    )
+                )
+    return found
+
+
+def _file_order(index: _Index, steps: list[Step]) -> list[Step]:
+    """Steps that write a file another step reads run before the step whose write it reads.
+
+    Files live on one disk: if an earlier writer of ``out.csv`` ran after the writer the reader
+    is bound to, the reader would see the earlier version. Values need no such order; files do.
+    """
+    by_name = {s.name: s for s in steps}
+    extra: dict[str, list[Dependency]] = {}
+    for step in steps:
+        for item in step.inputs:
+            if item.kind is not InputKind.FILE or item.producer is None:
+                continue
+            bound = index.last_writer(item.name, item.origin.cell, step.name)
             for writer in index.writers.get(item.name, ()):
-                if writer >= item.origin.cell:
+                if bound is None or writer >= bound:
                     break
                 for other in index.cell_steps.get(writer, ()):
-                    if (
-                        other in (producer, step.name)
-                        or other not in mine
-                        or producer in index.cell_steps[writer]
-                        or other in ancestors.get(producer, ())
-                        or producer in ancestors.get(other, ())
-                    ):
-                        continue
-                    found.append(
-                        Diagnostic(
-                            Severity.ERROR,
-                            f"ambiguous producer of {item.name} for step '{step.name}': steps "
-                            f"'{other}' (cell {writer}) and '{producer}' both set it and run in "
-                            "parallel",
-                            item.origin,
-                            hint=f"rename {item.name} in one of them, or order them with "
-                            f"prev:{other} on step '{producer}'",
+                    producer = by_name[item.producer]
+                    have = {
+                        d.step for d in producer.dependencies + tuple(extra.get(producer.name, ()))
+                    }
+                    if other not in (producer.name, step.name) and other not in have:
+                        extra.setdefault(producer.name, []).append(
+                            Dependency(other, "data", item.origin, item.name)
                         )
-                    )
-                    break
-                else:
-                    continue
-                break
-    return found
+    return [replace(s, dependencies=s.dependencies + tuple(extra.get(s.name, ()))) for s in steps]

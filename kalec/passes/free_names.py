@@ -23,10 +23,22 @@ from kalec.passes.cell_facts import BUILTIN_NAMES
 from kalec.runtime.global_state import STATES
 
 
+class _Checker(checker.Checker):
+    """pyflakes, with some builtins taken away: those the notebook binds as its own values."""
+
+    not_builtins: frozenset[str] = frozenset()
+
+    def addBinding(self, node, value):  # noqa: N802 - pyflakes' name
+        if node is None and isinstance(value, checker.Builtin) and value.name in self.not_builtins:
+            return
+        super().addBinding(node, value)
+
+
 def _undefined_names(
-    pipeline: Pipeline, cell_numbers: tuple[int, ...]
+    pipeline: Pipeline, cell_numbers: tuple[int, ...], rebound: frozenset[str] = frozenset()
 ) -> list[tuple[str, Origin, bool]]:
-    """(name, first use, used at top level) for each name the cells read without binding it."""
+    """(name, first use, used at top level) for each name the cells read without binding it;
+    ``rebound``: builtins that count as names like others (the notebook binds them itself)."""
     starts: list[int] = []
     texts: list[str] = []
     line = 1
@@ -42,7 +54,8 @@ def _undefined_names(
             body = node.body if isinstance(node.body, list) else [node.body]
             deferred_lines.update(range(body[0].lineno, (node.end_lineno or body[0].lineno) + 1))
     found: dict[str, tuple[str, Origin, bool]] = {}
-    for message in checker.Checker(tree, builtins=BUILTIN_NAMES).messages:
+    checker_class = type("_StepChecker", (_Checker,), {"not_builtins": rebound})
+    for message in checker_class(tree, builtins=BUILTIN_NAMES).messages:
         # after `from m import *`, pyflakes says "may be undefined" instead: still a free name
         if not isinstance(message, (messages.UndefinedName, messages.ImportStarUsage)):
             continue
@@ -103,12 +116,19 @@ def free_names(pipeline: Pipeline) -> Pipeline:
                         "parameter, or move this code into a step",
                     )
                 )
+    # A builtin the notebook rebinds (`sum = 0`, `id = df.id`, a parameter named `type`) is a
+    # value like any other where a step reads it: the data flow binds it, and where no cell
+    # set it before the read, it is the builtin after all.
+    rebound = frozenset(
+        {p.name for p in pipeline.params}
+        | {name for cell in pipeline.cells if cell.facts for name in cell.facts.writes}
+    )
     steps = tuple(
         replace(
             step,
             free_names=tuple(
                 FreeName(name, origin, deferred=not top_level)
-                for name, origin, top_level in _undefined_names(pipeline, step.cells)
+                for name, origin, top_level in _undefined_names(pipeline, step.cells, rebound)
             )
             + _generator_reads(pipeline, step.cells)
             + _file_reads(pipeline, step.cells),

@@ -1,20 +1,69 @@
 """Pass: cells -> steps, following the tags in notebook order.
 
 A cell tagged ``block:``/``step:`` belongs to the steps it names; a code cell without such a tag
-continues whatever the code cell before it belonged to (a step, or the imports or functions
-prelude); ``pipeline-parameters`` and ``pipeline-metrics`` cells stand alone and do not change
+(or with an empty ``block:``, as Kale writes it) continues whatever the code cell before it
+belonged to (a step, or the imports or functions prelude: such a cell that does more than import
+and define is warned about, since the prelude runs at the start of every step); ``pipeline-parameters`` and ``pipeline-metrics`` cells stand alone and do not change
 what the next untagged cell continues. Untagged cells before any step tag form a step named
 ``main``, which makes a notebook without tags a one-step pipeline.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 from dataclasses import replace
 
 from kalec.ir import Dependency, Diagnostic, Origin, Pipeline, Role, Severity, Step, StepOptions
 
 IMPLICIT_STEP = "main"
+# Line magics that only set up the session: at home in a prelude.
+_SETUP_MAGICS = {"matplotlib", "load_ext", "reload_ext", "autoreload", "config"}
+
+
+def _is_definition(node: ast.stmt) -> bool:
+    """Statements a prelude is for: imports, definitions, constants, session set-up."""
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef)):
+        return True
+    if isinstance(node, (ast.ClassDef, ast.Pass, ast.Global)):
+        return True
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        value = node.value
+        return value is None or isinstance(
+            value,
+            (ast.Constant, ast.Name, ast.Attribute, ast.Lambda, ast.List, ast.Tuple, ast.Dict),
+        )
+    if isinstance(node, ast.Expr):
+        call = node.value
+        if isinstance(call, ast.Constant):  # a docstring
+            return True
+        return (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "run_line_magic"
+            and bool(call.args)
+            and isinstance(call.args[0], ast.Constant)
+            and call.args[0].value in _SETUP_MAGICS
+        )
+    if isinstance(node, ast.Try):
+        return all(_is_definition(n) for n in node.body + node.orelse + node.finalbody) and all(
+            _is_definition(n) for h in node.handlers for n in h.body
+        )
+    if isinstance(node, ast.If):
+        return all(_is_definition(n) for n in node.body + node.orelse)
+    return False
+
+
+def _first_action(code: str) -> tuple[int, str] | None:
+    """(line, text) of the first statement that does more than import and define."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    for node in tree.body:
+        if not _is_definition(node):
+            return node.lineno, ast.get_source_segment(code, node) or ""
+    return None
 
 
 def group_steps(pipeline: Pipeline) -> Pipeline:
@@ -26,6 +75,7 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
     step_options: dict[str, StepOptions] = {}
     step_prev: dict[str, list[Dependency]] = {}
     current: Role | tuple[str, ...] | None = None
+    prelude_cell = 0  # the imports or functions cell that untagged cells now continue
 
     def join(names: tuple[str, ...], cell_number: int) -> None:
         for name in names:
@@ -43,6 +93,7 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
             current = tags.steps
         elif role in (Role.IMPORTS, Role.FUNCTIONS):
             current = role
+            prelude_cell = cell.number
         elif role in (Role.PARAMETERS, Role.METRICS):
             if tags.prev or tags.options != StepOptions():
                 diagnostics.append(
@@ -62,6 +113,21 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                         f"this cell comes before any step tag; it forms step '{IMPLICIT_STEP}'",
                         cell.origin,
                         hint="tag it block:NAME to give its step a name",
+                    )
+                )
+        if current in (Role.IMPORTS, Role.FUNCTIONS) and role is None:
+            action = _first_action(cell.analyzed)
+            if action:
+                line, text = action
+                diagnostics.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        f"cell {cell.number} has no step tag and follows the {current.value} "
+                        f"cell {prelude_cell}, so it joins the prelude that runs at the start of "
+                        f"every step; it does more than import and define: "
+                        f"`{text.splitlines()[0][:60] if text else ''}`",
+                        Origin(cell.number, line),
+                        hint="tag it block:NAME to make it a step of its own (or skip)",
                     )
                 )
         if current == Role.IMPORTS:

@@ -1,15 +1,22 @@
 """Pass: the ``pipeline-parameters`` cells -> typed pipeline parameters.
 
 Only what a pipeline can carry as a typed input is accepted: a simple assignment of an int,
-float, str, bool, list or dict literal. Anything else is an error that points at the line, so
-that a parameter never silently turns into a hard-coded value.
+float, str, bool, list or dict constant (a literal, or arithmetic on literals such as
+``2 * 50``, evaluated here without running anything), or ``None``, which makes an optional
+string. Anything else is an error that points at the line, so that a parameter never silently
+turns into a hard-coded value. Names and values must also survive the targets: KFP names
+parameters with ASCII letters, digits and ``_`` starting with a letter, and carries numbers as
+JSON (finite, and exact only up to 2**53).
 """
 
 from __future__ import annotations
 
 import ast
+import math
+import re
 from dataclasses import replace
 
+from kalec.analysis.constants import NotConstant, constant_value
 from kalec.ir import Diagnostic, Origin, Param, ParamType, Pipeline, Role, Severity
 
 _TYPES = (
@@ -30,6 +37,24 @@ def _json_able(value: object) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and _json_able(v) for k, v in value.items())
     return False
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_RESERVED = {"Output"}  # kfp's name for a component's single output
+_EXACT_INT = 2**53  # beyond this a JSON number (a double) no longer holds every integer
+
+
+def _value_problem(value: object, depth: int = 0) -> str | None:
+    """Why a default cannot travel as a pipeline parameter, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value!r} is not a finite number, which JSON (how pipelines carry it) cannot hold"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_INT:
+        return f"{value} is larger than 2**53, past which pipelines carry integers inexactly"
+    if isinstance(value, list):
+        return next((p for v in value if (p := _value_problem(v, depth + 1))), None)
+    if isinstance(value, dict):
+        return next((p for v in value.values() if (p := _value_problem(v, depth + 1))), None)
+    return None
 
 
 def param_type(value: object) -> ParamType | None:
@@ -69,15 +94,51 @@ def parameters(pipeline: Pipeline) -> Pipeline:
                     Diagnostic(Severity.ERROR, "a parameter is assigned to one plain name", origin)
                 )
                 continue
-            try:
-                value = ast.literal_eval(value_node)
-            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            if target.id in _RESERVED:
                 diagnostics.append(
                     Diagnostic(
                         Severity.ERROR,
-                        f"parameter {target.id} must be a literal value, not `{ast.unparse(value_node)}`",
+                        f"parameter name {target.id} is reserved by Kubeflow Pipelines",
+                        origin,
+                        hint=f"rename {target.id}",
+                    )
+                )
+                continue
+            if not _NAME.fullmatch(target.id):
+                diagnostics.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"parameter name {target.id} cannot be a pipeline parameter: KFP and "
+                        "Argo take names of ASCII letters, digits and _ that start with a letter",
+                        origin,
+                        hint=f"rename {target.id} (for example to param{target.id})",
+                    )
+                )
+                continue
+            try:
+                value = constant_value(value_node)
+            except (NotConstant, RecursionError, MemoryError) as error:
+                diagnostics.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"parameter {target.id} must be a constant such as 500, 0.01, 'adam', "
+                        f"[1, 2] or 2 * 50, not `{ast.unparse(value_node)[:80]}`: {error}",
                         origin,
                         hint="write the value itself; compute derived values in a step",
+                    )
+                )
+                continue
+            if value is None:  # an optional string: None unless a run gives a value
+                found[target.id] = Param(target.id, ParamType.STR, None, origin)
+                continue
+            problem = _value_problem(value)
+            if problem:
+                diagnostics.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"parameter {target.id}: {problem}",
+                        origin,
+                        hint="use a value within those bounds, or set it in a step",
                     )
                 )
                 continue
@@ -86,8 +147,9 @@ def parameters(pipeline: Pipeline) -> Pipeline:
                 diagnostics.append(
                     Diagnostic(
                         Severity.ERROR,
-                        f"parameter {target.id} = {value!r} is a {type(value).__name__}; a parameter "
-                        "is an int, float, str, bool, list or dict (of those, with str keys)",
+                        f"parameter {target.id} = {repr(value)[:80]} is a {type(value).__name__}; a "
+                        "parameter is an int, float, str, bool, list or dict (of those, with str "
+                        "keys), or None",
                         origin,
                         hint="use a list for a tuple; give None-able parameters a default of their type",
                     )

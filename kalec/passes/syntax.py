@@ -12,6 +12,21 @@ from dataclasses import replace
 
 from kalec.ir import Diagnostic, Origin, Pipeline, Severity
 
+# Deeper syntax trees than this are refused: the passes walk trees recursively, as pyflakes does,
+# and no notebook written by a person nests expressions hundreds of levels deep.
+MAX_DEPTH = 300
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deep the syntax tree goes, measured without recursion."""
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
 
 def check_syntax(pipeline: Pipeline) -> Pipeline:
     found = []
@@ -19,8 +34,21 @@ def check_syntax(pipeline: Pipeline) -> Pipeline:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", SyntaxWarning)  # e.g. "\d" in a plain string
-                ast.parse(cell.analyzed)
-        except SyntaxError as error:
+                tree = ast.parse(cell.analyzed)
+            if _depth(tree) > MAX_DEPTH:
+                raise RecursionError
+        except (RecursionError, MemoryError):
+            found.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    "the cell is too deeply nested or too long an expression for Python's parser",
+                    Origin(cell.number),
+                    hint="split the expression into several statements",
+                )
+            )
+        except (SyntaxError, ValueError) as error:  # ValueError: a NUL byte, in older Pythons
+            if not isinstance(error, SyntaxError):
+                error = SyntaxError(str(error))
             line = error.lineno or 0
             text = (error.text or "").strip()
             found.append(

@@ -11,14 +11,10 @@
 from __future__ import annotations
 
 import graphlib
-import re
 from dataclasses import replace
 
 from kalec.ir import Diagnostic, Origin, Pipeline, Severity, Step
-
-
-def normalized_name(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+from kalec.names import normalized_name
 
 
 def _cycle(pipeline: Pipeline) -> list[Diagnostic]:

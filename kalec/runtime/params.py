@@ -28,7 +28,9 @@ def parse_value(text: str, kind: str) -> Any:
 
 
 def format_value(value: Any) -> str:
-    """The text ``parse_value`` reads back as ``value``."""
+    """The text ``parse_value`` reads back as ``value`` (None: empty, as steps read it)."""
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, dict)):

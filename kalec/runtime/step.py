@@ -174,17 +174,31 @@ def _json_value(value: Any) -> Any:
             return repr(value)
 
 
+def _size_text(value: Any) -> str:
+    """The in-memory size of a value, where its type says it (arrays, frames), for messages."""
+    size = getattr(value, "nbytes", None)
+    if size is None and hasattr(value, "memory_usage"):
+        try:
+            size = int(value.memory_usage(deep=True).sum())
+        except Exception:
+            size = None
+    return f" ({size / 1e6:,.1f} MB)" if isinstance(size, int) else ""
+
+
 def run_step(
     spec: dict[str, Any],
     params: dict[str, Any],
     inputs: dict[str, str],
     outputs: dict[str, str],
+    on_cell: Any = None,
 ) -> StepResult:
     """Run the step ``spec`` describes; raise ``StepFailure`` if it does not complete.
 
     ``spec``: {"step", "source", "prelude": [{"cell", "code"}], "imports": [statement],
     "cells": [{"cell", "code"}], "metrics": [name]}; ``params``: values by name; ``inputs``:
-    name -> saved value's path; ``outputs``: name -> path to save the value to.
+    name -> saved value's path; ``outputs``: name -> path to save the value to; ``on_cell``:
+    called with each cell's number before it runs (the local runner names the cell a step was
+    in when it ran out of time).
     """
     started = time.perf_counter()
     step = spec["step"]
@@ -202,7 +216,12 @@ def run_step(
 
     whole = set(spec.get("whole_number_params", ()))
     namespace.update({k: _whole_numbers(v) if k in whole else v for k, v in params.items()})
+    for name in spec.get("none_if_empty_params", ()):  # default None, carried as a string
+        if namespace.get(name) == "":
+            namespace[name] = None
     for cell in spec.get("prelude", []):
+        if on_cell:
+            on_cell(cell["cell"])
         _run_cell(cells, cell, namespace, show_last=False)
     for statement in spec.get("imports", []):
         try:
@@ -225,6 +244,8 @@ def run_step(
                 phase="load",
             ) from error
     for cell in spec.get("cells", []):
+        if on_cell:
+            on_cell(cell["cell"])
         _run_cell(cells, cell, namespace, show_last=True)
 
     result = StepResult(0.0)
@@ -245,6 +266,14 @@ def run_step(
                 f"cannot pass {name} from step '{step}' to the steps that use it: {error}. "
                 f"Create {name} again in the step that uses it, or create it inside a function "
                 "in a cell tagged functions and call that function where it is needed",
+                phase="save",
+            ) from error
+        except OSError as error:  # disk full, quota, permissions: the value is not saved
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise StepFailure(
+                f"{reason.lower()} while saving {name} of step '{step}'"
+                f"{_size_text(namespace[name])} to {os.path.dirname(path)}; free space there "
+                "(or give another --run-dir) and run again",
                 phase="save",
             ) from error
     for name in spec.get("metrics", []):
@@ -285,8 +314,9 @@ def _run_cell(
     try:
         cells.run(cell["code"], cell["cell"], namespace, show_last)
     except BaseException as error:
-        if isinstance(error, SystemExit) and error.code in (None, 0):
-            raise
+        # SystemExit too: in a kernel, sys.exit() in a cell is an error of that cell, which
+        # ends a top-to-bottom run there; here it names the cell rather than ending the step
+        # silently
         if isinstance(error, KeyboardInterrupt):
             raise
         sys.stdout.flush()
@@ -305,9 +335,23 @@ def main(argv: list[str] | None = None) -> int:
         run = json.load(handle)
     outcome: dict[str, Any]
     code = 0
+    progress = run.get("progress")
+
+    def on_cell(number: int) -> None:
+        if progress:
+            try:
+                with open(progress, "w", encoding="utf-8") as handle:
+                    handle.write(str(number))
+            except OSError:
+                pass  # only used to name a cell in a time-out message
+
     try:
         result = run_step(
-            run["spec"], run.get("params", {}), run.get("inputs", {}), run.get("outputs", {})
+            run["spec"],
+            run.get("params", {}),
+            run.get("inputs", {}),
+            run.get("outputs", {}),
+            on_cell=on_cell,
         )
         outcome = {
             "ok": True,
@@ -328,8 +372,12 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
-    with open(run["result"], "w", encoding="utf-8") as handle:
-        json.dump(outcome, handle)
+    try:
+        with open(run["result"], "w", encoding="utf-8") as handle:
+            json.dump(outcome, handle)
+    except OSError as error:
+        sys.stderr.write(f"kalec: cannot record how the step ended: {error}\n")
+        return 1
     return code
 
 

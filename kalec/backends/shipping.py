@@ -1,0 +1,204 @@
+"""What a cluster step needs from the notebook's folder: local modules, packages named by magics,
+and the data files it will not have.
+
+On this machine a step runs in the notebook's folder, so ``import helpers`` finds
+``helpers.py`` beside the notebook and ``pd.read_csv('data/train.csv')`` finds the data. In a
+pod neither is there. kalec ships the local modules (``helpers.py``, or a package folder with
+``__init__.py``, and the local modules they import in turn) inside the generated pipeline, as it
+ships its own runtime, and the packages their imports need; it installs the packages that
+``%pip install``, ``!pip install`` and ``%load_ext`` name; and it says which data files a step
+reads through a literal path that no step writes, since those it cannot ship.
+
+Nothing here runs the notebook or the modules: everything is read from the source.
+"""
+
+from __future__ import annotations
+
+import ast
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kalec import names
+from kalec.ir import InputKind, Origin, Pipeline, Step
+
+_MAX_MODULE_BYTES = 5 * 2**20  # a "module" larger than this is data, not code to embed
+# pip options followed by a value that is not a requirement
+_OPTIONS_WITH_VALUE = {
+    "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url",
+    "--extra-index-url", "-f", "--find-links", "-t", "--target", "--prefix", "--root",
+    "--platform", "--python-version", "--implementation", "--abi", "--src", "--cache-dir",
+    "--log", "--proxy", "--retries", "--timeout", "--exists-action", "--trusted-host",
+    "--progress-bar", "--upgrade-strategy", "--no-binary", "--only-binary", "--config-settings",
+}  # fmt: skip
+
+
+def imported_modules(code: Iterable[str]) -> set[str]:
+    """Top-level names of the absolute imports in the code (at any depth of its tree)."""
+    modules: set[str] = set()
+    for text in code:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module.split(".")[0])
+    return modules
+
+
+def _pip_requirements(command: str) -> list[str]:
+    """The requirements of a ``pip install ...`` command line; options and files left out."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return []
+    if "install" not in words:
+        return []
+    found: list[str] = []
+    skip = False
+    for word in words[words.index("install") + 1 :]:
+        if skip:
+            skip = False
+        elif word in _OPTIONS_WITH_VALUE:
+            skip = True
+        elif word.startswith("-") or any(c in word for c in "{}$&|;<>`"):
+            continue
+        elif names.requirement_problem(word) is None:
+            found.append(word)
+    return found
+
+
+@dataclass(frozen=True)
+class MagicNeeds:
+    """Packages a cell's IPython lines ask for: requirements to install, modules to pin."""
+
+    requirements: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+
+
+def magic_needs(python: str) -> MagicNeeds:
+    """What ``%pip install``, ``!pip install`` and ``%load_ext`` lines ask for.
+
+    Reads the text IPython's transformer made of them: ``get_ipython().run_line_magic('pip',
+    'install x')``, ``get_ipython().system('pip install x')``, ``...('load_ext', 'watermark')``.
+    """
+    if "get_ipython()" not in python:
+        return MagicNeeds()
+    try:
+        tree = ast.parse(python)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return MagicNeeds()
+    requirements: list[str] = []
+    modules: list[str] = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        texts = [a.value for a in node.args if isinstance(a, ast.Constant)]
+        if not texts or not all(isinstance(t, str) for t in texts):
+            continue
+        if node.func.attr == "run_line_magic" and len(texts) == 2:
+            magic, line = texts
+            if magic in ("pip", "conda"):
+                requirements += _pip_requirements(f"pip {line}")
+            elif magic == "load_ext" and line.strip():
+                modules.append(line.split()[0].split(".")[0])
+        elif node.func.attr in ("system", "getoutput") and "pip" in texts[0]:
+            requirements += _pip_requirements(texts[0])
+    return MagicNeeds(tuple(dict.fromkeys(requirements)), tuple(dict.fromkeys(modules)))
+
+
+def _step_code(pipeline: Pipeline, step: Step) -> list[str]:
+    code = [pipeline.cell(n).python for n in pipeline.prelude + step.cells]
+    code += [i.statement for i in step.inputs if i.kind is InputKind.IMPORT and i.statement]
+    return code
+
+
+def _written_files(pipeline: Pipeline) -> set[str]:
+    """Paths (as written in the code) that some cell writes: made at run time, never shipped."""
+    return {path for cell in pipeline.cells if cell.facts for path in cell.facts.file_writes}
+
+
+class LocalModules:
+    """The notebook folder's own modules that the steps import, found by reading their source."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.folder = Path(pipeline.source).resolve().parent
+        self.written = _written_files(pipeline)
+        self._files: dict[str, dict[str, Path]] = {}  # module -> archive path -> file
+
+    def files_of(self, module: str) -> dict[str, Path]:
+        """The files of a local module (archive path -> file); empty when it is not local."""
+        if module not in self._files:
+            self._files[module] = self._find(module)
+        return self._files[module]
+
+    def _find(self, module: str) -> dict[str, Path]:
+        if not module.isidentifier() or f"{module}.py" in self.written:
+            return {}
+        single = self.folder / f"{module}.py"
+        package = self.folder / module
+        if single.is_file() and single.stat().st_size <= _MAX_MODULE_BYTES:
+            return {single.name: single}
+        if (package / "__init__.py").is_file():
+            return {
+                path.relative_to(self.folder).as_posix(): path
+                for path in sorted(package.rglob("*.py"))
+                if path.stat().st_size <= _MAX_MODULE_BYTES and "__pycache__" not in path.parts
+            }
+        return {}
+
+    def closure(self, modules: set[str]) -> tuple[dict[str, Path], set[str]]:
+        """Every local module that ``modules`` reach through imports, with the non-local
+        modules those local ones import (whose packages the step must install)."""
+        files: dict[str, Path] = {}
+        external: set[str] = set()
+        pending = sorted(modules)
+        seen: set[str] = set()
+        while pending:
+            module = pending.pop()
+            if module in seen:
+                continue
+            seen.add(module)
+            found = self.files_of(module)
+            if not found:
+                continue
+            files.update(found)
+            for path in found.values():
+                try:
+                    source = path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                for imported in imported_modules([source]):
+                    if self.files_of(imported):
+                        pending.append(imported)
+                    else:
+                        external.add(imported)
+        return files, external
+
+    def for_step(self, pipeline: Pipeline, step: Step) -> tuple[dict[str, Path], set[str]]:
+        return self.closure(imported_modules(_step_code(pipeline, step)))
+
+
+def unshipped_reads(pipeline: Pipeline) -> list[tuple[str, str, Origin]]:
+    """(step, path, where) for files a step reads through a literal relative path that no
+    step writes: on this machine they sit beside the notebook, in a pod they do not."""
+    written = _written_files(pipeline)
+    modules = LocalModules(pipeline)
+    found = []
+    for step in pipeline.steps:
+        for number in pipeline.prelude + step.cells:
+            facts = pipeline.cell(number).facts
+            for path in facts.file_reads if facts else ():
+                if path in written or path.startswith(("/", "~")):
+                    continue
+                if path.endswith(".py") and modules.files_of(path[:-3]):
+                    continue  # a local module: shipped
+                if not (modules.folder / path).exists():
+                    continue  # not here either: a path the code only tests, or made elsewhere
+                found.append((step.name, path, Origin(number)))
+    unique = {(s, p): o for s, p, o in found}
+    return [(s, p, o) for (s, p), o in unique.items()]
