@@ -14,12 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from kalec import __version__
+from kalec.backends.options import (
+    ArgoOptions,
+    IrOptions,
+    KfpOptions,
+    RunOptions,
+    script_name_for,
+)
+from kalec.errors import KalecError
 from kalec.runtime.params import parse_value
 
 EXIT_OK, EXIT_USER_CODE, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
-class UsageError(Exception):
+class UsageError(KalecError):
     """Bad input: exit 2 with the message."""
 
 
@@ -47,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
             "--verbose",
             action="store_true",
             help="also print notes (such as dependencies kalec added)",
+        )
+        sub.add_argument(
+            "--ignore",
+            action="append",
+            default=[],
+            metavar="CODE",
+            help="do not show warnings and notes of this code, e.g. K303 (repeatable; "
+            "errors cannot be ignored; the codes are listed in docs/diagnostics.md)",
         )
 
     def cluster(sub: argparse.ArgumentParser) -> None:
@@ -227,10 +243,33 @@ def _parser() -> argparse.ArgumentParser:
         "its producer, outputs, parameters and metrics, with every diagnostic.",
     )
     common(check)
+    check.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), or JSON: steps, inputs, parameters, metrics and "
+        "diagnostics with their codes, cells and lines",
+    )
     return parser
 
 
-def _compile(path: str, verbose: bool) -> Any:
+def _ignored(args: argparse.Namespace) -> set[str]:
+    """The codes of ``--ignore``: known codes of warnings and notes only."""
+    from kalec.diagnostics import CATALOGUE
+    from kalec.ir import Severity
+
+    codes = {code.strip().upper() for code in getattr(args, "ignore", [])}
+    for code in sorted(codes):
+        if code not in CATALOGUE:
+            raise UsageError(f"error: --ignore {code}: no such code (see docs/diagnostics.md)")
+        if CATALOGUE[code].severity is Severity.ERROR:
+            raise UsageError(
+                f"error: --ignore {code}: {code} is an error; errors cannot be ignored"
+            )
+    return codes
+
+
+def _compile(path: str, verbose: bool, ignore: set[str] | None = None) -> Any:
     from kalec.compiler import compile_notebook
     from kalec.frontend.notebook import NotebookError
     from kalec.ir import Severity
@@ -238,8 +277,12 @@ def _compile(path: str, verbose: bool) -> Any:
     try:
         pipeline = compile_notebook(path)
     except NotebookError as error:
-        raise UsageError(f"{path}: error: {error}") from None
-    shown = [d for d in pipeline.diagnostics if verbose or d.severity is not Severity.NOTE]
+        raise UsageError(f"{path}: error {error.code}: {error}") from None
+    shown = [
+        d
+        for d in pipeline.diagnostics
+        if (verbose or d.severity is not Severity.NOTE) and d.code not in (ignore or ())
+    ]
     for diagnostic in shown:
         sys.stderr.write(diagnostic.render(path) + "\n")
     if pipeline.has_errors:
@@ -358,6 +401,29 @@ def _written_by_kalec(path: Path) -> bool:
     return b"compiled by kalec" in head or b"_kalec_" in head or b'"kalec_ir"' in head
 
 
+def _kfp_options(args: argparse.Namespace) -> KfpOptions:
+    return KfpOptions(
+        image=args.image,
+        packages=tuple(args.package),
+        script_name=script_name_for(getattr(args, "output", None), args.notebook),
+    )
+
+
+def _target_options(args: argparse.Namespace) -> KfpOptions | ArgoOptions | IrOptions:
+    """The options of ``args.target``, from the arguments that belong to it."""
+    if args.target in ("kfp-py", "yaml"):
+        return _kfp_options(args)
+    if args.target == "argo":
+        return ArgoOptions(
+            image=args.image,
+            packages=tuple(args.package),
+            data=args.argo_data,
+            volume_claim=args.argo_volume_claim,
+            volume_size=args.argo_volume_size,
+        )
+    return IrOptions()
+
+
 def _check_cluster_options(args: argparse.Namespace) -> None:
     """``--image`` and ``--package`` reach generated commands: only well-formed values pass."""
     from kalec import names
@@ -369,25 +435,29 @@ def _check_cluster_options(args: argparse.Namespace) -> None:
             raise UsageError(f"error: {option}: {problem}")
 
 
-def _warn_unshipped(pipeline: Any, target: str) -> None:
+def _warn_unshipped(pipeline: Any, target: str, ignore: set[str]) -> None:
     """Data files the steps read beside the notebook, which a cluster step will not have."""
     if target == "ir":
         return
     from kalec.backends.shipping import unshipped_reads
+    from kalec.diagnostics import DATA_NOT_SHIPPED
 
     for step, path, origin in unshipped_reads(pipeline):
-        sys.stderr.write(
-            f"{pipeline.source}: {origin}: warning: step '{step}' reads {path}, which is beside "
-            f"the notebook here but will not be in the {target} step's container\n"
-            "  hint: put it in the image, on a volume (notebook setting volumes), or in object "
-            "storage, and read it from there\n"
+        diagnostic = DATA_NOT_SHIPPED(
+            f"step '{step}' reads {path}, which is beside the notebook here but will not be in "
+            f"the {target} step's container",
+            origin,
+            hint="put it in the image, on a volume (notebook setting volumes), or in object "
+            "storage, and read it from there",
         )
+        if diagnostic.code not in ignore:
+            sys.stderr.write(diagnostic.render(pipeline.source) + "\n")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     _check_target(args.target, runs=False)
     _check_cluster_options(args)
-    pipeline = _compile(args.notebook, args.verbose)
+    pipeline = _compile(args.notebook, args.verbose, _ignored(args))
     notebook = Path(args.notebook)
     output = Path(args.output) if args.output else _default_output(notebook, args.target)
     if output.exists() and not args.force and not _written_by_kalec(output):
@@ -395,8 +465,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             f"error: {output} exists and kalec did not write it; not replacing it "
             "(give another -o PATH, or --force to replace it)"
         )
-    text = _backend(args.target, runs=False).emit(pipeline, args)
-    _warn_unshipped(pipeline, args.target)
+    text = _backend(args.target, runs=False).emit(pipeline, _target_options(args))
+    _warn_unshipped(pipeline, args.target, _ignored(args))
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
@@ -413,19 +483,19 @@ def _count(n: int, noun: str) -> str:
 def cmd_emit(args: argparse.Namespace) -> int:
     _check_target(args.target, runs=False)
     _check_cluster_options(args)
-    pipeline = _compile(args.notebook, args.verbose)
-    sys.stdout.write(_backend(args.target, runs=False).emit(pipeline, args))
-    _warn_unshipped(pipeline, args.target)
+    pipeline = _compile(args.notebook, args.verbose, _ignored(args))
+    sys.stdout.write(_backend(args.target, runs=False).emit(pipeline, _target_options(args)))
+    _warn_unshipped(pipeline, args.target, _ignored(args))
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError("error: --jobs must be at least 1")
-    pipeline = _compile(args.notebook, args.verbose)
+    pipeline = _compile(args.notebook, args.verbose, _ignored(args))
     overrides = parse_overrides(args, pipeline.params)
     local = _backend("local", runs=True)
-    options = local.RunOptions(jobs=args.jobs, run_dir=args.run_dir, params=overrides)
+    options = RunOptions(jobs=args.jobs, run_dir=args.run_dir, params=overrides)
     try:
         return local.run(pipeline, options)
     except local.RunFolderError as error:
@@ -437,9 +507,37 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from kalec.report import check_report
 
-    pipeline = _compile(args.notebook, verbose=True)
+    ignore = _ignored(args)
+    if args.format == "json":
+        return _check_json(args.notebook, ignore)
+    pipeline = _compile(args.notebook, verbose=True, ignore=ignore)
     sys.stdout.write(check_report(pipeline))
     return EXIT_OK
+
+
+def _check_json(path: str, ignore: set[str]) -> int:
+    """``check --format json``: one JSON document on standard output, whatever the outcome."""
+    import json
+
+    from kalec.compiler import compile_notebook
+    from kalec.diagnostics import NOT_A_NOTEBOOK
+    from kalec.frontend.notebook import NotebookError
+    from kalec.report import check_data
+
+    try:
+        pipeline = compile_notebook(path)
+    except NotebookError as error:
+        data = {
+            "notebook": path,
+            "ok": False,
+            "diagnostics": [NOT_A_NOTEBOOK(str(error)).as_dict()],
+        }
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return EXIT_BAD_INPUT
+    kept = tuple(d for d in pipeline.diagnostics if d.code not in ignore)
+    data = check_data(pipeline, kept)
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n")
+    return EXIT_OK if data["ok"] else EXIT_BAD_INPUT
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -452,19 +550,19 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         raise UsageError(f"error: deploy needs kfp, which is not installed: {KFP_INSTALL_HINT}")
     from kalec.backends import kfp_yaml
     from kalec.backends.kfp_py import description as kfp_description
-    from kalec.backends.kfp_py import kfp_name
     from kalec.deploy import DeployError, DeployRequest, deploy, describe
+    from kalec.names import pipeline_name
 
-    pipeline = _compile(args.notebook, args.verbose)
+    pipeline = _compile(args.notebook, args.verbose, _ignored(args))
     overrides = parse_overrides(args, pipeline.params)
     if overrides and not args.run:
         raise UsageError("error: -p, -f and -y set parameters of a run; add --run")
     settings = pipeline.settings
-    name = kfp_name(args.name or settings.name)
+    name = pipeline_name(args.name or settings.name)
     request = DeployRequest(
         host=args.host or "(no host: --dry-run)",
         pipeline_name=name,
-        yaml_text=kfp_yaml.emit(pipeline, args),
+        yaml_text=kfp_yaml.emit(pipeline, _kfp_options(args)),
         description=kfp_description(pipeline),
         experiment=args.experiment or settings.experiment or "Default",
         run=args.run,
@@ -524,8 +622,6 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     argv = _papermill_params(sys.argv[1:] if argv is None else list(argv))
     args = _parser().parse_args(argv)
-    from kalec.backends import BackendError
-
     bad = _unencodable_argument(args)
     if bad:
         shown = "the notebook's file name" if bad == "notebook" else "--" + bad.replace("_", "-")
@@ -535,10 +631,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return COMMANDS[args.command](args)
-    except UsageError as error:
+    except UsageError as error:  # its message is ready to print
         sys.stderr.write(f"{error}\n")
         return EXIT_BAD_INPUT
-    except BackendError as error:
+    except KalecError as error:  # a target, a folder or a server refused: name the notebook
         sys.stderr.write(f"{getattr(args, 'notebook', 'kalec')}: error: {error}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

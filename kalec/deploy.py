@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from kalec.errors import KalecError
 
-class DeployError(Exception):
+
+class DeployError(KalecError):
     """The server could not be reached or refused a request; the message says which."""
 
 

@@ -50,6 +50,11 @@ def normalized_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+def pipeline_name(name: str) -> str:
+    """A pipeline's name as KFP and Kubernetes take it: ``normalized_name``, never empty."""
+    return normalized_name(name) or "pipeline"
+
+
 def image_problem(image: str) -> str | None:
     if len(image) > 4096 or not _IMAGE.fullmatch(image):
         return (

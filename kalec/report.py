@@ -1,9 +1,11 @@
-"""``kalec check``: the compiled pipeline as a person reads it, step by step."""
+"""``kalec check``: the compiled pipeline as a person reads it, step by step, or as JSON."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kalec.analysis.names import describe
-from kalec.ir import InputKind, Pipeline
+from kalec.ir import Diagnostic, InputKind, Pipeline, Severity
 
 
 def check_report(pipeline: Pipeline) -> str:
@@ -62,9 +64,59 @@ def check_report(pipeline: Pipeline) -> str:
             settings.append("cache=" + ("enabled" if options.cache else "disabled"))
         if settings:
             lines.append(f"  settings: {', '.join(settings)}")
-    warnings = [d for d in pipeline.diagnostics if d.severity.value != "note"]
+    warnings = [d for d in pipeline.diagnostics if d.severity is not Severity.NOTE]
     lines.append("")
     lines.append(
         f"{len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else "no problems found"
     )
     return "\n".join(lines) + "\n"
+
+
+def _where(origin: Any) -> dict[str, int | None]:
+    return {
+        "cell": origin.cell if origin else None,
+        "line": (origin.line or None) if origin else None,
+    }
+
+
+def check_data(pipeline: Pipeline, diagnostics: tuple[Diagnostic, ...] | None = None) -> dict:
+    """The compiled pipeline as JSON-ready data: ``kalec check --format json``, and what a
+    server returns. ``diagnostics`` replaces the pipeline's own (after ``--ignore``)."""
+    shown = pipeline.diagnostics if diagnostics is None else diagnostics
+    return {
+        "notebook": pipeline.source,
+        "pipeline": pipeline.settings.name,
+        "ok": not any(d.severity is Severity.ERROR for d in shown),
+        "parameters": [
+            {"name": p.name, "type": p.type.value, "default": p.default, **_where(p.origin)}
+            for p in pipeline.params
+        ],
+        "metrics": [
+            {"name": m.name, "step": m.producer, **_where(m.origin)} for m in pipeline.metrics
+        ],
+        "prelude": list(pipeline.prelude),
+        "steps": [
+            {
+                "name": step.name,
+                "cells": list(step.cells),
+                "dependencies": [
+                    {"step": d.step, "reason": d.reason, "variable": d.variable, **_where(d.origin)}
+                    for d in step.dependencies
+                ],
+                "inputs": [
+                    {
+                        "name": i.name,
+                        "kind": i.kind.value,
+                        "producer": i.producer,
+                        "statement": i.statement,
+                        **_where(i.origin),
+                    }
+                    for i in step.inputs
+                ],
+                "outputs": list(step.outputs),
+                "metrics": list(step.metrics),
+            }
+            for step in pipeline.steps
+        ],
+        "diagnostics": [d.as_dict() for d in shown],
+    }

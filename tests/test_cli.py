@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def test_no_command_is_a_usage_error() -> None:
 def test_missing_notebook_exits_2_naming_the_file(args: list[str], tmp_path: Path) -> None:
     done = run_kalec(*args, cwd=tmp_path)
     assert done.returncode == 2
-    assert "missing.ipynb: error: no such file" in done.stderr
+    assert "missing.ipynb: error K100: no such file" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -43,7 +44,7 @@ def test_a_file_that_is_not_a_notebook_exits_2(content: str, tmp_path: Path) -> 
     path.write_text(content)
     done = run_kalec("check", str(path))
     assert done.returncode == 2
-    assert "broken.ipynb: error:" in done.stderr and "Traceback" not in done.stderr
+    assert "broken.ipynb: error K100:" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_unknown_targets_list_the_ones_there_are(notebook) -> None:
@@ -110,7 +111,7 @@ def test_diagnostics_print_like_a_compiler(notebook) -> None:
     path = notebook(["# title", ([B + "a"], "x = 1\ny = nope")])
     done = run_kalec("build", str(path), "--target", "ir")
     assert done.returncode == 2
-    assert f"{path}: cell 2, line 2: error: name 'nope' is not defined" in done.stderr
+    assert f"{path}: cell 2, line 2: error K605: name 'nope' is not defined" in done.stderr
     assert "hint:" in done.stderr
 
 
@@ -119,3 +120,81 @@ def test_user_code_failure_is_exit_1(notebook) -> None:
     done = run_kalec("run", "--local", str(path), "--run-dir", str(path.parent / "r"))
     assert done.returncode == 1
     assert "ValueError: boom" in done.stderr
+
+
+def test_every_diagnostic_has_a_code_from_the_catalogue(notebook) -> None:
+    from kalec.compiler import compile_notebook
+    from kalec.diagnostics import CATALOGUE
+
+    path = notebook(
+        [
+            (["imports"], "import os"),
+            ([], "print('busy')"),
+            (["hide-input", "blok:x"], "y = 1"),
+            ([B + "a"], "x = missing"),
+        ]
+    )
+    pipeline = compile_notebook(path)
+    assert pipeline.diagnostics
+    for diagnostic in pipeline.diagnostics:
+        kind = CATALOGUE[diagnostic.code]
+        assert kind.severity is diagnostic.severity
+
+
+def test_check_as_json_and_ignore(notebook) -> None:
+    path = notebook(
+        [
+            (["imports"], "import os"),
+            ([], "print('busy')"),
+            (["pipeline-parameters"], "N = 3"),
+            ([B + "a"], "x = N"),
+            ([B + "b"], "print(x)"),
+        ]
+    )
+    done = run_kalec("check", str(path), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["ok"] and [s["name"] for s in data["steps"]] == ["a", "b"]
+    assert data["steps"][1]["inputs"][0]["producer"] == "a"
+    assert data["parameters"] == [{"name": "N", "type": "int", "default": 3, "cell": 3, "line": 1}]
+    codes = [d["code"] for d in data["diagnostics"]]
+    assert codes == ["K303", "K609"]
+    busy = data["diagnostics"][0]
+    assert (busy["severity"], busy["cell"], busy["line"]) == ("warning", 2, 1)
+    done = run_kalec("check", str(path), "--format", "json", "--ignore", "K303")
+    assert [d["code"] for d in json.loads(done.stdout)["diagnostics"]] == ["K609"]
+    done = run_kalec("check", str(path), "--ignore", "K303")
+    assert "K303" not in done.stderr and "K609" in done.stderr
+    done = run_kalec("check", str(path), "--ignore", "K605")
+    assert done.returncode == 2 and "errors cannot be ignored" in done.stderr
+    done = run_kalec("check", str(path), "--ignore", "K999")
+    assert done.returncode == 2 and "no such code" in done.stderr
+
+
+def test_check_as_json_reports_refusals_with_exit_2(notebook, tmp_path: Path) -> None:
+    done = run_kalec("check", str(notebook([([B + "a"], "x = missing")])), "--format", "json")
+    assert done.returncode == 2
+    data = json.loads(done.stdout)
+    assert not data["ok"] and data["diagnostics"][0]["code"] == "K605"
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{")
+    done = run_kalec("check", str(broken), "--format", "json")
+    assert done.returncode == 2 and json.loads(done.stdout)["diagnostics"][0]["code"] == "K100"
+
+
+def test_the_diagnostics_page_lists_every_code() -> None:
+    from kalec.diagnostics import catalogue_markdown
+
+    page = (Path(__file__).parent.parent / "docs" / "diagnostics.md").read_text()
+    assert page == catalogue_markdown(), "regenerate: python -m kalec.diagnostics > docs/..."
+
+
+def test_every_code_is_given_somewhere() -> None:
+    import kalec.diagnostics as catalogue
+
+    root = Path(__file__).parent.parent / "kalec"
+    source = "\n".join(p.read_text() for p in root.rglob("*.py") if p.name != "diagnostics.py")
+    names = {v.code: n for n, v in vars(catalogue).items() if isinstance(v, catalogue.Kind)}
+    assert set(names) == set(catalogue.CATALOGUE)
+    used = {name for name in names.values() if re.search(rf"\b{name}\b", source)}
+    assert [code for code, name in names.items() if name not in used] == []

@@ -251,7 +251,7 @@ def test_build_warns_of_data_files_a_cluster_step_will_not_have(tmp_path: Path) 
     path = _project(tmp_path)
     done = run_kalec("build", str(path), "--target", "kfp-py")
     assert done.returncode == 0, done.stderr
-    assert "cell 4: warning: step 'c' reads data.csv" in done.stderr
+    assert "cell 4: warning K801: step 'c' reads data.csv" in done.stderr
     assert "helpers.py" not in done.stderr
 
 
@@ -272,3 +272,16 @@ def test_local_modules_travel_with_the_kfp_steps(tmp_path: Path) -> None:
     done = kfp_local_run(script)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     assert result_lines(done.stdout + done.stderr) == ["RESULT 42"]
+
+
+def test_a_notebook_whose_folder_cannot_hold_the_run_runs_from_the_current_folder(
+    notebook, tmp_path: Path
+) -> None:
+    path = notebook([([B + "a"], "print('RESULT ran')")])
+    (tmp_path / ".kalec").write_text("in the way, as a read-only folder would be")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = run_kalec("run", str(path), cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    runs = list((elsewhere / ".kalec" / "runs").iterdir())
+    assert len(runs) == 1 and str(runs[0]) in done.stdout

@@ -1,8 +1,8 @@
 """One registry of targets; each target is one module, imported only when it is used.
 
 A target either writes text (``emit(pipeline, options) -> str``: a script, a YAML document, the
-IR as JSON) or runs the pipeline (``run(pipeline, options) -> int``). Targets whose backend has
-not landed yet are listed, so that asking for them says so instead of "unknown target".
+IR as JSON) or runs the pipeline (``run(pipeline, options) -> int``). A target whose optional
+requirements (kfp) are not installed says so, with the command that installs them.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
 
+from kalec.errors import KalecError
+
 
 @dataclass(frozen=True)
 class Target:
     name: str
     summary: str
-    module: str | None  # None: not available yet
+    module: str
     suffix: str = ""  # file name ending for `kalec build`
     runs: bool = False  # runs the pipeline instead of writing it
     requires: tuple[str, ...] = ()  # modules it needs that kalec does not install by default
@@ -41,12 +43,12 @@ TARGETS: dict[str, Target] = {
 }
 
 
-class BackendError(Exception):
+class BackendError(KalecError):
     """The pipeline cannot be written for this target; the message says why and what to do."""
 
 
-class TargetUnavailable(Exception):
-    """The target is known but its backend is not part of this kalec yet."""
+class TargetUnavailable(BackendError):
+    """The target is known but needs a package that is not installed."""
 
 
 def missing_requirements(modules: tuple[str, ...]) -> list[str]:
@@ -55,11 +57,6 @@ def missing_requirements(modules: tuple[str, ...]) -> list[str]:
 
 def load(name: str) -> ModuleType:
     target = TARGETS[name]
-    if target.module is None:
-        raise TargetUnavailable(
-            f"target '{name}' ({target.summary}) is not available yet in this version of kalec; "
-            f"available: {', '.join(t.name for t in TARGETS.values() if t.module)}"
-        )
     missing = missing_requirements(target.requires)
     if missing:
         raise TargetUnavailable(

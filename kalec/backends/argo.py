@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import yaml
 
 from kalec.backends import BackendError
 from kalec.backends.escaping import placeholder_free, py_text
-from kalec.backends.kfp_py import kfp_name
+from kalec.backends.options import ArgoOptions
 from kalec.backends.packages import Packages
 from kalec.backends.python_names import spec_literal
 from kalec.backends.step_spec import (
@@ -39,7 +38,7 @@ from kalec.backends.step_spec import (
 )
 from kalec.backends.templating import render
 from kalec.ir import Pipeline, Step
-from kalec.names import normalized_name
+from kalec.names import normalized_name, pipeline_name
 from kalec.runtime.params import format_value
 
 DATA_ROOT = "/tmp/kalec"  # inside a step's container: where its inputs and outputs lie
@@ -49,27 +48,6 @@ VOLUME_NAME = "kalec-data"
 
 class ArgoError(BackendError):
     """The pipeline cannot be expressed as an Argo workflow (names Kubernetes cannot hold)."""
-
-
-@dataclass
-class ArgoOptions:
-    image: str | None = None
-    packages: list[str] = field(default_factory=list)
-    data: str = "artifacts"  # or "volume"
-    volume_claim: str | None = None  # an existing claim, for data=volume
-    volume_size: str = "1Gi"  # size of the claim made for each run, for data=volume
-
-    @classmethod
-    def from_args(cls, args: Any) -> ArgoOptions:
-        if isinstance(args, cls):
-            return args
-        return cls(
-            image=getattr(args, "image", None),
-            packages=list(getattr(args, "package", None) or []),
-            data=getattr(args, "argo_data", None) or "artifacts",
-            volume_claim=getattr(args, "argo_volume_claim", None),
-            volume_size=getattr(args, "argo_volume_size", None) or "1Gi",
-        )
 
 
 def k8s_name(name: str) -> str:
@@ -315,7 +293,7 @@ class _Lowering:
         }
         spec["templates"] = [dag] + [self.template(s) for s in self.pipeline.steps]
         metadata: dict[str, Any] = {
-            "generateName": kfp_name(settings.name)[:56] + "-",
+            "generateName": pipeline_name(settings.name)[:56] + "-",
             "labels": {"kalec/pipeline": k8s_name(settings.name)},
         }
         if settings.description:
@@ -328,9 +306,9 @@ class _Lowering:
         }
 
 
-def workflow(pipeline: Pipeline, options: Any = None) -> dict[str, Any]:
+def workflow(pipeline: Pipeline, options: ArgoOptions | None = None) -> dict[str, Any]:
     """The Workflow as data; ``ArgoError`` when user text would be read as a placeholder."""
-    document = _Lowering(pipeline, ArgoOptions.from_args(options)).workflow()
+    document = _Lowering(pipeline, options or ArgoOptions()).workflow()
     found = _user_placeholders(document)
     if found:
         place, text = found[0]
@@ -361,7 +339,7 @@ def _where(place: str, document: dict[str, Any]) -> str:
     return f"the workflow's {place}"
 
 
-def emit(pipeline: Pipeline, options: Any = None) -> str:
+def emit(pipeline: Pipeline, options: ArgoOptions | None = None) -> str:
     header = (
         f"# Argo Workflow compiled by kalec from {py_text(Path(pipeline.source).name)}.\n"
         "# Submit it with: argo submit FILE  (or kubectl create -f FILE)\n"

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import builtins
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kalec.backends import BackendError
 from kalec.backends.escaping import py_literal
+from kalec.backends.options import KfpOptions
 from kalec.backends.packages import Packages
 from kalec.backends.python_names import identifier, spec_literal
 from kalec.backends.step_spec import (
@@ -29,7 +29,7 @@ from kalec.backends.step_spec import (
 )
 from kalec.backends.templating import render
 from kalec.ir import ParamType, Pipeline, Step
-from kalec.names import normalized_name
+from kalec.names import pipeline_name
 
 # Names the script itself defines or imports at module level. The pipeline function's parameters
 # are the notebook's parameter names, so anything the pipeline's body refers to (step functions,
@@ -61,41 +61,6 @@ _ANNOTATIONS = {
     ParamType.DICT: "dict",
 }
 _CPU, _MEMORY = "cpu", "memory"
-
-
-@dataclass
-class KfpOptions:
-    """Choices the command line can make for the KFP targets."""
-
-    image: str | None = None  # default base image of every step
-    packages: list[str] = field(default_factory=list)  # requirement overrides
-    script_name: str = "pipeline.kfp.py"
-
-    @classmethod
-    def from_args(cls, args: Any) -> KfpOptions:
-        if isinstance(args, cls):
-            return args
-        output = getattr(args, "output", None)
-        notebook = Path(getattr(args, "notebook", "pipeline.ipynb"))
-        # the script compiles itself to a YAML beside it, named after it: `-o x.yaml` (target
-        # yaml) still means the script x.py, never a script named like its own output
-        if output and output.endswith(".py"):
-            script = Path(output).name
-        else:
-            stem = Path(output).name if output else notebook.name
-            for suffix in (".yaml", ".ipynb", ".pipeline"):
-                stem = stem.removesuffix(suffix)
-            script = (stem or "pipeline") + ".kfp.py"
-        return cls(
-            image=getattr(args, "image", None),
-            packages=list(getattr(args, "package", None) or []),
-            script_name=script,
-        )
-
-
-def kfp_name(name: str) -> str:
-    """KFP pipeline names: lower-case letters, digits and '-'."""
-    return normalized_name(name) or "pipeline"
 
 
 def _yaml_name(script_name: str) -> str:
@@ -240,7 +205,7 @@ class _Lowering:
         return render(
             "kfp_pipeline.py.jinja",
             modules=modules,
-            title=f"Pipeline {kfp_name(settings.name)}"
+            title=f"Pipeline {pipeline_name(settings.name)}"
             + (f": {settings.description}" if settings.description else ""),
             source=Path(self.pipeline.source).name,
             script_name=script_name,
@@ -249,7 +214,7 @@ class _Lowering:
             kubernetes=self.kubernetes,
             base_image=self.default_image,
             steps=steps,
-            name=kfp_name(settings.name),
+            name=pipeline_name(settings.name),
             description=description(self.pipeline),
             pipeline_signature=signature,
         )
@@ -288,8 +253,8 @@ def header_problem(pipeline: Pipeline) -> str | None:
     return None
 
 
-def emit(pipeline: Pipeline, options: Any = None) -> str:
+def emit(pipeline: Pipeline, options: KfpOptions | None = None) -> str:
     problem = header_problem(pipeline)
     if problem:
         raise BackendError(f"kfp: {problem}")
-    return _Lowering(pipeline, KfpOptions.from_args(options)).render()
+    return _Lowering(pipeline, options or KfpOptions()).render()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kalec.backends import kfp_py
+from kalec.backends.options import KfpOptions
 from kalec.ir import Pipeline
 
 
@@ -37,8 +38,8 @@ def compile_script(path: Path, package_path: Path) -> None:
     compiler.Compiler().compile(load_script(path).pipeline, package_path=str(package_path))
 
 
-def emit(pipeline: Pipeline, options: Any = None) -> str:
-    kfp_options = kfp_py.KfpOptions.from_args(options)
+def emit(pipeline: Pipeline, options: KfpOptions | None = None) -> str:
+    kfp_options = options or KfpOptions()
     script = kfp_py.emit(pipeline, kfp_options)
     with tempfile.TemporaryDirectory(prefix="kalec-kfp-") as folder:
         path = Path(folder) / kfp_options.script_name

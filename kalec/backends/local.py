@@ -5,8 +5,8 @@ to the next except the values the data flow passes, so a notebook that runs here
 Steps start as soon as the steps they depend on have finished, up to ``jobs`` at a time; their
 working directory is the notebook's folder, as in Jupyter; values go through a run folder
 (``.kalec/runs/<run-id>/<step>/<variable>.<format>`` beside the notebook) that stays for
-inspection. kalec's own files there have names no variable can have (``kalec-run.json``), and a
-name too long for the file system is shortened with a digest.
+inspection. kalec's own files there have names no variable can have (``kalec-run.json``, the
+step's ``StepRequest``), and a name too long for the file system is shortened with a digest.
 
 When a step fails, the steps already running finish, no new one starts, and the report names the
 notebook cell and line where the step's code failed. Exit code 1.
@@ -33,22 +33,30 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from kalec.backends.options import RunOptions
 from kalec.backends.step_spec import artifact_inputs, step_params, step_spec
+from kalec.errors import KalecError
 from kalec.ir import Origin, Pipeline, Step
+from kalec.runtime.protocol import (
+    OUTCOME_FILE,
+    PROGRESS_FILE,
+    REQUEST_FILE,
+    StepOutcome,
+    StepRequest,
+)
 
 KALEC_ROOT = str(Path(__file__).resolve().parent.parent.parent)
-RUN_FILE, RESULT_FILE, PROGRESS_FILE = "kalec-run.json", "kalec-result.json", "kalec-progress"
 LOCK_FILE, METRICS_FILE = "kalec.lock", "kalec-metrics.json"
 TEMPORARY_PREFIX = ".kalec-tmp-"  # the marshal's temporary files (kalec.runtime.marshal.atomic)
 GRACE_SECONDS = 3.0  # between asking a step's processes to stop and killing them
 _MAX_NAME_BYTES = 120  # a file name of a step or a variable; file systems allow 255
 
 
-class RunFolderError(Exception):
+class RunFolderError(KalecError):
     """The run folder cannot be used: not a folder, not writable, or in use by another run."""
 
 
@@ -77,22 +85,13 @@ def _end_group(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
 
 
 @dataclass
-class RunOptions:
-    jobs: int = os.cpu_count() or 1
-    run_dir: Path | None = None  # default .kalec/runs/<run-id> beside the notebook
-    params: dict[str, Any] = field(default_factory=dict)  # overrides, already typed
-    out: TextIO | None = None  # default: sys.stdout at the time of the run
-    err: TextIO | None = None
-
-
-@dataclass
 class _StepRun:
     step: Step
     status: str = "waiting"  # waiting, running, ok, failed, not run
     seconds: float = 0.0
     bytes_out: int = 0
     attempts: int = 0
-    outcome: dict[str, Any] = field(default_factory=dict)
+    outcome: StepOutcome | None = None
     process: subprocess.Popen | None = None
     started: float = 0.0
     timed_out: bool = False
@@ -188,11 +187,16 @@ class _StopSignals:
 
 
 class LocalRun:
-    def __init__(self, pipeline: Pipeline, options: RunOptions) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        options: RunOptions,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.options = options
-        self.out = options.out or sys.stdout
-        self.err = options.err or sys.stderr
+        self.out, self.err = out or sys.stdout, err or sys.stderr
         self.workdir = Path(pipeline.source).resolve().parent
         self.run_dir = Path(
             os.path.abspath(options.run_dir or self.workdir / ".kalec" / "runs" / new_run_id())
@@ -211,6 +215,11 @@ class LocalRun:
 
         Raises ``RunFolderError`` (exit 2: nothing ran) when the folder cannot serve this run.
         """
+        if self.options.run_dir is None:
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError:  # a notebook in a read-only folder: its run goes in the current one
+                self.run_dir = Path(os.path.abspath(Path(".kalec") / "runs" / self.run_dir.name))
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             foreign = not (self.run_dir / LOCK_FILE).exists() and any(self.run_dir.iterdir())
@@ -249,19 +258,19 @@ class LocalRun:
 
     def _prepare(self, step: Step) -> Path:
         folder = self.folder(step.name)
-        run = {
-            "spec": step_spec(self.pipeline, step),
-            "params": {n: self.params[n] for n in step_params(self.pipeline, step)},
-            "inputs": {
+        request = StepRequest(
+            spec=step_spec(self.pipeline, step),
+            params={n: self.params[n] for n in step_params(self.pipeline, step)},
+            inputs={
                 name: str(self.folder(producer) / file_name(name))
                 for name, producer in artifact_inputs(step)
             },
-            "outputs": {name: str(folder / file_name(name)) for name in step.outputs},
-            "result": str(folder / RESULT_FILE),
-            "progress": str(folder / PROGRESS_FILE),
-        }
-        path = folder / RUN_FILE
-        path.write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
+            outputs={name: str(folder / file_name(name)) for name in step.outputs},
+            result=str(folder / OUTCOME_FILE),
+            progress=str(folder / PROGRESS_FILE),
+        )
+        path = folder / REQUEST_FILE
+        request.write(str(path))
         return path
 
     def _start(self, name: str) -> None:
@@ -272,7 +281,7 @@ class LocalRun:
         state.timed_out = False
         state.started = time.perf_counter()
         run_file = self._prepare(state.step)
-        (run_file.parent / RESULT_FILE).unlink(missing_ok=True)
+        (run_file.parent / OUTCOME_FILE).unlink(missing_ok=True)
         (run_file.parent / PROGRESS_FILE).unlink(missing_ok=True)
         env = dict(os.environ, PYTHONUNBUFFERED="1", KALEC_STEP=name)
         if self.needs_path:  # kalec runs from a source checkout: its steps must find it too
@@ -316,36 +325,34 @@ class LocalRun:
         state.seconds += time.perf_counter() - state.started
         folder = self.folder(name)
         if state.timed_out:
-            state.outcome = {
-                "ok": False,
-                "error": f"timed out after {state.step.options.timeout_seconds} s "
+            state.outcome = StepOutcome(
+                ok=False,
+                error=f"timed out after {state.step.options.timeout_seconds} s "
                 "(timeout: tag); the step's processes were stopped",
-                "phase": "timeout",
-                "cell": _read_progress(folder / PROGRESS_FILE),
-            }
-        if not state.outcome:
-            with contextlib.suppress(OSError, ValueError):
-                state.outcome = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
-        if not state.outcome:
+                phase="timeout",
+                cell=_read_progress(folder / PROGRESS_FILE),
+            )
+        if state.outcome is None:
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                state.outcome = StepOutcome.read(str(folder / OUTCOME_FILE))
+        if state.outcome is None:
             code = state.process.returncode if state.process else None
             how = (
                 f"was killed by {signal.Signals(-code).name}"
                 if isinstance(code, int) and code < 0 and -code in signal.Signals._value2member_map_
                 else f"ended with code {code} before reporting"
             )
-            state.outcome = {
-                "ok": False,
-                "error": f"the step's process {how} (out of memory, or killed from outside?)",
-                "phase": "process",
-                "cell": _read_progress(folder / PROGRESS_FILE),
-            }
-        ok = bool(state.outcome.get("ok"))
+            state.outcome = StepOutcome(
+                ok=False,
+                error=f"the step's process {how} (out of memory, or killed from outside?)",
+                phase="process",
+                cell=_read_progress(folder / PROGRESS_FILE),
+            )
+        ok = state.outcome.ok
         if ok:
             state.status = "ok"
             state.bytes_out = sum(
-                os.path.getsize(p)
-                for p in state.outcome.get("outputs", {}).values()
-                if os.path.isfile(p)
+                os.path.getsize(p) for p in state.outcome.outputs.values() if os.path.isfile(p)
             )
         done = sum(s.status == "ok" for s in self.runs.values())
         self._progress(
@@ -402,7 +409,7 @@ class LocalRun:
                     self._progress(
                         f"{name}: retry {state.attempts} of {state.step.options.retries}"
                     )
-                    state.outcome = {}
+                    state.outcome = None
                     state.status = "waiting"
                 else:
                     state.status = "failed"
@@ -450,9 +457,10 @@ class LocalRun:
     def _report_failure(self, state: _StepRun) -> None:
         outcome = state.outcome
         where = os.path.basename(self.pipeline.source)
-        if outcome.get("cell"):
-            where += f": {Origin(outcome['cell'], outcome.get('line') or 0)}"
-        self.err.write(f"{where}: error: step '{state.step.name}' failed: {outcome.get('error')}\n")
+        if outcome and outcome.cell:
+            where += f": {Origin(outcome.cell, outcome.line or 0)}"
+        error = outcome.error if outcome else "no outcome"
+        self.err.write(f"{where}: error: step '{state.step.name}' failed: {error}\n")
         self.err.flush()
 
     def _summary(self) -> None:
@@ -483,7 +491,8 @@ class LocalRun:
     def _metrics(self) -> None:
         metrics: dict[str, Any] = {}
         for state in self.runs.values():
-            metrics.update(state.outcome.get("metrics", {}))
+            if state.outcome:
+                metrics.update(state.outcome.metrics)
         if not metrics:
             return
         (self.run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kalec import names
+from kalec.analysis.parsing import parse
 from kalec.ir import InputKind, Origin, Pipeline, Step
 
 _MAX_MODULE_BYTES = 5 * 2**20  # a "module" larger than this is data, not code to embed
@@ -39,7 +40,7 @@ def imported_modules(code: Iterable[str]) -> set[str]:
     modules: set[str] = set()
     for text in code:
         try:
-            tree = ast.parse(text)
+            tree = parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in ast.walk(tree):
@@ -89,7 +90,7 @@ def magic_needs(python: str) -> MagicNeeds:
     if "get_ipython()" not in python:
         return MagicNeeds()
     try:
-        tree = ast.parse(python)
+        tree = parse(python)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return MagicNeeds()
     requirements: list[str] = []

@@ -14,7 +14,9 @@ from typing import Any
 
 import nbformat
 
+from kalec import diagnostics as diagnostics_catalogue
 from kalec import names
+from kalec.errors import KalecError
 from kalec.frontend.magics import MagicError, to_analyzed, to_python
 from kalec.frontend.tags import parse_cell_tags
 from kalec.ir import (
@@ -24,13 +26,14 @@ from kalec.ir import (
     Pipeline,
     Role,
     Settings,
-    Severity,
     Volume,
 )
 
 
-class NotebookError(Exception):
-    """The file cannot be read as a Jupyter notebook."""
+class NotebookError(KalecError):
+    """The file cannot be read as a Jupyter notebook (diagnostic K100)."""
+
+    code = diagnostics_catalogue.NOT_A_NOTEBOOK.code
 
 
 # Notebook metadata kalec reads: its own section, and Kale's so that Kale notebooks compile as-is.
@@ -56,11 +59,6 @@ _KALE_QUIET = {
 }
 
 
-def pipeline_name_from(path: Path) -> str:
-    """A default pipeline name from the file name: lower case, words joined by '-'."""
-    return names.normalized_name(path.stem) or "pipeline"
-
-
 def _volumes(raw: Any, diagnostics: list[Diagnostic]) -> tuple[Volume, ...]:
     volumes = []
     for item in raw if isinstance(raw, list) else []:
@@ -70,8 +68,8 @@ def _volumes(raw: Any, diagnostics: list[Diagnostic]) -> tuple[Volume, ...]:
         mount = item.get("mount_point") or item.get("mount_path")
         if not name or not mount:
             diagnostics.append(
-                Diagnostic(
-                    Severity.WARNING, f"volume {item!r} needs a name and a mount point; ignored"
+                diagnostics_catalogue.VOLUME_INCOMPLETE(
+                    f"volume {item!r} needs a name and a mount point; ignored"
                 )
             )
             continue
@@ -85,8 +83,7 @@ def _volumes(raw: Any, diagnostics: list[Diagnostic]) -> tuple[Volume, ...]:
         )
         if problem:
             diagnostics.append(
-                Diagnostic(
-                    Severity.ERROR,
+                diagnostics_catalogue.VOLUME_INVALID(
                     f"notebook setting volumes: {problem}",
                     hint="fix the volume in the notebook's metadata (kalec.volumes or "
                     "kubeflow_notebook.volumes)",
@@ -116,9 +113,8 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
                 values.setdefault("experiment", value["name"])
             elif key not in _KALE_QUIET:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.NOTE,
-                        f"notebook setting kubeflow_notebook.{key} is not used by kalec",
+                    diagnostics_catalogue.SETTING_NOT_USED(
+                        f"notebook setting kubeflow_notebook.{key} is not used by kalec"
                     )
                 )
     own = metadata.get("kalec")
@@ -128,8 +124,7 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
                 values[key] = value
             else:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.NOTE,
+                    diagnostics_catalogue.SETTING_UNKNOWN(
                         f"notebook setting kalec.{key} is not known to kalec; it is ignored",
                         hint=f"known settings: {', '.join(sorted(_KALEC_KEYS))}",
                     )
@@ -142,15 +137,14 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
     image = text("image")
     if image and names.image_problem(image):
         diagnostics.append(
-            Diagnostic(
-                Severity.ERROR,
+            diagnostics_catalogue.IMAGE_INVALID(
                 f"notebook setting image: {names.image_problem(image)}",
                 hint="fix the image in the notebook's metadata (kalec.image or "
                 "kubeflow_notebook.docker_image)",
             )
         )
     return Settings(
-        name=text("name") or pipeline_name_from(path),
+        name=text("name") or names.pipeline_name(path.stem),
         description=text("description") or "",
         image=text("image"),
         experiment=text("experiment"),
@@ -198,10 +192,14 @@ def load(path: Path) -> nbformat.NotebookNode:
         )
     if major > 4:
         raise NotebookError(f"notebook format {major} is newer than this kalec understands (4)")
-    try:
+    try:  # from the JSON already read: upgrade old formats, join line lists; no re-parse, and no
+        # schema validation (slow; the shapes kalec relies on are checked above)
         with warnings.catch_warnings():  # e.g. cells without ids, from older Jupyter versions
             warnings.simplefilter("ignore")
-            notebook = nbformat.reads(text, as_version=4)
+            minor = data.get("nbformat_minor", 0)
+            notebook = nbformat.versions[major].to_notebook_json(data, minor=minor)
+            if major != 4:
+                notebook = nbformat.convert(notebook, 4)
     except Exception as error:  # nbformat reports malformed notebooks with several exception types
         raise NotebookError(f"not a valid Jupyter notebook: {error}") from None
     return notebook
@@ -283,7 +281,7 @@ def read_notebook(path: str | Path) -> Pipeline:
         try:
             python = to_python(source)
         except MagicError as error:
-            diagnostics.append(Diagnostic(Severity.ERROR, str(error), origin))
+            diagnostics.append(diagnostics_catalogue.MAGIC_UNREADABLE(str(error), origin))
             python = ""
         cells.append(CodeCell(number, source, python, to_analyzed(python), tags))
     return Pipeline(

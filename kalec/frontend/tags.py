@@ -13,8 +13,9 @@ from pathlib import Path
 
 import lark
 
+from kalec import diagnostics as D
 from kalec import names
-from kalec.ir import CellTags, Diagnostic, Origin, Role, Secret, Severity, StepOptions
+from kalec.ir import CellTags, Diagnostic, Origin, Role, Secret, StepOptions
 
 # The keywords that make a tag kalec's: a tag whose head is one of these must parse.
 KEYWORDS = (
@@ -190,17 +191,14 @@ def parse_cell_tags(tags: list[str], origin: Origin) -> tuple[CellTags, list[Dia
             parsed = parse_tag(tag)
         except ValueError as error:
             diagnostics.append(
-                Diagnostic(
-                    Severity.ERROR, str(error), origin, hint="fix the tag in the cell's tags"
-                )
+                D.TAG_MALFORMED(str(error), origin, hint="fix the tag in the cell's tags")
             )
             continue
         if parsed is None:
             suggestion = near_miss(tag)
             if suggestion:  # a typo would silently move the cell to another step: stop here
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.TAG_TYPO(
                         f"tag '{tag}' is not a kalec tag, but one edit away from one",
                         origin,
                         hint=f"did you mean '{suggestion}'?",
@@ -208,8 +206,7 @@ def parse_cell_tags(tags: list[str], origin: Origin) -> tuple[CellTags, list[Dia
                 )
             else:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.WARNING,
+                    D.TAG_UNKNOWN(
                         f"tag '{tag}' is not a kalec tag; it is ignored",
                         origin,
                     )
@@ -231,8 +228,7 @@ def parse_cell_tags(tags: list[str], origin: Origin) -> tuple[CellTags, list[Dia
     elif len(distinct) > 1 or (distinct and steps):
         given = [r.value for r in distinct] + [f"block:{s}" for s in steps]
         diagnostics.append(
-            Diagnostic(
-                Severity.ERROR,
+            D.TAG_ROLES_CONFLICT(
                 f"the cell has tags of different kinds ({', '.join(given)}); a cell is one of them",
                 origin,
                 hint="split the cell in two, or keep one of these tags",

@@ -245,19 +245,36 @@ class Severity(str, Enum):
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """A message for the user about their notebook, with where it points and how to fix it."""
+    """A message for the user about their notebook, with where it points and how to fix it.
+
+    ``code`` is the kind's stable code from the catalogue (``kalec.diagnostics``).
+    """
 
     severity: Severity
     message: str
     origin: Origin | None = None
     hint: str | None = None
+    code: str = ""
 
     def render(self, source: str) -> str:
+        """One line as a compiler prints it: ``nb.ipynb: cell 7, line 2: error K605: ...``."""
         where = f"{source}: {self.origin}" if self.origin else source
-        text = f"{where}: {self.severity.value}: {self.message}"
+        kind = f"{self.severity.value} {self.code}" if self.code else self.severity.value
+        text = f"{where}: {kind}: {self.message}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: what ``kalec check --format json`` and the service return."""
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "cell": self.origin.cell if self.origin else None,
+            "line": self.origin.line if self.origin and self.origin.line else None,
+            "hint": self.hint,
+        }
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ import graphlib
 from collections import defaultdict
 from dataclasses import replace
 
+from kalec import diagnostics as D
+from kalec.analysis.effects import BUILTIN_NAMES
 from kalec.analysis.names import FILE_PREFIX, describe
 from kalec.ir import (
     Dependency,
@@ -41,10 +43,8 @@ from kalec.ir import (
     Origin,
     Pipeline,
     Role,
-    Severity,
     Step,
 )
-from kalec.passes.cell_facts import BUILTIN_NAMES
 from kalec.runtime.global_state import STATES
 
 
@@ -109,7 +109,7 @@ class _Index:
                 return None
             cell = previous
 
-    def star_import_before(self, cell: int, step: Step) -> tuple[int, tuple[str, ...]] | None:
+    def star_import_before(self, cell: int) -> tuple[int, tuple[str, ...]] | None:
         """The last cell up to ``cell`` with ``from m import *``, with its statements.
 
         Names such an import binds are not known without importing the module, which compiling
@@ -177,8 +177,10 @@ class _Resolver:
         self.declared_ancestors = _ancestors(declared)
         self.known_names = sorted(set(self.index.writers) | set(self.index.params))
 
-    def error(self, message: str, origin: Origin | None, hint: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(Severity.ERROR, message, origin, hint))
+    def error(
+        self, kind: D.Kind, message: str, origin: Origin | None, hint: str | None = None
+    ) -> None:
+        self.diagnostics.append(kind(message, origin, hint))
 
     def producer(self, step: Step | None, name: str, writer: int, read: Origin) -> str | None:
         """The step whose final value of ``name`` equals the notebook's value at ``read``."""
@@ -193,8 +195,7 @@ class _Resolver:
         reader = f"step '{step.name}'" if step else "the pipeline-metrics cell"
         if name in STATES:  # hidden state: pass the closest one and say so, rather than refuse
             self.diagnostics.append(
-                Diagnostic(
-                    Severity.WARNING,
+                D.RANDOM_STATE_DRAWN_AGAIN(
                     f"{reader} draws from {describe(name)} here, but step '{candidates[0]}' draws "
                     f"from it again in cell {later[0]}, after this; the numbers drawn here may differ "
                     "from the notebook's",
@@ -205,6 +206,7 @@ class _Resolver:
             )
             return candidates[0]
         self.error(
+            D.CHANGED_AFTER_READ,
             f"{reader} reads {name} here, but step '{candidates[0]}' sets {name} again in cell "
             f"{later[0]}, after this read; a step passes on only its final values, so "
             f"{reader} would get a different {name} than the notebook does",
@@ -218,6 +220,7 @@ class _Resolver:
         later = [w for w in self.index.writers.get(name, ()) if w > origin.cell]
         if later:
             self.error(
+                D.USED_BEFORE_ASSIGNED,
                 f"name '{name}' is used before any cell assigns it (step '{step}'); "
                 f"cell {later[0]} assigns it later in the notebook",
                 origin,
@@ -233,15 +236,14 @@ class _Resolver:
         )
         if deferred:
             self.diagnostics.append(
-                Diagnostic(
-                    Severity.WARNING,
+                D.UNDEFINED_IN_FUNCTION(
                     message + "; a function here reads it, and fails if called",
                     origin,
                     hint,
                 )
             )
         else:
-            self.error(message, origin, hint)
+            self.error(D.UNDEFINED_NAME, message, origin, hint)
 
     def resolve_step(self, step: Step) -> list[Input]:
         inputs: dict[str, Input] = {}
@@ -266,7 +268,7 @@ class _Resolver:
                     w in self.index.prelude for w in self.index.writers.get(name, ())
                 ):
                     pass  # defined by the prelude, run first in every step; or a fresh generator
-                elif star := self.index.star_import_before(origin.cell, step):
+                elif star := self.index.star_import_before(origin.cell):
                     if star[0] not in own_cells and star[0] not in self.index.prelude:
                         for statement in star[1]:  # repeat the other step's `import *`
                             inputs.setdefault(
@@ -282,6 +284,7 @@ class _Resolver:
             if name in self.index.deleted(writer):
                 steps = "', '".join(self.index.cell_steps.get(writer, ()))
                 self.error(
+                    D.DELETED_BEFORE_READ,
                     f"name '{name}' is deleted in cell {writer} (step '{steps}') before "
                     f"step '{step.name}' reads it here",
                     origin,
@@ -335,6 +338,7 @@ class _Resolver:
                 else "is set by the prelude (imports or functions cells), not by a step"
             )
             self.error(
+                D.METRIC_UNSET,
                 f"metric '{metric.name}' {what}",
                 metric.origin,
                 hint="name a variable that a step computes before the metrics cell",
@@ -364,8 +368,7 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
         for dep in step.dependencies:
             if dep.reason == "data":
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.NOTE,
+                    D.DEPENDENCY_ADDED(
                         f"step '{step.name}' reads {describe(dep.variable)} from step '{dep.step}': "
                         f"added the dependency prev:{dep.step}",
                         dep.origin,
@@ -409,8 +412,7 @@ def _shared_names(
             if others:
                 other, writer = next(iter(others.items()))
                 found.append(
-                    Diagnostic(
-                        Severity.NOTE,
+                    D.SHARED_NAME(
                         f"step '{step.name}' reads {item.name} from step '{item.producer}', the "
                         f"last to set it before this cell; step '{other}' (cell {writer}) sets "
                         f"{item.name} too, earlier in the notebook",

@@ -17,9 +17,10 @@ from dataclasses import replace
 
 from pyflakes import checker, messages
 
+from kalec import diagnostics as D
+from kalec.analysis.effects import BUILTIN_NAMES
 from kalec.analysis.names import FILE_PREFIX
-from kalec.ir import Diagnostic, FreeName, Origin, Pipeline, Severity
-from kalec.passes.cell_facts import BUILTIN_NAMES
+from kalec.ir import Diagnostic, FreeName, Origin, Pipeline
 from kalec.runtime.global_state import STATES
 
 
@@ -107,8 +108,7 @@ def free_names(pipeline: Pipeline) -> Pipeline:
                 prelude_reads.append(FreeName(name, origin))
             elif top_level:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.PRELUDE_READS_VALUE(
                         f"name '{name}' is not defined: imports and functions cells run at the start "
                         "of every step, before any step's values arrive",
                         origin,

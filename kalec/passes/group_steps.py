@@ -14,7 +14,9 @@ import ast
 import difflib
 from dataclasses import replace
 
-from kalec.ir import Dependency, Diagnostic, Origin, Pipeline, Role, Severity, Step, StepOptions
+from kalec import diagnostics as D
+from kalec.analysis.parsing import parse
+from kalec.ir import Dependency, Diagnostic, Origin, Pipeline, Role, Step, StepOptions
 
 IMPLICIT_STEP = "main"
 # Line magics that only set up the session: at home in a prelude.
@@ -57,7 +59,7 @@ def _is_definition(node: ast.stmt) -> bool:
 def _first_action(code: str) -> tuple[int, str] | None:
     """(line, text) of the first statement that does more than import and define."""
     try:
-        tree = ast.parse(code)
+        tree = parse(code)
     except SyntaxError:
         return None
     for node in tree.body:
@@ -97,8 +99,7 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
         elif role in (Role.PARAMETERS, Role.METRICS):
             if tags.prev or tags.options != StepOptions():
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.WARNING,
+                    D.SETTINGS_WITHOUT_EFFECT(
                         f"step tags on a {role.value} cell have no effect",
                         cell.origin,
                     )
@@ -108,8 +109,7 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
             current = (IMPLICIT_STEP,)
             if any(c.tags.role is Role.STEP for c in pipeline.cells):
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.NOTE,
+                    D.IMPLICIT_STEP(
                         f"this cell comes before any step tag; it forms step '{IMPLICIT_STEP}'",
                         cell.origin,
                         hint="tag it block:NAME to give its step a name",
@@ -120,8 +120,7 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
             if action:
                 line, text = action
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.WARNING,
+                    D.PRELUDE_DOES_WORK(
                         f"cell {cell.number} has no step tag and follows the {current.value} "
                         f"cell {prelude_cell}, so it joins the prelude that runs at the start of "
                         f"every step; it does more than import and define: "
@@ -141,8 +140,7 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                 step_prev[name] += [Dependency(p, "prev", cell.origin) for p in tags.prev]
         elif tags.prev or tags.options != StepOptions():
             diagnostics.append(
-                Diagnostic(
-                    Severity.ERROR,
+                D.SETTINGS_ON_PRELUDE(
                     "prev:, limit: and the other step settings belong on a step's cells, "
                     f"not on {current.value} cells",
                     cell.origin,
@@ -157,8 +155,7 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
         for dep in step_prev[name]:
             if dep.step == name:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.PREV_SELF(
                         f"step '{name}' names itself in prev:{name}",
                         dep.origin,
                         hint=f"remove prev:{name}",
@@ -172,8 +169,7 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                     else f"the steps are: {', '.join(known)}"
                 )
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.PREV_UNKNOWN(
                         f"prev:{dep.step} names no step of this notebook",
                         dep.origin,
                         hint=hint,

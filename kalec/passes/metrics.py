@@ -9,7 +9,9 @@ from __future__ import annotations
 import ast
 from dataclasses import replace
 
-from kalec.ir import Diagnostic, Metric, Origin, Pipeline, Role, Severity
+from kalec import diagnostics as D
+from kalec.analysis.parsing import parse
+from kalec.ir import Diagnostic, Metric, Origin, Pipeline, Role
 
 
 def _names(expression: ast.expr) -> list[str] | None:
@@ -32,13 +34,12 @@ def metrics(pipeline: Pipeline) -> Pipeline:
     for cell in pipeline.cells:
         if cell.tags.role is not Role.METRICS:
             continue
-        for statement in ast.parse(cell.analyzed).body:
+        for statement in parse(cell.analyzed).body:
             origin = Origin(cell.number, statement.lineno)
             names = _names(statement.value) if isinstance(statement, ast.Expr) else None
             if names is None:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.METRICS_LINE(
                         "a pipeline-metrics cell names one variable per line: `accuracy` or "
                         "`print(accuracy)`",
                         origin,

@@ -16,8 +16,10 @@ import math
 import re
 from dataclasses import replace
 
+from kalec import diagnostics as D
 from kalec.analysis.constants import NotConstant, constant_value
-from kalec.ir import Diagnostic, Origin, Param, ParamType, Pipeline, Role, Severity
+from kalec.analysis.parsing import parse
+from kalec.ir import Diagnostic, Origin, Param, ParamType, Pipeline, Role
 
 _TYPES = (
     (bool, ParamType.BOOL),
@@ -72,7 +74,7 @@ def parameters(pipeline: Pipeline) -> Pipeline:
     for cell in pipeline.cells:
         if cell.tags.role is not Role.PARAMETERS:
             continue
-        tree = ast.parse(cell.analyzed)
+        tree = parse(cell.analyzed)
         for statement in tree.body:
             origin = Origin(cell.number, statement.lineno)
             if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
@@ -81,8 +83,7 @@ def parameters(pipeline: Pipeline) -> Pipeline:
                 target, value_node = statement.target, statement.value
             else:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.PARAM_NOT_ASSIGNMENT(
                         "a pipeline-parameters cell holds only assignments like `N = 500`",
                         origin,
                         hint="move other code into a step, or into a cell tagged functions",
@@ -91,13 +92,12 @@ def parameters(pipeline: Pipeline) -> Pipeline:
                 continue
             if not isinstance(target, ast.Name):
                 diagnostics.append(
-                    Diagnostic(Severity.ERROR, "a parameter is assigned to one plain name", origin)
+                    D.PARAM_NOT_A_NAME("a parameter is assigned to one plain name", origin)
                 )
                 continue
             if target.id in _RESERVED:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.PARAM_RESERVED(
                         f"parameter name {target.id} is reserved by Kubeflow Pipelines",
                         origin,
                         hint=f"rename {target.id}",
@@ -106,8 +106,7 @@ def parameters(pipeline: Pipeline) -> Pipeline:
                 continue
             if not _NAME.fullmatch(target.id):
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.PARAM_NAME_INVALID(
                         f"parameter name {target.id} cannot be a pipeline parameter: KFP and "
                         "Argo take names of ASCII letters, digits and _ that start with a letter",
                         origin,
@@ -119,8 +118,7 @@ def parameters(pipeline: Pipeline) -> Pipeline:
                 value = constant_value(value_node)
             except (NotConstant, RecursionError, MemoryError) as error:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.PARAM_NOT_CONSTANT(
                         f"parameter {target.id} must be a constant such as 500, 0.01, 'adam', "
                         f"[1, 2] or 2 * 50, not `{ast.unparse(value_node)[:80]}`: {error}",
                         origin,
@@ -134,8 +132,7 @@ def parameters(pipeline: Pipeline) -> Pipeline:
             problem = _value_problem(value)
             if problem:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.PARAM_VALUE_INVALID(
                         f"parameter {target.id}: {problem}",
                         origin,
                         hint="use a value within those bounds, or set it in a step",
@@ -145,8 +142,7 @@ def parameters(pipeline: Pipeline) -> Pipeline:
             kind = param_type(value)
             if kind is None:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.PARAM_TYPE(
                         f"parameter {target.id} = {repr(value)[:80]} is a {type(value).__name__}; a "
                         "parameter is an int, float, str, bool, list or dict (of those, with str "
                         "keys), or None",
@@ -157,8 +153,7 @@ def parameters(pipeline: Pipeline) -> Pipeline:
                 continue
             if target.id in found:
                 diagnostics.append(
-                    Diagnostic(
-                        Severity.WARNING,
+                    D.PARAM_REASSIGNED(
                         f"parameter {target.id} is assigned again; the last value is its default",
                         origin,
                     )

@@ -7,10 +7,11 @@ halfway through a pipeline run.
 from __future__ import annotations
 
 import ast
-import warnings
 from dataclasses import replace
 
-from kalec.ir import Diagnostic, Origin, Pipeline, Severity
+from kalec import diagnostics as D
+from kalec.analysis.parsing import parse
+from kalec.ir import Origin, Pipeline
 
 # Deeper syntax trees than this are refused: the passes walk trees recursively, as pyflakes does,
 # and no notebook written by a person nests expressions hundreds of levels deep.
@@ -32,15 +33,12 @@ def check_syntax(pipeline: Pipeline) -> Pipeline:
     found = []
     for cell in pipeline.cells:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", SyntaxWarning)  # e.g. "\d" in a plain string
-                tree = ast.parse(cell.analyzed)
+            tree = parse(cell.analyzed)
             if _depth(tree) > MAX_DEPTH:
                 raise RecursionError
         except (RecursionError, MemoryError):
             found.append(
-                Diagnostic(
-                    Severity.ERROR,
+                D.TOO_DEEP(
                     "the cell is too deeply nested or too long an expression for Python's parser",
                     Origin(cell.number),
                     hint="split the expression into several statements",
@@ -52,8 +50,7 @@ def check_syntax(pipeline: Pipeline) -> Pipeline:
             line = error.lineno or 0
             text = (error.text or "").strip()
             found.append(
-                Diagnostic(
-                    Severity.ERROR,
+                D.SYNTAX_ERROR(
                     f"syntax error: {error.msg}" + (f": {text}" if text else ""),
                     Origin(cell.number, line),
                     hint="fix the cell, or tag it 'skip' to leave it out of the pipeline",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import graphlib
 from dataclasses import replace
 
-from kalec.ir import Diagnostic, Origin, Pipeline, Severity, Step
+from kalec import diagnostics as D
+from kalec.ir import Diagnostic, Origin, Pipeline, Step
 from kalec.names import normalized_name
 
 
@@ -31,8 +32,7 @@ def _cycle(pipeline: Pipeline) -> list[Diagnostic]:
             links.append(f"'{child}' ({why}, {dep.origin})")
             first_origin = first_origin or dep.origin
         return [
-            Diagnostic(
-                Severity.ERROR,
+            D.CYCLE(
                 f"the steps form a cycle: '{chain[0]}' -> " + " -> ".join(links),
                 first_origin,
                 hint="remove one of these prev: tags; a pipeline runs each step once, in order",
@@ -48,8 +48,7 @@ def _collisions(steps: tuple[Step, ...]) -> list[Diagnostic]:
         key = normalized_name(step.name)
         if key in seen:
             found.append(
-                Diagnostic(
-                    Severity.ERROR,
+                D.NAME_COLLISION(
                     f"step names '{seen[key].name}' and '{step.name}' differ only in case or "
                     "punctuation; cluster targets cannot tell them apart",
                     step.origin,
@@ -78,8 +77,7 @@ def _unpicklable(pipeline: Pipeline) -> list[Diagnostic]:
                     if any(i.name == name and i.producer == step.name for i in s.inputs)
                 ]
                 found.append(
-                    Diagnostic(
-                        Severity.ERROR,
+                    D.UNSAVEABLE_VALUE(
                         f"step '{step.name}' passes {name} to step '{readers[0]}', but {name} is "
                         f"{kind}, which cannot be saved and loaded in another step",
                         Origin(binding[0], line),
@@ -94,8 +92,7 @@ def validate(pipeline: Pipeline) -> Pipeline:
     found: list[Diagnostic] = []
     if not pipeline.steps:
         found.append(
-            Diagnostic(
-                Severity.ERROR,
+            D.NO_STEPS(
                 "the notebook has no step: every code cell is an imports, functions, parameters, "
                 "metrics or skip cell",
                 hint="tag a cell block:NAME, or leave a code cell untagged",

@@ -34,6 +34,7 @@ from typing import Any
 
 from kalec.runtime import global_state
 from kalec.runtime.marshal import MarshalError, UnserialisableError, resource_load, resource_save
+from kalec.runtime.protocol import StepOutcome, StepRequest
 
 
 @dataclass
@@ -325,56 +326,45 @@ def _run_cell(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m kalec.runtime.step RUN.json``: the local runner's way into a step process.
+    """``python -m kalec.runtime.step REQUEST.json``: the local runner's way into a step process.
 
-    RUN.json holds {"spec", "params", "inputs", "outputs", "result"}; the outcome (failure place
-    or metrics, seconds, files written) is written as JSON to the "result" path.
+    Reads a ``StepRequest``; writes a ``StepOutcome`` (metrics, seconds, files written, or the
+    failure's place) to the path the request names.
     """
     argv = sys.argv[1:] if argv is None else argv
-    with open(argv[0], encoding="utf-8") as handle:
-        run = json.load(handle)
-    outcome: dict[str, Any]
+    request = StepRequest.read(argv[0])
     code = 0
-    progress = run.get("progress")
 
     def on_cell(number: int) -> None:
-        if progress:
+        if request.progress:
             try:
-                with open(progress, "w", encoding="utf-8") as handle:
+                with open(request.progress, "w", encoding="utf-8") as handle:
                     handle.write(str(number))
             except OSError:
                 pass  # only used to name a cell in a time-out message
 
     try:
         result = run_step(
-            run["spec"],
-            run.get("params", {}),
-            run.get("inputs", {}),
-            run.get("outputs", {}),
-            on_cell=on_cell,
+            request.spec, request.params, request.inputs, request.outputs, on_cell=on_cell
         )
-        outcome = {
-            "ok": True,
-            "seconds": result.seconds,
-            "outputs": result.outputs,
-            "metrics": result.metrics,
-        }
+        outcome = StepOutcome(
+            ok=True, seconds=result.seconds, outputs=result.outputs, metrics=result.metrics
+        )
     except StepFailure as failure:
         if failure.phase != "code":
             sys.stderr.write(f"error: {failure.message}\n")
-        outcome = {
-            "ok": False,
-            "error": failure.message,
-            "cell": failure.cell,
-            "line": failure.line,
-            "phase": failure.phase,
-        }
+        outcome = StepOutcome(
+            ok=False,
+            error=failure.message,
+            cell=failure.cell,
+            line=failure.line,
+            phase=failure.phase,
+        )
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        with open(run["result"], "w", encoding="utf-8") as handle:
-            json.dump(outcome, handle)
+        outcome.write(request.result)
     except OSError as error:
         sys.stderr.write(f"kalec: cannot record how the step ended: {error}\n")
         return 1

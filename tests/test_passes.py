@@ -1,0 +1,142 @@
+"""The passes one at a time, on pipelines built in memory: grouping, cell facts, free names.
+
+Whole notebooks test them together (tests/test_equivalence.py); here each pass's own contract is
+pinned down, with no file, no subprocess and no kernel.
+"""
+
+from __future__ import annotations
+
+from kalec.frontend.magics import to_analyzed, to_python
+from kalec.frontend.tags import parse_cell_tags
+from kalec.ir import CodeCell, Origin, Pipeline, Role, Settings
+from kalec.passes import PASSES, run_passes
+from kalec.passes.cell_facts import cell_facts
+from kalec.passes.free_names import free_names
+from kalec.passes.group_steps import group_steps
+
+B = "block:"
+
+
+def pipeline_of(*cells: tuple[list[str], str]) -> Pipeline:
+    """A pipeline of code cells (numbered from 1) as the frontend makes it, without a file."""
+    code = []
+    for number, (tags, source) in enumerate(cells, start=1):
+        parsed, diagnostics = parse_cell_tags(tags, Origin(number))
+        assert not diagnostics, diagnostics
+        if parsed.role is Role.SKIP:
+            continue
+        python = to_python(source)
+        code.append(CodeCell(number, source, python, to_analyzed(python), parsed))
+    return Pipeline(source="nb.ipynb", settings=Settings(name="nb"), cells=tuple(code))
+
+
+def until(pipeline: Pipeline, last) -> Pipeline:
+    """Run the passes up to and including ``last``."""
+    return run_passes(pipeline, PASSES[: PASSES.index(last) + 1])
+
+
+def test_group_steps_follows_tags_and_continuations() -> None:
+    pipeline = group_steps(
+        pipeline_of(
+            ([], "a = 1"),
+            (["imports"], "import os"),
+            ([], "import sys"),
+            ([B + "load"], "x = 1"),
+            ([], "x += 1"),
+            (["block:"], "x += 2"),
+            (["pipeline-parameters"], "N = 1"),
+            ([], "y = x"),
+            ([B + "a;b", "prev:load", "limit:cpu:2"], "z = 1"),
+            (["skip"], "print('left out')"),
+            ([B + "b", "retry:2"], "w = z"),
+        )
+    )
+    steps = {s.name: s for s in pipeline.steps}
+    assert list(steps) == ["main", "load", "a", "b"]
+    assert steps["main"].cells == (1,)
+    assert pipeline.prelude == (2, 3)
+    assert steps["load"].cells == (4, 5, 6, 8)  # the parameters cell does not break the step
+    assert steps["a"].cells == (9,) and steps["b"].cells == (9, 11)
+    assert [d.step for d in steps["a"].prev] == ["load"]
+    assert steps["a"].options.limits == (("cpu", "2"),)
+    assert steps["b"].options.retries == 2 and steps["b"].options.limits == (("cpu", "2"),)
+    assert [d.code for d in pipeline.diagnostics] == ["K302"]
+
+
+def test_group_steps_refuses_prev_on_itself_and_unknown_steps() -> None:
+    pipeline = group_steps(
+        pipeline_of(
+            ([B + "a", "prev:a"], "x = 1"), ([B + "load"], "y = 1"), ([B + "c", "prev:loda"], "")
+        )
+    )
+    codes = [(d.code, d.origin.cell) for d in pipeline.diagnostics]
+    assert codes == [("K305", 1), ("K306", 3)]
+    assert pipeline.diagnostics[1].hint == "did you mean prev:load?"
+
+
+def test_cell_facts_sees_bindings_changes_imports_functions_and_files() -> None:
+    pipeline = until(
+        pipeline_of(
+            (
+                [B + "a"],
+                "import numpy as np\nfrom os import path as p\nrows = []\nrows.append(1)\n"
+                "conf = {}\nconf['k'] = 2\nmodel.fit(X)\ndf.dropna(inplace=True)\n"
+                "def f(v):\n    return v * SCALE\nfor i in range(2):\n    pass\n"
+                "with open('out.txt', 'w') as fh:\n    fh.write('x')\ndel conf\n"
+                "data = open('in.csv').read()",
+            ),
+        ),
+        cell_facts,
+    )
+    facts = pipeline.cells[0].facts
+    assert {"np", "p", "rows", "conf", "f", "i", "fh", "data"} <= set(facts.writes)
+    assert {"rows", "model", "df"} <= set(facts.mutates)
+    assert dict(facts.imports) == {"np": "import numpy as np", "p": "from os import path as p"}
+    assert dict(facts.function_globals) == {"f": ("SCALE",)}
+    assert facts.deletes == ("conf",)
+    assert facts.file_writes == ("out.txt",)
+    assert set(facts.file_reads) == {"in.csv", "numpy.py", "os.py"}  # a module may be a file
+    assert [(name, kind) for name, kind, _ in facts.unpicklable] == [("fh", "an open file")]
+
+
+def test_cell_facts_counts_what_a_function_of_another_cell_changes() -> None:
+    pipeline = until(
+        pipeline_of(
+            (["functions"], "def add(rows, row):\n    rows.append(row)\n"
+             "def reset():\n    global total\n    total = 0"),
+            ([B + "a"], "items = []\nadd(items, 1)\nreset()"),
+        ),
+        cell_facts,
+    )  # fmt: skip
+    facts = pipeline.cells[1].facts
+    assert "items" in facts.mutates and "total" in facts.writes
+    assert facts.via_calls == ("total",)  # items is also bound here directly
+
+
+def test_free_names_are_the_names_read_before_bound_with_their_first_place() -> None:
+    pipeline = until(
+        pipeline_of(
+            ([B + "a"], "x = 1\nsum = 0"),
+            ([B + "b"], "y = x + 1\nx = 2\nprint(x, len([y]))"),
+            ([], "def g():\n    return later\nz = sum + y"),
+        ),
+        free_names,
+    )
+    free = {f.name: f for f in pipeline.step("b").free_names}
+    assert set(free) == {"x", "later", "sum"}  # `sum` is rebound by the notebook: a value
+    assert free["x"].origin == Origin(2, 1) and not free["x"].deferred
+    assert free["later"].deferred and free["later"].origin == Origin(3, 2)
+    assert free["sum"].origin == Origin(3, 3)
+
+
+def test_free_names_of_the_prelude_may_only_be_parameters() -> None:
+    pipeline = until(
+        pipeline_of(
+            (["pipeline-parameters"], "N = 1"),
+            (["functions"], "size = N * 2\nbad = x + 1"),
+            ([B + "a"], "x = 1"),
+        ),
+        free_names,
+    )
+    assert [f.name for f in pipeline.prelude_reads] == ["N"]
+    assert [(d.code, d.origin) for d in pipeline.diagnostics] == [("K601", Origin(2, 2))]
