@@ -311,10 +311,7 @@ def _backend(target: str, runs: bool) -> Any:
         raise UsageError(f"error: {error}") from None
 
 
-KFP_INSTALL_HINT = "pip install 'kalec[kfp]' (in a source checkout: pip install -e '.[kfp]')"
-
-
-def _typed(name: str, value: Any, kind: str) -> Any:
+def _typed(value: Any, kind: str) -> Any:
     """A value from a parameters file as the declared type: text is parsed as ``-p`` text is,
     a YAML number or list is taken when it is of that type (an int where a float is declared)."""
     if isinstance(value, str):
@@ -355,7 +352,7 @@ def parse_overrides(args: argparse.Namespace, params: tuple) -> dict[str, Any]:
             )
         kind = declared[name].type.value
         try:
-            values[name] = _typed(name, value, kind)
+            values[name] = _typed(value, kind)
         except (ValueError, TypeError):
             raise UsageError(
                 f"error: {where}: {value!r} is not a value for {name}, which is "
@@ -541,7 +538,7 @@ def _check_json(path: str, ignore: set[str]) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from kalec.backends import missing_requirements
+    from kalec.backends import KFP_INSTALL_HINT, missing_requirements
 
     if not args.host and not args.dry_run:
         raise UsageError("error: deploy needs --host URL (or --dry-run to only compile)")

@@ -191,7 +191,8 @@ GOOD: dict[str, list] = {
     ],
 }
 
-# Notebooks that must be refused at compile time: (cells, words the message must contain).
+# Notebooks that must be refused at compile time: (cells, words the message must contain); the
+# code of the diagnostic each must give is in BAD_CODES.
 BAD: dict[str, tuple[list, list[str]]] = {
     "cycle": ([([B + "a", "prev:b"], "x = 1"), ([B + "b", "prev:a"], "y = 2")], ["cycle"]),
     "unknown_prev": (
@@ -234,6 +235,22 @@ BAD: dict[str, tuple[list, list[str]]] = {
 
 # Sections of a textbook notebook reuse X, y and model; tagged by section, without prev:. Each
 # reader gets the value of the last cell before it that set the name, as a kernel does.
+BAD_CODES = {
+    "cycle": "K702",
+    "unknown_prev": "K306",
+    "undefined": "K605",
+    "used_before_defined": "K604",
+    "overwritten_after_read": "K603",
+    "syntax": "K401",
+    "malformed_limit": "K201",
+    "typo_in_a_tag": "K202",
+    "bad_parameter": "K505",
+    "prelude_reads_step_value": "K601",
+    "unpicklable_generator": "K704",
+    "conflicting_roles": "K204",
+    "deleted_then_read": "K607",
+}
+
 GOOD["sections_reuse_names"] = [
     (["imports"], "import statistics"),
     "## Section 1",

@@ -23,6 +23,20 @@ def test_no_command_is_a_usage_error() -> None:
     assert run_kalec().returncode == 2
 
 
+def test_the_command_as_a_real_process(notebook) -> None:
+    """The other tests call the command in this process; this one starts it as users do."""
+    import shutil
+    import subprocess
+
+    installed = shutil.which("kalec")
+    assert installed, "pip install puts a kalec command on PATH"
+    version = subprocess.run([installed, "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("kalec ")
+    path = notebook([([B + "a"], "x = missing")])
+    done = run_kalec("check", str(path), in_process=False)
+    assert done.returncode == 2 and "error K605" in done.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

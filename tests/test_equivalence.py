@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from cases import BAD, GOOD
+from cases import BAD, BAD_CODES, GOOD
 from conftest import SHARED_CORPUS
 from helpers import kalec_results, kernel_results, result_lines, run_kalec
 
@@ -37,6 +37,7 @@ def test_impossible_notebooks_are_refused_at_compile_time(
     text = done.stdout + done.stderr
     assert done.returncode == 2, text
     assert "Traceback" not in text
+    assert f"error {BAD_CODES[name]}:" in text
     for word in words:
         assert word in text
     assert f"{name}.ipynb: cell " in text  # points at a cell

@@ -37,6 +37,16 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _ends_soon(pid: int, seconds: float = 5.0) -> bool:
+    """True when the process is gone within a moment: SIGKILL is sent, not waited for."""
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def _wait_for(path: Path, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists():
@@ -89,7 +99,7 @@ def test_stopping_kalec_ends_every_step_process_and_its_children(
     assert time.monotonic() - started < 15
     assert f"stopped by {signal.Signals(signum).name}" in out
     for pid in pids:
-        assert not _alive(pid), f"process {pid} outlived kalec"
+        assert _ends_soon(pid), f"process {pid} outlived kalec"
 
 
 @pytest.mark.slow
@@ -120,7 +130,7 @@ def test_a_process_left_behind_by_a_step_does_not_hold_the_run(notebook) -> None
     done = run_kalec("run", str(path), "--run-dir", str(path.parent / "run"), timeout=60)
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 15
-    assert not _alive(json.loads((path.parent / "child.json").read_text()))
+    assert _ends_soon(json.loads((path.parent / "child.json").read_text()))
 
 
 def test_two_runs_never_share_a_run_folder(notebook) -> None:

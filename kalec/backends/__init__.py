@@ -43,6 +43,9 @@ TARGETS: dict[str, Target] = {
 }
 
 
+KFP_INSTALL_HINT = "pip install 'kalec[kfp]' (in a source checkout: pip install -e '.[kfp]')"
+
+
 class BackendError(KalecError):
     """The pipeline cannot be written for this target; the message says why and what to do."""
 
@@ -61,6 +64,6 @@ def load(name: str) -> ModuleType:
     if missing:
         raise TargetUnavailable(
             f"target '{name}' needs {', '.join(missing)}, which is not installed: "
-            "pip install 'kalec[kfp]' (in a source checkout: pip install -e '.[kfp]')"
+            + KFP_INSTALL_HINT
         )
     return importlib.import_module(target.module)

@@ -41,6 +41,7 @@ from kalec.backends.options import RunOptions
 from kalec.backends.step_spec import artifact_inputs, step_params, step_spec
 from kalec.errors import KalecError
 from kalec.ir import Origin, Pipeline, Step
+from kalec.runtime.marshal.atomic import TEMPORARY_PREFIX
 from kalec.runtime.protocol import (
     OUTCOME_FILE,
     PROGRESS_FILE,
@@ -51,7 +52,6 @@ from kalec.runtime.protocol import (
 
 KALEC_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 LOCK_FILE, METRICS_FILE = "kalec.lock", "kalec-metrics.json"
-TEMPORARY_PREFIX = ".kalec-tmp-"  # the marshal's temporary files (kalec.runtime.marshal.atomic)
 GRACE_SECONDS = 3.0  # between asking a step's processes to stop and killing them
 _MAX_NAME_BYTES = 120  # a file name of a step or a variable; file systems allow 255
 
