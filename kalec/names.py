@@ -9,6 +9,7 @@ grammar, and of kfp 2.17's own checks on resources (``PipelineTask.set_cpu_limit
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 INT32_MAX = 2**31 - 1
@@ -43,6 +44,11 @@ _REQUIREMENT = re.compile(
     r"(?:(?:===|==|>=|<=|~=|!=|<|>)[A-Za-z0-9.*+!_-]+"
     r"(?:,(?:===|==|>=|<=|~=|!=|<|>)[A-Za-z0-9.*+!_-]+)*)?"
 )
+
+
+def digest(text: str, length: int = 12) -> str:
+    """A short hex digest of ``text``: what keeps two long names apart once shortened."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:length]
 
 
 def normalized_name(name: str) -> str:

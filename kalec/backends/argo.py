@@ -17,7 +17,6 @@ came from. The only placeholders in the workflow are kalec's own (``Placeholder`
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from kalec.backends.step_spec import (
 )
 from kalec.backends.templating import render
 from kalec.ir import Pipeline, Step
-from kalec.names import normalized_name, pipeline_name
+from kalec.names import digest, normalized_name, pipeline_name
 from kalec.runtime.params import format_value
 
 DATA_ROOT = "/tmp/kalec"  # inside a step's container: where its inputs and outputs lie
@@ -55,7 +54,7 @@ def k8s_name(name: str) -> str:
     name keeps its start and gains a digest of the whole, so two long names stay apart."""
     label = normalized_name(name) or "step"
     if len(label) > 63:
-        label = label[:50].strip("-") + "-" + hashlib.sha256(name.encode()).hexdigest()[:12]
+        label = label[:50].strip("-") + "-" + digest(name)
     return label
 
 
@@ -65,8 +64,7 @@ def artifact_name(variable: str) -> str:
     if re.fullmatch(r"[A-Za-z0-9_-]{1,100}", variable):
         return variable
     ascii_part = re.sub(r"[^A-Za-z0-9_]+", "_", variable)[:50]
-    digest = hashlib.sha256(variable.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-    return f"{ascii_part}-{digest}".lstrip("-")
+    return f"{ascii_part}-{digest(variable)}".lstrip("-")
 
 
 class Placeholder(str):

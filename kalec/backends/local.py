@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import queue
@@ -41,6 +40,7 @@ from kalec.backends.options import RunOptions
 from kalec.backends.step_spec import artifact_inputs, step_params, step_spec
 from kalec.errors import KalecError
 from kalec.ir import Origin, Pipeline, Step
+from kalec.names import digest
 from kalec.runtime.marshal.atomic import TEMPORARY_PREFIX
 from kalec.runtime.protocol import (
     OUTCOME_FILE,
@@ -65,8 +65,7 @@ def file_name(name: str) -> str:
     its start and a digest of the whole (two long names never share a file)."""
     if len(name.encode("utf-8", "surrogatepass")) <= _MAX_NAME_BYTES:
         return name
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return name[:40] + "-" + digest
+    return name[:40] + "-" + digest(name, 16)
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
@@ -215,13 +214,14 @@ class LocalRun:
 
         Raises ``RunFolderError`` (exit 2: nothing ran) when the folder cannot serve this run.
         """
-        if self.options.run_dir is None:
+        try:
             try:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
             except OSError:  # a notebook in a read-only folder: its run goes in the current one
+                if self.options.run_dir is not None:
+                    raise
                 self.run_dir = Path(os.path.abspath(Path(".kalec") / "runs" / self.run_dir.name))
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+                self.run_dir.mkdir(parents=True, exist_ok=True)
             foreign = not (self.run_dir / LOCK_FILE).exists() and any(self.run_dir.iterdir())
         except OSError as error:
             raise RunFolderError(f"cannot use {self.run_dir} as the run folder: {error}") from None

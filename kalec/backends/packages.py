@@ -18,7 +18,7 @@ import re
 import sys
 from collections.abc import Iterable
 
-from kalec.backends.shipping import LocalModules, imported_modules, magic_needs
+from kalec.backends.shipping import LocalModules, imported_modules, magic_needs, step_code
 from kalec.ir import InputKind, Pipeline, Step
 
 # Modules kalec's own runtime needs in a step that passes values.
@@ -53,17 +53,12 @@ class Packages:
         self.pipeline = pipeline
         self.overrides = {_requirement_name(r): r for r in overrides}
         self.local = LocalModules(pipeline)
+        self.steps = {s.name: s for s in pipeline.steps}
         self._own: dict[str, set[str]] = {}
-
-    def _cells(self, step: Step) -> list[str]:
-        cells = [self.pipeline.cell(n).python for n in self.pipeline.prelude + step.cells]
-        return cells + [
-            i.statement for i in step.inputs if i.kind is InputKind.IMPORT and i.statement
-        ]
 
     def _own_modules(self, step: Step) -> set[str]:
         if step.name not in self._own:
-            cells = self._cells(step)
+            cells = step_code(self.pipeline, step)
             modules = imported_modules(cells)
             _, external = self.local.closure(modules)
             modules = {m for m in modules | external if not self.local.files_of(m)}
@@ -78,7 +73,7 @@ class Packages:
         """``%pip install x`` lines: x as written, pinned to this environment when it is
         installed here and the line gave no version."""
         found = []
-        for code in self._cells(step):
+        for code in step_code(self.pipeline, step):
             for requirement in magic_needs(code).requirements:
                 name = _requirement_name(requirement)
                 if name == requirement.lower().replace("_", "-"):
@@ -90,7 +85,6 @@ class Packages:
     def _modules(self, step: Step) -> set[str]:
         """Own modules, plus those of every step whose values this one loads, transitively
         (walked without recursion: a chain may be thousands of steps long)."""
-        steps = {s.name: s for s in self.pipeline.steps}
         modules: set[str] = set()
         seen: set[str] = set()
         pending = [step]
@@ -103,9 +97,9 @@ class Packages:
             if current.inputs or current.outputs:
                 modules.update(_RUNTIME_NEEDS)
             pending += [
-                steps[i.producer]
+                self.steps[i.producer]
                 for i in current.inputs
-                if i.kind is InputKind.ARTIFACT and i.producer in steps
+                if i.kind is InputKind.ARTIFACT and i.producer in self.steps
             ]
         return modules
 

@@ -112,7 +112,8 @@ def magic_needs(python: str) -> MagicNeeds:
     return MagicNeeds(tuple(dict.fromkeys(requirements)), tuple(dict.fromkeys(modules)))
 
 
-def _step_code(pipeline: Pipeline, step: Step) -> list[str]:
+def step_code(pipeline: Pipeline, step: Step) -> list[str]:
+    """The code a step runs: prelude, its cells, the imports it repeats (runnable text)."""
     code = [pipeline.cell(n).python for n in pipeline.prelude + step.cells]
     code += [i.statement for i in step.inputs if i.kind is InputKind.IMPORT and i.statement]
     return code
@@ -181,7 +182,7 @@ class LocalModules:
         return files, external
 
     def for_step(self, pipeline: Pipeline, step: Step) -> tuple[dict[str, Path], set[str]]:
-        return self.closure(imported_modules(_step_code(pipeline, step)))
+        return self.closure(imported_modules(step_code(pipeline, step)))
 
 
 def unshipped_reads(pipeline: Pipeline) -> list[tuple[str, str, Origin]]:

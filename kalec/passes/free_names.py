@@ -27,7 +27,9 @@ from kalec.runtime.global_state import STATES
 class _Checker(checker.Checker):
     """pyflakes, with some builtins taken away: those the notebook binds as its own values."""
 
-    not_builtins: frozenset[str] = frozenset()
+    def __init__(self, tree: ast.Module, not_builtins: frozenset[str]) -> None:
+        self.not_builtins = not_builtins  # set first: pyflakes checks inside its __init__
+        super().__init__(tree, builtins=BUILTIN_NAMES)
 
     def addBinding(self, node, value):  # noqa: N802 - pyflakes' name
         if node is None and isinstance(value, checker.Builtin) and value.name in self.not_builtins:
@@ -55,8 +57,7 @@ def _undefined_names(
             body = node.body if isinstance(node.body, list) else [node.body]
             deferred_lines.update(range(body[0].lineno, (node.end_lineno or body[0].lineno) + 1))
     found: dict[str, tuple[str, Origin, bool]] = {}
-    checker_class = type("_StepChecker", (_Checker,), {"not_builtins": rebound})
-    for message in checker_class(tree, builtins=BUILTIN_NAMES).messages:
+    for message in _Checker(tree, rebound).messages:
         # after `from m import *`, pyflakes says "may be undefined" instead: still a free name
         if not isinstance(message, (messages.UndefinedName, messages.ImportStarUsage)):
             continue
