@@ -14,7 +14,7 @@ from typing import Any
 
 import nbformat
 
-from kalec import diagnostics as diagnostics_catalogue
+from kalec import diagnostics as D
 from kalec import names
 from kalec.errors import KalecError
 from kalec.frontend.magics import MagicError, to_analyzed, to_python
@@ -33,7 +33,7 @@ from kalec.ir import (
 class NotebookError(KalecError):
     """The file cannot be read as a Jupyter notebook (diagnostic K100)."""
 
-    code = diagnostics_catalogue.NOT_A_NOTEBOOK.code
+    code = D.NOT_A_NOTEBOOK.code
 
 
 # Notebook metadata kalec reads: its own section, and Kale's so that Kale notebooks compile as-is.
@@ -68,9 +68,7 @@ def _volumes(raw: Any, diagnostics: list[Diagnostic]) -> tuple[Volume, ...]:
         mount = item.get("mount_point") or item.get("mount_path")
         if not name or not mount:
             diagnostics.append(
-                diagnostics_catalogue.VOLUME_INCOMPLETE(
-                    f"volume {item!r} needs a name and a mount point; ignored"
-                )
+                D.VOLUME_INCOMPLETE(f"volume {item!r} needs a name and a mount point; ignored")
             )
             continue
         size = item.get("size")
@@ -83,7 +81,7 @@ def _volumes(raw: Any, diagnostics: list[Diagnostic]) -> tuple[Volume, ...]:
         )
         if problem:
             diagnostics.append(
-                diagnostics_catalogue.VOLUME_INVALID(
+                D.VOLUME_INVALID(
                     f"notebook setting volumes: {problem}",
                     hint="fix the volume in the notebook's metadata (kalec.volumes or "
                     "kubeflow_notebook.volumes)",
@@ -113,7 +111,7 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
                 values.setdefault("experiment", value["name"])
             elif key not in _KALE_QUIET:
                 diagnostics.append(
-                    diagnostics_catalogue.SETTING_NOT_USED(
+                    D.SETTING_NOT_USED(
                         f"notebook setting kubeflow_notebook.{key} is not used by kalec"
                     )
                 )
@@ -124,7 +122,7 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
                 values[key] = value
             else:
                 diagnostics.append(
-                    diagnostics_catalogue.SETTING_UNKNOWN(
+                    D.SETTING_UNKNOWN(
                         f"notebook setting kalec.{key} is not known to kalec; it is ignored",
                         hint=f"known settings: {', '.join(sorted(_KALEC_KEYS))}",
                     )
@@ -135,10 +133,11 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
         return str(value) if value not in (None, "") else None
 
     image = text("image")
-    if image and names.image_problem(image):
+    problem = names.image_problem(image) if image else None
+    if problem:
         diagnostics.append(
-            diagnostics_catalogue.IMAGE_INVALID(
-                f"notebook setting image: {names.image_problem(image)}",
+            D.IMAGE_INVALID(
+                f"notebook setting image: {problem}",
                 hint="fix the image in the notebook's metadata (kalec.image or "
                 "kubeflow_notebook.docker_image)",
             )
@@ -281,7 +280,7 @@ def read_notebook(path: str | Path) -> Pipeline:
         try:
             python = to_python(source)
         except MagicError as error:
-            diagnostics.append(diagnostics_catalogue.MAGIC_UNREADABLE(str(error), origin))
+            diagnostics.append(D.MAGIC_UNREADABLE(str(error), origin))
             python = ""
         cells.append(CodeCell(number, source, python, to_analyzed(python), tags))
     return Pipeline(
