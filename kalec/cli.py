@@ -194,6 +194,14 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the values passed between steps "
         "(default: .kalec/runs/RUN-ID beside the notebook)",
     )
+    run.add_argument(
+        "--no-fork",
+        dest="fork",
+        action="store_false",
+        help="start every step as a new interpreter that imports its modules itself (default: "
+        "fork steps from one process that imported the prelude's modules once, where forking "
+        "is safe)",
+    )
 
     deploy = commands.add_parser(
         "deploy",
@@ -492,7 +500,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     pipeline = _compile(args.notebook, args.verbose, _ignored(args))
     overrides = parse_overrides(args, pipeline.params)
     local = _backend("local", runs=True)
-    options = RunOptions(jobs=args.jobs, run_dir=args.run_dir, params=overrides)
+    options = RunOptions(jobs=args.jobs, run_dir=args.run_dir, params=overrides, fork=args.fork)
     try:
         return local.run(pipeline, options)
     except local.RunFolderError as error:

@@ -92,11 +92,12 @@ def _user_placeholders(node: Any, path: str = "") -> list[tuple[str, str]]:
 
 def _literal_block(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
     style = "|" if "\n" in text else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(text), style=style)
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """libyaml's emitter where PyYAML was built with it: the pure-Python one spends most of a
+    large workflow's time scanning each step's script, and grows faster than the steps."""
 
 
 _Dumper.add_representer(str, _literal_block)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from kalec.backends.fork_server import ForkServer, ForkServerError, prelude_imports
 from kalec.backends.options import RunOptions
 from kalec.backends.step_spec import artifact_inputs, step_params, step_spec
 from kalec.errors import KalecError
@@ -51,7 +52,7 @@ from kalec.runtime.protocol import (
 )
 
 KALEC_ROOT = str(Path(__file__).resolve().parent.parent.parent)
-LOCK_FILE, METRICS_FILE = "kalec.lock", "kalec-metrics.json"
+LOCK_FILE, METRICS_FILE, IMPORTS_FILE = "kalec.lock", "kalec-metrics.json", "kalec-imports.json"
 GRACE_SECONDS = 3.0  # between asking a step's processes to stop and killing them
 _MAX_NAME_BYTES = 120  # a file name of a step or a variable; file systems allow 255
 
@@ -205,6 +206,7 @@ class LocalRun:
         self.finished: queue.Queue[str] = queue.Queue()
         self.params = {p.name: p.default for p in pipeline.params} | options.params
         self.needs_path = _needs_path()
+        self.server: ForkServer | None = None
 
     def folder(self, step: str) -> Path:
         return self.run_dir / file_name(step)
@@ -273,6 +275,40 @@ class LocalRun:
         request.write(str(path))
         return path
 
+    def _environment(self) -> dict[str, str]:
+        """The environment of step processes (and of the fork server they come from)."""
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if self.needs_path:  # kalec runs from a source checkout: its steps must find it too
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (KALEC_ROOT, env.get("PYTHONPATH")) if p)
+        return env
+
+    def _start_fork_server(self) -> None:
+        """Start importing the prelude's modules in the fork server, while the run begins."""
+        if not self.options.fork or not self.runs:
+            return
+        imports = prelude_imports(self.pipeline)
+        path = self.run_dir / IMPORTS_FILE
+        path.write_text(json.dumps(imports), encoding="utf-8")
+        try:
+            self.server = ForkServer(str(path), str(self.workdir), self._environment())
+        except OSError as error:  # no fork here, too many processes: fresh processes will do
+            self._progress(f"steps start as fresh processes: {error}")
+
+    def _forked(self, name: str, run_file: Path) -> Any:
+        """The step forked from the server; None when it cannot be (then a fresh process runs
+        it). The first call waits for the server's imports, which the first step needs anyway."""
+        if self.server is None:
+            return None
+        if self.server.usable():
+            try:
+                return self.server.start(str(run_file), {"KALEC_STEP": name})
+            except ForkServerError as error:
+                self.server.reason = str(error)
+        self._progress(f"steps start as fresh processes: {self.server.reason}")
+        self.server.close()
+        self.server = None
+        return None
+
     def _start(self, name: str) -> None:
         state = self.runs[name]
         state.status = "running"
@@ -283,13 +319,10 @@ class LocalRun:
         run_file = self._prepare(state.step)
         (run_file.parent / OUTCOME_FILE).unlink(missing_ok=True)
         (run_file.parent / PROGRESS_FILE).unlink(missing_ok=True)
-        env = dict(os.environ, PYTHONUNBUFFERED="1", KALEC_STEP=name)
-        if self.needs_path:  # kalec runs from a source checkout: its steps must find it too
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (KALEC_ROOT, env.get("PYTHONPATH")) if p)
-        process = subprocess.Popen(
+        process = self._forked(name, run_file) or subprocess.Popen(
             [sys.executable, "-m", "kalec.runtime.step", str(run_file)],
             cwd=self.workdir,
-            env=env,
+            env=dict(self._environment(), KALEC_STEP=name),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
@@ -370,8 +403,11 @@ class LocalRun:
         stop = _StopSignals()
         try:
             with stop:
+                self._start_fork_server()
                 return self._execute(stop)
         finally:
+            if self.server is not None:
+                self.server.close()
             self._lock.close()
 
     def _execute(self, stop: _StopSignals) -> int:

@@ -53,4 +53,5 @@ class RunOptions:
 
     jobs: int = 1
     run_dir: Path | None = None  # default .kalec/runs/<run-id> beside the notebook
+    fork: bool = True  # fork steps from a process that imported the prelude's modules once
     params: dict = field(default_factory=dict)  # overrides, already typed

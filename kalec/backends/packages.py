@@ -25,21 +25,57 @@ from kalec.ir import InputKind, Pipeline, Step
 _RUNTIME_NEEDS = ("dill",)
 
 
+def _top_level_names(dist: importlib.metadata.Distribution) -> set[str]:
+    """The names a distribution makes importable at the top: from ``top_level.txt`` when it has
+    one, else from the paths its ``RECORD`` lists (read as text: building a path object for each
+    of thousands of files is what makes the standard library's own mapping slow)."""
+    declared = dist.read_text("top_level.txt")
+    if declared is not None:
+        return set(declared.split())
+    names = set()
+    for line in (dist.read_text("RECORD") or "").splitlines():
+        head, folder, _ = line.split(",", 1)[0].partition("/")
+        if not folder:  # a module file at the top: name.py, name.cpython-311-x86_64-linux-gnu.so
+            head = head.split(".", 1)[0] if head.endswith((".py", ".so", ".pyd")) else ""
+        elif head.endswith((".dist-info", ".data", ".egg-info")):
+            continue
+        if head.isidentifier() and head != "__pycache__":
+            names.add(head)
+    return names
+
+
 @functools.cache
-def _distributions() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()
+def _all_providers() -> dict[str, importlib.metadata.Distribution]:
+    """Top-level module name -> the first installed distribution that provides it."""
+    providers: dict[str, importlib.metadata.Distribution] = {}
+    for dist in importlib.metadata.distributions():
+        for name in _top_level_names(dist):
+            providers.setdefault(name, dist)
+    return providers
 
 
+@functools.cache
+def _provider(module: str) -> importlib.metadata.Distribution | None:
+    """The distribution that provides top-level ``module``. Most are named after their module
+    (numpy, pandas): that one distribution is checked first, and every installed distribution
+    only for the others (sklearn, PIL, yaml)."""
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError, ValueError):
+        dist = importlib.metadata.distribution(module)
+        if module in _top_level_names(dist):
+            return dist
+    return _all_providers().get(module)
+
+
+@functools.cache
 def pinned(module: str) -> str | None:
     """``module`` as a pinned requirement (``numpy==2.4.6``); None for the standard library and
     for modules not installed here (a local file beside the notebook, say)."""
     if module in sys.stdlib_module_names or module == "__future__":
         return None
-    names = _distributions().get(module)
-    if not names:
+    dist = _provider(module)
+    if dist is None or not dist.metadata["Name"]:
         return None
-    name = names[0]
-    return f"{name}=={importlib.metadata.version(name)}"
+    return f"{dist.metadata['Name']}=={dist.version}"
 
 
 def _requirement_name(requirement: str) -> str:
@@ -55,6 +91,7 @@ class Packages:
         self.local = LocalModules(pipeline)
         self.steps = {s.name: s for s in pipeline.steps}
         self._own: dict[str, set[str]] = {}
+        self._closed: dict[str, frozenset[str]] = {}  # step -> its modules and its producers'
 
     def _own_modules(self, step: Step) -> set[str]:
         if step.name not in self._own:
@@ -82,26 +119,37 @@ class Packages:
                 found.append(requirement)
         return found
 
-    def _modules(self, step: Step) -> set[str]:
-        """Own modules, plus those of every step whose values this one loads, transitively
-        (walked without recursion: a chain may be thousands of steps long)."""
-        modules: set[str] = set()
-        seen: set[str] = set()
-        pending = [step]
+    def _modules(self, step: Step) -> frozenset[str]:
+        """Own modules, plus those of every step whose values this one loads, transitively.
+
+        Each step's set is computed once, from its producers' sets, so a chain of thousands of
+        steps costs a pass over the steps, not a walk of every step's ancestors; the walk that
+        fills the memo is iterative, as a chain may be longer than Python's stack.
+        """
+        pending, entered = [step], set()
         while pending:
-            current = pending.pop()
-            if current.name in seen:
+            current = pending[-1]
+            if current.name in self._closed:
+                pending.pop()
                 continue
-            seen.add(current.name)
-            modules |= self._own_modules(current)
-            if current.inputs or current.outputs:
-                modules.update(_RUNTIME_NEEDS)
-            pending += [
+            producers = [
                 self.steps[i.producer]
                 for i in current.inputs
                 if i.kind is InputKind.ARTIFACT and i.producer in self.steps
             ]
-        return modules
+            missing = [p for p in producers if p.name not in self._closed and p.name not in entered]
+            entered.add(current.name)  # a cycle (refused before any backend runs) cannot loop
+            if missing:
+                pending += missing
+                continue
+            pending.pop()
+            modules = set(self._own_modules(current))
+            if current.inputs or current.outputs:
+                modules.update(_RUNTIME_NEEDS)
+            for producer in producers:
+                modules |= self._closed.get(producer.name, frozenset())
+            self._closed[current.name] = frozenset(modules)
+        return self._closed[step.name]
 
     def for_step(self, step: Step) -> list[str]:
         requirements: dict[str, str] = {}

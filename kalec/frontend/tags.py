@@ -7,15 +7,18 @@ keeps a 2,000-cell notebook's tags to a few milliseconds.
 from __future__ import annotations
 
 import functools
+import io
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import lark
 
 from kalec import diagnostics as D
-from kalec import names
+from kalec import names, user_cache
 from kalec.ir import CellTags, Diagnostic, Origin, Role, Secret, StepOptions
+from kalec.names import digest
 
 # The keywords that make a tag kalec's: a tag whose head is one of these must parse.
 KEYWORDS = (
@@ -67,7 +70,24 @@ def grammar_path() -> Path:
 
 @functools.cache
 def _parser() -> lark.Lark:
-    return lark.Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr")
+    """The LALR parser of the grammar. Building its tables is most of a small compile's time,
+    so they are kept in the user's cache, under a key of the grammar and the versions."""
+    grammar = grammar_path().read_text(encoding="utf-8")
+    cache = user_cache.folder()
+    key = digest(f"{grammar}\0{lark.__version__}\0{sys.version_info[:2]}", 16)
+    cached = cache / f"tags-{key}.lark" if cache else None
+    if cached and cached.is_file():
+        try:
+            with open(cached, "rb") as handle:
+                return lark.Lark.load(handle)
+        except Exception:  # damaged or from another lark: rebuilt below
+            pass
+    parser = lark.Lark(grammar, parser="lalr")
+    if cached:
+        buffer = io.BytesIO()
+        parser.save(buffer)
+        user_cache.write_atomically(cached, buffer.getvalue())
+    return parser
 
 
 def parse_duration(text: str) -> int:

@@ -1,0 +1,202 @@
+"""The local runner's side of the fork server (``kalec.runtime.zygote``).
+
+``ForkServer`` starts the server with the modules the notebook's prelude imports, learns whether
+forking is safe there, and starts steps as ``ForkedStep``s: objects with the part of
+``subprocess.Popen`` the runner uses (``pid``, ``stdout``, ``stderr``, ``wait``, ``poll``,
+``returncode``), so the runner treats a forked step and a fresh process alike. Each forked step
+leads its own session, so ending its process group works as for a fresh process.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from typing import IO, Any
+
+from kalec.analysis.parsing import parse
+from kalec.backends.shipping import LocalModules
+from kalec.errors import KalecError
+from kalec.ir import Pipeline
+
+READY_SECONDS = 600.0  # the prelude's imports may be slow (a first import compiles bytecode)
+START_SECONDS = 30.0
+
+
+class ForkServerError(KalecError):
+    """The fork server could not start a step: the runner starts a fresh process instead."""
+
+
+def prelude_imports(pipeline: Pipeline) -> list[dict[str, Any]]:
+    """The absolute imports the prelude makes when it runs (``{"module", "names"}``), in order;
+    local modules beside the notebook are left out: their code may read files that upstream
+    steps write, so they import in each step as the notebook imports them."""
+    local = LocalModules(pipeline)
+    found: dict[str, set[str]] = {}
+    for number in pipeline.prelude:
+        try:
+            tree = parse(pipeline.cell(number).python)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        pending = list(tree.body)
+        while pending:  # statements that run with the cell: not those inside functions
+            node = pending.pop(0)
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    found.setdefault(alias.name, set())
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.setdefault(node.module, set()).update(
+                    a.name for a in node.names if a.name != "*"
+                )
+            elif isinstance(node, (ast.If, ast.Try, ast.With)):
+                pending[:0] = [
+                    *node.body,
+                    *getattr(node, "orelse", []),
+                    *[s for h in getattr(node, "handlers", []) for s in h.body],
+                    *getattr(node, "finalbody", []),
+                ]
+    return [
+        {"module": module, "names": sorted(names)}
+        for module, names in found.items()
+        if module != "__future__" and not local.files_of(module.split(".")[0])
+    ]
+
+
+class ForkedStep:
+    """A step forked by the server, seen as the runner sees a ``subprocess.Popen``."""
+
+    def __init__(self, pid: int, stdout: IO[bytes], stderr: IO[bytes]) -> None:
+        self.pid = pid
+        self.stdout, self.stderr = stdout, stderr
+        self.returncode: int | None = None
+        self._ended = threading.Event()
+
+    def ended(self, code: int) -> None:
+        self.returncode = code
+        self._ended.set()
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(f"step process {self.pid}", timeout or 0.0)
+        return self.returncode  # type: ignore[return-value]
+
+
+class ForkServer:
+    """One per run: started before the first step, stopped after the last."""
+
+    def __init__(self, imports: str, cwd: str, env: dict[str, str]) -> None:
+        """``imports``: a JSON file of ``prelude_imports``."""
+        self._channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kalec.runtime.zygote", str(theirs.fileno()), imports],
+            cwd=cwd,
+            env=env,
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # an import's warnings: each step prints its own
+            start_new_session=True,
+        )
+        theirs.close()
+        self.reason: str | None = None
+        self._ready = threading.Event()
+        self._usable = False
+        self._started: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._steps: dict[int, ForkedStep] = {}
+        self._exits: dict[int, int] = {}  # exits reported before the step was registered
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                data = self._channel.recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            message = json.loads(data)
+            if "ready" in message:
+                self._usable = bool(message["fork"])
+                self.reason = message.get("reason")
+                self._ready.set()
+            elif "started" in message:
+                self._started.put(message)
+            elif "exited" in message:
+                with self._lock:
+                    step = self._steps.pop(message["exited"], None)
+                    if step is None:
+                        self._exits[message["exited"]] = message["code"]
+                if step is not None:
+                    step.ended(message["code"])
+        # the server is gone: no exit will be reported for the steps it forked, so end them
+        if not self._ready.is_set():
+            self.reason = self.reason or "the fork server ended while importing the modules"
+            self._ready.set()
+        self._usable = False
+        with self._lock:
+            orphans, self._steps = list(self._steps.values()), {}
+        for step in orphans:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(step.pid, signal.SIGKILL)
+            step.ended(-signal.SIGKILL)
+
+    def usable(self) -> bool:
+        """Wait for the server's imports; True when steps can be forked from it."""
+        if not self._ready.wait(READY_SECONDS):
+            self.reason = f"the modules took over {READY_SECONDS:.0f} s to import"
+            return False
+        return self._usable
+
+    def start(self, request: str, env: dict[str, str]) -> ForkedStep:
+        """Fork a step running ``request``; ``ForkServerError`` when the server cannot."""
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        try:
+            with self._lock:
+                socket.send_fds(
+                    self._channel,
+                    [json.dumps({"id": request, "request": request, "env": env}).encode()],
+                    [out_write, err_write],
+                )
+            reply = self._started.get(timeout=START_SECONDS)
+        except (OSError, queue.Empty) as error:
+            for fd in (out_read, err_read):
+                os.close(fd)
+            raise ForkServerError(f"the fork server did not start the step: {error}") from None
+        finally:
+            os.close(out_write)
+            os.close(err_write)
+        step = ForkedStep(reply["pid"], os.fdopen(out_read, "rb"), os.fdopen(err_read, "rb"))
+        with self._lock:
+            code = self._exits.pop(step.pid, None)
+            if code is None:
+                self._steps[step.pid] = step
+        if code is not None:
+            step.ended(code)
+        return step
+
+    def close(self) -> None:
+        """Stop the server (the steps it forked lead their own sessions: the runner ends them)."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._channel.shutdown(socket.SHUT_RDWR)
+        try:
+            self.process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._channel.close()

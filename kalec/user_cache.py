@@ -1,0 +1,43 @@
+"""kalec's folder in the user's cache (``$XDG_CACHE_HOME/kalec``, else ``~/.cache/kalec``).
+
+It holds what is costly to build and safe to rebuild: the tag parser's tables and the compiled
+templates. Files there are loaded with pickle and marshal, so the folder is used only when it belongs to the user and nobody else can
+write to it; otherwise kalec works without a cache. ``KALEC_NO_CACHE=1`` turns it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+
+def folder() -> Path | None:
+    """The cache folder, created if missing; None when there is none kalec can trust."""
+    if os.environ.get("KALEC_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = Path(base) / "kalec"
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.lstat()
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to expand "~" to
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return None
+    return path
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one; a
+    failure (read-only, full disk) leaves no file and is ignored: the cache is optional."""
+    with contextlib.suppress(OSError):
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            os.replace(temporary, path)
+        except OSError:
+            os.unlink(temporary)
