@@ -173,10 +173,10 @@ module.pipeline(**json.loads(sys.argv[2]))
 
 
 def kfp_local_run(
-    script: Path, params: dict | None = None, timeout: int = 600
+    script: Path, params: dict | None = None, timeout: int = 600, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     """Run a kfp-py script's pipeline with kfp.local's SubprocessRunner, from the script's folder
-    (a neutral one: kalec's source is not on the path there)."""
+    (a neutral one: kalec's source is not on the path there); ``env`` adds variables."""
     return subprocess.run(
         [
             sys.executable,
@@ -190,6 +190,7 @@ def kfp_local_run(
         text=True,
         cwd=script.parent,
         timeout=timeout,
+        env=dict(os.environ, **(env or {})),
     )
 
 

@@ -27,6 +27,17 @@ def test_pipeline_prints_what_the_notebook_prints(name: str, notebook) -> None:
     assert got == expected
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_fresh_step_processes_print_what_the_notebook_prints(name: str, notebook) -> None:
+    """The other way steps start (``--no-fork``, and where forking is unsafe) gives the
+    notebook's results as well."""
+    path = notebook(GOOD[name], name=f"{name}.ipynb")
+    code, got, stderr = kalec_results(path, "--no-fork")
+    assert code == 0, stderr
+    assert got == kernel_results(path)
+
+
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_impossible_notebooks_are_refused_at_compile_time(
     name: str, notebook, tmp_path: Path

@@ -101,6 +101,40 @@ def test_failure_names_the_cell_and_line(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
+def test_a_step_runs_pip_only_for_what_is_missing(tmp_path: Path) -> None:
+    """kfp puts two pip runs before every step; kalec's steps check first. A stand-in for pip
+    that records each call shows none when all is installed, one for a missing package."""
+    fake = tmp_path / "fake" / "pip"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text(
+        "import sys\nopen(sys.argv[0] + '.calls', 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        "sys.exit(3)\n"
+    )
+    calls = fake / "__main__.py.calls"
+    notebook = make_notebook(
+        tmp_path / "nb.ipynb",
+        [
+            (["imports"], "import dill"),
+            ([B + "a"], "x = 1"),
+            ([B + "b", "prev:a"], "print('RESULT', x)"),
+        ],
+    )
+    env = {"PYTHONPATH": str(fake.parent)}
+    done = kfp_local_run(build_script(notebook, tmp_path), env=env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert result_lines(done.stdout) == ["RESULT 1"]
+    assert not calls.exists(), calls.read_text()
+
+    work = tmp_path / "missing"
+    work.mkdir()
+    script = build_script(notebook, work, "--package", "kalec-not-installed==1.0")
+    done = kfp_local_run(script, env=env)
+    assert done.returncode != 0
+    assert calls.read_text().splitlines()[-1].endswith("kalec-not-installed==1.0")
+
+
 def test_yaml_is_what_the_script_compiles_to_and_loads_back(tmp_path: Path) -> None:
     notebook = ROOT / "examples" / "quickstart.ipynb"
     script = build_script(notebook, tmp_path)

@@ -85,11 +85,12 @@ SPAWNER = (
     ],
     ids=["sigterm", "sigint", "sigint-step-ignores-sigterm"],
 )
+@pytest.mark.parametrize("start", [[], ["--no-fork"]], ids=["forked", "fresh"])
 def test_stopping_kalec_ends_every_step_process_and_its_children(
-    signum: int, ignore: str, notebook
+    signum: int, ignore: str, start: list[str], notebook
 ) -> None:
     path = notebook([([B + "spawn"], SPAWNER.format(ignore=ignore)), ([B + "other"], "x = 1")])
-    kalec = _start(path)
+    kalec = _start(path, *start)
     _wait_for(path.parent / "pids.json")
     pids = json.loads((path.parent / "pids.json").read_text())
     started = time.monotonic()
@@ -103,7 +104,10 @@ def test_stopping_kalec_ends_every_step_process_and_its_children(
 
 
 @pytest.mark.slow
-def test_a_timed_out_step_ends_on_time_with_its_children_and_names_the_cell(notebook) -> None:
+@pytest.mark.parametrize("start", [[], ["--no-fork"]], ids=["forked", "fresh"])
+def test_a_timed_out_step_ends_on_time_with_its_children_and_names_the_cell(
+    start: list[str], notebook
+) -> None:
     holder = (
         "import subprocess, sys, time\n"
         "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
@@ -111,7 +115,7 @@ def test_a_timed_out_step_ends_on_time_with_its_children_and_names_the_cell(note
     )
     path = notebook([([B + "setup"], "x = 1"), ([B + "slow", "timeout:2s"], holder)])
     started = time.monotonic()
-    done = run_kalec("run", str(path), "--run-dir", str(path.parent / "run"), timeout=60)
+    done = run_kalec("run", str(path), "--run-dir", str(path.parent / "run"), *start, timeout=60)
     assert done.returncode == 1
     assert time.monotonic() - started < 20
     assert "cell 2: error: step 'slow' failed: timed out after 2 s" in done.stderr

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from kalec.backends import BackendError
-from kalec.backends.escaping import py_literal
+from kalec.backends.escaping import code_literal, py_literal
 from kalec.backends.options import KfpOptions
 from kalec.backends.packages import Packages
 from kalec.backends.python_names import identifier, spec_literal
+from kalec.backends.runtime_bundle import install_source
 from kalec.backends.step_spec import (
     artifact_inputs,
     base_image,
@@ -217,6 +218,7 @@ class _Lowering:
             name=pipeline_name(settings.name),
             description=description(self.pipeline),
             pipeline_signature=signature,
+            install_source=code_literal(install_source()),
         )
 
 

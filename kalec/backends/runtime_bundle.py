@@ -10,6 +10,7 @@ that compiling a notebook twice gives the same pipeline.
 
 from __future__ import annotations
 
+import ast
 import base64
 import functools
 import gzip
@@ -19,6 +20,7 @@ import tarfile
 from pathlib import Path
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
+LOCAL_ONLY = ("zygote.py",)  # the local runner's fork server: of no use in a cluster step
 
 
 @functools.cache
@@ -27,6 +29,7 @@ def _runtime_files() -> tuple[tuple[str, bytes], ...]:
     files += [
         (f"kalec/runtime/{path.relative_to(RUNTIME).as_posix()}", path.read_bytes())
         for path in sorted(RUNTIME.rglob("*.py"))
+        if path.name not in LOCAL_ONLY
     ]
     return tuple(files)
 
@@ -47,3 +50,22 @@ def runtime_archive(extra: tuple[tuple[str, bytes], ...] = ()) -> tuple[str, str
 
 def archive_lines(text: str, width: int = 88) -> list[str]:
     return [text[i : i + width] for i in range(0, len(text), width)]
+
+
+@functools.cache
+def install_source() -> str:
+    """The code of ``kalec/runtime/install.py`` without its docstrings: KFP steps run it with
+    ``python3 -c`` before kfp's executor starts (the runtime archive is not unpacked yet), and
+    it is written into every step's command."""
+    tree = ast.parse((RUNTIME / "install.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            body.pop(0)
+    return ast.unparse(tree) + "\n"

@@ -130,8 +130,8 @@ def _child(channel: socket.socket, wakeup: tuple[int, int], message: dict, fds: 
         os.close(fd)
     os.close(ready_fd)  # tells the server the child leads its group: it may report the pid
     os.environ.update(message.get("env", {}))
-    if "numpy" in sys.modules:  # a fresh process seeds numpy's global generator from the OS
-        sys.modules["numpy"].random.seed()
+    if "numpy.random" in sys.modules:  # a fresh process seeds numpy's generator from the OS
+        sys.modules["numpy.random"].seed()
     from kalec.runtime import step
 
     sys.argv = [step.__file__, message["request"]]

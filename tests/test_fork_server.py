@@ -1,0 +1,151 @@
+"""Steps forked from one process that imported the prelude's modules once, and the way back to
+fresh processes where forking is not safe.
+
+Both paths must give the notebook's results (the equivalence tests run the forked path, and the
+fresh one in the slow tier); here: what the server imports, that a forked step is as fresh as a
+new interpreter where it matters (its own random numbers, its own session, its files flushed),
+and that every hazard found sends the run to fresh processes, saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+from helpers import result_lines, run_kalec
+
+from kalec.backends.fork_server import ForkServer, prelude_imports
+from kalec.compiler import compile_notebook
+from kalec.runtime import zygote
+from kalec.runtime.protocol import StepOutcome, StepRequest
+
+B = "block:"
+
+
+def test_the_server_imports_what_the_prelude_imports_when_it_runs(notebook) -> None:
+    path = notebook(
+        [
+            (
+                ["imports"],
+                "from __future__ import annotations\n"
+                "import os, json as j\nfrom collections import abc, OrderedDict\n"
+                "import helpers\nfrom helpers import tool\n"
+                "try:\n    import numpy\nexcept ImportError:\n    numpy = None\n"
+                "def later():\n    import csv\nfrom . import sibling",
+            ),
+            ([B + "a"], "import zipfile\nx = 1"),
+        ]
+    )
+    (path.parent / "helpers.py").write_text("tool = 1\n")
+    imports = prelude_imports(compile_notebook(path))
+    assert imports == [
+        {"module": "os", "names": []},
+        {"module": "json", "names": []},
+        {"module": "collections", "names": ["OrderedDict", "abc"]},
+        {"module": "numpy", "names": []},
+    ]  # not local modules, not imports in functions or in steps, not relative ones
+
+
+def _request(folder: Path, name: str, code: str) -> str:
+    request = StepRequest(
+        spec={
+            "step": name,
+            "source": "nb.ipynb",
+            "prelude": [],
+            "cells": [{"cell": 1, "code": code}],
+        },
+        result=str(folder / f"{name}.result.json"),
+    )
+    path = folder / f"{name}.request.json"
+    request.write(str(path))
+    return str(path)
+
+
+def _server(tmp_path: Path, modules: list[str]) -> ForkServer:
+    imports = tmp_path / "imports.json"
+    imports.write_text(json.dumps([{"module": m, "names": []} for m in modules]))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent.parent), *sys.path])
+    return ForkServer(str(imports), str(tmp_path), env)
+
+
+def test_forked_steps_are_fresh_where_results_depend_on_it(tmp_path: Path) -> None:
+    server = _server(tmp_path, ["numpy.random", "random"])
+    try:
+        assert server.usable(), server.reason
+        code = (
+            "import numpy, os, random\n"
+            "print(numpy.random.randint(2**31), random.getrandbits(31), os.getsid(0) == os.getpid(),"
+            " os.environ['KALEC_STEP'])\n"
+            "left_open = open('unclosed.txt', 'w')\nn = left_open.write('flushed at the end')"
+        )
+        steps = [
+            server.start(_request(tmp_path, name, code), {"KALEC_STEP": name}) for name in "ab"
+        ]
+        lines = []
+        for step in steps:
+            assert step.wait(timeout=60) == 0, step.stderr.read()
+            lines.append(step.stdout.read().decode().split())
+            step.stdout.close()
+            step.stderr.close()
+    finally:
+        server.close()
+    (a_numpy, a_random, a_leads, a_name), (b_numpy, b_random, b_leads, b_name) = lines
+    assert a_numpy != b_numpy and a_random != b_random  # each seeded anew, as a new process
+    assert a_leads == b_leads == "True"  # its own session: the runner ends its whole group
+    assert (a_name, b_name) == ("a", "b")
+    assert (tmp_path / "unclosed.txt").read_text() == "flushed at the end"
+    assert StepOutcome.read(str(tmp_path / "a.result.json")).ok
+
+
+@pytest.mark.parametrize(
+    ("module", "words"),
+    [
+        (
+            "import threading, time\nthreading.Thread(target=time.sleep, args=(60,), daemon=True)"
+            ".start()\n",
+            "an imported module started a thread",
+        ),
+        ("", "tensorflow is imported, and does not survive fork"),
+    ],
+    ids=["thread-at-import", "unsafe-framework"],
+)
+def test_a_fork_hazard_sends_the_run_to_fresh_processes_saying_why(
+    module: str, words: str, notebook, tmp_path: Path, monkeypatch
+) -> None:
+    site = tmp_path / "site"
+    (site / "tensorflow").mkdir(parents=True)
+    (site / "tensorflow" / "__init__.py").write_text(module)
+    path = notebook(
+        [
+            (["imports"], "import tensorflow"),
+            ([B + "one"], "x = 20"),
+            ([B + "two", "prev:one"], "print('RESULT', x + 1)"),
+        ]
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), *sys.path]))
+    done = run_kalec("run", str(path), "--run-dir", str(tmp_path / "run"), cwd=path.parent)
+    assert done.returncode == 0, done.stderr
+    assert f"steps start as fresh processes: {words}" in done.stderr
+    assert result_lines(done.stdout) == ["RESULT 21"]
+
+
+def test_a_thread_pool_that_hangs_after_fork_is_detected(monkeypatch) -> None:
+    """The probe: a forked child that uses the loaded native pools must end in time."""
+
+    def hang(*_: object) -> None:
+        time.sleep(60)
+
+    fake_torch = types.SimpleNamespace(ones=lambda *a: None, mm=hang)
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    monkeypatch.setattr(zygote, "PROBE_SECONDS", 0.5)
+    started = time.monotonic()
+    assert zygote._probe() is False
+    assert time.monotonic() - started < 5
+    monkeypatch.setattr(fake_torch, "mm", lambda *a: None)
+    assert zygote._probe() is True
