@@ -83,12 +83,12 @@ def main() -> None:
             best: dict[str, float] = {}
             results: dict[str, list[str]] = {}
             for _ in range(args.repeat):
-                for label, run in (
-                    ("kernel", lambda: kernel_run(path)),
-                    ("kalec", lambda: kalec_run(path, args.jobs)),
-                    ("fresh", lambda: kalec_run(path, args.jobs, "--no-fork")),
+                for label, run, extra in (
+                    ("kernel", kernel_run, ()),
+                    ("kalec", kalec_run, (args.jobs,)),
+                    ("fresh", kalec_run, (args.jobs, "--no-fork")),
                 ):
-                    seconds, lines = run()
+                    seconds, lines = run(path, *extra)
                     best[label] = min(best.get(label, seconds), seconds)
                     results[label] = lines
             same = results["kalec"] == results["kernel"] == results["fresh"]

@@ -39,7 +39,10 @@ def install_missing(packages: list[str], no_deps: list[str] = ()) -> list[str]:
         return []
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_ROOT_USER_ACTION="ignore")
     no_pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True)
-    if no_pip.returncode and subprocess.run([sys.executable, "-m", "ensurepip"], env=env).returncode:
+    if (
+        no_pip.returncode
+        and subprocess.run([sys.executable, "-m", "ensurepip"], env=env).returncode
+    ):
         subprocess.run([sys.executable, "-m", "ensurepip", "--user"], env=env, check=True)
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-warn-script-location"]
     if missing:
