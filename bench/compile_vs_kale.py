@@ -1,6 +1,6 @@
 """Compile time of kalec against Kale 2.3.0 (PyPI `kubeflow-kale`), whole commands, one run.
 
-Two notebooks in the tag language both tools read (a chain of 4 and of 40 steps, with imports,
+Two notebooks in the tag language both tools read (`step:`, `prev:`) (a chain of 4 and of 40 steps, with imports,
 parameters and a metric), each compiled by:
 - `kalec build NB --target kfp-py` (the KFP script),
 - `kalec build NB --target yaml` (the script compiled by kfp's compiler),
@@ -32,16 +32,17 @@ def notebook(path: Path, steps: int) -> Path:
     cells = [
         (["imports"], "import math\nimport statistics"),
         (["pipeline-parameters"], "SCALE = 3\nOFFSET = 1.5"),
-        (["block:step-0"], "values = [i * SCALE for i in range(100)]"),
+        (["step:step0"], "values = [i * SCALE for i in range(100)]"),
     ]
     for n in range(1, steps):
         cells.append(
             (
-                [f"block:step-{n}", f"prev:step-{n - 1}"],
+                [f"step:step{n}", f"prev:step{n - 1}"],
                 f"values = [math.sqrt(v + OFFSET) + {n} for v in values]",
             )
         )
-    cells.append((["pipeline-metrics"], "score = statistics.mean(values)\nscore"))
+    cells.append((["step:score", f"prev:step{steps - 1}"], "score = statistics.mean(values)"))
+    cells.append((["pipeline-metrics"], "print(score)"))
     document = {
         "cells": [
             {

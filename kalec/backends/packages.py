@@ -11,59 +11,17 @@ imported to find this out.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import importlib.metadata
 import re
 import sys
 from collections.abc import Iterable
 
+from kalec.backends import installed
 from kalec.backends.shipping import LocalModules, imported_modules, magic_needs, step_code
 from kalec.ir import InputKind, Pipeline, Step
 
 # Modules kalec's own runtime needs in a step that passes values.
 _RUNTIME_NEEDS = ("dill",)
-
-
-def _top_level_names(dist: importlib.metadata.Distribution) -> set[str]:
-    """The names a distribution makes importable at the top: from ``top_level.txt`` when it has
-    one, else from the paths its ``RECORD`` lists (read as text: building a path object for each
-    of thousands of files is what makes the standard library's own mapping slow)."""
-    declared = dist.read_text("top_level.txt")
-    if declared is not None:
-        return set(declared.split())
-    names = set()
-    for line in (dist.read_text("RECORD") or "").splitlines():
-        head, folder, _ = line.split(",", 1)[0].partition("/")
-        if not folder:  # a module file at the top: name.py, name.cpython-311-x86_64-linux-gnu.so
-            head = head.split(".", 1)[0] if head.endswith((".py", ".so", ".pyd")) else ""
-        elif head.endswith((".dist-info", ".data", ".egg-info")):
-            continue
-        if head.isidentifier() and head != "__pycache__":
-            names.add(head)
-    return names
-
-
-@functools.cache
-def _all_providers() -> dict[str, importlib.metadata.Distribution]:
-    """Top-level module name -> the first installed distribution that provides it."""
-    providers: dict[str, importlib.metadata.Distribution] = {}
-    for dist in importlib.metadata.distributions():
-        for name in _top_level_names(dist):
-            providers.setdefault(name, dist)
-    return providers
-
-
-@functools.cache
-def _provider(module: str) -> importlib.metadata.Distribution | None:
-    """The distribution that provides top-level ``module``. Most are named after their module
-    (numpy, pandas): that one distribution is checked first, and every installed distribution
-    only for the others (sklearn, PIL, yaml)."""
-    with contextlib.suppress(importlib.metadata.PackageNotFoundError, ValueError):
-        dist = importlib.metadata.distribution(module)
-        if module in _top_level_names(dist):
-            return dist
-    return _all_providers().get(module)
 
 
 @functools.cache
@@ -72,10 +30,8 @@ def pinned(module: str) -> str | None:
     for modules not installed here (a local file beside the notebook, say)."""
     if module in sys.stdlib_module_names or module == "__future__":
         return None
-    dist = _provider(module)
-    if dist is None or not dist.metadata["Name"]:
-        return None
-    return f"{dist.metadata['Name']}=={dist.version}"
+    dist = installed.providing(module)
+    return f"{dist.name}=={dist.version}" if dist else None
 
 
 def _requirement_name(requirement: str) -> str:
@@ -113,9 +69,9 @@ class Packages:
         for code in step_code(self.pipeline, step):
             for requirement in magic_needs(code).requirements:
                 name = _requirement_name(requirement)
-                if name == requirement.lower().replace("_", "-"):
-                    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-                        requirement = f"{requirement}=={importlib.metadata.version(name)}"
+                dist = installed.named(name)
+                if name == requirement.lower().replace("_", "-") and dist:
+                    requirement = f"{requirement}=={dist.version}"
                 found.append(requirement)
         return found
 

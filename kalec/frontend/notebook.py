@@ -16,7 +16,7 @@ from kalec import diagnostics as D
 from kalec import names
 from kalec.errors import KalecError
 from kalec.frontend.magics import MagicError, to_analyzed, to_python
-from kalec.frontend.tags import parse_cell_tags
+from kalec.frontend.tags import parse_cell_tags, remember_meanings
 from kalec.ir import (
     CodeCell,
     Diagnostic,
@@ -299,6 +299,7 @@ def read_notebook(path: str | Path) -> Pipeline:
             diagnostics.append(D.MAGIC_UNREADABLE(str(error), origin))
             python = ""
         cells.append(CodeCell(number, source, python, to_analyzed(python), tags))
+    remember_meanings()
     return Pipeline(
         source=str(path),
         settings=settings,

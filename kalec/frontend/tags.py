@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import functools
 import io
+import pickle
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import lark
+from typing import Any
 
 from kalec import diagnostics as D
 from kalec import names, user_cache
@@ -69,9 +69,11 @@ def grammar_path() -> Path:
 
 
 @functools.cache
-def _parser() -> lark.Lark:
+def _parser() -> Any:
     """The LALR parser of the grammar. Building its tables is most of a small compile's time,
     so they are kept in the user's cache, under a key of the grammar and the versions."""
+    import lark
+
     grammar = grammar_path().read_text(encoding="utf-8")
     cache = user_cache.folder()
     key = digest(f"{grammar}\0{lark.__version__}\0{sys.version_info[:2]}", 16)
@@ -108,10 +110,73 @@ class ParsedTag:
 
 @functools.lru_cache(maxsize=4096)
 def parse_tag(tag: str) -> ParsedTag | None:
-    """The meaning of one tag; ``None`` when it is not a kalec tag; ``ValueError`` when malformed."""
+    """The meaning of one tag; ``None`` when it is not a kalec tag; ``ValueError`` when malformed.
+
+    Meanings found before come from the user's cache (``remember_meanings`` keeps them): the
+    same few tags recur in every notebook, and importing lark is a fifth of a small compile.
+    """
     head = tag.split(":", 1)[0]
     if head not in KEYWORDS:
         return None
+    known = _meanings()
+    if tag not in known:
+        try:
+            known[tag] = ("ok", _parse(tag, head))
+        except ValueError as error:
+            known[tag] = ("error", str(error))
+        _new_meanings.add(tag)
+    outcome, meaning = known[tag]
+    if outcome == "error":
+        raise ValueError(meaning)
+    return meaning
+
+
+_new_meanings: set[str] = set()
+_MAX_MEANINGS = 4096  # a hostile notebook's thousands of distinct tags are not all kept
+
+
+def _meanings_file() -> Path | None:
+    """Keyed by everything that decides a meaning: the grammar, this module, the IR's classes."""
+    cache = user_cache.folder()
+    if cache is None:
+        return None
+    here = Path(__file__).resolve()
+    sources = [grammar_path(), here, here.parent.parent / "ir" / "model.py"]
+    try:
+        text = "\0".join(p.read_text(encoding="utf-8") for p in sources)
+    except OSError:
+        return None
+    return cache / f"tag-meanings-{digest(text, 16)}.pickle"
+
+
+@functools.cache
+def _meanings() -> dict[str, tuple[str, Any]]:
+    path = _meanings_file()
+    if path is not None and path.is_file():
+        try:
+            with open(path, "rb") as handle:
+                loaded = pickle.load(handle)
+            if isinstance(loaded, dict):
+                return loaded
+        except Exception:  # damaged, or written by another version: start afresh
+            pass
+    return {}
+
+
+def remember_meanings() -> None:
+    """Keep the meanings of tags met for the first time, for the next compile."""
+    if not _new_meanings:
+        return
+    _new_meanings.clear()
+    known = _meanings()
+    path = _meanings_file()
+    if path is not None and len(known) <= _MAX_MEANINGS:
+        user_cache.write_atomically(path, pickle.dumps(known))
+
+
+def _parse(tag: str, head: str) -> ParsedTag | None:
+    import lark
+
     try:
         tree = _parser().parse(tag)
     except lark.exceptions.LarkError:
