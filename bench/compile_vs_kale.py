@@ -71,10 +71,13 @@ def notebook(path: Path, steps: int) -> Path:
 
 
 def best_of(command: list[str], cwd: Path, repeat: int) -> float:
+    # bytecode is written, as a normal install has it (an editable install of kalec would
+    # otherwise compile its own sources on every run where PYTHONDONTWRITEBYTECODE is set)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     times = []
     for attempt in range(repeat + 1):
         started = time.perf_counter()
-        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
         elapsed = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(command)} failed:\n{(done.stdout + done.stderr)[-2000:]}")

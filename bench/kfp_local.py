@@ -1,8 +1,10 @@
 """Time of a 4-step notebook's pipeline run under kfp.local (SubprocessRunner, no network).
 
 Builds the kfp-py script with kalec, then runs the pipeline in a fresh interpreter from a
-neutral folder, and prints the whole run's time and the time per step. Target: under 3 s per
-step on this machine (a runner that starts a Jupyter kernel in every step takes about 11 s).
+neutral folder, and prints the whole run's time and the time per step (the run's own start-up,
+kfp's import included, counts against the steps). Target: 1.0 s per step or less; each step
+checks its requirements and runs no pip, as everything is installed here (kfp's own command
+runs pip twice per step, about 1.8 s of CPU).
 
     python bench/kfp_local.py [--repeat 2]
 """
@@ -92,7 +94,7 @@ def main() -> None:
     best = min(times)
     print(
         f"kfp.local, 4 steps: whole run {best:.2f} s, {best / 4:.2f} s per step "
-        f"(target < 3 s per step: {'met' if best / 4 < 3 else 'NOT met'})"
+        f"(target 1.0 s per step or less: {'met' if best / 4 <= 1.0 else 'NOT met'})"
     )
 
 

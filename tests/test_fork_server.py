@@ -34,7 +34,7 @@ def test_the_server_imports_what_the_prelude_imports_when_it_runs(notebook) -> N
                 ["imports"],
                 "from __future__ import annotations\n"
                 "import os, json as j\nfrom collections import abc, OrderedDict\n"
-                "import helpers\nfrom helpers import tool\n"
+                "import helpers\nfrom helpers import tool\nimport data_tools.clean\n"
                 "try:\n    import numpy\nexcept ImportError:\n    numpy = None\n"
                 "def later():\n    import csv\nfrom . import sibling",
             ),
@@ -42,6 +42,7 @@ def test_the_server_imports_what_the_prelude_imports_when_it_runs(notebook) -> N
         ]
     )
     (path.parent / "helpers.py").write_text("tool = 1\n")
+    (path.parent / "data_tools").mkdir()  # a folder of that name: the notebook's, not a library
     imports = prelude_imports(compile_notebook(path))
     assert imports == [
         {"module": "os", "names": []},

@@ -35,9 +35,10 @@ class ForkServerError(KalecError):
 
 
 def prelude_imports(pipeline: Pipeline) -> list[dict[str, Any]]:
-    """The absolute imports the prelude makes when it runs (``{"module", "names"}``), in order;
-    local modules beside the notebook are left out: their code may read files that upstream
-    steps write, so they import in each step as the notebook imports them."""
+    """The absolute imports the prelude makes when it runs (``{"module", "names"}``), in order.
+    Modules beside the notebook are left out (a file or folder of that name there): their code
+    may read files that upstream steps write, or be written by a step, so each step imports
+    them as the notebook does."""
     local = LocalModules(pipeline)
     found: dict[str, set[str]] = {}
     for number in pipeline.prelude:
@@ -62,10 +63,19 @@ def prelude_imports(pipeline: Pipeline) -> list[dict[str, Any]]:
                     *[s for h in getattr(node, "handlers", []) for s in h.body],
                     *getattr(node, "finalbody", []),
                 ]
+
+    def beside_the_notebook(module: str) -> bool:
+        top = module.split(".")[0]
+        return (
+            bool(local.files_of(top))
+            or (local.folder / f"{top}.py").exists()
+            or (local.folder / top).is_dir()
+        )
+
     return [
         {"module": module, "names": sorted(names)}
         for module, names in found.items()
-        if module != "__future__" and not local.files_of(module.split(".")[0])
+        if module != "__future__" and not beside_the_notebook(module)
     ]
 
 

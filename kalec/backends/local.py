@@ -284,8 +284,8 @@ class LocalRun:
 
     def _start_fork_server(self) -> None:
         """Start importing the prelude's modules in the fork server, while the run begins."""
-        if not self.options.fork or not self.runs:
-            return
+        if not self.options.fork or not self.runs or not sys.platform.startswith("linux"):
+            return  # elsewhere (macOS) system libraries are not safe to fork: fresh processes
         imports = prelude_imports(self.pipeline)
         path = self.run_dir / IMPORTS_FILE
         path.write_text(json.dumps(imports), encoding="utf-8")

@@ -164,14 +164,17 @@ def _meanings() -> dict[str, tuple[str, Any]]:
 
 
 def remember_meanings() -> None:
-    """Keep the meanings of tags met for the first time, for the next compile."""
+    """Keep the meanings of tags met for the first time, for the next compile. Past the limit
+    the file starts afresh with the newest ones, so a huge notebook cannot freeze it."""
     if not _new_meanings:
         return
-    _new_meanings.clear()
     known = _meanings()
+    new = {tag: known[tag] for tag in _new_meanings}
+    _new_meanings.clear()
+    kept = known if len(known) <= _MAX_MEANINGS else new if len(new) <= _MAX_MEANINGS else None
     path = _meanings_file()
-    if path is not None and len(known) <= _MAX_MEANINGS:
-        user_cache.write_atomically(path, pickle.dumps(known))
+    if path is not None and kept is not None:
+        user_cache.write_atomically(path, pickle.dumps(kept))
 
 
 def _parse(tag: str, head: str) -> ParsedTag | None:
@@ -182,7 +185,7 @@ def _parse(tag: str, head: str) -> ParsedTag | None:
     except lark.exceptions.LarkError:
         raise ValueError(f"malformed tag '{tag}': expected {FORMS[head]}") from None
     node = tree.children[0]
-    kind = node.data
+    kind = str(node.data)  # a lark Token: kept as plain text, the cache holds no lark object
     args = [str(c) for c in node.children if isinstance(c, lark.Token)]
     if kind in ("block", "step", "prev"):
         if not node.children:  # `block:` alone: the cell continues the step above, as in Kale
