@@ -12,12 +12,13 @@ runs pip twice per step, about 1.8 s of CPU).
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from notebook_file import write_notebook
 
 DRIVER = """
 import importlib.util, sys
@@ -44,25 +45,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         notebook = folder / "four_steps.ipynb"
-        notebook.write_text(
-            json.dumps(
-                {
-                    "cells": [
-                        {
-                            "cell_type": "code",
-                            "metadata": {"tags": t},
-                            "source": s,
-                            "outputs": [],
-                            "execution_count": None,
-                        }
-                        for t, s in cells
-                    ],
-                    "metadata": {},
-                    "nbformat": 4,
-                    "nbformat_minor": 4,
-                }
-            )
-        )
+        write_notebook(notebook, cells)
         script = folder / "four_steps.py"
         subprocess.run(
             [

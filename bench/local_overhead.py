@@ -12,35 +12,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def write(path: Path, cells: list[tuple[list[str], str]]) -> Path:
-    path.write_text(
-        json.dumps(
-            {
-                "cells": [
-                    {
-                        "cell_type": "code",
-                        "metadata": {"tags": tags},
-                        "source": source,
-                        "outputs": [],
-                        "execution_count": None,
-                    }
-                    for tags, source in cells
-                ],
-                "metadata": {},
-                "nbformat": 4,
-                "nbformat_minor": 4,
-            }
-        )
-    )
-    return path
+from notebook_file import write_notebook
 
 
 def timed(*args: str, cwd: Path) -> float:
@@ -58,12 +36,12 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        chain = write(
+        chain = write_notebook(
             folder / "chain.ipynb",
             [(["block:s0"], "v = 0")]
             + [([f"block:s{i}", f"prev:s{i - 1}"], "v = v + 1") for i in range(1, 10)],
         )
-        diamond = write(
+        diamond = write_notebook(
             folder / "diamond.ipynb",
             [
                 (["imports"], "import time"),

@@ -155,6 +155,7 @@ class ForkServer:
             self.reason = self.reason or "the fork server ended while importing the modules"
             self._ready.set()
         self._usable = False
+        self._started.put({})  # a start waiting for its answer gets none, at once
         with self._lock:
             orphans, self._steps = list(self._steps.values()), {}
         for step in orphans:
@@ -181,6 +182,8 @@ class ForkServer:
                     [out_write, err_write],
                 )
             reply = self._started.get(timeout=START_SECONDS)
+            if "pid" not in reply:
+                raise OSError("the fork server has ended")
         except (OSError, queue.Empty) as error:
             for fd in (out_read, err_read):
                 os.close(fd)
