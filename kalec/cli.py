@@ -258,6 +258,25 @@ def _parser() -> argparse.ArgumentParser:
         help="text for people (default), or JSON: steps, inputs, parameters, metrics and "
         "diagnostics with their codes, cells and lines",
     )
+
+    graph = commands.add_parser(
+        "graph",
+        help="draw the step graph: a box per step, arrows labelled with what they carry",
+        description="Compile the notebook and draw its steps: one box per step (its name and "
+        "cells), an arrow for each dependency, labelled with the variables and files that "
+        "travel along it. SVG by default (no system package needed), or Graphviz DOT, or "
+        "Mermaid.",
+    )
+    common(graph)
+    graph.add_argument(
+        "--format", choices=("svg", "dot", "mermaid"), default="svg", help="default: svg"
+    )
+    graph.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
+    )
+    graph.add_argument(
+        "--force", action="store_true", help="replace FILE even if kalec did not write it"
+    )
     return parser
 
 
@@ -481,6 +500,37 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_graph(args: argparse.Namespace) -> int:
+    from kalec.graph import MARKERS, RENDERERS
+
+    pipeline = _compile(args.notebook, args.verbose, _ignored(args))
+    text = RENDERERS[args.format](pipeline)
+    if not args.output:
+        sys.stdout.write(text)
+        return EXIT_OK
+    output = Path(args.output)
+    if output.exists() and not args.force and not _starts_with(output, MARKERS[args.format]):
+        raise UsageError(
+            f"error: {output} exists and kalec did not write it; not replacing it "
+            "(give another -o FILE, or --force to replace it)"
+        )
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"error: cannot write {output}: {error}") from None
+    print(f"wrote {output} ({args.format}, {_count(len(pipeline.steps), 'step')})")
+    return EXIT_OK
+
+
+def _starts_with(path: Path, marker: str) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(marker.encode())) == marker.encode()
+    except OSError:
+        return False
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' * (n != 1)}"
 
@@ -591,6 +641,7 @@ COMMANDS = {
     "run": cmd_run,
     "check": cmd_check,
     "deploy": cmd_deploy,
+    "graph": cmd_graph,
 }
 
 

@@ -1,0 +1,209 @@
+"""The step graph of a compiled pipeline, drawn: SVG (laid out here), Graphviz DOT, Mermaid.
+
+One box per step (its name and cells), one arrow per dependency, labelled with the variables
+and files that travel along it (an arrow without a label is an order a ``prev:`` tag asked for).
+The SVG needs no system package: networkx's topological generations give the rows, and the
+boxes of a row are ordered to keep arrows short. Every text from the notebook (step names,
+variable names, file paths, the pipeline's name) is escaped for the format it goes into.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from xml.sax.saxutils import escape, quoteattr
+
+from kalec.analysis.names import describe
+from kalec.ir import InputKind, Pipeline
+
+FORMATS = ("svg", "dot", "mermaid")
+MARKERS = {  # the first line of each format: how kalec knows a file is one it wrote
+    "svg": "<!-- kalec graph -->",
+    "dot": "// kalec graph",
+    "mermaid": "%% kalec graph",
+}
+_CHAR = 7.2  # average width of a character of the 12 px sans-serif font, in pixels
+_BOX_H, _ROW_GAP, _COL_GAP, _MARGIN = 44, 70, 36, 24
+_LABEL_MAX = 40
+
+
+@dataclass(frozen=True)
+class Box:
+    name: str
+    cells: tuple[int, ...]
+    row: int
+    x: float = 0.0
+    width: float = 0.0
+
+    @property
+    def caption(self) -> str:
+        numbers = ", ".join(str(n) for n in self.cells)
+        return ("cell " if len(self.cells) == 1 else "cells ") + numbers
+
+
+@dataclass(frozen=True)
+class Arrow:
+    source: str
+    target: str
+    travels: tuple[str, ...]  # variables and files, as people read them
+
+    @property
+    def label(self) -> str:
+        return ", ".join(self.travels)
+
+
+def _arrows(pipeline: Pipeline) -> list[Arrow]:
+    arrows = []
+    for step in pipeline.steps:
+        for dependency in step.dependencies:
+            travels = tuple(
+                dict.fromkeys(
+                    describe(i.name)
+                    for i in step.inputs
+                    if i.producer == dependency.step
+                    and i.kind in (InputKind.ARTIFACT, InputKind.FILE)
+                )
+            )
+            arrows.append(Arrow(dependency.step, step.name, travels))
+    return arrows
+
+
+def layout(pipeline: Pipeline) -> tuple[list[Box], list[Arrow]]:
+    """Boxes placed in rows (a step below every step it depends on) and the arrows."""
+    import networkx
+
+    arrows = _arrows(pipeline)
+    graph = networkx.DiGraph()
+    graph.add_nodes_from(s.name for s in pipeline.steps)
+    graph.add_edges_from((a.source, a.target) for a in arrows)
+    cells = {s.name: s.cells for s in pipeline.steps}
+    order = {s.name: i for i, s in enumerate(pipeline.steps)}
+    parents = {s.name: [a.source for a in arrows if a.target == s.name] for s in pipeline.steps}
+    rows: list[list[Box]] = []
+    slot: dict[str, float] = {}
+    for row, generation in enumerate(networkx.topological_generations(graph)):
+
+        def key(name: str) -> tuple[float, int]:  # under its parents' middle, then notebook order
+            above = [slot[p] for p in parents[name] if p in slot]
+            return (sum(above) / len(above) if above else float("inf"), order[name])
+
+        placed, x = [], float(_MARGIN)
+        for position, name in enumerate(sorted(generation, key=key)):
+            slot[name] = position
+            width = max(len(name), len(Box(name, cells[name], row).caption)) * _CHAR + 24
+            placed.append(Box(name, cells[name], row, x, width))
+            x += width + _COL_GAP
+        rows.append(placed)
+    widest = max((r[-1].x + r[-1].width for r in rows if r), default=0.0)
+    boxes = [  # each row centred under the widest
+        replace(box, x=box.x + (widest - (row[-1].x + row[-1].width)) / 2)
+        for row in rows
+        for box in row
+    ]
+    return boxes, arrows
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _LABEL_MAX else text[: _LABEL_MAX - 1] + "\u2026"
+
+
+def to_svg(pipeline: Pipeline) -> str:
+    boxes, arrows = layout(pipeline)
+    where = {b.name: b for b in boxes}
+    rows = max((b.row for b in boxes), default=-1) + 1
+    width = max((b.x + b.width for b in boxes), default=0.0) + _MARGIN
+    height = _MARGIN * 2 + rows * _BOX_H + max(rows - 1, 0) * _ROW_GAP
+
+    def top(row: int) -> float:
+        return _MARGIN + row * (_BOX_H + _ROW_GAP)
+
+    title = escape(pipeline.settings.name or "pipeline")
+    out = [
+        MARKERS["svg"],
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="sans-serif" font-size="12">',
+        f"<title>{title}</title>",
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
+        'fill="#555"/></marker></defs>',
+    ]
+    for arrow in arrows:
+        source, target = where[arrow.source], where[arrow.target]
+        x1, y1 = source.x + source.width / 2, top(source.row) + _BOX_H
+        x2, y2 = target.x + target.width / 2, top(target.row)
+        bend = (y2 - y1) / 2
+        out.append(
+            f'<g class="arrow"><title>{escape(arrow.source)} \u2192 {escape(arrow.target)}'
+            f"{': ' + escape(arrow.label) if arrow.label else ''}</title>"
+            f'<path d="M {x1:.1f} {y1:.1f} C {x1:.1f} {y1 + bend:.1f} {x2:.1f} {y2 - bend:.1f} '
+            f'{x2:.1f} {y2:.1f}" fill="none" stroke="#555" marker-end="url(#arrow)"/>'
+        )
+        if arrow.label:
+            out.append(
+                f'<text x="{(x1 + x2) / 2 + 6:.1f}" y="{(y1 + y2) / 2 + 4:.1f}" fill="#333" '
+                f'font-size="11">{escape(_short(arrow.label))}</text>'
+            )
+        out.append("</g>")
+    for box in boxes:
+        y = top(box.row)
+        out.append(
+            f"<g class={quoteattr('step')} data-step={quoteattr(box.name)}>"
+            f'<rect x="{box.x:.1f}" y="{y:.1f}" width="{box.width:.1f}" height="{_BOX_H}" '
+            'rx="6" fill="#eef4fb" stroke="#3b6ea5"/>'
+            f'<text x="{box.x + box.width / 2:.1f}" y="{y + 18:.1f}" text-anchor="middle" '
+            f'font-weight="bold">{escape(box.name)}</text>'
+            f'<text x="{box.x + box.width / 2:.1f}" y="{y + 34:.1f}" text-anchor="middle" '
+            f'fill="#555" font-size="11">{escape(box.caption)}</text></g>'
+        )
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _dot_string(text: str) -> str:
+    """A DOT quoted string showing ``text``: quotes and backslashes escaped, a line break as
+    ``\\n`` (JSON writes them so; Graphviz reads them so in labels)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def to_dot(pipeline: Pipeline) -> str:
+    boxes, arrows = layout(pipeline)
+    out = [
+        MARKERS["dot"],
+        "digraph pipeline {",
+        "  rankdir=TB;",
+        '  node [shape=box, style="rounded,filled", fillcolor="#eef4fb", fontname="sans-serif"];',
+    ]
+    for box in boxes:
+        out.append(
+            f"  {_dot_string(box.name)} [label={_dot_string(box.name + chr(10) + box.caption)}];"
+        )
+    for arrow in arrows:
+        label = f" [label={_dot_string(arrow.label)}]" if arrow.label else ""
+        out.append(f"  {_dot_string(arrow.source)} -> {_dot_string(arrow.target)}{label};")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    """Text for a quoted Mermaid label: every character that means something there is written
+    as an entity code (``#quot;``), so no label can close its quotes or carry markup."""
+    special = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;"}
+    special |= {"|": "#124;", "`": "#96;", "\n": " ", "\r": " "}
+    return "".join(special.get(c, c) for c in text)
+
+
+def to_mermaid(pipeline: Pipeline) -> str:
+    boxes, arrows = layout(pipeline)
+    ids = {b.name: f"s{i}" for i, b in enumerate(boxes)}
+    out = [MARKERS["mermaid"], "flowchart TD"]
+    for box in boxes:
+        out.append(
+            f'  {ids[box.name]}["{_mermaid_text(box.name)}<br/>{_mermaid_text(box.caption)}"]'
+        )
+    for arrow in arrows:
+        label = f'|"{_mermaid_text(arrow.label)}"|' if arrow.label else ""
+        out.append(f"  {ids[arrow.source]} -->{label} {ids[arrow.target]}")
+    return "\n".join(out) + "\n"
+
+
+RENDERERS = {"svg": to_svg, "dot": to_dot, "mermaid": to_mermaid}
