@@ -150,17 +150,21 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
 
 
 def load(path: Path) -> dict[str, Any]:
-    """Read a notebook of format 4, upgrading older formats the way Jupyter does.
-
-    Format 4 is read from its JSON directly (nbformat is a third of a small compile's time,
-    mostly its schema validator); only an older format imports nbformat to upgrade it.
-    """
+    """Read a notebook file of format 4, upgrading older formats the way Jupyter does."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise NotebookError("no such file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise NotebookError(f"cannot read the file: {error}") from None
+    return loads(text)
+
+
+def loads(text: str) -> dict[str, Any]:
+    """A notebook from its JSON text (a file's, or one a server received), checked for the
+    shapes kalec relies on. Format 4 is read directly (nbformat is a third of a small compile's
+    time, mostly its schema validator); only an older format imports nbformat to upgrade it.
+    """
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -275,10 +279,14 @@ def _cell_problem(cell: Any) -> str | None:
     return None
 
 
-def read_notebook(path: str | Path) -> Pipeline:
-    """The notebook's kept code cells, each with its tags and its runnable and analysed text."""
+def read_notebook(path: str | Path, text: str | None = None) -> Pipeline:
+    """The notebook's kept code cells, each with its tags and its runnable and analysed text.
+
+    ``text``: the notebook's JSON when it did not come from the file ``path`` (a server's
+    request); ``path`` still names it and places it (local modules are looked for beside it).
+    """
     path = Path(path)
-    notebook = load(path)
+    notebook = load(path) if text is None else loads(text)
     diagnostics: list[Diagnostic] = []
     metadata = notebook.get("metadata", {})
     settings = read_settings(metadata if isinstance(metadata, dict) else {}, path, diagnostics)

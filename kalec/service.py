@@ -1,0 +1,215 @@
+"""kalec as plain functions over a notebook given as JSON: what a server or an extension calls.
+
+Each function takes the notebook as a JSON object (or a string holding one) and returns
+JSON-ready data; a request kalec cannot serve raises ``ServiceError``, which carries the HTTP
+status an adapter answers with and a JSON body (``{"error": {"code", "message", "cell",
+"line"}}``, plus the compiler's diagnostics when it refused the notebook). Nothing here imports
+a web framework, and nothing here runs the notebook's code: checking, building and drawing only
+read it.
+
+The notebook's ``name`` is a file name (no folders); ``folder`` is where the adapter places it
+(local modules beside the notebook are looked for there); by default an empty folder of this
+process's own, so that a request never reads the server's files.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kalec.errors import KalecError
+
+BUILD_TARGETS = ("kfp-py", "yaml", "argo", "ir")
+GRAPH_FORMATS = ("svg", "dot", "mermaid")
+DEFAULT_NAME = "notebook.ipynb"
+
+
+class ServiceError(KalecError):
+    """A request kalec cannot serve: ``status`` is the HTTP status to answer with."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        diagnostics: list[dict[str, Any]] | None = None,
+        cell: int | None = None,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.diagnostics = diagnostics or []
+        self.cell, self.line = cell, line
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "cell": self.cell,
+            "line": self.line,
+        }
+        if self.diagnostics:
+            error["diagnostics"] = self.diagnostics
+        return {"error": error}
+
+
+def _text(nb: Any) -> str:
+    """The notebook's JSON text, from an object or a string holding one."""
+    if isinstance(nb, str):
+        return nb
+    if isinstance(nb, dict):
+        try:
+            return json.dumps(nb, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ServiceError(
+                400, "bad_field", f"nb: cannot be written as JSON: {error}"
+            ) from None
+    raise ServiceError(
+        400,
+        "bad_field",
+        f"nb: a notebook is a JSON object (or a string holding one), not {type(nb).__name__}",
+    )
+
+
+def _source(name: str | None, folder: Path | None) -> Path:
+    name = DEFAULT_NAME if name is None else name
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or any(c in name for c in "/\\\0")
+        or len(name.encode("utf-8", "surrogatepass")) > 200
+    ):
+        raise ServiceError(400, "bad_field", "name: a notebook's file name, without folders")
+    return (folder or _empty_folder()) / name
+
+
+@functools.cache
+def _empty_folder() -> Path:
+    """A folder of this process's own that stays empty: where a notebook without a place is
+    put, so that nothing beside it (a helpers.py someone else left) is ever shipped with it."""
+    return Path(tempfile.mkdtemp(prefix="kalec-service-"))
+
+
+def _compile(nb: Any, name: str | None, folder: Path | None) -> Any:
+    """The compiled pipeline; ``ServiceError`` 400 for what is not a notebook, 422 with the
+    diagnostics for a notebook the compiler refuses."""
+    from kalec.compiler import compile_notebook
+    from kalec.frontend.notebook import NotebookError
+    from kalec.ir import Severity
+
+    source = _source(name, folder)
+    text = _text(nb)
+    try:
+        pipeline = compile_notebook(source, text)
+    except NotebookError as error:
+        raise ServiceError(400, "not_a_notebook", f"nb: {error}") from None
+    if pipeline.has_errors:
+        errors = [d for d in pipeline.diagnostics if d.severity is Severity.ERROR]
+        first = errors[0]
+        raise ServiceError(
+            422,
+            "refused",
+            f"{len(errors)} error{'s' * (len(errors) != 1)} in the notebook; the first: "
+            f"{first.message}",
+            diagnostics=[d.as_dict() for d in pipeline.diagnostics],
+            cell=first.origin.cell if first.origin else None,
+            line=first.origin.line if first.origin and first.origin.line else None,
+        )
+    return pipeline
+
+
+def check(nb: Any, name: str | None = None, folder: Path | None = None) -> dict[str, Any]:
+    """Steps (cells, dependencies, inputs with their producers, outputs), parameters, metrics
+    and diagnostics. A notebook with errors is an answer here (``ok`` false), not a refusal."""
+    from kalec.compiler import compile_notebook
+    from kalec.diagnostics import NOT_A_NOTEBOOK
+    from kalec.frontend.notebook import NotebookError
+    from kalec.report import check_data
+
+    source = _source(name, folder)
+    text = _text(nb)
+    try:
+        pipeline = compile_notebook(source, text)
+    except NotebookError as error:
+        raise ServiceError(
+            400,
+            "not_a_notebook",
+            f"nb: {error}",
+            diagnostics=[NOT_A_NOTEBOOK(str(error)).as_dict()],
+        ) from None
+    return check_data(pipeline) | {"notebook": source.name}
+
+
+def build(
+    nb: Any,
+    target: str = "kfp-py",
+    name: str | None = None,
+    folder: Path | None = None,
+    image: str | None = None,
+    packages: list[str] | tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The pipeline for ``target``: its text and the file name ``kalec build`` would give it."""
+    from kalec import names
+    from kalec.backends import TARGETS, BackendError, TargetUnavailable, load
+    from kalec.backends.options import ArgoOptions, IrOptions, KfpOptions, script_name_for
+    from kalec.ir import Severity
+
+    if target not in BUILD_TARGETS:
+        raise ServiceError(400, "bad_field", f"target: one of {', '.join(BUILD_TARGETS)}")
+    if image is not None and (not isinstance(image, str) or names.image_problem(image)):
+        raise ServiceError(400, "bad_field", f"image: {names.image_problem(str(image))}")
+    if not isinstance(packages, (list, tuple)) or not all(isinstance(p, str) for p in packages):
+        raise ServiceError(400, "bad_field", "packages: a list of requirements")
+    for requirement in packages:
+        problem = names.requirement_problem(requirement)
+        if problem:
+            raise ServiceError(400, "bad_field", f"packages: {problem}")
+    pipeline = _compile(nb, name, folder)
+    source = _source(name, folder)
+    options: Any
+    if target in ("kfp-py", "yaml"):
+        options = KfpOptions(
+            image=image, packages=tuple(packages), script_name=script_name_for(None, source.name)
+        )
+    elif target == "argo":
+        options = ArgoOptions(image=image, packages=tuple(packages))
+    else:
+        options = IrOptions()
+    try:
+        text = load(target).emit(pipeline, options)
+    except TargetUnavailable as error:
+        raise ServiceError(501, "unavailable", str(error)) from None
+    except BackendError as error:
+        raise ServiceError(422, "refused", str(error)) from None
+    stem = source.name.removesuffix(".ipynb")
+    return {
+        "target": target,
+        "file_name": stem + TARGETS[target].suffix,
+        "text": text,
+        "steps": len(pipeline.steps),
+        "diagnostics": [
+            d.as_dict() for d in pipeline.diagnostics if d.severity is not Severity.NOTE
+        ],
+    }
+
+
+def graph(
+    nb: Any, format: str = "svg", name: str | None = None, folder: Path | None = None
+) -> dict[str, Any]:
+    """The step graph drawn (``text``), and as data: boxes in rows, arrows with what travels."""
+    from kalec.graph import RENDERERS, layout
+
+    if format not in GRAPH_FORMATS:
+        raise ServiceError(400, "bad_field", f"format: one of {', '.join(GRAPH_FORMATS)}")
+    pipeline = _compile(nb, name, folder)
+    boxes, arrows = layout(pipeline)
+    return {
+        "format": format,
+        "text": RENDERERS[format](pipeline),
+        "steps": [{"name": b.name, "cells": list(b.cells), "row": b.row} for b in boxes],
+        "edges": [{"from": a.source, "to": a.target, "variables": list(a.travels)} for a in arrows],
+    }
