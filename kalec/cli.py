@@ -277,6 +277,51 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument(
         "--force", action="store_true", help="replace FILE even if kalec did not write it"
     )
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve kalec over HTTP: the seed's POST /kale and the /api/v1 endpoints",
+        description="Serve check, build, graph, runs and deploy over HTTP (JSON), and the "
+        "seed's POST /kale, with waitress. Safe by default: loopback only, a token (printed at "
+        "start), requests from other web origins or host names refused, bodies capped.",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=5000, help="default: 5000")
+    serve.add_argument(
+        "--token", help="the token clients must send (default: a new random one, printed)"
+    )
+    serve.add_argument(
+        "--no-token",
+        action="store_true",
+        help="ask for no token (only on a loopback address; any program here may then run "
+        "notebooks through the server)",
+    )
+    serve.add_argument(
+        "--max-body-mb", type=float, default=20, metavar="MB", help="largest request (default 20)"
+    )
+    serve.add_argument(
+        "--max-runs", type=int, default=2, metavar="N", help="local runs at once (default 2)"
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a web origin whose pages may call the server, e.g. http://localhost:8888 "
+        "(repeatable; the server's own is always allowed)",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name clients reach the server by (repeatable)",
+    )
+    serve.add_argument(
+        "--folder", type=Path, metavar="DIR", help="where runs go (default: a new temporary folder)"
+    )
     return parser
 
 
@@ -523,6 +568,48 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from kalec.backends import missing_requirements
+
+    missing = missing_requirements(("flask", "waitress"))
+    if missing:
+        raise UsageError(
+            f"error: serve needs {' and '.join(missing)}: pip install 'kalec[serve]' "
+            "(in a source checkout: pip install -e '.[serve]')"
+        )
+    from kalec.server import LOOPBACK, ServerConfig, new_token, serve
+
+    if not 0 < args.port < 65536:
+        raise UsageError("error: --port: a port number, 1 to 65535")
+    if args.no_token and args.token:
+        raise UsageError("error: --no-token and --token: give one of them")
+    if args.no_token and args.host not in LOOPBACK:
+        raise UsageError(
+            f"error: --no-token: only on a loopback address ({', '.join(LOOPBACK)}), "
+            f"not {args.host}: anyone who reaches the server could run code on this machine"
+        )
+    if args.max_body_mb <= 0 or args.max_runs < 1:
+        raise UsageError("error: --max-body-mb and --max-runs must be positive")
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        token=None if args.no_token else (args.token or new_token()),
+        max_bytes=int(args.max_body_mb * 1024 * 1024),
+        max_runs=args.max_runs,
+        allowed_origins=tuple(args.allow_origin),
+        allowed_hosts=tuple(args.allow_host),
+    )
+    if args.folder:
+        config.folder = args.folder
+    try:
+        serve(config)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except OSError as error:  # the port is taken, the address is not this machine's
+        raise UsageError(f"error: cannot serve on {args.host}:{args.port}: {error}") from None
+    return EXIT_OK
+
+
 def _starts_with(path: Path, marker: str) -> bool:
     try:
         with path.open("rb") as handle:
@@ -642,6 +729,7 @@ COMMANDS = {
     "check": cmd_check,
     "deploy": cmd_deploy,
     "graph": cmd_graph,
+    "serve": cmd_serve,
 }
 
 

@@ -56,7 +56,7 @@ class ServiceError(KalecError):
         return {"error": error}
 
 
-def _text(nb: Any) -> str:
+def notebook_text(nb: Any) -> str:
     """The notebook's JSON text, from an object or a string holding one."""
     if isinstance(nb, str):
         return nb
@@ -74,7 +74,7 @@ def _text(nb: Any) -> str:
     )
 
 
-def _source(name: str | None, folder: Path | None) -> Path:
+def placed(name: str | None, folder: Path | None) -> Path:
     name = DEFAULT_NAME if name is None else name
     if (
         not isinstance(name, str)
@@ -94,15 +94,15 @@ def _empty_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="kalec-service-"))
 
 
-def _compile(nb: Any, name: str | None, folder: Path | None) -> Any:
+def compiled(nb: Any, name: str | None, folder: Path | None) -> Any:
     """The compiled pipeline; ``ServiceError`` 400 for what is not a notebook, 422 with the
     diagnostics for a notebook the compiler refuses."""
     from kalec.compiler import compile_notebook
     from kalec.frontend.notebook import NotebookError
     from kalec.ir import Severity
 
-    source = _source(name, folder)
-    text = _text(nb)
+    source = placed(name, folder)
+    text = notebook_text(nb)
     try:
         pipeline = compile_notebook(source, text)
     except NotebookError as error:
@@ -122,6 +122,29 @@ def _compile(nb: Any, name: str | None, folder: Path | None) -> Any:
     return pipeline
 
 
+def with_settings(
+    nb: Any, name: str | None = None, description: str | None = None, image: str | None = None
+) -> Any:
+    """The notebook with its pipeline settings given (``metadata.kalec``, which wins over
+    Kale's section): what the seed's ``pipeline_name``, ``pipeline_descr`` and ``docker_image``
+    set. The notebook given is not changed."""
+    given = {"name": name, "description": description, "image": image}
+    given = {k: v for k, v in given.items() if v}
+    if not given:
+        return nb
+    data = nb
+    if isinstance(nb, str):
+        try:
+            data = json.loads(nb)
+        except (ValueError, RecursionError):
+            raise ServiceError(400, "not_a_notebook", "nb: not JSON") from None
+    if not isinstance(data, dict):
+        raise ServiceError(400, "bad_field", "nb: a notebook is a JSON object")
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    own = metadata.get("kalec") if isinstance(metadata.get("kalec"), dict) else {}
+    return data | {"metadata": metadata | {"kalec": own | given}}
+
+
 def check(nb: Any, name: str | None = None, folder: Path | None = None) -> dict[str, Any]:
     """Steps (cells, dependencies, inputs with their producers, outputs), parameters, metrics
     and diagnostics. A notebook with errors is an answer here (``ok`` false), not a refusal."""
@@ -130,8 +153,8 @@ def check(nb: Any, name: str | None = None, folder: Path | None = None) -> dict[
     from kalec.frontend.notebook import NotebookError
     from kalec.report import check_data
 
-    source = _source(name, folder)
-    text = _text(nb)
+    source = placed(name, folder)
+    text = notebook_text(nb)
     try:
         pipeline = compile_notebook(source, text)
     except NotebookError as error:
@@ -168,8 +191,8 @@ def build(
         problem = names.requirement_problem(requirement)
         if problem:
             raise ServiceError(400, "bad_field", f"packages: {problem}")
-    pipeline = _compile(nb, name, folder)
-    source = _source(name, folder)
+    pipeline = compiled(nb, name, folder)
+    source = placed(name, folder)
     options: Any
     if target in ("kfp-py", "yaml"):
         options = KfpOptions(
@@ -188,6 +211,7 @@ def build(
     stem = source.name.removesuffix(".ipynb")
     return {
         "target": target,
+        "pipeline_name": names.pipeline_name(pipeline.settings.name),
         "file_name": stem + TARGETS[target].suffix,
         "text": text,
         "steps": len(pipeline.steps),
@@ -205,7 +229,7 @@ def graph(
 
     if format not in GRAPH_FORMATS:
         raise ServiceError(400, "bad_field", f"format: one of {', '.join(GRAPH_FORMATS)}")
-    pipeline = _compile(nb, name, folder)
+    pipeline = compiled(nb, name, folder)
     boxes, arrows = layout(pipeline)
     return {
         "format": format,
@@ -213,3 +237,81 @@ def graph(
         "steps": [{"name": b.name, "cells": list(b.cells), "row": b.row} for b in boxes],
         "edges": [{"from": a.source, "to": a.target, "variables": list(a.travels)} for a in arrows],
     }
+
+
+def deploy(
+    nb: Any,
+    host: str,
+    name: str | None = None,
+    folder: Path | None = None,
+    pipeline_name: str | None = None,
+    description: str | None = None,
+    image: str | None = None,
+    experiment: str | None = None,
+    run: bool = False,
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Upload the pipeline to Kubeflow Pipelines at ``host`` (a new version when the name
+    exists), and start a run when ``run``: the ids, and what was said along the way."""
+    import argparse
+    import io
+    from dataclasses import asdict
+
+    from kalec import names
+    from kalec.backends import KFP_INSTALL_HINT, missing_requirements
+    from kalec.backends.options import KfpOptions, script_name_for
+    from kalec.cli import UsageError, parse_overrides
+
+    for field_name, value in (
+        ("host", host),
+        ("pipeline_name", pipeline_name),
+        ("description", description),
+        ("experiment", experiment),
+    ):
+        if value is not None and not isinstance(value, str):
+            raise ServiceError(400, "bad_field", f"{field_name}: text")
+    if not host or not host.startswith(("http://", "https://")):
+        raise ServiceError(400, "bad_field", "host: the Kubeflow Pipelines URL, http(s)://...")
+    if not isinstance(run, bool):
+        raise ServiceError(400, "bad_field", "run: true or false")
+    if image is not None and (not isinstance(image, str) or names.image_problem(image)):
+        raise ServiceError(400, "bad_field", f"image: {names.image_problem(str(image))}")
+    if params is not None and not isinstance(params, dict):
+        raise ServiceError(400, "bad_field", "params: an object of parameter values")
+    if missing_requirements(("kfp",)):
+        raise ServiceError(501, "unavailable", f"deploying needs kfp: {KFP_INSTALL_HINT}")
+    from kalec.backends import kfp_yaml
+    from kalec.backends.kfp_py import description as kfp_description
+    from kalec.deploy import DeployError, DeployRequest
+    from kalec.deploy import deploy as upload
+
+    pipeline = compiled(nb, name, folder)
+    try:
+        values = parse_overrides(
+            argparse.Namespace(param=[], parameters_yaml=[json.dumps(params or {})]),
+            pipeline.params,
+        )
+    except UsageError as error:
+        message = str(error).replace("error: -y: ", "")
+        raise ServiceError(400, "bad_field", f"params: {message}") from None
+    settings = pipeline.settings
+    options = KfpOptions(image=image, script_name=script_name_for(None, placed(name, folder).name))
+    try:
+        yaml_text = kfp_yaml.emit(pipeline, options)
+    except KalecError as error:
+        raise ServiceError(422, "refused", str(error)) from None
+    request = DeployRequest(
+        host=host,
+        pipeline_name=names.pipeline_name(pipeline_name or settings.name),
+        yaml_text=yaml_text,
+        description=description or kfp_description(pipeline),
+        experiment=experiment or settings.experiment or "Default",
+        run=run,
+        params=values,
+    )
+    said = io.StringIO()
+    try:
+        result = upload(request, said)
+    except DeployError as error:
+        raise ServiceError(502, "deploy_failed", str(error)) from None
+    return asdict(result) | {"pipeline_name": request.pipeline_name, "log": said.getvalue()}

@@ -53,6 +53,7 @@ from kalec.runtime.protocol import (
 
 KALEC_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 LOCK_FILE, METRICS_FILE, IMPORTS_FILE = "kalec.lock", "kalec-metrics.json", "kalec-imports.json"
+STATUS_FILE = "kalec-status.json"  # each step's state, rewritten as it changes: for a server
 GRACE_SECONDS = 3.0  # between asking a step's processes to stop and killing them
 _MAX_NAME_BYTES = 120  # a file name of a step or a variable; file systems allow 255
 
@@ -431,6 +432,7 @@ class LocalRun:
                         ):
                             running.add(name)
                             self._start(name)
+                            self._write_status("running")
                 if not running:
                     break
                 try:
@@ -450,8 +452,13 @@ class LocalRun:
                 else:
                     state.status = "failed"
                     failed.append(name)
+                self._write_status("running")
         except KeyboardInterrupt:
             self._stop_all()
+            for state in self.runs.values():
+                if state.status in ("waiting", "running"):
+                    state.status = "not run" if state.status == "waiting" else "stopped"
+            self._write_status("stopped", 128 + stop.signum)
             self._say(f"stopped by {stop.name}; the steps that were running were ended")
             return 128 + stop.signum
         for state in self.runs.values():
@@ -462,8 +469,41 @@ class LocalRun:
             self._report_failure(self.runs[name])
         if not failed:
             self._metrics()
+        self._write_status("failed" if failed else "ok", 1 if failed else 0)
         self._say(f"run folder: {self.run_dir}")
         return 1 if failed else 0
+
+    def _write_status(self, state: str, exit_code: int | None = None) -> None:
+        """``kalec-status.json``: the run's and each step's state, for a server to show while
+        the run goes on (written whole and renamed: a reader never sees half of it)."""
+        steps = []
+        for run in self.runs.values():
+            outcome = run.outcome
+            steps.append(
+                {
+                    "name": run.step.name,
+                    "status": run.status,
+                    "seconds": round(
+                        run.seconds + (time.perf_counter() - run.started)
+                        if run.status == "running"
+                        else run.seconds,
+                        3,
+                    ),
+                    "bytes": run.bytes_out,
+                    "error": outcome.error if outcome and not outcome.ok else None,
+                    "cell": outcome.cell if outcome and not outcome.ok else None,
+                    "line": outcome.line if outcome and not outcome.ok else None,
+                }
+            )
+        metrics = {}
+        for run in self.runs.values():
+            if run.outcome and run.outcome.ok:
+                metrics.update(run.outcome.metrics)
+        data = {"state": state, "exit_code": exit_code, "steps": steps, "metrics": metrics}
+        temporary = self.run_dir / (STATUS_FILE + ".tmp")
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            temporary.write_text(json.dumps(data, default=repr), encoding="utf-8")
+            os.replace(temporary, self.run_dir / STATUS_FILE)
 
     def _stop_all(self) -> None:
         """End every running step's process group, at the same time, SIGKILL after the grace."""

@@ -1,0 +1,185 @@
+"""Local runs a server starts in the background: start, status while it goes, cancel.
+
+Each run is ``kalec run --local`` in a process of its own (so a step that crashes takes no
+server down, and cancelling it is the signal a user's Ctrl-C would be), in a folder under the
+server's own folder (``ROOT/RUN-ID``: the notebook as posted, the run folder, the output), never
+in a folder a client names. At most ``limit`` runs go at once; one more is refused (429).
+Status comes from the run folder's ``kalec-status.json``, which the runner rewrites as each
+step changes, and from the run's output, read back per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from kalec.backends.local import STATUS_FILE, new_run_id
+from kalec.service import ServiceError, compiled, notebook_text, placed
+
+_RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
+_STEP_LINE = re.compile(r"^\[(?P<step>[^\]]*?) *\] (?P<text>.*)$")
+TAIL_LINES = 20
+
+
+class Runs:
+    def __init__(self, root: Path, limit: int = 2, jobs: int = 2) -> None:
+        self.root = root
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.limit, self.jobs = limit, jobs
+        self._processes: dict[str, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+
+    def start(
+        self,
+        nb: Any,
+        name: str | None = None,
+        folder: Path | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Start a run of the notebook; its id. The notebook is compiled first, so a refused
+        one is answered at once (422) and a run never starts for it."""
+        from kalec.cli import UsageError, parse_overrides
+
+        pipeline = compiled(nb, name, folder)
+        if params is not None and not isinstance(params, dict):
+            raise ServiceError(400, "bad_field", "params: an object of parameter values")
+        try:
+            parse_overrides(
+                argparse.Namespace(param=[], parameters_yaml=[json.dumps(params or {})]),
+                pipeline.params,
+            )
+        except UsageError as error:
+            message = str(error).replace("error: -y: ", "")
+            raise ServiceError(400, "bad_field", f"params: {message}") from None
+        with self._lock:
+            active = sum(p.poll() is None for p in self._processes.values())
+            if active >= self.limit:
+                raise ServiceError(
+                    429, "busy", f"{active} runs are going on, the most this server allows"
+                )
+            run_id = new_run_id()
+            while (self.root / run_id).exists():
+                run_id = new_run_id()
+            home = self.root / run_id
+            home.mkdir(mode=0o700)
+            if folder is None:  # the notebook as posted: run from the run's own folder
+                notebook = home / placed(name, None).name
+                notebook.write_text(notebook_text(nb), encoding="utf-8")
+            else:  # a notebook the adapter placed (Jupyter's own files): run it where it is
+                notebook = placed(name, folder)
+            command = [
+                sys.executable, "-m", "kalec", "run", "--local", str(notebook),
+                "--run-dir", str(home / "run"), "--jobs", str(self.jobs),
+                "-y", json.dumps(params or {}),
+            ]  # fmt: skip
+            with open(home / "output.log", "wb") as out, open(home / "errors.log", "wb") as err:
+                self._processes[run_id] = subprocess.Popen(
+                    command,
+                    cwd=home,
+                    stdout=out,
+                    stderr=err,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                )
+        return {"id": run_id, "state": "running", "steps": [s.name for s in pipeline.steps]}
+
+    def _process(self, run_id: Any) -> subprocess.Popen:
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+            raise ServiceError(400, "bad_field", "id: a run id, as start returned it")
+        with self._lock:
+            process = self._processes.get(run_id)
+        if process is None:
+            raise ServiceError(404, "no_such_run", f"no run {run_id} on this server")
+        return process
+
+    def status(self, run_id: Any) -> dict[str, Any]:
+        """The run's state, each step's state, seconds and bytes, the last lines of each step's
+        output; once ended, its exit code, summary table and metrics."""
+        process = self._process(run_id)
+        home = self.root / run_id
+        code = process.poll()
+        status: dict[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError):  # not written yet, or being replaced
+            status = json.loads((home / "run" / STATUS_FILE).read_text(encoding="utf-8"))
+        output = _read(home / "output.log")
+        errors = _read(home / "errors.log")
+        tails: dict[str, list[str]] = {}
+        for line in output.splitlines():
+            found = _STEP_LINE.match(line)
+            if found:
+                tails.setdefault(found["step"], []).append(found["text"])
+        steps = status.get("steps", [])
+        for step in steps:
+            step["output"] = tails.get(step["name"], [])[-TAIL_LINES:]
+        if code is None:
+            state = "running"
+        elif code == 0:
+            state = "ok"
+        elif code == 1:
+            state = "failed"
+        elif code == 2:
+            state = "refused"
+        else:
+            state = "cancelled" if code in (130, 143, -signal.SIGTERM) else "failed"
+        return {
+            "id": run_id,
+            "state": state,
+            "exit_code": code,
+            "steps": steps,
+            "metrics": status.get("metrics", {}),
+            "summary": _summary(output) if code is not None else None,
+            "output": output[-65536:],
+            "errors": errors[-16384:],
+        }
+
+    def cancel(self, run_id: Any) -> dict[str, Any]:
+        """Stop the run as Ctrl-C would: kalec ends every step's processes, then exits."""
+        process = self._process(run_id)
+        if process.poll() is not None:
+            raise ServiceError(409, "ended", f"run {run_id} has already ended")
+        process.send_signal(signal.SIGTERM)
+        return {"id": run_id, "state": "cancelling"}
+
+    def close(self) -> None:
+        """End the runs still going (the server is stopping)."""
+        with self._lock:
+            processes = list(self._processes.values())
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _summary(output: str) -> list[str]:
+    """The table ``kalec run`` prints at the end (from its ``step  status`` header on)."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("step ") and "status" in line and "seconds" in line:
+            table = []
+            for row in lines[index:]:
+                if not row.strip():
+                    break
+                table.append(row)
+            return table
+    return []
