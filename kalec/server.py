@@ -55,64 +55,6 @@ class ServerConfig:
         return origins | {o.rstrip("/").lower() for o in self.allowed_origins}
 
 
-# the fields each endpoint takes, with their types: anything else is a 400 naming the field
-_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "kale": {
-        "nb": (dict, str),
-        "deploy": (bool,),
-        "kfp_port": (int,),
-        "pipeline_name": (str,),
-        "pipeline_descr": (str,),
-        "docker_image": (str,),
-    },
-    "check": {"nb": (dict, str), "name": (str,)},
-    "build": {
-        "nb": (dict, str),
-        "name": (str,),
-        "target": (str,),
-        "image": (str,),
-        "packages": (list,),
-    },
-    "graph": {"nb": (dict, str), "name": (str,), "format": (str,)},
-    "runs": {"nb": (dict, str), "name": (str,), "params": (dict,)},
-    "deploy": {
-        "nb": (dict, str),
-        "name": (str,),
-        "host": (str,),
-        "pipeline_name": (str,),
-        "description": (str,),
-        "image": (str,),
-        "experiment": (str,),
-        "run": (bool,),
-        "params": (dict,),
-    },
-}
-
-
-_TYPE_NAMES = {dict: "an object", str: "text", bool: "true or false", int: "a whole number"}
-_TYPE_NAMES[list] = "a list"
-
-
-def _fields(endpoint: str, body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ServiceError(400, "bad_request", "the request body is a JSON object")
-    known = _FIELDS[endpoint]
-    for key, value in body.items():
-        if key not in known:
-            raise ServiceError(
-                400, "bad_field", f"{key}: not a field of this request ({', '.join(known)})"
-            )
-        types = known[key]
-        if value is not None and (
-            not isinstance(value, types) or (bool not in types and isinstance(value, bool))
-        ):
-            wanted = " or ".join(_TYPE_NAMES[t] for t in types)
-            raise ServiceError(400, "bad_field", f"{key}: {wanted}")
-    if "nb" not in body:
-        raise ServiceError(400, "bad_field", "nb: the notebook is required")
-    return {k: v for k, v in body.items() if v is not None}
-
-
 def create_app(config: ServerConfig) -> Any:
     """The Flask application (the WSGI callable for waitress, or a test client)."""
     from flask import Flask, jsonify, request
@@ -155,7 +97,7 @@ def create_app(config: ServerConfig) -> Any:
         data = request.get_json(silent=True, force=True)
         if data is None:
             raise ServiceError(400, "bad_request", "the body is not JSON")
-        return _fields(endpoint, data)
+        return service.request_fields(endpoint, data)
 
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError) -> Any:

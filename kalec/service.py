@@ -56,6 +56,66 @@ class ServiceError(KalecError):
         return {"error": error}
 
 
+# the fields each endpoint takes, with their types: anything else is a 400 naming the field
+FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "kale": {
+        "nb": (dict, str),
+        "deploy": (bool,),
+        "kfp_port": (int,),
+        "pipeline_name": (str,),
+        "pipeline_descr": (str,),
+        "docker_image": (str,),
+    },
+    "check": {"nb": (dict, str), "name": (str,)},
+    "build": {
+        "nb": (dict, str),
+        "name": (str,),
+        "target": (str,),
+        "image": (str,),
+        "packages": (list,),
+    },
+    "graph": {"nb": (dict, str), "name": (str,), "format": (str,)},
+    "runs": {"nb": (dict, str), "name": (str,), "params": (dict,)},
+    "deploy": {
+        "nb": (dict, str),
+        "name": (str,),
+        "host": (str,),
+        "pipeline_name": (str,),
+        "description": (str,),
+        "image": (str,),
+        "experiment": (str,),
+        "run": (bool,),
+        "params": (dict,),
+    },
+}
+
+
+_TYPE_NAMES = {dict: "an object", str: "text", bool: "true or false", int: "a whole number"}
+_TYPE_NAMES[list] = "a list"
+
+
+def request_fields(endpoint: str, body: Any, placed: bool = False) -> dict[str, Any]:
+    """The fields of a request to ``endpoint``, checked: each known, of its type, the notebook
+    given (``nb``, or with ``placed``, a ``path`` instead: a file the adapter resolves)."""
+    if not isinstance(body, dict):
+        raise ServiceError(400, "bad_request", "the request body is a JSON object")
+    known = FIELDS[endpoint] | ({"path": (str,)} if placed else {})
+    for key, value in body.items():
+        if key not in known:
+            raise ServiceError(
+                400, "bad_field", f"{key}: not a field of this request ({', '.join(known)})"
+            )
+        types = known[key]
+        if value is not None and (
+            not isinstance(value, types) or (bool not in types and isinstance(value, bool))
+        ):
+            wanted = " or ".join(_TYPE_NAMES[t] for t in types)
+            raise ServiceError(400, "bad_field", f"{key}: {wanted}")
+    if "nb" not in body and not (placed and "path" in body):
+        raise ServiceError(400, "bad_field", "nb: the notebook is required")
+    return {k: v for k, v in body.items() if v is not None}
+
+
 def notebook_text(nb: Any) -> str:
     """The notebook's JSON text, from an object or a string holding one."""
     if isinstance(nb, str):
@@ -94,17 +154,26 @@ def _empty_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="kalec-service-"))
 
 
+@functools.lru_cache(maxsize=64)
+def _compile(source: Path, text: str) -> Any:
+    """Compiling reads nothing but the text (its path only names it): the same notebook posted
+    again, as an editor's panel re-checks it on every save, is answered from memory. Pipelines
+    are immutable, so threads share them safely."""
+    from kalec.compiler import compile_notebook
+
+    return compile_notebook(source, text)
+
+
 def compiled(nb: Any, name: str | None, folder: Path | None) -> Any:
     """The compiled pipeline; ``ServiceError`` 400 for what is not a notebook, 422 with the
     diagnostics for a notebook the compiler refuses."""
-    from kalec.compiler import compile_notebook
     from kalec.frontend.notebook import NotebookError
     from kalec.ir import Severity
 
     source = placed(name, folder)
     text = notebook_text(nb)
     try:
-        pipeline = compile_notebook(source, text)
+        pipeline = _compile(source, text)
     except NotebookError as error:
         raise ServiceError(400, "not_a_notebook", f"nb: {error}") from None
     if pipeline.has_errors:
@@ -148,7 +217,6 @@ def with_settings(
 def check(nb: Any, name: str | None = None, folder: Path | None = None) -> dict[str, Any]:
     """Steps (cells, dependencies, inputs with their producers, outputs), parameters, metrics
     and diagnostics. A notebook with errors is an answer here (``ok`` false), not a refusal."""
-    from kalec.compiler import compile_notebook
     from kalec.diagnostics import NOT_A_NOTEBOOK
     from kalec.frontend.notebook import NotebookError
     from kalec.report import check_data
@@ -156,7 +224,7 @@ def check(nb: Any, name: str | None = None, folder: Path | None = None) -> dict[
     source = placed(name, folder)
     text = notebook_text(nb)
     try:
-        pipeline = compile_notebook(source, text)
+        pipeline = _compile(source, text)
     except NotebookError as error:
         raise ServiceError(
             400,

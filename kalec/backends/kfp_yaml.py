@@ -8,6 +8,7 @@ with kfp's own compiler, in this process. Loading the script defines functions; 
 from __future__ import annotations
 
 import importlib.util
+import linecache
 import sys
 import tempfile
 import uuid
@@ -45,5 +46,10 @@ def emit(pipeline: Pipeline, options: KfpOptions | None = None) -> str:
         path = Path(folder) / kfp_options.script_name
         path.write_text(script, encoding="utf-8")
         target = path.with_suffix(".yaml")
-        compile_script(path, target)
-        return target.read_text(encoding="utf-8")
+        try:
+            compile_script(path, target)
+            return target.read_text(encoding="utf-8")
+        finally:
+            # kfp read the script's source through linecache, which would keep every temporary
+            # script for the life of the process (a server compiles many)
+            linecache.cache.pop(str(path), None)

@@ -11,6 +11,7 @@ import io
 import pickle
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,20 +119,22 @@ def parse_tag(tag: str) -> ParsedTag | None:
     head = tag.split(":", 1)[0]
     if head not in KEYWORDS:
         return None
-    known = _meanings()
-    if tag not in known:
-        try:
-            known[tag] = ("ok", _parse(tag, head))
-        except ValueError as error:
-            known[tag] = ("error", str(error))
-        _new_meanings.add(tag)
-    outcome, meaning = known[tag]
+    with _meanings_lock:  # a server compiles in several threads
+        known = _meanings()
+        if tag not in known:
+            try:
+                known[tag] = ("ok", _parse(tag, head))
+            except ValueError as error:
+                known[tag] = ("error", str(error))
+            _new_meanings.add(tag)
+        outcome, meaning = known[tag]
     if outcome == "error":
         raise ValueError(meaning)
     return meaning
 
 
 _new_meanings: set[str] = set()
+_meanings_lock = threading.RLock()
 _MAX_MEANINGS = 4096  # a hostile notebook's thousands of distinct tags are not all kept
 
 
@@ -166,11 +169,13 @@ def _meanings() -> dict[str, tuple[str, Any]]:
 def remember_meanings() -> None:
     """Keep the meanings of tags met for the first time, for the next compile. Past the limit
     the file starts afresh with the newest ones, so a huge notebook cannot freeze it."""
-    if not _new_meanings:
-        return
-    known = _meanings()
-    new = {tag: known[tag] for tag in _new_meanings}
-    _new_meanings.clear()
+    with _meanings_lock:
+        if not _new_meanings:
+            return
+        known = _meanings()
+        new = {tag: known[tag] for tag in _new_meanings}
+        _new_meanings.clear()
+        known = dict(known)
     kept = known if len(known) <= _MAX_MEANINGS else new if len(new) <= _MAX_MEANINGS else None
     path = _meanings_file()
     if path is not None and kept is not None:

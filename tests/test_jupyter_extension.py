@@ -1,0 +1,134 @@
+"""kalec's API inside Jupyter Server (``/kalec/api/v1/``), started as a real ``jupyter server``
+with a token: Jupyter's authentication guards it, and paths stay inside its root folder."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from helpers import make_notebook, result_lines
+
+TOKEN = "jupyter-test-token-42"
+
+
+class Jupyter:
+    def __init__(self, port: int, root: Path) -> None:
+        self.port, self.root = port, root
+
+    def request(
+        self, method: str, path: str, body: object = None, token: str | None = TOKEN
+    ) -> tuple[int, dict]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"token {token}"
+        data = None if body is None else json.dumps(body).encode()
+        connection.request(method, "/kalec/api/v1/" + path, body=data, headers=headers)
+        response = connection.getresponse()
+        text = response.read()
+        connection.close()
+        try:
+            return response.status, json.loads(text) if text else {}
+        except ValueError:
+            return response.status, {"text": text.decode(errors="replace")}
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory) -> Iterator[Jupyter]:
+    root = tmp_path_factory.mktemp("jupyter-root")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root.parent / "runtime"), HOME=str(root.parent))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
+         f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
+         f"--ServerApp.root_dir={root}", "--allow-root"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )  # fmt: skip
+    client = Jupyter(port, root)
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if client.request("GET", "version")[0] == 200:
+                break
+        except OSError:
+            pass
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, "jupyter server did not start"
+        time.sleep(0.2)
+    yield client
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_check_build_and_run_a_notebook_of_the_root_folder_by_its_path(jupyter: Jupyter) -> None:
+    folder = jupyter.root / "project"
+    folder.mkdir()
+    shutil.copy(ROOT / "examples" / "quickstart.ipynb", folder / "quick.ipynb")
+    status, checked = jupyter.request("POST", "check", {"path": "project/quick.ipynb"})
+    assert status == 200, checked
+    assert checked["notebook"] == "quick.ipynb" and len(checked["steps"]) == 4
+    status, built = jupyter.request("POST", "build", {"path": "project/quick.ipynb"})
+    assert status == 200 and built["file_name"] == "quick.kfp.py"
+    status, drawn = jupyter.request("POST", "graph", {"path": "project/quick.ipynb"})
+    assert status == 200 and drawn["text"].startswith("<!-- kalec graph")
+
+    status, started = jupyter.request("POST", "runs", {"path": "project/quick.ipynb"})
+    assert status == 202, started
+    deadline = time.monotonic() + 120
+    while True:
+        status, run = jupyter.request("GET", f"runs/{started['id']}")
+        if run.get("state") != "running":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert run["state"] == "ok", run
+    assert result_lines(run["output"]) == ["RESULT model beats baseline True"]
+    assert not list(folder.glob(".kalec")), "runs go in Jupyter's runtime folder, not the root"
+
+
+@pytest.mark.slow
+def test_local_modules_beside_a_notebook_are_shipped_and_paths_stay_in_the_root(
+    jupyter: Jupyter,
+) -> None:
+    folder = jupyter.root / "mods"
+    folder.mkdir()
+    make_notebook(
+        folder / "uses.ipynb",
+        [(["imports"], "import helper_mod"), (["block:a"], "x = helper_mod.VALUE")],
+    )
+    (folder / "helper_mod.py").write_text("VALUE = 1\n")
+    status, placed = jupyter.request("POST", "build", {"path": "mods/uses.ipynb"})
+    assert status == 200, placed
+    nb = json.loads((folder / "uses.ipynb").read_text())
+    status, posted = jupyter.request("POST", "build", {"nb": nb})
+    assert status == 200 and posted["text"] != placed["text"]  # only the placed one ships it
+
+    for path, expected in (
+        ("../outside.ipynb", 400),
+        ("/etc/passwd", 400),
+        ("mods/../../escape.ipynb", 400),
+        ("missing.ipynb", 404),
+    ):
+        status, body = jupyter.request("POST", "check", {"path": path})
+        assert status == expected, (path, body)
+        assert body["error"]["message"]
+    assert jupyter.request("POST", "check", {"path": "mods/uses.ipynb"}, token=None)[0] == 403
+    assert jupyter.request("POST", "check", {"path": "mods/uses.ipynb"}, token="wrong")[0] == 403
+    assert jupyter.request("POST", "check", {"nb": 42})[0] == 400
+    assert jupyter.request("GET", "version")[0] == 200
