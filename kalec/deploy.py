@@ -94,6 +94,18 @@ def deploy(request: DeployRequest, out: TextIO) -> DeployResult:
                     )
                 pipeline_id, version_id, new = pipeline.pipeline_id, None, True
                 out.write(f"uploaded pipeline '{request.pipeline_name}' (id {pipeline_id})\n")
+                if request.run:  # a run names a version: the one the upload made
+                    with quiet:
+                        listed = client.list_pipeline_versions(
+                            pipeline_id, page_size=1, sort_by="created_at desc"
+                        )
+                    versions = listed.pipeline_versions or []
+                    if not versions:
+                        raise DeployError(
+                            f"the server at {request.host} lists no version of the pipeline "
+                            "it just stored; start the run from its UI"
+                        )
+                    version_id = versions[0].pipeline_version_id
             else:
                 version_name = f"{request.pipeline_name}-{time.strftime('%Y%m%d-%H%M%S')}"
                 with quiet:

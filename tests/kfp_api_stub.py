@@ -55,6 +55,13 @@ class KfpApiStub:
                 elif url.path == "/apis/v2beta1/experiments":
                     found = [e for e in stub.experiments if wanted in (None, e["display_name"])]
                     self._reply({"experiments": found, "total_size": len(found)})
+                elif url.path.startswith("/apis/v2beta1/pipelines/") and url.path.endswith(
+                    "/versions"
+                ):
+                    pipeline_id = url.path.split("/")[4]
+                    found = [v for v in stub.versions if v["pipeline_id"] == pipeline_id]
+                    found.reverse()  # newest first, as the client asks with created_at desc
+                    self._reply({"pipeline_versions": found, "total_size": len(found)})
                 else:
                     self._reply({"error": "not found"}, 404)
 

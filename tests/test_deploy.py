@@ -67,6 +67,20 @@ def test_upload_then_new_version_then_run_with_parameters(tmp_path: Path) -> Non
         assert f"started run {run['run_id']} in experiment 'nightly'" in second.stdout
 
 
+def test_a_first_upload_can_run_at_once(tmp_path: Path) -> None:
+    """A new pipeline has one version, made by the upload: the run names it."""
+    with KfpApiStub() as server:
+        done = deploy("--host", server.url, "--run", home=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "uploaded pipeline 'quickstart'" in done.stdout
+        (version,) = server.versions
+        run = server.runs[0]
+        assert (
+            run["pipeline_version_reference"]["pipeline_version_id"]
+            == (version["pipeline_version_id"])
+        )
+
+
 def test_dry_run_contacts_nothing(tmp_path: Path) -> None:
     with KfpApiStub() as server:
         done = deploy("--host", server.url, "--run", "-p", "SEED=1", "--dry-run", home=tmp_path)

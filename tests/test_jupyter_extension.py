@@ -132,3 +132,35 @@ def test_local_modules_beside_a_notebook_are_shipped_and_paths_stay_in_the_root(
     assert jupyter.request("POST", "check", {"path": "mods/uses.ipynb"}, token="wrong")[0] == 403
     assert jupyter.request("POST", "check", {"nb": 42})[0] == 400
     assert jupyter.request("GET", "version")[0] == 200
+
+
+@pytest.mark.slow
+def test_deploy_through_jupyter_reaches_the_kfp_api_server(jupyter: Jupyter) -> None:
+    from kfp_api_stub import KfpApiStub
+
+    (jupyter.root / "deploy").mkdir()
+    shutil.copy(ROOT / "examples" / "quickstart.ipynb", jupyter.root / "deploy" / "q.ipynb")
+    with KfpApiStub() as kfp:
+        status, answer = jupyter.request(
+            "POST", "deploy", {"path": "deploy/q.ipynb", "host": kfp.url, "run": True}
+        )
+        assert status == 200, answer
+        assert answer["run_id"] and [p["display_name"] for p in kfp.pipelines] == ["quickstart"]
+
+
+@pytest.mark.slow
+def test_installing_kalec_enables_the_extension() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_server", "extension", "list"],
+        capture_output=True,
+        text=True,
+    )
+    text = done.stdout + done.stderr
+    assert (
+        "kalec.jupyter_extension \x1b[32menabled" in text
+        or "kalec.jupyter_extension enabled" in text
+    ), text
+    assert (
+        "kalec.jupyter_extension 0.1.0 \x1b[32mOK" in text
+        or "kalec.jupyter_extension 0.1.0 OK" in text
+    )

@@ -202,3 +202,13 @@ def test_hostile_requests_get_their_status_and_the_server_still_answers(server: 
     assert status == 200 and "{{ x }}" not in built["text"]  # braces written as escapes
     assert server.request("GET", "/healthz", token=None)[0] == 200
     assert server.request("POST", check, {"nb": nb})[0] == 200
+
+
+def test_serve_refuses_settings_that_would_open_the_machine() -> None:
+    no_token = run_kalec("serve", "--host", "0.0.0.0", "--no-token")
+    assert no_token.returncode == 2
+    assert "only on a loopback address" in no_token.stderr
+    both = run_kalec("serve", "--token", "x", "--no-token")
+    assert both.returncode == 2
+    bad_port = run_kalec("serve", "--port", "70000")
+    assert bad_port.returncode == 2 and "--port" in bad_port.stderr
