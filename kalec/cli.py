@@ -529,20 +529,29 @@ def cmd_build(args: argparse.Namespace) -> int:
     pipeline = _compile(args.notebook, args.verbose, _ignored(args))
     notebook = Path(args.notebook)
     output = Path(args.output) if args.output else _default_output(notebook, args.target)
-    if output.exists() and not args.force and not _written_by_kalec(output):
+    _refuse_foreign(output, args.force, _written_by_kalec)
+    text = _backend(args.target, runs=False).emit(pipeline, _target_options(args))
+    _warn_unshipped(pipeline, args.target, _ignored(args))
+    _write(output, text, f"{args.target}, {_count(len(pipeline.steps), 'step')}")
+    return EXIT_OK
+
+
+def _refuse_foreign(output: Path, force: bool, written_by_kalec: Any) -> None:
+    """A file kalec did not write is never replaced without ``--force``."""
+    if output.exists() and not force and not written_by_kalec(output):
         raise UsageError(
             f"error: {output} exists and kalec did not write it; not replacing it "
             "(give another -o PATH, or --force to replace it)"
         )
-    text = _backend(args.target, runs=False).emit(pipeline, _target_options(args))
-    _warn_unshipped(pipeline, args.target, _ignored(args))
+
+
+def _write(output: Path, text: str, what: str) -> None:
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
     except OSError as error:
         raise UsageError(f"error: cannot write {output}: {error}") from None
-    print(f"wrote {output} ({args.target}, {_count(len(pipeline.steps), 'step')})")
-    return EXIT_OK
+    print(f"wrote {output} ({what})")
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
@@ -554,17 +563,8 @@ def cmd_graph(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return EXIT_OK
     output = Path(args.output)
-    if output.exists() and not args.force and not _starts_with(output, MARKERS[args.format]):
-        raise UsageError(
-            f"error: {output} exists and kalec did not write it; not replacing it "
-            "(give another -o FILE, or --force to replace it)"
-        )
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise UsageError(f"error: cannot write {output}: {error}") from None
-    print(f"wrote {output} ({args.format}, {_count(len(pipeline.steps), 'step')})")
+    _refuse_foreign(output, args.force, lambda path: _starts_with(path, MARKERS[args.format]))
+    _write(output, text, f"{args.format}, {_count(len(pipeline.steps), 'step')}")
     return EXIT_OK
 
 

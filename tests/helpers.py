@@ -200,3 +200,24 @@ def round_trip(value: Any, folder: Path) -> tuple[str, Any]:
 
     written = resource_save(value, folder / "v")
     return written, resource_load(folder / "v")
+
+
+def start_server(
+    command: list[str], env: dict, ready: Any, log: Path, seconds: float = 90
+) -> subprocess.Popen:
+    """Start a server process, its output going to ``log`` (a pipe nobody reads would fill and
+    stop it), and wait until ``ready()`` answers true; the process."""
+    import time
+
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if ready():
+                return process
+        except OSError:
+            pass
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"the server did not start:\n{log.read_text()[-3000:]}"
+        time.sleep(0.1)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from helpers import make_notebook, result_lines
+from helpers import make_notebook, result_lines, start_server
 
 TOKEN = "jupyter-test-token-42"
 
@@ -50,26 +50,15 @@ def jupyter(tmp_path_factory) -> Iterator[Jupyter]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root.parent / "runtime"), HOME=str(root.parent))
-    process = subprocess.Popen(
+    client = Jupyter(port, root)
+    process = start_server(
         [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
          f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
          f"--ServerApp.root_dir={root}", "--allow-root"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
         env=env,
+        ready=lambda: client.request("GET", "version")[0] == 200,
+        log=root.parent / "jupyter.log",
     )  # fmt: skip
-    client = Jupyter(port, root)
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if client.request("GET", "version")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert process.poll() is None, process.stdout.read()
-        assert time.monotonic() < deadline, "jupyter server did not start"
-        time.sleep(0.2)
     yield client
     process.terminate()
     process.wait(timeout=30)

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, SHARED_CORPUS
-from helpers import make_notebook, result_lines, run_kalec
+from helpers import make_notebook, result_lines, run_kalec, start_server
 from kfp_api_stub import KfpApiStub
 
 TOKEN = "test-token-0123456789"
@@ -62,25 +61,14 @@ class Client:
 def server(tmp_path_factory) -> Iterator[Client]:
     home = tmp_path_factory.mktemp("serve")
     port = _free_port()
-    process = subprocess.Popen(
+    client = Client(port)
+    process = start_server(
         [sys.executable, "-m", "kalec", "serve", "--port", str(port), "--token", TOKEN,
          "--folder", str(home / "runs")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
         env=dict(os.environ, HOME=str(home)),  # no ~/.config/kfp of the developer's
+        ready=lambda: client.request("GET", "/healthz", token=None)[0] == 200,
+        log=home / "serve.log",
     )  # fmt: skip
-    client = Client(port)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if client.request("GET", "/healthz", token=None)[0] == 200:
-                break
-        except OSError:
-            pass
-        assert process.poll() is None, process.stdout.read()
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)
     yield client
     process.terminate()
     process.wait(timeout=30)
