@@ -74,10 +74,20 @@ def create_app(config: ServerConfig) -> Any:
     @app.before_request
     def guard() -> Any:
         if request.host.lower() not in hosts:
-            return refuse(403, "host_refused", f"Host {request.host!r} is not this server's")
+            return refuse(
+                403,
+                "host_refused",
+                f"Host {request.host!r} is not one of this server's names (a server reached by "
+                "another name is started with --allow-host NAME)",
+            )
         origin = request.headers.get("Origin")
         if origin is not None and origin.rstrip("/").lower() not in origins:
-            return refuse(403, "origin_refused", f"requests from {origin!r} are not accepted")
+            return refuse(
+                403,
+                "origin_refused",
+                f"requests from pages of {origin!r} are not accepted (a web application that "
+                "should call this server is allowed with --allow-origin URL)",
+            )
         if request.path == "/healthz":
             return None
         if config.token is not None:
