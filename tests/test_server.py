@@ -200,3 +200,29 @@ def test_serve_refuses_settings_that_would_open_the_machine() -> None:
     assert both.returncode == 2
     bad_port = run_kalec("serve", "--port", "70000")
     assert bad_port.returncode == 2 and "--port" in bad_port.stderr
+
+
+@pytest.mark.slow
+def test_runs_beyond_the_limit_get_429_and_a_refused_notebook_422(
+    server: Client, tmp_path: Path
+) -> None:
+    slow = make_notebook(tmp_path / "slow.ipynb", [(["block:wait"], "import time\ntime.sleep(60)")])
+    nb = json.loads(slow.read_text())
+    started = []
+    for _ in range(2):  # the server's default: two runs at once
+        status, body = server.request("POST", "/api/v1/runs", {"nb": nb})
+        assert status == 202, body
+        started.append(body["id"])
+    status, body = server.request("POST", "/api/v1/runs", {"nb": nb})
+    assert status == 429 and body["error"]["code"] == "busy"
+    for run_id in started:
+        assert server.request("POST", f"/api/v1/runs/{run_id}/cancel")[0] == 200
+    deadline = time.monotonic() + 30
+    while any(server.request("GET", f"/api/v1/runs/{r}")[1]["state"] == "running" for r in started):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+    refused = make_notebook(tmp_path / "refused.ipynb", [(["block:a", "prev:nowhere"], "x = 1")])
+    status, body = server.request("POST", "/api/v1/build", {"nb": json.loads(refused.read_text())})
+    assert status == 422
+    assert body["error"]["cell"] == 1 and body["error"]["diagnostics"][0]["code"].startswith("K")
