@@ -110,6 +110,18 @@ def test_post_kale_deploys_to_the_kfp_api_server(server: Client) -> None:
         assert [p["display_name"] for p in kfp.pipelines] == ["from-the-seed"]
         assert "python:3.12-slim" in kfp.uploads[0]
 
+        status, answer = server.request(
+            "POST",
+            "/api/v1/deploy",
+            {"nb": nb, "host": kfp.url, "run": True, "experiment": "nightly",
+             "params": {"N_POINTS": 40}},
+        )  # fmt: skip
+        assert status == 200, answer
+        assert answer["run_id"] == kfp.runs[0]["run_id"]
+        assert kfp.runs[0]["runtime_config"]["parameters"] == {"N_POINTS": 40}
+        status, answer = server.request("POST", "/api/v1/deploy", {"nb": nb})
+        assert status == 400 and "host" in answer["error"]["message"]
+
 
 @pytest.mark.slow
 def test_every_api_endpoint_and_a_local_run_followed_to_its_end(
@@ -188,6 +200,22 @@ def test_hostile_requests_get_their_status_and_the_server_still_answers(server: 
     status, built = server.request("POST", "/api/v1/build", {"nb": json.loads(hostile.read_text())})
     hostile.unlink()
     assert status == 200 and "{{ x }}" not in built["text"]  # braces written as escapes
+    nul = {
+        "nb": nb
+        | {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "metadata": {"tags": ["block:a"]},
+                    "source": "x = 1\x00",
+                    "outputs": [],
+                    "execution_count": None,
+                }
+            ]
+        }
+    }
+    status, body = server.request("POST", "/api/v1/build", nul)  # a real NUL in the cell
+    assert status == 422 and "null bytes" in body["error"]["message"]
     assert server.request("GET", "/healthz", token=None)[0] == 200
     assert server.request("POST", check, {"nb": nb})[0] == 200
 
