@@ -164,6 +164,15 @@ def _compile(source: Path, text: str) -> Any:
     return compile_notebook(source, text)
 
 
+@functools.lru_cache(maxsize=32)
+def _emit(source: Path, text: str, target: str, options: Any) -> str:
+    """A build of a notebook that has no folder, remembered: the same notebook posted again
+    (an editor's build button, Kale's ``POST /kale``) is answered without compiling again."""
+    from kalec.backends import load
+
+    return load(target).emit(_compile(source, text), options)
+
+
 def compiled(nb: Any, name: str | None, folder: Path | None) -> Any:
     """The compiled pipeline; ``ServiceError`` 400 for what is not a notebook, 422 with the
     diagnostics for a notebook the compiler refuses."""
@@ -271,7 +280,10 @@ def build(
     else:
         options = IrOptions()
     try:
-        text = load(target).emit(pipeline, options)
+        if folder is None:  # nothing beside it to ship: the text alone decides the output
+            text = _emit(source, notebook_text(nb), target, options)
+        else:
+            text = load(target).emit(pipeline, options)
     except TargetUnavailable as error:
         raise ServiceError(501, "unavailable", str(error)) from None
     except BackendError as error:
