@@ -104,7 +104,10 @@ def create_app(config: ServerConfig) -> Any:
         return None
 
     def body(endpoint: str) -> dict[str, Any]:
-        data = request.get_json(silent=True, force=True)
+        try:
+            data = request.get_json(silent=True, force=True)
+        except RecursionError:  # JSON nested deeper than Python's stack
+            data = None
         if data is None:
             raise ServiceError(400, "bad_request", "the body is not JSON")
         return service.request_fields(endpoint, data)

@@ -123,7 +123,7 @@ def notebook_text(nb: Any) -> str:
     if isinstance(nb, dict):
         try:
             return json.dumps(nb, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, RecursionError) as error:
             raise ServiceError(
                 400, "bad_field", f"nb: cannot be written as JSON: {error}"
             ) from None

@@ -189,6 +189,11 @@ def test_hostile_requests_get_their_status_and_the_server_still_answers(server: 
         (server.request("POST", "/kale", {"nb": nb, "deploy": "yes"}), 400),
         (server.request("POST", check, raw=b"x" * (50 * 1024 * 1024)), 413),
         (server.request("GET", "/api/v1/nothing-here"), 404),
+        (server.request("POST", check, raw=b"[" * 200_000), 400),  # deeper than any stack
+        (
+            server.request("POST", check, raw=b'{"nb": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"),
+            400,
+        ),
     ]
     for (status, body), expected in cases:
         assert status == expected, body
