@@ -1,7 +1,5 @@
 """``python -m kalec`` is the ``kalec`` command."""
 
-import sys
+from kalec.cli import entry
 
-from kalec.cli import main
-
-sys.exit(main())
+entry()
