@@ -134,14 +134,23 @@ def notebook_text(nb: Any) -> str:
     )
 
 
+def _file_name_bytes(name: str) -> int:
+    """Its length in UTF-8; more than any file system allows when it cannot be encoded."""
+    try:
+        return len(name.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can carry and no file name can
+        return 1 << 30
+
+
 def placed(name: str | None, folder: Path | None) -> Path:
+    """Where the notebook ``name`` is placed: in ``folder``, or in an empty folder."""
     name = DEFAULT_NAME if name is None else name
     if (
         not isinstance(name, str)
         or not name
         or name in (".", "..")
         or any(c in name for c in "/\\\0")
-        or len(name.encode("utf-8", "surrogatepass")) > 200
+        or _file_name_bytes(name) > 200
     ):
         raise ServiceError(400, "bad_field", "name: a notebook's file name, without folders")
     return (folder or _empty_folder()) / name

@@ -73,6 +73,7 @@ def test_graph_gives_the_drawing_and_the_data() -> None:
         (lambda: service.check({"cells": "no"}), 400, "not_a_notebook"),
         (lambda: service.check(_nb(), name="../etc/passwd"), 400, "bad_field"),
         (lambda: service.check(_nb(), name="a\0b"), 400, "bad_field"),
+        (lambda: service.check(_nb(), name="\ud800.ipynb"), 400, "bad_field"),
         (lambda: service.build(_nb(), target="docker"), 400, "bad_field"),
         (lambda: service.build(_nb(), image="bad image;rm"), 400, "bad_field"),
         (lambda: service.build(_nb(), packages=["numpy; rm -rf /"]), 400, "bad_field"),
