@@ -39,7 +39,10 @@ def test_values_json_would_change_keep_their_type(value, tmp_path: Path) -> None
     written, back = round_trip(value, tmp_path)
     assert written.endswith(".dill")
     assert type(back) is type(value)
-    assert repr(back) == repr(value)
+    if isinstance(value, float):  # nan equals nothing: compare how it prints
+        assert repr(back) == repr(value)
+    else:  # equal, not alike in print: a set's order follows its strings' hashes
+        assert back == value
 
 
 def test_numpy_arrays_keep_dtype_and_shape(tmp_path: Path) -> None:
