@@ -10,7 +10,6 @@ step changes, and from the run's output, read back per step.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kalec.backends.local import STATUS_FILE, new_run_id
-from kalec.service import ServiceError, compiled, notebook_text, placed
+from kalec.service import ServiceError, compiled, notebook_text, placed, typed_params
 
 _RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
 _STEP_LINE = re.compile(r"^\[(?P<step>[^\]]*?) *\] (?P<text>.*)$")
@@ -47,19 +46,8 @@ class Runs:
     ) -> dict[str, Any]:
         """Start a run of the notebook; its id. The notebook is compiled first, so a refused
         one is answered at once (422) and a run never starts for it."""
-        from kalec.cli import UsageError, parse_overrides
-
         pipeline = compiled(nb, name, folder)
-        if params is not None and not isinstance(params, dict):
-            raise ServiceError(400, "bad_field", "params: an object of parameter values")
-        try:
-            parse_overrides(
-                argparse.Namespace(param=[], parameters_yaml=[json.dumps(params or {})]),
-                pipeline.params,
-            )
-        except UsageError as error:
-            message = str(error).replace("error: -y: ", "")
-            raise ServiceError(400, "bad_field", f"params: {message}") from None
+        typed_params(pipeline, params)  # refused here, not by the run's process
         with self._lock:
             active = sum(p.poll() is None for p in self._processes.values())
             if active >= self.limit:

@@ -232,6 +232,25 @@ def with_settings(
     return data | {"metadata": metadata | {"kalec": own | given}}
 
 
+def typed_params(pipeline: Any, params: Any) -> dict[str, Any]:
+    """Parameter values a request gives, each read as its parameter's type, as ``kalec run -y``
+    reads them; 400 naming the parameter for an unknown one or a value of the wrong type."""
+    import argparse
+
+    from kalec.cli import UsageError, parse_overrides
+
+    if params is not None and not isinstance(params, dict):
+        raise ServiceError(400, "bad_field", "params: an object of parameter values")
+    try:
+        return parse_overrides(
+            argparse.Namespace(param=[], parameters_yaml=[json.dumps(params or {})]),
+            pipeline.params,
+        )
+    except UsageError as error:
+        message = str(error).replace("error: -y: ", "")
+        raise ServiceError(400, "bad_field", f"params: {message}") from None
+
+
 def check(nb: Any, name: str | None = None, folder: Path | None = None) -> dict[str, Any]:
     """Steps (cells, dependencies, inputs with their producers, outputs), parameters, metrics
     and diagnostics. A notebook with errors is an answer here (``ok`` false), not a refusal."""
@@ -342,14 +361,12 @@ def deploy(
 ) -> dict[str, Any]:
     """Upload the pipeline to Kubeflow Pipelines at ``host`` (a new version when the name
     exists), and start a run when ``run``: the ids, and what was said along the way."""
-    import argparse
     import io
     from dataclasses import asdict
 
     from kalec import names
     from kalec.backends import KFP_INSTALL_HINT, missing_requirements
     from kalec.backends.options import KfpOptions, script_name_for
-    from kalec.cli import UsageError, parse_overrides
 
     for field_name, value in (
         ("host", host),
@@ -365,8 +382,6 @@ def deploy(
         raise ServiceError(400, "bad_field", "run: true or false")
     if image is not None and (not isinstance(image, str) or names.image_problem(image)):
         raise ServiceError(400, "bad_field", f"image: {names.image_problem(str(image))}")
-    if params is not None and not isinstance(params, dict):
-        raise ServiceError(400, "bad_field", "params: an object of parameter values")
     if missing_requirements(("kfp",)):
         raise ServiceError(501, "unavailable", f"deploying needs kfp: {KFP_INSTALL_HINT}")
     from kalec.backends import kfp_yaml
@@ -375,14 +390,7 @@ def deploy(
     from kalec.deploy import deploy as upload
 
     pipeline = compiled(nb, name, folder)
-    try:
-        values = parse_overrides(
-            argparse.Namespace(param=[], parameters_yaml=[json.dumps(params or {})]),
-            pipeline.params,
-        )
-    except UsageError as error:
-        message = str(error).replace("error: -y: ", "")
-        raise ServiceError(400, "bad_field", f"params: {message}") from None
+    values = typed_params(pipeline, params)
     settings = pipeline.settings
     options = KfpOptions(image=image, script_name=script_name_for(None, placed(name, folder).name))
     try:
