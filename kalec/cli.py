@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import re
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -202,6 +205,70 @@ def _parser() -> argparse.ArgumentParser:
         help="start every step as a new interpreter that imports its modules itself (default: "
         "fork steps from one process that imported the prelude's modules once, where forking "
         "is safe)",
+    )
+    run.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        help="run every step, and keep nothing in the step cache (default: a step whose code, "
+        "inputs, parameters, files and packages are unchanged takes its values from the cache)",
+    )
+    run.add_argument(
+        "--refresh",
+        action="append",
+        default=[],
+        metavar="STEP",
+        help="run STEP even when it is in the cache (repeat for several steps)",
+    )
+    chosen = run.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--resume",
+        action="store_true",
+        help="run the steps the last run did not complete and those after them; the others' "
+        "values come from that run",
+    )
+    chosen.add_argument(
+        "--from",
+        dest="start_from",
+        metavar="STEP",
+        help="run STEP and every step after it; the others' values come from earlier runs",
+    )
+    chosen.add_argument(
+        "--only",
+        metavar="STEP",
+        help="run STEP alone; the values it needs come from earlier runs",
+    )
+
+    runs = commands.add_parser(
+        "runs",
+        help="list the earlier local runs of a notebook",
+        description="List the local runs of a notebook, newest first: id, start, state, "
+        "seconds, and how many steps ran, came from the cache, failed.",
+    )
+    runs.add_argument("notebook", help="the tagged notebook (.ipynb)")
+    runs.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
+
+    clean = commands.add_parser(
+        "clean",
+        help="remove old local runs and step-cache entries",
+        description="Remove local runs and step-cache entries (the .kalec folder beside a "
+        "notebook) last used longer ago than --older-than, then the least recently used ones "
+        "until what is left fits in --max-size. Runs in progress are left alone.",
+    )
+    clean.add_argument(
+        "path",
+        nargs="?",
+        default=".",
+        help="a notebook, or the folder holding notebooks and their .kalec (default: .)",
+    )
+    clean.add_argument(
+        "--older-than",
+        metavar="AGE",
+        help="age such as 90m, 12h, 7d, 2w (default: 7d unless --max-size is given)",
+    )
+    clean.add_argument("--max-size", metavar="SIZE", help="size such as 500M or 2G")
+    clean.add_argument(
+        "--dry-run", action="store_true", help="say what would be removed, remove nothing"
     )
 
     deploy = commands.add_parser(
@@ -638,13 +705,97 @@ def cmd_run(args: argparse.Namespace) -> int:
     pipeline = _compile(args.notebook, args.verbose, _ignored(args))
     overrides = parse_overrides(args, pipeline.params)
     local = _backend("local", runs=True)
-    options = RunOptions(jobs=args.jobs, run_dir=args.run_dir, params=overrides, fork=args.fork)
+    options = RunOptions(
+        jobs=args.jobs,
+        run_dir=args.run_dir,
+        params=overrides,
+        fork=args.fork,
+        cache=args.cache,
+        refresh=frozenset(args.refresh),
+        resume=args.resume,
+        start_from=args.start_from,
+        only=args.only,
+    )
     try:
         return local.run(pipeline, options)
+    except local.SelectionError as error:
+        raise UsageError(f"{args.notebook}: error: {error}") from None
     except local.RunFolderError as error:
         if args.run_dir:
             raise UsageError(f"error: --run-dir: {error}") from None
         raise UsageError(f"error: {error}; choose another folder with --run-dir DIR") from None
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from kalec.backends.local_runs import runs_of
+
+    if not Path(args.notebook).is_file():
+        raise UsageError(f"{args.notebook}: error: no such file")
+    records = runs_of(args.notebook)
+    if args.format == "json":
+        rows = [
+            {
+                "id": r.run_id,
+                "folder": str(r.folder),
+                "started": r.started,
+                "state": r.state,
+                "seconds": r.seconds,
+                "steps": {s.get("name"): s.get("status") for s in r.steps},
+            }
+            for r in records
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return EXIT_OK
+    if not records:
+        sys.stdout.write(f"no local runs of {args.notebook} yet (kalec run --local runs it)\n")
+        return EXIT_OK
+    table = [("id", "started", "state", "seconds", "ran", "cached", "failed")]
+    for r in records:
+        counts = [sum(s.get("status") == k for s in r.steps) for k in ("ran", "cached", "failed")]
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
+        table.append((r.run_id, started, r.state, f"{r.seconds:.1f}", *map(str, counts)))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        cells = (
+            c.ljust(w) if i < 3 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        sys.stdout.write("  ".join(cells).rstrip() + "\n")
+    return EXIT_OK
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_SIZE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def _amount(text: str, units: dict[str, int], option: str, example: str) -> float:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]?)i?[bB]?\s*", text or "")
+    if not match or match.group(2).lower() not in units:
+        raise UsageError(f"error: {option} {text!r}: give it as, for example, {example}")
+    return float(match.group(1)) * units[match.group(2).lower()]
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from kalec.backends.local_runs import clean
+
+    target = Path(args.path)
+    if not target.exists():
+        raise UsageError(f"{args.path}: error: no such file or folder")
+    folder = (target if target.is_dir() else target.resolve().parent) / ".kalec"
+    older = args.older_than or (None if args.max_size else "7d")
+    age = _amount(older, _AGE_UNITS, "--older-than", "12h or 7d") if older else None
+    size = (
+        _amount(args.max_size, _SIZE_UNITS, "--max-size", "500M or 2G") if args.max_size else None
+    )
+    removal = clean(folder, age, int(size) if size is not None else None, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    sys.stdout.write(
+        f"{verb} {_count(len(removal.runs), 'run')}, {len(removal.entries)} cache "
+        f"entr{'y' if len(removal.entries) == 1 else 'ies'}"
+        f" and {_count(len(removal.objects), 'cached value')} "
+        f"({removal.freed_bytes / 2**20:,.1f} MB) in {folder}\n"
+    )
+    return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -728,6 +879,8 @@ COMMANDS = {
     "emit": cmd_emit,
     "run": cmd_run,
     "check": cmd_check,
+    "runs": cmd_runs,
+    "clean": cmd_clean,
     "deploy": cmd_deploy,
     "graph": cmd_graph,
     "serve": cmd_serve,

@@ -228,7 +228,10 @@ def test_a_full_disk_while_saving_names_the_value_and_leaves_no_partial_file(
     def no_space(*args, **kwargs):  # what writing to a full disk raises
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
+    from kalec.runtime.marshal import numpy_format
+
     monkeypatch.setattr(np, "save", no_space)
+    monkeypatch.setattr(numpy_format, "_save_contiguous", no_space)  # both ways of writing
     spec = {
         "step": "train",
         "source": "nb.ipynb",

@@ -147,7 +147,7 @@ def test_every_api_endpoint_and_a_local_run_followed_to_its_end(
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert run["state"] == "ok", run["errors"]
-    assert [s["status"] for s in run["steps"]] == ["ok"] * 4
+    assert [s["status"] for s in run["steps"]] == ["ran"] * 4
     copy = tmp_path / "notebook.ipynb"
     shutil.copy(QUICKSTART, copy)
     local = run_kalec("run", "--local", str(copy), "-p", "SEED=3", "--run-dir", str(tmp_path / "r"))

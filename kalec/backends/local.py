@@ -37,13 +37,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kalec.backends.fork_server import ForkServer, ForkServerError, prelude_imports
+from kalec.backends.local_runs import LOCK_FILE, STATUS_FILE, RunRecord, runs_of
 from kalec.backends.options import RunOptions
+from kalec.backends.packages import Packages
+from kalec.backends.run_notebook import write_run_notebook
+from kalec.backends.shipping import LocalModules
+from kalec.backends.step_cache import StepCache, written_paths
 from kalec.backends.step_spec import artifact_inputs, step_params, step_spec
 from kalec.errors import KalecError
 from kalec.ir import Origin, Pipeline, Step
 from kalec.names import digest
 from kalec.runtime.marshal.atomic import TEMPORARY_PREFIX
 from kalec.runtime.protocol import (
+    DISPLAY_FILE,
     OUTCOME_FILE,
     PROGRESS_FILE,
     REQUEST_FILE,
@@ -52,14 +58,19 @@ from kalec.runtime.protocol import (
 )
 
 KALEC_ROOT = str(Path(__file__).resolve().parent.parent.parent)
-LOCK_FILE, METRICS_FILE, IMPORTS_FILE = "kalec.lock", "kalec-metrics.json", "kalec-imports.json"
-STATUS_FILE = "kalec-status.json"  # each step's state, rewritten as it changes: for a server
+METRICS_FILE, IMPORTS_FILE = "kalec-metrics.json", "kalec-imports.json"
+LOG_FILE = "kalec-output.log"  # everything the step printed, as the terminal showed it
+HEARTBEAT_SECONDS = 60.0  # a step running this long is said to be running, again and again
 GRACE_SECONDS = 3.0  # between asking a step's processes to stop and killing them
 _MAX_NAME_BYTES = 120  # a file name of a step or a variable; file systems allow 255
 
 
 class RunFolderError(KalecError):
     """The run folder cannot be used: not a folder, not writable, or in use by another run."""
+
+
+class SelectionError(KalecError):
+    """``--resume``, ``--from``, ``--only`` or ``--refresh`` cannot be done as asked."""
 
 
 def file_name(name: str) -> str:
@@ -88,7 +99,7 @@ def _end_group(process: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
 @dataclass
 class _StepRun:
     step: Step
-    status: str = "waiting"  # waiting, running, ok, failed, not run
+    status: str = "waiting"  # waiting, running, ran, cached, failed, skipped, stopped
     seconds: float = 0.0
     bytes_out: int = 0
     attempts: int = 0
@@ -96,6 +107,9 @@ class _StepRun:
     process: subprocess.Popen | None = None
     started: float = 0.0
     timed_out: bool = False
+    key: str | None = None  # in the step cache
+    source: str | None = None  # where a cached step's values came from: "cache", a run id
+    heartbeat: float = 0.0
 
 
 def _needs_path() -> bool:
@@ -117,16 +131,30 @@ class _Printer:
         self.out, self.err = out, err
         self.lock = threading.Lock()
 
-    def line(self, name: str, text: str, error: bool = False) -> None:
+    def line(
+        self, name: str, text: str, error: bool = False, log: Any = None, dim: bool = False
+    ) -> None:
         stream = self.err if error else self.out
         with self.lock:
-            stream.write(f"[{name:<{self.width}}] {text}\n")
+            shown = f"[{name:<{self.width}}] {text}"
+            if dim and _is_terminal(stream):
+                shown = f"\x1b[2m{shown}\x1b[0m"
+            stream.write(shown + "\n")
             stream.flush()
+            if log is not None:
+                log.write(text + "\n")
 
-    def pump(self, name: str, pipe: Any, error: bool) -> None:
+    def pump(self, name: str, pipe: Any, error: bool, log: Any = None) -> None:
         for raw in iter(pipe.readline, b""):
-            self.line(name, raw.decode("utf-8", "replace").rstrip("\n"), error)
+            self.line(name, raw.decode("utf-8", "replace").rstrip("\n"), error, log)
         pipe.close()
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def _remove_partial_files(folder: Path) -> None:
@@ -187,6 +215,37 @@ class _StopSignals:
             signal.signal(signum, handler)
 
 
+def _bytes_of(files: dict[str, str]) -> int:
+    return sum(os.path.getsize(p) for p in files.values() if os.path.isfile(p))
+
+
+def _ending(path: str, folder: Path, variable: str) -> str:
+    """The format's file ending of a saved value (``.npy``, ``.pd.pkl``)."""
+    base = os.fspath(folder / file_name(variable))
+    return path[len(base) :] if path.startswith(base) else Path(path).suffix
+
+
+def _link_file(source: Path, target: Path) -> None:
+    """``target`` gets ``source``'s content without copying it where a hard link can."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _kept(record: RunRecord, step: str) -> bool:
+    """True when the run ``record`` ended ``step`` with its values saved."""
+    entry = record.step(step) or {}
+    return entry.get("status") in ("ran", "cached", "ok")
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s"
+
+
 class LocalRun:
     def __init__(
         self,
@@ -208,6 +267,13 @@ class LocalRun:
         self.params = {p.name: p.default for p in pipeline.params} | options.params
         self.needs_path = _needs_path()
         self.server: ForkServer | None = None
+        self.fork_server_started = False
+        self.cache: StepCache | None = None
+        self.packages: Packages | None = None
+        self.modules: LocalModules | None = None
+        self.reuse: dict[str, RunRecord] = {}  # step -> the earlier run its values come from
+        self.started_at = time.time()
+        self.clock = time.perf_counter()
 
     def folder(self, step: str) -> Path:
         return self.run_dir / file_name(step)
@@ -258,6 +324,15 @@ class LocalRun:
         except OSError as error:
             self._lock.close()
             raise RunFolderError(f"cannot prepare the run folder {self.run_dir}: {error}") from None
+        if self.options.cache:
+            root = self.options.cache_dir or (
+                self.run_dir.parent.parent / "cache"
+                if self.options.run_dir is None
+                else self.workdir / ".kalec" / "cache"
+            )
+            self.cache = StepCache(Path(os.path.abspath(root)))
+            self.packages = Packages(self.pipeline)
+            self.modules = LocalModules(self.pipeline)
 
     def _prepare(self, step: Step) -> Path:
         folder = self.folder(step.name)
@@ -271,6 +346,7 @@ class LocalRun:
             outputs={name: str(folder / file_name(name)) for name in step.outputs},
             result=str(folder / OUTCOME_FILE),
             progress=str(folder / PROGRESS_FILE),
+            display=str(folder / DISPLAY_FILE),
         )
         path = folder / REQUEST_FILE
         request.write(str(path))
@@ -279,6 +355,7 @@ class LocalRun:
     def _environment(self) -> dict[str, str]:
         """The environment of step processes (and of the fork server they come from)."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env.setdefault("MPLBACKEND", "module://kalec.runtime.figures")  # figures are recorded
         if self.needs_path:  # kalec runs from a source checkout: its steps must find it too
             env["PYTHONPATH"] = os.pathsep.join(p for p in (KALEC_ROOT, env.get("PYTHONPATH")) if p)
         return env
@@ -298,6 +375,9 @@ class LocalRun:
     def _forked(self, name: str, run_file: Path) -> Any:
         """The step forked from the server; None when it cannot be (then a fresh process runs
         it). The first call waits for the server's imports, which the first step needs anyway."""
+        if not self.fork_server_started:  # started by the first step that runs, not before:
+            self.fork_server_started = True  # a run settled from the cache imports nothing
+            self._start_fork_server()
         if self.server is None:
             return None
         if self.server.usable():
@@ -316,10 +396,13 @@ class LocalRun:
         self._progress(f"{name}: started")
         state.attempts += 1
         state.timed_out = False
-        state.started = time.perf_counter()
+        state.started = state.heartbeat = time.perf_counter()
         run_file = self._prepare(state.step)
-        (run_file.parent / OUTCOME_FILE).unlink(missing_ok=True)
-        (run_file.parent / PROGRESS_FILE).unlink(missing_ok=True)
+        for stale in (OUTCOME_FILE, PROGRESS_FILE, DISPLAY_FILE, LOG_FILE):
+            (run_file.parent / stale).unlink(missing_ok=True)
+        log = open(  # noqa: SIM115 - closed when the step's output ends
+            run_file.parent / LOG_FILE, "w", encoding="utf-8", errors="replace"
+        )
         process = self._forked(name, run_file) or subprocess.Popen(
             [sys.executable, "-m", "kalec.runtime.step", str(run_file)],
             cwd=self.workdir,
@@ -332,7 +415,9 @@ class LocalRun:
         state.process = process
         pumps = [
             threading.Thread(
-                target=self.printer.pump, args=(name, pipe, pipe is process.stderr), daemon=True
+                target=self.printer.pump,
+                args=(name, pipe, pipe is process.stderr, log),
+                daemon=True,
             )
             for pipe in (process.stdout, process.stderr)
         ]
@@ -349,6 +434,8 @@ class LocalRun:
             _end_group(process, grace=GRACE_SECONDS if state.timed_out else 0.0)
             for pump in pumps:  # a process that left the group may hold the pipes: don't wait
                 pump.join(timeout=GRACE_SECONDS)
+            with self.printer.lock:
+                log.close()
             self.finished.put(name)
 
         threading.Thread(target=wait, daemon=True).start()
@@ -384,13 +471,12 @@ class LocalRun:
             )
         ok = state.outcome.ok
         if ok:
-            state.status = "ok"
-            state.bytes_out = sum(
-                os.path.getsize(p) for p in state.outcome.outputs.values() if os.path.isfile(p)
-            )
-        done = sum(s.status == "ok" for s in self.runs.values())
+            state.status = "ran"
+            state.bytes_out = _bytes_of(state.outcome.outputs)
+            self._keep_in_cache(state)
+        done = sum(s.status in ("ran", "cached") for s in self.runs.values())
         self._progress(
-            f"{name}: {'ok' if ok else 'failed'} in {state.seconds:.2f} s "
+            f"{name}: {'done' if ok else 'failed'} in {state.seconds:.2f} s "
             f"({done} of {len(self.runs)} steps done)"
         )
         return ok
@@ -404,7 +490,6 @@ class LocalRun:
         stop = _StopSignals()
         try:
             with stop:
-                self._start_fork_server()
                 return self._execute(stop)
         finally:
             if self.server is not None:
@@ -417,27 +502,37 @@ class LocalRun:
         done: set[str] = set()
         running: set[str] = set()
         failed: list[str] = []
+        to_run = self._select()
         self._say(
-            f"running {len(order)} step{'s' * (len(order) != 1)} of "
+            f"running {len(to_run)} step{'s' * (len(to_run) != 1)} of "
             f"{self.pipeline.source}, {self.options.jobs} at a time; values in {self.run_dir}"
         )
         try:
             while True:
-                if not failed:
+                started = True
+                while started and not failed:  # a step settled from the cache frees the next
+                    started = False
                     for name in order:
-                        if (
-                            self.runs[name].status == "waiting"
-                            and upstream[name] <= done
-                            and len(running) < self.options.jobs
-                        ):
+                        if self.runs[name].status != "waiting" or not upstream[name] <= done:
+                            continue
+                        if name not in to_run:
+                            if self._reuse(name):
+                                done.add(name)
+                                started = True
+                            continue
+                        if self._from_cache(name):
+                            done.add(name)
+                            started = True
+                        elif len(running) < self.options.jobs:
                             running.add(name)
                             self._start(name)
-                            self._write_status("running")
+                        self._write_status("running")
                 if not running:
                     break
                 try:
                     name = self.finished.get(timeout=0.2)
                 except queue.Empty:
+                    self._heartbeat(running)
                     continue
                 running.discard(name)
                 state = self.runs[name]
@@ -457,21 +552,226 @@ class LocalRun:
             self._stop_all()
             for state in self.runs.values():
                 if state.status in ("waiting", "running"):
-                    state.status = "not run" if state.status == "waiting" else "stopped"
+                    state.status = "skipped" if state.status == "waiting" else "stopped"
             self._write_status("stopped", 128 + stop.signum)
+            self._write_notebook()
             self._say(f"stopped by {stop.name}; the steps that were running were ended")
             return 128 + stop.signum
         for state in self.runs.values():
             if state.status == "waiting":
-                state.status = "not run"
+                state.status = "skipped"
         self._summary()
         for name in failed:
             self._report_failure(self.runs[name])
         if not failed:
             self._metrics()
         self._write_status("failed" if failed else "ok", 1 if failed else 0)
+        self._write_notebook()
         self._say(f"run folder: {self.run_dir}")
         return 1 if failed else 0
+
+    # --- which steps run: --resume, --from, --only ------------------------------------------
+
+    def _select(self) -> set[str]:
+        """The steps to run; the others take their values from an earlier run (``reuse``).
+
+        Raises ``SelectionError`` when a step named is unknown, or when a step that must run
+        needs a value no earlier run kept.
+        """
+        options = self.options
+        names = set(self.runs)
+        for asked in [options.start_from, options.only, *options.refresh]:
+            if asked is not None and asked not in names:
+                raise SelectionError(
+                    f"the notebook has no step named {asked!r}; its steps: {', '.join(self.runs)}"
+                )
+        if not (options.resume or options.start_from or options.only):
+            return names
+        earlier = [r for r in runs_of(self.pipeline.source) if r.folder != self.run_dir]
+        if not earlier:
+            raise SelectionError(
+                "there is no earlier run of this notebook to take values from; run it whole first"
+            )
+        last = earlier[0]
+        if options.only:
+            to_run = {options.only}
+        else:
+            first = (
+                {options.start_from}
+                if options.start_from
+                else {
+                    n
+                    for n in names
+                    if (last.step(n) or {}).get("status") not in ("ran", "cached", "ok")
+                }
+            )
+            to_run = self._with_descendants(first)
+        if options.resume and not to_run:
+            self._say(f"run {last.run_id} completed every step: nothing to resume")
+        needed = self._ancestors(to_run) - to_run
+        for name in names - to_run:
+            record = next((r for r in earlier if _kept(r, name)), None)
+            if record is not None:
+                self.reuse[name] = record
+            elif name in needed:
+                raise SelectionError(
+                    f"step '{name}' is needed by the steps to run and no earlier run of this "
+                    f"notebook kept its values; run it too (--from {name}) or run the notebook "
+                    "whole"
+                )
+        return to_run
+
+    def _with_descendants(self, names: set[str]) -> set[str]:
+        found = set(names)
+        for step in self.pipeline.steps:  # topological order
+            if found & set(step.upstream):
+                found.add(step.name)
+        return found
+
+    def _ancestors(self, names: set[str]) -> set[str]:
+        found = set(names)
+        for step in reversed(self.pipeline.steps):
+            if step.name in found:
+                found.update(step.upstream)
+        return found
+
+    def _reuse(self, name: str) -> bool:
+        """Take a step's values from the earlier run that kept them; False: skip the step."""
+        state = self.runs[name]
+        record = self.reuse.get(name)
+        if record is None:
+            state.status = "skipped"
+            return False
+        earlier = record.folder / file_name(name)
+        try:
+            outcome = StepOutcome.read(str(earlier / OUTCOME_FILE))
+            folder = self.folder(name)
+            restored = {}
+            for variable, path in outcome.outputs.items():
+                target = folder / (file_name(variable) + _ending(path, earlier, variable))
+                _link_file(Path(path), target)
+                restored[variable] = str(target)
+            for extra in (DISPLAY_FILE, LOG_FILE):
+                if (earlier / extra).is_file():
+                    _link_file(earlier / extra, folder / extra)
+        except (OSError, ValueError, TypeError) as error:
+            raise SelectionError(
+                f"cannot take the values of step '{name}' from run {record.run_id}: {error}"
+            ) from None
+        outcome.outputs = restored
+        self._settled(state, outcome, f"run {record.run_id}")
+        return True
+
+    # --- the step cache --------------------------------------------------------------------
+
+    def _cache_key(self, state: _StepRun) -> str | None:
+        if self.cache is None or state.step.options.cache is False:
+            return None
+        assert self.packages is not None and self.modules is not None
+        digests = {}
+        for variable, producer in artifact_inputs(state.step):
+            outcome = self.runs[producer].outcome
+            digest = outcome.digests.get(variable) if outcome else None
+            if digest is None:
+                return None  # a value without a digest (an old run's): no key, no cache
+            digests[variable] = digest
+        params = {n: self.params[n] for n in step_params(self.pipeline, state.step)}
+        return self.cache.key(
+            self.pipeline, state.step, params, digests, self.packages, self.modules
+        )
+
+    def _from_cache(self, name: str) -> bool:
+        """Settle a step from the cache when its key is there; True when it was."""
+        state = self.runs[name]
+        try:
+            state.key = self._cache_key(state)
+        except OSError as error:  # a file it reads vanished while hashing: run it
+            self._progress(f"{name}: not looked up in the cache: {error}")
+            state.key = None
+        if state.key is None or name in self.options.refresh or self.cache is None:
+            return False
+        entry = self.cache.lookup(state.key)
+        if entry is None:
+            return False
+        folder = self.folder(name)
+        try:
+            restored = self.cache.restore(entry, {v: folder / file_name(v) for v in entry.outputs})
+        except OSError as error:
+            self._progress(f"{name}: its cached values cannot be used ({error}); running it")
+            return False
+        try:
+            self.cache.restore_files(entry, self.workdir)
+        except OSError as error:
+            self._progress(f"{name}: the files it wrote cannot be put back ({error}); running it")
+            return False
+        self.cache.restore_text(entry.log, folder / LOG_FILE)
+        self.cache.restore_text(entry.display, folder / DISPLAY_FILE)
+        outcome = StepOutcome(
+            ok=True,
+            seconds=entry.seconds,
+            outputs=restored,
+            digests={v: d for v, (d, _) in entry.outputs.items()},
+            metrics=entry.metrics,
+        )
+        self._settled(state, outcome, "cache")
+        return True
+
+    def _settled(self, state: _StepRun, outcome: StepOutcome, source: str) -> None:
+        """A step done without running: its outcome recorded, its output shown again, dimmed."""
+        state.status, state.source, state.outcome = "cached", source, outcome
+        state.bytes_out = _bytes_of(outcome.outputs)
+        folder = self.folder(state.step.name)
+        with contextlib.suppress(OSError):
+            outcome.write(str(folder / OUTCOME_FILE))
+        took = f"; it took {outcome.seconds:.2f} s" if outcome.seconds else ""
+        self._progress(f"{state.step.name}: cached, values from {source}{took}")
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            for text in (folder / LOG_FILE).read_text(encoding="utf-8").splitlines():
+                self.printer.line(state.step.name, text, dim=True)
+
+    def _keep_in_cache(self, state: _StepRun) -> None:
+        if self.cache is None or state.key is None or state.outcome is None:
+            return
+        folder = self.folder(state.step.name)
+        files = {}
+        for variable, path in state.outcome.outputs.items():
+            digest = state.outcome.digests.get(variable)
+            if digest is None:
+                return
+            files[variable] = (path, digest, _ending(path, folder, variable))
+        self.cache.store(
+            state.key,
+            files,
+            state.outcome.metrics,
+            state.outcome.seconds,
+            folder / LOG_FILE,
+            folder / DISPLAY_FILE,
+            {p: self.workdir / p for p in written_paths(self.pipeline, state.step)},
+        )
+
+    def _heartbeat(self, running: set[str]) -> None:
+        """Say, now and then, which long steps are still running (quiet ones look stuck)."""
+        now = time.perf_counter()
+        for name in sorted(running):
+            state = self.runs[name]
+            if now - state.heartbeat >= HEARTBEAT_SECONDS:
+                state.heartbeat = now
+                self._progress(f"{name}: still running ({_duration(now - state.started)})")
+
+    def _write_notebook(self) -> None:
+        """The run as an executed notebook and its HTML page, beside the values."""
+        folders = {
+            name: self.folder(name)
+            for name, state in self.runs.items()
+            if state.status in ("ran", "cached", "failed", "stopped")
+        }
+        try:
+            written = write_run_notebook(self.pipeline, folders, self.run_dir)
+        except (OSError, ValueError, TypeError) as error:
+            self._progress(f"the run's notebook was not written: {error}")
+            return
+        if written:
+            self._say(f"executed notebook: {written}")
 
     def _write_status(self, state: str, exit_code: int | None = None) -> None:
         """``kalec-status.json``: the run's and each step's state, for a server to show while
@@ -490,6 +790,8 @@ class LocalRun:
                         3,
                     ),
                     "bytes": run.bytes_out,
+                    "source": run.source,
+                    "key": run.key,
                     "error": outcome.error if outcome and not outcome.ok else None,
                     "cell": outcome.cell if outcome and not outcome.ok else None,
                     "line": outcome.line if outcome and not outcome.ok else None,
@@ -499,7 +801,15 @@ class LocalRun:
         for run in self.runs.values():
             if run.outcome and run.outcome.ok:
                 metrics.update(run.outcome.metrics)
-        data = {"state": state, "exit_code": exit_code, "steps": steps, "metrics": metrics}
+        data = {
+            "notebook": str(Path(self.pipeline.source).resolve()),
+            "started": self.started_at,
+            "seconds": round(time.perf_counter() - self.clock, 3),
+            "state": state,
+            "exit_code": exit_code,
+            "steps": steps,
+            "metrics": metrics,
+        }
         temporary = self.run_dir / (STATUS_FILE + ".tmp")
         with contextlib.suppress(OSError, TypeError, ValueError):
             temporary.write_text(json.dumps(data, default=repr), encoding="utf-8")
@@ -542,13 +852,16 @@ class LocalRun:
     def _summary(self) -> None:
         rows = [("step", "status", "seconds", "bytes passed")]
         for state in self.runs.values():
-            seconds = f"{state.seconds:.2f}" if state.status in ("ok", "failed") else "-"
+            seconds = f"{state.seconds:.2f}" if state.status in ("ran", "failed") else "-"
+            status = state.status
+            if state.source and state.source != "cache":
+                status += f" ({state.source})"
             rows.append(
                 (
                     state.step.name,
-                    state.status,
+                    status,
                     seconds,
-                    f"{state.bytes_out:,}" if state.status == "ok" else "-",
+                    f"{state.bytes_out:,}" if state.status in ("ran", "cached") else "-",
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(4)]

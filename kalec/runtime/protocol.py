@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 REQUEST_FILE, OUTCOME_FILE, PROGRESS_FILE = "kalec-run.json", "kalec-result.json", "kalec-progress"
+DISPLAY_FILE = "kalec-display.json"  # what each cell showed: text, results, figures
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -31,6 +32,7 @@ class StepRequest:
     outputs: dict[str, str] = field(default_factory=dict)  # variable -> path to save it to
     result: str = ""  # where the StepOutcome goes
     progress: str | None = None  # where the number of the running cell goes
+    display: str | None = None  # where what the cells showed goes (``cell_outputs.Recorder``)
 
     def write(self, path: str) -> None:
         with open(path, "w", encoding="utf-8") as handle:
@@ -49,6 +51,7 @@ class StepOutcome:
     ok: bool
     seconds: float = 0.0
     outputs: dict[str, str] = field(default_factory=dict)  # variable -> file written
+    digests: dict[str, str] = field(default_factory=dict)  # variable -> SHA-256 of its file
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     cell: int | None = None

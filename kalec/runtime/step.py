@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import json
 import linecache
 import os
@@ -32,9 +33,16 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
-from kalec.runtime import global_state
-from kalec.runtime.marshal import MarshalError, UnserialisableError, resource_load, resource_save
+from kalec.runtime import cell_outputs, global_state
+from kalec.runtime.marshal import (
+    MarshalError,
+    UnserialisableError,
+    resource_load,
+    resource_save_digest,
+)
 from kalec.runtime.protocol import StepOutcome, StepRequest
+
+FIGURES_BACKEND = "module://kalec.runtime.figures"
 
 
 @dataclass
@@ -54,27 +62,8 @@ class StepFailure(Exception):
 class StepResult:
     seconds: float
     outputs: dict[str, str] = field(default_factory=dict)  # name -> file written
+    digests: dict[str, str] = field(default_factory=dict)  # name -> SHA-256 of that file
     metrics: dict[str, Any] = field(default_factory=dict)
-
-
-def _short_repr(value: Any) -> str:
-    text = repr(value)
-    if "\n" in text or len(text) <= 79:
-        return text
-    try:  # long values are laid out the way Jupyter shows them, when IPython is at hand
-        from IPython.lib.pretty import pretty
-
-        return pretty(value)
-    except ImportError:
-        import pprint
-
-        return pprint.pformat(value)
-
-
-def _display(*values: Any, **_: Any) -> None:
-    """``display()`` as a plain-text front end shows it."""
-    for value in values:
-        print(_short_repr(value), flush=True)
 
 
 class _Cells:
@@ -103,12 +92,15 @@ class _Cells:
             and not stripped.endswith(";")
         ):
             last = tree.body.pop()
+        if cell_outputs.RECORDER is not None:
+            cell_outputs.RECORDER.begin(cell)
         exec(compile(tree, filename, "exec"), namespace)
         if last is not None:
             value = eval(compile(ast.Expression(last.value), filename, "eval"), namespace)
             if value is not None:
                 namespace["_"] = value
-                _display(value)
+                cell_outputs.result(value)
+        cell_outputs.show_figures()  # what the cell left open, as Jupyter's inline backend shows it
 
     def failure(self, error: BaseException, phase: str) -> StepFailure:
         """Where in the notebook ``error`` happened (the innermost notebook frame)."""
@@ -126,8 +118,11 @@ class _Cells:
         out = ["Traceback (most recent call last):\n"]
         out += traceback.format_list(frames[start:])
         out += traceback.format_exception_only(type(error), error)
-        sys.stderr.write("".join(out))
-        sys.stderr.flush()
+        stderr = sys.stderr._stream if isinstance(sys.stderr, cell_outputs.Tee) else sys.stderr
+        stderr.write("".join(out))  # recorded below as the cell's error, not as its text
+        stderr.flush()
+        if cell_outputs.RECORDER is not None:
+            cell_outputs.RECORDER.error(error, [line.rstrip("\n") for line in out])
 
 
 def _ipython_shell(module: types.ModuleType) -> Any:
@@ -136,15 +131,16 @@ def _ipython_shell(module: types.ModuleType) -> Any:
     shell = InteractiveShell.instance(user_module=module, user_ns=module.__dict__)
 
     def matplotlib(line: str = "") -> None:
-        """In a step there is no screen: draw with the non-interactive Agg backend."""
+        """In a step there is no screen: figures are drawn by Agg and recorded on show."""
         import importlib.util
 
         if importlib.util.find_spec("matplotlib") is not None:
             import matplotlib as mpl
 
-            mpl.use("Agg")
+            mpl.use(FIGURES_BACKEND)
 
     shell.register_magic_function(matplotlib, "line", "matplotlib")
+    shell.display_pub.publish = cell_outputs.publish  # display() and HTML(...): shown and recorded
     return shell
 
 
@@ -203,7 +199,7 @@ def run_step(
     """
     started = time.perf_counter()
     step = spec["step"]
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("MPLBACKEND", FIGURES_BACKEND)
     module = types.ModuleType("__main__")
     module.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = module
@@ -212,8 +208,11 @@ def run_step(
     codes = [c["code"] for c in spec.get("prelude", []) + spec.get("cells", [])]
     if any("get_ipython()" in code for code in codes):
         _ipython_shell(module)
-    elif not hasattr(builtins, "display"):
-        builtins.display = _display  # Jupyter offers display() without an import
+    elif any("IPython" in code for code in codes):  # IPython's display(): recorded when rich
+        with contextlib.suppress(ImportError):
+            _ipython_shell(module)
+    if not hasattr(builtins, "display"):
+        builtins.display = cell_outputs.display  # Jupyter offers display() without an import
 
     whole = set(spec.get("whole_number_params", ()))
     namespace.update({k: _whole_numbers(v) if k in whole else v for k, v in params.items()})
@@ -261,7 +260,7 @@ def run_step(
                 phase="save",
             )
         try:
-            result.outputs[name] = resource_save(namespace[name], path)
+            result.outputs[name], result.digests[name] = resource_save_digest(namespace[name], path)
         except (UnserialisableError, MarshalError) as error:
             raise StepFailure(
                 f"cannot pass {name} from step '{step}' to the steps that use it: {error}. "
@@ -343,12 +342,18 @@ def main(argv: list[str] | None = None) -> int:
             except OSError:
                 pass  # only used to name a cell in a time-out message
 
+    recorder = cell_outputs.Recorder()
     try:
-        result = run_step(
-            request.spec, request.params, request.inputs, request.outputs, on_cell=on_cell
-        )
+        with cell_outputs.recording(recorder):
+            result = run_step(
+                request.spec, request.params, request.inputs, request.outputs, on_cell=on_cell
+            )
         outcome = StepOutcome(
-            ok=True, seconds=result.seconds, outputs=result.outputs, metrics=result.metrics
+            ok=True,
+            seconds=result.seconds,
+            outputs=result.outputs,
+            digests=result.digests,
+            metrics=result.metrics,
         )
     except StepFailure as failure:
         if failure.phase != "code":
@@ -363,6 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
+    if request.display:
+        try:
+            recorder.write(request.display)
+        except (OSError, TypeError, ValueError) as error:
+            sys.stderr.write(f"kalec: cannot keep what the step's cells showed: {error}\n")
     try:
         outcome.write(request.result)
     except OSError as error:

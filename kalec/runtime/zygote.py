@@ -216,7 +216,9 @@ def serve(channel: socket.socket) -> int | None:
 def main(argv: list[str]) -> int:
     """``python -m kalec.runtime.zygote FD IMPORTS.json``."""
     channel = socket.socket(fileno=int(argv[0]))
-    os.environ.setdefault("MPLBACKEND", "Agg")  # as a step sets it, before matplotlib is imported
+    os.environ.setdefault(
+        "MPLBACKEND", "module://kalec.runtime.figures"
+    )  # as a step sets it, before matplotlib is imported
     with open(argv[1], encoding="utf-8") as handle:
         imports = json.load(handle)
     _import_all(imports)

@@ -22,6 +22,7 @@ from kalec.runtime.marshal.core import (
     loaders,
     resource_load,
     resource_save,
+    resource_save_digest,
     savers,
 )
 from kalec.runtime.marshal.dispatchers import DispatchError, PatternDispatcher, TypeDispatcher
@@ -35,5 +36,6 @@ __all__ = [
     "loaders",
     "resource_load",
     "resource_save",
+    "resource_save_digest",
     "savers",
 ]

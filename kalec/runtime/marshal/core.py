@@ -23,6 +23,7 @@ import types
 from typing import Any
 
 from kalec.runtime.marshal.atomic import TEMPORARY_PREFIX, atomic_path
+from kalec.runtime.marshal.digest import digesting, saved_digest
 from kalec.runtime.marshal.dispatchers import PatternDispatcher, TypeDispatcher, type_name
 
 savers = TypeDispatcher("saver")
@@ -66,6 +67,13 @@ def resource_save(obj: Any, path: str | os.PathLike[str]) -> str:
     for stale in _files_for(path):  # a value saved before under another format
         os.unlink(stale)
     return savers.dispatch(obj, path)
+
+
+def resource_save_digest(obj: Any, path: str | os.PathLike[str]) -> tuple[str, str]:
+    """``resource_save``, and the SHA-256 of the file written (computed while writing it where
+    the format writes through a file handle): what the step cache and ``verify`` compare."""
+    final = resource_save(obj, path)
+    return final, saved_digest(final)
 
 
 def _files_for(path: str) -> list[str]:
@@ -116,9 +124,13 @@ def save_dill(obj: Any, path: str) -> str:
     import dill
 
     final = path + ".dill"
-    with atomic_path(final) as temporary, open(temporary, "wb") as handle:
+    with (
+        atomic_path(final) as temporary,
+        open(temporary, "wb") as handle,
+        digesting(handle, final) as writer,
+    ):
         try:
-            dill.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            dill.dump(obj, writer, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as error:
             raise UnserialisableError(
                 f"it is a {type_name(type(obj))}, which dill cannot save: {error}"

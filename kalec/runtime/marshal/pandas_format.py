@@ -16,6 +16,7 @@ from typing import Any
 
 from kalec.runtime.marshal.atomic import atomic_path
 from kalec.runtime.marshal.core import loaders, save_dill, savers
+from kalec.runtime.marshal.digest import digesting
 
 _ARROW_KINDS = set(
     "biufcmM"
@@ -64,8 +65,12 @@ def save_pandas(obj: Any, path: str) -> str:
         return final
     final = path + ".pd.pkl"
     try:
-        with atomic_path(final) as temporary, open(temporary, "wb") as handle:
-            pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        with (
+            atomic_path(final) as temporary,
+            open(temporary, "wb") as handle,
+            digesting(handle, final) as writer,
+        ):
+            pickle.dump(obj, writer, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, AttributeError, TypeError):
         return save_dill(obj, path)  # holds objects of classes defined in the notebook
     return final
