@@ -63,7 +63,9 @@ bad_corpus = sorted((SHARED_CORPUS / "bad").glob("*.ipynb")) if SHARED_CORPUS.is
 @pytest.mark.parametrize("path", corpus, ids=[p.stem for p in corpus])
 def test_shared_corpus_runs_as_recorded(path: Path, tmp_path: Path) -> None:
     expected = result_lines(path.with_suffix(".expected").read_text(encoding="utf-8"))
-    done = run_kalec("run", "--local", str(path), "--run-dir", str(tmp_path / "run"), cwd=tmp_path)
+    done = run_kalec(
+        "run", "--local", str(path), "--run-dir", str(tmp_path / "run"), "--no-cache", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert result_lines(done.stdout + "\n" + done.stderr) == expected
 

@@ -27,7 +27,17 @@ READER_PREFIXES = ("read", "load", "imread", "open")
 _PATH = re.compile(r"^[^\n\0{}]{1,255}$")
 
 
-def _looks_like_path(value: object) -> bool:
+def path_literals(tree: ast.AST) -> list[str]:
+    """Every string constant of the code that looks like a path, wherever it is used
+    (``DATA = 'data/train.csv'`` then ``read_csv(DATA)``): what a cached step may read."""
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and looks_like_path(node.value)
+    ]
+
+
+def looks_like_path(value: object) -> bool:
     if not isinstance(value, str) or not _PATH.match(value) or "://" in value:
         return False
     return "/" in value or bool(re.search(r"\.[A-Za-z0-9]{1,8}$", value))
@@ -36,7 +46,7 @@ def _looks_like_path(value: object) -> bool:
 def _literal_paths(nodes: list[ast.expr]) -> list[str]:
     found = []
     for node in nodes:
-        if isinstance(node, ast.Constant) and _looks_like_path(node.value):
+        if isinstance(node, ast.Constant) and looks_like_path(node.value):
             found.append(node.value)
         elif isinstance(node, ast.Call) and dotted_name(node.func) in ("Path", "pathlib.Path"):
             found += _literal_paths(node.args)  # Path('out.csv')

@@ -271,6 +271,7 @@ class LocalRun:
         self.cache: StepCache | None = None
         self.packages: Packages | None = None
         self.modules: LocalModules | None = None
+        self.forced = set(options.refresh)  # steps that run even when the cache has them
         self.reuse: dict[str, RunRecord] = {}  # step -> the earlier run its values come from
         self.started_at = time.time()
         self.clock = time.perf_counter()
@@ -606,6 +607,8 @@ class LocalRun:
                 }
             )
             to_run = self._with_descendants(first)
+        if not options.resume:  # asked for by name: run, whatever the cache holds
+            self.forced |= to_run
         if options.resume and not to_run:
             self._say(f"run {last.run_id} completed every step: nothing to resume")
         needed = self._ancestors(to_run) - to_run
@@ -688,7 +691,7 @@ class LocalRun:
         except OSError as error:  # a file it reads vanished while hashing: run it
             self._progress(f"{name}: not looked up in the cache: {error}")
             state.key = None
-        if state.key is None or name in self.options.refresh or self.cache is None:
+        if state.key is None or name in self.forced or self.cache is None:
             return False
         entry = self.cache.lookup(state.key)
         if entry is None:

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from kalec import __version__
+from kalec.analysis.files import looks_like_path, path_literals
+from kalec.analysis.parsing import parse
 from kalec.backends.packages import Packages
 from kalec.backends.runtime_bundle import runtime_archive
 from kalec.backends.shipping import LocalModules
@@ -110,7 +112,7 @@ class StepCache:
             "spec": step_spec(pipeline, step),
             "params": params,
             "inputs": inputs,
-            "files": {p: self.path_digest(folder / p) for p in read_paths(pipeline, step)},
+            "files": {p: self.path_digest(folder / p) for p in read_paths(pipeline, step, params)},
             "modules": {name: self.path_digest(path) for name, path in sorted(local.items())},
             "packages": packages.for_step(step),
         }
@@ -287,11 +289,28 @@ def written_paths(pipeline: Pipeline, step: Step) -> list[str]:
     return list(paths)
 
 
-def read_paths(pipeline: Pipeline, step: Step) -> list[str]:
-    """Literal paths the step's code (and the prelude's) reads, as written."""
-    paths: dict[str, None] = {}
+def read_paths(pipeline: Pipeline, step: Step, params: dict[str, Any]) -> list[str]:
+    """Paths the step may read: those its code (and the prelude's) reads by literal path, any
+    string in that code that looks like a path, and parameter values that look like one
+    (``pd.read_csv(DATA)`` with ``DATA = 'data/train.csv'``). Those that do not exist are
+    keyed as missing, so creating one later runs the step again."""
+    reads: dict[str, None] = {}
+    mentioned: dict[str, None] = {}
     for number in pipeline.prelude + step.cells:
-        facts = pipeline.cell(number).facts
+        cell = pipeline.cell(number)
+        facts = cell.facts
         for path in facts.file_reads if facts else ():
-            paths[os.path.expanduser(path)] = None
-    return list(paths)
+            reads[os.path.expanduser(path)] = None
+        try:
+            tree = parse(cell.analyzed)
+        except SyntaxError:
+            continue
+        for path in path_literals(tree):
+            mentioned[os.path.expanduser(path)] = None
+    for value in params.values():
+        if looks_like_path(value):
+            mentioned[os.path.expanduser(value)] = None
+    # a file the step only writes is its product, not its input: keying it would make the
+    # second run differ from the first, which found no such file yet
+    own = set(written_paths(pipeline, step))
+    return list(reads) + [p for p in mentioned if p not in reads and p not in own]

@@ -67,7 +67,7 @@ class Recorder:
         self.rich_left -= size
         record: dict[str, Any] = {"output_type": "display_data", "data": data, "metadata": {}}
         if result:
-            record = {"output_type": "execute_result", "execution_count": None, **record}
+            record.update(output_type="execute_result", execution_count=None)
         self._add(record)
 
     def error(self, error: BaseException, traceback_lines: list[str]) -> None:
