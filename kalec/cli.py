@@ -239,6 +239,36 @@ def _parser() -> argparse.ArgumentParser:
         help="run STEP alone; the values it needs come from earlier runs",
     )
 
+    verify = commands.add_parser(
+        "verify",
+        help="check that the pipeline computes what the notebook computes",
+        description="Run the notebook top to bottom in a Jupyter kernel (cells tagged skip left "
+        "out) and as a pipeline on this machine, then compare every value passed between steps "
+        "and every metric. Exit 0 when all are equal, 1 when any differs or either run fails.",
+    )
+    common(verify)
+    verify.add_argument(
+        "--rtol",
+        type=float,
+        default=1e-7,
+        help="relative tolerance for floating-point numbers, arrays and frames (default: 1e-7)",
+    )
+    verify.add_argument("--atol", type=float, default=0.0, help="absolute tolerance (default: 0)")
+    verify.add_argument(
+        "--kernel", metavar="NAME", help="Jupyter kernel (default: the notebook's, or python3)"
+    )
+    verify.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="limit for each cell in the kernel"
+    )
+    verify.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="pipeline steps to run at the same time",
+    )
+
     runs = commands.add_parser(
         "runs",
         help="list the earlier local runs of a notebook",
@@ -726,6 +756,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"error: {error}; choose another folder with --run-dir DIR") from None
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from kalec.verify import VerifyOptions, verify
+
+    if args.jobs < 1 or args.rtol < 0 or args.atol < 0:
+        raise UsageError("error: --jobs must be at least 1 and the tolerances not negative")
+    pipeline = _compile(args.notebook, args.verbose, _ignored(args))
+    options = VerifyOptions(
+        rtol=args.rtol, atol=args.atol, kernel=args.kernel, timeout=args.timeout, jobs=args.jobs
+    )
+    return verify(pipeline, options, sys.stdout, sys.stderr)
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from kalec.backends.local_runs import runs_of
 
@@ -880,6 +922,7 @@ COMMANDS = {
     "run": cmd_run,
     "check": cmd_check,
     "runs": cmd_runs,
+    "verify": cmd_verify,
     "clean": cmd_clean,
     "deploy": cmd_deploy,
     "graph": cmd_graph,
