@@ -236,6 +236,32 @@ DATA_NOT_SHIPPED = _kind(
     "pd.read_csv('data/train.csv') when building for kfp-py or argo",
 )
 
+# K9xx: advice about running and caching (warnings and notes of ``kalec check``)
+RUN_TO_RUN_SOURCE = _kind(
+    "K901",
+    NOTE,
+    "a step reads something that changes between runs; the cache reuses its old result",
+    "datetime.now(), np.random.rand() with no seed, requests.get(url)",
+)
+CHANGED_IN_PARALLEL = _kind(
+    "K902",
+    WARNING,
+    "a step changes in place a value that a parallel step also reads",
+    "df.dropna(inplace=True) in one branch, df read by another branch",
+)
+PIP_INSTALL_PACKAGE = _kind(
+    "K903",
+    NOTE,
+    "a pip install line becomes a package of its step on clusters",
+    "!pip install xgboost in a step cell",
+)
+LOOP_CLOSURE = _kind(
+    "K904",
+    WARNING,
+    "a function made in a loop reads the loop variable when called, and is passed on",
+    "fs = [] ; for i in range(3): fs.append(lambda: i) ; fs used by a later step",
+)
+
 
 def catalogue_markdown() -> str:
     """The page ``docs/diagnostics.md``: every code, what it means, an example."""

@@ -14,6 +14,7 @@ from kalec.passes.cell_facts import cell_facts
 from kalec.passes.data_flow import data_flow
 from kalec.passes.free_names import free_names
 from kalec.passes.group_steps import group_steps
+from kalec.passes.lints import lints
 from kalec.passes.metrics import metrics
 from kalec.passes.outputs import outputs
 from kalec.passes.parameters import parameters
@@ -32,6 +33,7 @@ PASSES: tuple[Pass, ...] = (
     data_flow,
     outputs,
     validate,
+    lints,
 )
 
 

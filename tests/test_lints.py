@@ -1,0 +1,89 @@
+"""The advice of `kalec check`: run-to-run sources, parallel in-place changes, pip install lines,
+loop closures passed on. Each names the cell and line, and says what to do."""
+
+from __future__ import annotations
+
+from kalec.compiler import compile_notebook
+
+B = "block:"
+
+
+def codes(notebook, cells) -> dict[str, list]:
+    pipeline = compile_notebook(str(notebook(cells)))
+    found: dict[str, list] = {}
+    for d in pipeline.diagnostics:
+        found.setdefault(d.code, []).append(d)
+    return found
+
+
+def test_steps_that_read_the_clock_unseeded_random_or_the_network_are_named(notebook) -> None:
+    found = codes(
+        notebook,
+        [
+            (["imports"], "import numpy as np\nimport datetime\nimport requests"),
+            ([B + "a"], "x = 1\nwhen = datetime.datetime.now()"),
+            ([B + "b"], "noise = np.random.rand(3)"),
+            ([B + "c"], "page = requests.get('https://example.org')"),
+            ([B + "d"], "rng = np.random.default_rng(0)\nsteady = rng.random(2)"),
+        ],
+    )
+    notes = {d.message.split("'")[1]: d for d in found["K901"]}
+    assert set(notes) == {"a", "b", "c"}
+    assert "the clock" in notes["a"].message and notes["a"].origin.line == 2
+    assert "random numbers" in notes["b"].message and "--refresh b" in notes["b"].hint
+    assert "the network" in notes["c"].message
+
+
+def test_a_seeded_generator_is_not_named(notebook) -> None:
+    found = codes(
+        notebook,
+        [
+            (["imports"], "import numpy as np"),
+            ([B + "a"], "np.random.seed(1)\nx = np.random.rand(2)"),
+        ],
+    )
+    assert "K901" not in found
+
+
+def test_a_parallel_step_changing_a_value_in_place_is_a_warning(notebook) -> None:
+    found = codes(
+        notebook,
+        [
+            ([B + "load"], "rows = [3, 1, 2]"),
+            ([B + "count", "prev:load"], "print(len(rows))"),
+            ([B + "order", "prev:load"], "rows.sort()\nprint(rows)"),
+        ],
+    )
+    (warning,) = found["K902"]
+    assert "step 'order' changes rows in place" in warning.message
+    assert "step 'count'" in warning.message and warning.origin.cell == 3
+    assert "prev:order" in warning.hint
+
+
+def test_pip_install_lines_are_noted_as_step_packages(notebook) -> None:
+    found = codes(notebook, [([B + "a"], "%pip install tabulate==0.9.0\nx = 1")])
+    (note,) = found["K903"]
+    assert "tabulate==0.9.0" in note.message and note.hint is None
+    unpinned = codes(notebook, [([B + "a"], "!pip install tabulate\nx = 1")])
+    assert "pin versions" in unpinned["K903"][0].hint
+
+
+def test_loop_closures_passed_to_another_step_are_a_warning(notebook) -> None:
+    found = codes(
+        notebook,
+        [
+            ([B + "make"], "fs = []\nfor i in range(3):\n    fs.append(lambda: i)"),
+            ([B + "call", "prev:make"], "print([f() for f in fs])"),
+        ],
+    )
+    (warning,) = found["K904"]
+    assert "fs" in warning.message and "loop variable i" in warning.message
+    assert warning.origin.line == 3 and "lambda i=i" in warning.hint
+    bound = codes(
+        notebook,
+        [
+            ([B + "make"], "fs = []\nfor i in range(3):\n    fs.append(lambda i=i: i)"),
+            ([B + "call", "prev:make"], "print([f() for f in fs])"),
+        ],
+    )
+    assert "K904" not in bound
