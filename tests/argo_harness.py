@@ -156,7 +156,12 @@ def execute(workflow: dict, root: Path, secrets: dict[str, str] | None = None) -
         if done.returncode != 0:
             return done.returncode, "\n".join(printed)
         for artifact in template.get("outputs", {}).get("artifacts", []):
-            shutil.copytree(inside(artifact["path"]), store / task["name"] / artifact["name"])
+            source, target = inside(artifact["path"]), store / task["name"] / artifact["name"]
+            if source.is_dir():
+                shutil.copytree(source, target)
+            elif source.is_file() or not artifact.get("optional"):  # a missing one fails here
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
         for parameter in template.get("outputs", {}).get("parameters", []):
             value = inside(parameter["valueFrom"]["path"]).read_text()
             printed.append(f"output parameter {task['name']}.{parameter['name']} = {value}")

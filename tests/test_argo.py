@@ -95,6 +95,20 @@ def test_examples_through_a_shared_volume(path: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_each_step_keeps_an_html_page_of_its_cells(tmp_path: Path) -> None:
+    notebook = make_notebook(
+        tmp_path / "nb.ipynb",
+        [([B + "a"], "print('shown <here>')\nx = 1"), ([B + "b", "prev:a"], "x")],
+    )
+    code, output = execute(emit(notebook), tmp_path / "argo")
+    assert code == 0, output[-3000:]
+    pages = sorted((tmp_path / "argo" / "artifact-store").glob("*/kalec-cells-html"))
+    assert [p.parent.name for p in pages] == ["a", "b"]
+    assert "shown &lt;here&gt;" in pages[0].read_text(encoding="utf-8")
+    assert "<pre>1</pre>" in pages[1].read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
 def test_parameters_are_typed_and_metrics_are_output_parameters(tmp_path: Path) -> None:
     notebook = make_notebook(
         tmp_path / "nb.ipynb",

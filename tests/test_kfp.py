@@ -90,6 +90,29 @@ def test_steps_use_the_runtime_embedded_in_the_script(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_each_step_leaves_an_html_page_of_its_cells(tmp_path: Path) -> None:
+    notebook = make_notebook(
+        tmp_path / "nb.ipynb",
+        [
+            (["imports"], "import matplotlib.pyplot as plt"),
+            ([B + "draw"], "print('drawing <b>')\nplt.plot([1, 2], [3, 1])\nplt.show()\nx = 1"),
+            ([B + "fail", "prev:draw"], "print('before')\ny = x / 0"),
+        ],
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    done = kfp_local_run(build_script(notebook, work))
+    assert done.returncode != 0  # the second step fails, after writing its page
+    pages = {p.parent.name: p for p in (work / "kfp-outputs").rglob("cells_html")}
+    assert set(pages) == {"draw", "fail"}, sorted((work / "kfp-outputs").rglob("*"))
+    drawn = pages["draw"].read_text(encoding="utf-8")
+    assert "drawing &lt;b&gt;" in drawn and drawn.count("<img") == 1
+    assert "plt.plot([1, 2], [3, 1])" in drawn
+    failed = pages["fail"].read_text(encoding="utf-8")
+    assert "before" in failed and "ZeroDivisionError" in failed
+
+
+@pytest.mark.slow
 def test_failure_names_the_cell_and_line(tmp_path: Path) -> None:
     notebook = make_notebook(
         tmp_path / "nb.ipynb", [([B + "a"], "x = 1"), ([B + "b", "prev:a"], "y = x\nz = y / 0")]

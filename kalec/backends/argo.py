@@ -41,6 +41,8 @@ from kalec.names import digest, normalized_name, pipeline_name
 from kalec.runtime.params import format_value
 
 DATA_ROOT = "/tmp/kalec"  # inside a step's container: where its inputs and outputs lie
+HTML_PAGE = f"{DATA_ROOT}/page/cells.html"
+HTML_ARTIFACT = "kalec-cells-html"  # no variable's artifact name has this form (hyphens)
 VOLUME_MOUNT = "/kalec-data"
 VOLUME_NAME = "kalec-data"
 
@@ -160,6 +162,7 @@ class _Lowering:
             outputs=output_folders,
             metrics_folder=metrics_folder,
             metric_files={m: artifact_name(m) for m in step.metrics},
+            html=None if self.volume else HTML_PAGE,
             packages=packages,
         )
         if "{{" in source.replace("{{workflow.uid}}", ""):
@@ -204,10 +207,19 @@ class _Lowering:
         if template_inputs:
             template["inputs"] = template_inputs
         outputs: dict[str, Any] = {}
-        if step.outputs and not self.volume:
+        if not self.volume:
             outputs["artifacts"] = [
                 {"name": artifact_name(n), "path": output_folders[n]} for n in step.outputs
             ]
+            # the step's cells and what they showed, one HTML file, kept even when it fails
+            outputs["artifacts"].append(
+                {
+                    "name": HTML_ARTIFACT,
+                    "path": HTML_PAGE,
+                    "optional": True,
+                    "archive": {"none": {}},
+                }
+            )
         if step.metrics:
             outputs["parameters"] = [
                 {

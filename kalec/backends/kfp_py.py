@@ -44,6 +44,7 @@ _MODULE_NAMES = {
     "Input",
     "Metrics",
     "Output",
+    "HTML",
     "BASE_IMAGE",
     "pipeline",
     "pathlib",
@@ -121,6 +122,8 @@ class _Lowering:
         metrics_arg = _argument("metrics", taken) if step.metrics else None
         if metrics_arg:
             signature.append(f"{metrics_arg}: Output[Metrics]")
+        html_arg = _argument("cells_html", taken)
+        signature.append(f"{html_arg}: Output[HTML]")
 
         task = tasks[step.name]
         arguments = [f"{arg}={name}" for name, arg in params]
@@ -139,6 +142,7 @@ class _Lowering:
             "inputs": _dict_text([(name, arg) for name, _, arg in inputs]),
             "outputs": _dict_text(outputs),
             "metrics": metrics_arg or "None",
+            "html": html_arg,
             "image": "BASE_IMAGE" if image == self.default_image else py_literal(image),
             "packages": self.packages.for_step(step),
             "task": task,
