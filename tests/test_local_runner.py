@@ -169,3 +169,44 @@ def test_a_value_that_cannot_be_passed_names_variable_step_and_fix(notebook) -> 
     assert "guard" in done.stderr and "'a'" in done.stderr and "lock" in done.stderr
     assert "functions" in done.stderr  # the suggested fix
     assert "Traceback" not in done.stderr
+
+
+def test_a_terminal_gets_a_live_board_and_a_pipe_plain_lines(notebook) -> None:
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    path = notebook(
+        [
+            ([B + "first"], "import time\ntime.sleep(0.6)\nx = 1"),
+            ([B + "second", "prev:first"], "print('value', x)"),
+        ]
+    )
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kalec", "run", "--local", str(path)],
+        stdout=slave,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+        cwd=path.parent,
+    )
+    os.close(slave)
+    shown = b""
+    while select.select([master], [], [], 60)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    assert process.wait(timeout=60) == 0
+    text = shown.decode()
+    assert "▶ first   running 0:00" in text and "✓ first   done" in text
+    assert "\x1b[2F\x1b[J[second] value 1" in text  # output goes above the board
+    assert "kalec: first: started" not in text  # the board says it
+    piped = run(path, "--no-cache")
+    assert "\x1b[" not in piped.stdout + piped.stderr
+    assert "kalec: first: started" in piped.stderr

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kalec.backends.fork_server import ForkServer, ForkServerError, prelude_imports
+from kalec.backends.live_status import LiveBoard
 from kalec.backends.local_runs import LOCK_FILE, STATUS_FILE, RunRecord, runs_of
 from kalec.backends.options import RunOptions
 from kalec.backends.packages import Packages
@@ -130,6 +131,17 @@ class _Printer:
         self.width = max((len(n) for n in names), default=0)
         self.out, self.err = out, err
         self.lock = threading.Lock()
+        live = _is_terminal(out) and _is_terminal(err) and not os.environ.get("KALEC_PLAIN")
+        self.board = LiveBoard(err) if live else None
+
+    def write(self, stream: TextIO, text: str) -> None:
+        """Text above the live board (when there is one); the caller holds ``lock``."""
+        if self.board:
+            self.board.erase()
+        stream.write(text)
+        stream.flush()
+        if self.board:
+            self.board.draw()
 
     def line(
         self, name: str, text: str, error: bool = False, log: Any = None, dim: bool = False
@@ -139,8 +151,7 @@ class _Printer:
             shown = f"[{name:<{self.width}}] {text}"
             if dim and _is_terminal(stream):
                 shown = f"\x1b[2m{shown}\x1b[0m"
-            stream.write(shown + "\n")
-            stream.flush()
+            self.write(stream, shown + "\n")
             if log is not None:
                 log.write(text + "\n")
 
@@ -394,10 +405,10 @@ class LocalRun:
     def _start(self, name: str) -> None:
         state = self.runs[name]
         state.status = "running"
-        self._progress(f"{name}: started")
         state.attempts += 1
         state.timed_out = False
         state.started = state.heartbeat = time.perf_counter()
+        self._progress(f"{name}: started", routine=True)
         run_file = self._prepare(state.step)
         for stale in (OUTCOME_FILE, PROGRESS_FILE, DISPLAY_FILE, LOG_FILE):
             (run_file.parent / stale).unlink(missing_ok=True)
@@ -477,8 +488,9 @@ class LocalRun:
             self._keep_in_cache(state)
         done = sum(s.status in ("ran", "cached") for s in self.runs.values())
         self._progress(
-            f"{name}: {'done' if ok else 'failed'} in {state.seconds:.2f} s "
-            f"({done} of {len(self.runs)} steps done)"
+            routine=ok,
+            text=f"{name}: {'done' if ok else 'failed'} in {state.seconds:.2f} s "
+            f"({done} of {len(self.runs)} steps done)",
         )
         return ok
 
@@ -534,6 +546,7 @@ class LocalRun:
                     name = self.finished.get(timeout=0.2)
                 except queue.Empty:
                     self._heartbeat(running)
+                    self._refresh_board()
                     continue
                 running.discard(name)
                 state = self.runs[name]
@@ -555,12 +568,14 @@ class LocalRun:
                 if state.status in ("waiting", "running"):
                     state.status = "skipped" if state.status == "waiting" else "stopped"
             self._write_status("stopped", 128 + stop.signum)
+            self._refresh_board(final=True)
             self._write_notebook()
             self._say(f"stopped by {stop.name}; the steps that were running were ended")
             return 128 + stop.signum
         for state in self.runs.values():
             if state.status == "waiting":
                 state.status = "skipped"
+        self._refresh_board(final=True)
         self._summary()
         for name in failed:
             self._report_failure(self.runs[name])
@@ -727,7 +742,7 @@ class LocalRun:
         with contextlib.suppress(OSError):
             outcome.write(str(folder / OUTCOME_FILE))
         took = f"; it took {outcome.seconds:.2f} s" if outcome.seconds else ""
-        self._progress(f"{state.step.name}: cached, values from {source}{took}")
+        self._progress(f"{state.step.name}: cached, values from {source}{took}", routine=True)
         with contextlib.suppress(OSError, UnicodeDecodeError):
             for text in (folder / LOG_FILE).read_text(encoding="utf-8").splitlines():
                 self.printer.line(state.step.name, text, dim=True)
@@ -759,7 +774,9 @@ class LocalRun:
             state = self.runs[name]
             if now - state.heartbeat >= HEARTBEAT_SECONDS:
                 state.heartbeat = now
-                self._progress(f"{name}: still running ({_duration(now - state.started)})")
+                self._progress(
+                    f"{name}: still running ({_duration(now - state.started)})", routine=True
+                )
 
     def _write_notebook(self) -> None:
         """The run as an executed notebook and its HTML page, beside the values."""
@@ -833,15 +850,34 @@ class LocalRun:
             _signal_group(process, signal.SIGKILL)  # also what a finished step left behind
             process.wait()
 
-    def _progress(self, text: str) -> None:
-        """Progress, on standard error: standard output is the steps' own output."""
+    def _progress(self, text: str, routine: bool = False) -> None:
+        """Progress, on standard error: standard output is the steps' own output. Routine
+        news (started, done, still running) is left to the live board where there is one."""
+        if routine and self.printer.board:
+            self._refresh_board()
+            return
         with self.printer.lock:
-            self.err.write(f"kalec: {text}\n")
-            self.err.flush()
+            self.printer.write(self.err, f"kalec: {text}\n")
 
     def _say(self, text: str) -> None:
-        self.out.write(f"kalec: {text}\n")
-        self.out.flush()
+        with self.printer.lock:
+            self.printer.write(self.out, f"kalec: {text}\n")
+
+    def _refresh_board(self, final: bool = False) -> None:
+        board = self.printer.board
+        if board is None:
+            return
+        now = time.perf_counter()
+        steps = [
+            (n, r.status, now - r.started if r.status == "running" else None)
+            for n, r in self.runs.items()
+        ]
+        with self.printer.lock:
+            if final:
+                board.erase()
+                board.lines = []
+            else:
+                board.update(steps)
 
     def _report_failure(self, state: _StepRun) -> None:
         outcome = state.outcome
