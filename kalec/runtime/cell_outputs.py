@@ -105,19 +105,48 @@ def recording(recorder: Recorder) -> Iterator[Recorder]:
         RECORDER, sys.stdout, sys.stderr = saved
 
 
-class Tee:
-    """``sys.stdout`` or ``sys.stderr`` of a step: writes go to the terminal and the record."""
+class Tee(io.TextIOBase):
+    """``sys.stdout`` or ``sys.stderr`` of a step: writes go to the terminal and the record.
+
+    A text stream itself (libraries check ``isinstance(sys.stdout, io.TextIOBase)``) that hands
+    everything but ``write`` to the stream it wraps: its file descriptor, encoding, buffer.
+    """
 
     def __init__(self, stream: TextIO, name: str) -> None:
+        super().__init__()
         self._stream, self._name = stream, name
 
     def write(self, text: str) -> int:
         written = self._stream.write(text)
         if RECORDER is not None and isinstance(text, str):
             RECORDER.stream(self._name, text)
-        return written
+        return written if written is not None else len(text)
 
-    def __getattr__(self, attribute: str) -> Any:  # flush, fileno, buffer, encoding, isatty ...
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", "utf-8")
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self._stream, "errors", None)
+
+    @property
+    def buffer(self) -> Any:
+        return self._stream.buffer
+
+    def __getattr__(self, attribute: str) -> Any:  # name, line_buffering, reconfigure ...
         return getattr(self._stream, attribute)
 
 
