@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from local_overhead import timed
 from notebook_file import write_notebook
 
 SECOND_OF_WORK = (
@@ -35,15 +34,6 @@ SECOND_OF_WORK = (
     "        a = np.tanh(a @ a.T / 700)\n"
     "    return a[:5, :5].copy()\n"
 )
-
-
-def timed(*args: str, cwd: Path) -> float:
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "kalec", *args], capture_output=True, cwd=cwd)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(done.stderr.decode()[-800:])
-    return elapsed
 
 
 def digest_cost(repeat: int) -> tuple[float, float]:

@@ -111,6 +111,7 @@ class _StepRun:
     key: str | None = None  # in the step cache
     source: str | None = None  # where a cached step's values came from: "cache", a run id
     heartbeat: float = 0.0
+    looked_up: bool = False  # in the step cache, this run
 
 
 def _needs_path() -> bool:
@@ -497,8 +498,10 @@ class LocalRun:
     def execute(self) -> int:
         """Run every step; the exit code: 0, 1 when a step failed, 128+N when stopped by signal N.
 
-        Raises ``RunFolderError`` before any step starts when the run folder cannot be used.
+        Raises ``RunFolderError`` before any step starts when the run folder cannot be used, and
+        ``SelectionError`` when ``--resume``, ``--from`` or ``--only`` cannot be done.
         """
+        self.to_run = self._select()  # before the run folder: a refused run leaves none
         self._open_run_folder()
         stop = _StopSignals()
         try:
@@ -515,7 +518,7 @@ class LocalRun:
         done: set[str] = set()
         running: set[str] = set()
         failed: list[str] = []
-        to_run = self._select()
+        to_run = self.to_run
         self._say(
             f"running {len(to_run)} step{'s' * (len(to_run) != 1)} of "
             f"{self.pipeline.source}, {self.options.jobs} at a time; values in {self.run_dir}"
@@ -532,14 +535,18 @@ class LocalRun:
                             if self._reuse(name):
                                 done.add(name)
                                 started = True
+                            elif self.runs[name].status == "failed":
+                                failed.append(name)
+                            self._write_status("running")
                             continue
                         if self._from_cache(name):
                             done.add(name)
                             started = True
+                            self._write_status("running")
                         elif len(running) < self.options.jobs:
                             running.add(name)
                             self._start(name)
-                        self._write_status("running")
+                            self._write_status("running")
                 if not running:
                     break
                 try:
@@ -654,7 +661,8 @@ class LocalRun:
         return found
 
     def _reuse(self, name: str) -> bool:
-        """Take a step's values from the earlier run that kept them; False: skip the step."""
+        """Take a step's values from the earlier run that kept them; False: the step is skipped,
+        or failed when that run's files are gone."""
         state = self.runs[name]
         record = self.reuse.get(name)
         if record is None:
@@ -673,9 +681,14 @@ class LocalRun:
                 if (earlier / extra).is_file():
                     _link_file(earlier / extra, folder / extra)
         except (OSError, ValueError, TypeError) as error:
-            raise SelectionError(
-                f"cannot take the values of step '{name}' from run {record.run_id}: {error}"
-            ) from None
+            state.status = "failed"
+            state.outcome = StepOutcome(
+                ok=False,
+                error=f"its values cannot be taken from run {record.run_id} ({error}); run it "
+                f"again with --from {name}",
+                phase="load",
+            )
+            return False
         outcome.outputs = restored
         self._settled(state, outcome, f"run {record.run_id}")
         return True
@@ -701,6 +714,9 @@ class LocalRun:
     def _from_cache(self, name: str) -> bool:
         """Settle a step from the cache when its key is there; True when it was."""
         state = self.runs[name]
+        if state.looked_up:  # once per run: a step waiting for a free job is not hashed again
+            return False
+        state.looked_up = True
         try:
             state.key = self._cache_key(state)
         except OSError as error:  # a file it reads vanished while hashing: run it

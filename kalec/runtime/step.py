@@ -160,7 +160,8 @@ def _whole_numbers(value: Any) -> Any:
     return value
 
 
-def _json_value(value: Any) -> Any:
+def metric_value(value: Any) -> Any:
+    """A metric as JSON: itself when it is JSON, else as a number, else its repr."""
     try:
         json.dumps(value)
         return value
@@ -277,7 +278,7 @@ def run_step(
                 phase="save",
             ) from error
     for name in spec.get("metrics", []):
-        result.metrics[name] = _json_value(namespace.get(name))
+        result.metrics[name] = metric_value(namespace.get(name))
     result.seconds = time.perf_counter() - started
     return result
 

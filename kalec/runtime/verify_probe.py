@@ -15,17 +15,7 @@ from typing import Any
 
 from kalec.runtime import global_state
 from kalec.runtime.marshal import resource_save_digest
-
-
-def _metric(value: Any) -> Any:
-    try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError):
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            return repr(value)
+from kalec.runtime.step import metric_value
 
 
 def save(namespace: dict[str, Any], number: int) -> None:
@@ -47,6 +37,6 @@ def save(namespace: dict[str, Any], number: int) -> None:
         except Exception as error:  # what cannot be saved is reported, never ends the kernel
             saved["values"][name] = {"error": f"{type(error).__name__}: {error}"}
     for name in request.get("metrics", []):
-        saved["metrics"][name] = _metric(namespace.get(name))
+        saved["metrics"][name] = metric_value(namespace.get(name))
     with open(os.path.join(folder, f"saved-{number}.json"), "w", encoding="utf-8") as handle:
         json.dump(saved, handle)
