@@ -275,3 +275,18 @@ def test_runs_lists_and_clean_removes(notebook, tmp_path: Path) -> None:
     assert list((tmp_path / ".kalec" / "cache" / "objects").glob("*/*")) == []
     bad = run_kalec("clean", str(tmp_path), "--older-than", "soon", cwd=tmp_path)
     assert bad.returncode == 2 and "12h or 7d" in bad.stderr
+
+
+def test_paths_to_devices_and_huge_folders_never_hang_a_run(notebook) -> None:
+    path = notebook(
+        [
+            ([B + "a"], "endless = '/dev/zero'\nroot = '/'\nx = 1"),
+            ([B + "b", "prev:a"], "print('RESULT', x, endless)"),
+        ]
+    )
+    first = run(path)
+    assert first.returncode == 0, first.stderr
+    assert "a: not cached: it names /, a folder of more than" in first.stderr
+    second = run(path)
+    assert statuses(path) == {"a": "ran", "b": "cached"}
+    assert result_lines(second.stdout) == ["RESULT 1 /dev/zero"]

@@ -43,7 +43,7 @@ from kalec.backends.options import RunOptions
 from kalec.backends.packages import Packages
 from kalec.backends.run_notebook import write_run_notebook
 from kalec.backends.shipping import LocalModules
-from kalec.backends.step_cache import StepCache, written_paths
+from kalec.backends.step_cache import MAX_FILES, StepCache, TooLarge, written_paths
 from kalec.backends.step_spec import artifact_inputs, step_params, step_spec
 from kalec.errors import KalecError
 from kalec.ir import Origin, Pipeline, Step
@@ -508,6 +508,8 @@ class LocalRun:
             with stop:
                 return self._execute(stop)
         finally:
+            if self.cache is not None:
+                self.cache.save_file_digests()
             if self.server is not None:
                 self.server.close()
             self._lock.close()
@@ -721,6 +723,12 @@ class LocalRun:
             state.key = self._cache_key(state)
         except OSError as error:  # a file it reads vanished while hashing: run it
             self._progress(f"{name}: not looked up in the cache: {error}")
+            state.key = None
+        except TooLarge as error:
+            self._progress(
+                f"{name}: not cached: it names {error}, a folder of more than "
+                f"{MAX_FILES:,} files, which would be checked on every run"
+            )
             state.key = None
         if state.key is None or name in self.forced or self.cache is None:
             return False

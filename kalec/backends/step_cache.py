@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -44,6 +45,13 @@ from kalec.runtime.marshal.digest import file_digest
 
 FORMAT = 1  # of keys and entries: a change makes every old entry a miss
 _DIRECTORY_FILES_HASHED = 2000  # a folder with more files is keyed by names, sizes and times
+MAX_FILES = 50_000  # a folder named in a step with more files makes the step uncacheable
+_SYSTEM_FOLDERS = ("/dev/", "/proc/", "/sys/", "/dev", "/proc", "/sys")
+_DIGESTS_FILE, _DIGESTS_KEPT = "file-digests.json", 10_000
+
+
+class TooLarge(Exception):
+    """A folder a step names holds too many files to check on every run."""
 
 
 @dataclass
@@ -82,7 +90,11 @@ class StepCache:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._file_digests: dict[tuple[str, int, int, int], str] = {}
+        self._file_digests: dict[str, str] = {}  # "path\0size\0mtime\0inode" -> digest
+        self._digests_changed = False
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            data = json.loads((root / _DIGESTS_FILE).read_text(encoding="utf-8"))
+            self._file_digests = {str(k): str(v) for k, v in data.items()}
 
     def object_path(self, digest: str, ending: str) -> Path:
         return self.root / "objects" / digest[:2] / (digest + ending)
@@ -120,12 +132,20 @@ class StepCache:
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def path_digest(self, path: Path) -> str | None:
-        """The content of a file a step reads, a folder, or a glob's matches; None: missing."""
+        """The content of a file a step reads, a folder, or a glob's matches; None: missing.
+
+        Raises ``TooLarge`` for a folder (or glob) of more than ``MAX_FILES`` files: a string
+        such as ``'/'`` or ``'~/data/'`` in a cell must not make every run walk a disk.
+        """
         text = os.fspath(path)
-        if not os.path.exists(text):
-            matches = sorted(glob.glob(text)) if glob.has_magic(text) else []
+        if text.startswith(_SYSTEM_FOLDERS):
+            return "system"  # /dev/zero, /proc/...: never read, never a reason to run again
+        if not os.path.lexists(text):
+            matches = sorted(glob.glob(text))[: MAX_FILES + 1] if glob.has_magic(text) else []
             if not matches:
                 return None
+            if len(matches) > MAX_FILES:
+                raise TooLarge(text)
             return _combine((m, self.path_digest(Path(m))) for m in matches)
         if os.path.isdir(text):
             return self._folder_digest(text)
@@ -133,9 +153,12 @@ class StepCache:
 
     def _file_digest(self, path: str) -> str:
         status = os.stat(path)
-        memo = (path, status.st_size, status.st_mtime_ns, status.st_ino)
+        if not stat.S_ISREG(status.st_mode):
+            return "special"  # a pipe, a device: reading it could block or never end
+        memo = f"{path}\0{status.st_size}\0{status.st_mtime_ns}\0{status.st_ino}"
         if memo not in self._file_digests:
             self._file_digests[memo] = file_digest(path)
+            self._digests_changed = True
         return self._file_digests[memo]
 
     def _folder_digest(self, path: str) -> str:
@@ -143,10 +166,25 @@ class StepCache:
         for root, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if d not in (".kalec", "__pycache__", ".git"))
             found += [os.path.join(root, name) for name in sorted(files)]
+            if len(found) > MAX_FILES:
+                raise TooLarge(path)
         if len(found) > _DIRECTORY_FILES_HASHED:
-            stats = ((f, os.stat(f)) for f in found)
+            stats = ((f, os.lstat(f)) for f in found)
             return _combine((f, f"{s.st_size}:{s.st_mtime_ns}") for f, s in stats)
         return _combine((os.path.relpath(f, path), self._file_digest(f)) for f in found)
+
+    def save_file_digests(self) -> None:
+        """Keep the digests of the files read this run, by path, size, time and inode: the
+        next run hashes only what changed (a 10 GB data file is read once, not every run)."""
+        if not self._digests_changed:
+            return
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            self.root.mkdir(parents=True, exist_ok=True)
+            recent = dict(list(self._file_digests.items())[-_DIGESTS_KEPT:])
+            handle, temporary = tempfile.mkstemp(prefix=".kalec-tmp-", dir=self.root)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(recent, out)
+            os.replace(temporary, self.root / _DIGESTS_FILE)
 
     # --- entries ---------------------------------------------------------------------------
 
