@@ -67,6 +67,7 @@ class Runs:
             command = [
                 sys.executable, "-m", "kalec", "run", "--local", str(notebook),
                 "--run-dir", str(home / "run"), "--jobs", str(self.jobs),
+                "--cache-dir", str(self.root / "cache"),  # the server's, not the user's folder
                 "-y", json.dumps(params or {}),
             ]  # fmt: skip
             with open(home / "output.log", "wb") as out, open(home / "errors.log", "wb") as err:

@@ -214,6 +214,12 @@ def _parser() -> argparse.ArgumentParser:
         "inputs, parameters, files and packages are unchanged takes its values from the cache)",
     )
     run.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder of the step cache (default: .kalec/cache beside the notebook)",
+    )
+    run.add_argument(
         "--refresh",
         action="append",
         default=[],
@@ -741,6 +747,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         params=overrides,
         fork=args.fork,
         cache=args.cache,
+        cache_dir=args.cache_dir,
         refresh=frozenset(args.refresh),
         resume=args.resume,
         start_from=args.start_from,
