@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -152,4 +153,20 @@ def test_installing_kalec_enables_the_extension() -> None:
     assert (
         "kalec.jupyter_extension 0.1.0 \x1b[32mOK" in text
         or "kalec.jupyter_extension 0.1.0 OK" in text
+    )
+
+
+@pytest.mark.slow
+def test_installing_kalec_installs_the_jupyterlab_extension_enabled() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter", "labextension", "list"],
+        capture_output=True,
+        text=True,
+    )
+    lines = [
+        re.sub(r"\x1b\[[0-9;]*m", "", line) for line in (done.stdout + done.stderr).splitlines()
+    ]
+    ours = [line.split() for line in lines if "kalec-labextension" in line]
+    assert ours and ours[0][:5] == ["kalec-labextension", "v0.1.0", "enabled", "OK", "(python,"], (
+        lines
     )

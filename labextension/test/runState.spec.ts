@@ -1,0 +1,48 @@
+import { progress, runView } from '../src/runState';
+
+describe('runView', () => {
+  it('shows the checked steps waiting before the run reports', () => {
+    const view = runView(['load', 'train'], null);
+    expect(view.state).toBe('starting');
+    expect(view.ended).toBe(false);
+    expect(view.steps.map(s => s.state)).toEqual(['waiting', 'waiting']);
+  });
+
+  it("turns the runner's words into the panel's", () => {
+    const view = runView(['load', 'train', 'report'], {
+      state: 'running',
+      steps: [
+        { name: 'load', status: 'cached', seconds: 0 },
+        { name: 'train', status: 'running', seconds: 3.2, output: ['epoch 1'] },
+        { name: 'report', status: 'waiting' }
+      ]
+    });
+    expect(view.steps.map(s => s.state)).toEqual(['cached', 'running', 'waiting']);
+    expect(view.steps[1].output).toEqual(['epoch 1']);
+    expect(progress(view)).toEqual({ finished: 1, total: 3 });
+  });
+
+  it('ends with the summary, and says where a failure was', () => {
+    const view = runView(['a', 'b', 'c'], {
+      state: 'failed',
+      summary: ['step  status', 'a     ran'],
+      steps: [
+        { name: 'a', status: 'ran' },
+        { name: 'b', status: 'failed', error: 'ZeroDivisionError: division by zero', cell: 4 },
+        { name: 'c', status: 'waiting' }
+      ]
+    });
+    expect(view.ended).toBe(true);
+    expect(view.steps.map(s => s.state)).toEqual(['done', 'failed', 'skipped']);
+    expect(view.message).toBe('step b failed in cell 4: ZeroDivisionError: division by zero');
+    expect(view.summary).toBe('step  status\na     ran');
+    expect(progress(view)).toEqual({ finished: 3, total: 3 });
+  });
+
+  it('marks the steps a cancel stopped, and shows a refusal', () => {
+    const cancelled = runView(['a', 'b'], { state: 'cancelled', steps: [{ name: 'a', status: 'running' }] });
+    expect(cancelled.steps.map(s => s.state)).toEqual(['stopped', 'stopped']);
+    const refused = runView(['a'], { state: 'refused', steps: [], errors: 'nb.ipynb: 1 error' });
+    expect(refused.message).toBe('nb.ipynb: 1 error');
+  });
+});
