@@ -90,6 +90,9 @@ def create_app(config: ServerConfig) -> Any:
             )
         if request.path == "/healthz":
             return None
+        if request.method == "OPTIONS" and origin is not None:
+            # a page of an allowed origin (JupyterLab's, say) asks before sending its token
+            return app.response_class(status=204)
         if config.token is not None:
             given = request.args.get("token", "")
             scheme, _, value = request.headers.get("Authorization", "").partition(" ")
@@ -102,6 +105,18 @@ def create_app(config: ServerConfig) -> Any:
         if request.content_length is not None and request.content_length > config.max_bytes:
             return refuse(413, "too_large", f"the body is over {config.max_bytes} bytes")
         return None
+
+    @app.after_request
+    def cross_origin(response: Any) -> Any:
+        """Pages of the origins allowed with --allow-origin may read the answers (CORS)."""
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/").lower() in origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+            response.headers["Access-Control-Max-Age"] = "600"
+            response.headers.add("Vary", "Origin")
+        return response
 
     def body(endpoint: str) -> dict[str, Any]:
         try:
