@@ -181,8 +181,13 @@ def _run_kernel(
                         probes.after.get(number, []),
                         probes.metrics_after.get(number, []),
                     )
-    except (RuntimeError, OSError) as error:  # no such kernel, kernel died
-        raise VerifyError(f"cannot run the notebook in the kernel {kernel!r}: {error}") from None
+    except (_Failed, VerifyError):
+        raise
+    except Exception as error:  # no such kernel (a KeyError), a kernel that died, a timeout
+        raise VerifyError(
+            f"cannot run the notebook in the kernel {kernel!r}: {type(error).__name__}: {error}"
+            " (--kernel NAME picks another; jupyter kernelspec list shows them)"
+        ) from None
     err.write(f"kalec: notebook done in {time.perf_counter() - started:.1f} s\n")
     return saved
 

@@ -83,3 +83,10 @@ def test_verify_passes_on_the_corpus(path: Path, tmp_path: Path) -> None:
     done = run_kalec("verify", str(copy), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "equal:" in done.stdout
+
+
+def test_an_unknown_kernel_is_a_clear_refusal(notebook) -> None:
+    path = notebook([([B + "a"], "x = 1"), ([B + "b", "prev:a"], "print(x)")])
+    done = run_kalec("verify", str(path), "--kernel", "no-such-kernel", cwd=path.parent)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "cannot run the notebook in the kernel 'no-such-kernel'" in done.stderr
