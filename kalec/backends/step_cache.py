@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -141,7 +142,8 @@ class StepCache:
         if text.startswith(_SYSTEM_FOLDERS):
             return "system"  # /dev/zero, /proc/...: never read, never a reason to run again
         if not os.path.lexists(text):
-            matches = sorted(glob.glob(text))[: MAX_FILES + 1] if glob.has_magic(text) else []
+            found = glob.iglob(text) if glob.has_magic(text) else iter(())
+            matches = sorted(itertools.islice(found, MAX_FILES + 1))  # '/*/*/*' stops early
             if not matches:
                 return None
             if len(matches) > MAX_FILES:
