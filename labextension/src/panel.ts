@@ -64,6 +64,7 @@ export class KalecPanel extends Widget {
   private checked: CheckResult | null = null;
   private runId: string | null = null;
   private graphUrl: string | null = null;
+  private readonly watched = new WeakSet<NotebookPanel>();
   private readonly status = element('div', { class: 'kalec-status', role: 'status' });
   private readonly title_ = element('div', { class: 'kalec-notebook' });
   private readonly settingsForm = element('form', { class: 'kalec-settings' });
@@ -155,7 +156,8 @@ export class KalecPanel extends Widget {
     this.loadSettings();
     this.diagnostics.replaceChildren();
     this.steps.replaceChildren();
-    if (panel) {
+    if (panel && !this.watched.has(panel)) {
+      this.watched.add(panel); // once per notebook, however often the panel comes back to it
       panel.context.saveState.connect((_, state) => {
         if (state === 'completed' && this.notebook === panel) {
           void this.check();
