@@ -68,6 +68,7 @@ def test_panel_chips_check_run_and_build_in_a_real_browser(lab, tmp_path: Path) 
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1500, "height": 950}, accept_downloads=True)
         page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)  # a cold first load of JupyterLab takes a while
         try:
             page.goto(f"{base}/lab/tree/quickstart.ipynb?token={TOKEN}")
             expect(page.locator(".kalec-chip").first).to_be_visible()
