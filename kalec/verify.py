@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from kalec.backends.local import KALEC_ROOT, LocalRun, _needs_path
+from kalec.backends.local import LocalRun, with_kalec_importable
 from kalec.backends.options import RunOptions
-from kalec.backends.step_spec import artifact_inputs
 from kalec.errors import KalecError
 from kalec.ir import Pipeline
 from kalec.runtime.protocol import OUTCOME_FILE, StepOutcome
@@ -70,7 +69,7 @@ class Probes:
 def _plan(pipeline: Pipeline) -> Probes:
     probes = Probes()
     for step in pipeline.steps:
-        received = [name for name, _ in artifact_inputs(step)]
+        received = [name for name, _ in step.artifact_inputs()]
         if received:
             probes.before.setdefault(min(step.cells), []).extend(received)
         if step.outputs:
@@ -134,9 +133,7 @@ def _run_kernel(
     )
     client.km = client.create_kernel_manager()
     client.km.transport = "ipc"  # a socket file only this user can open, not a TCP port
-    env = dict(os.environ, KALEC_VERIFY_DIR=str(folder), MPLBACKEND="Agg")
-    if _needs_path():
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (KALEC_ROOT, env.get("PYTHONPATH")) if p)
+    env = with_kalec_importable(dict(os.environ, KALEC_VERIFY_DIR=str(folder), MPLBACKEND="Agg"))
     saved: dict[tuple[str, int], dict[str, Any]] = {}
     counter = iter(range(1_000_000))
     err.write(f"kalec: running the notebook top to bottom in a Jupyter kernel ({kernel}) ...\n")
@@ -363,7 +360,7 @@ def _rows(
     for step in pipeline.steps:
         end = max(step.cells)
         for name in step.outputs:
-            consumers = [s for s in pipeline.steps if (name, step.name) in artifact_inputs(s)]
+            consumers = [s for s in pipeline.steps if (name, step.name) in s.artifact_inputs()]
             outcome = outcomes[step.name]
             file, digest = outcome.outputs.get(name), outcome.digests.get(name)
             if file is None or digest is None:

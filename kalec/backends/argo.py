@@ -29,7 +29,6 @@ from kalec.backends.options import ArgoOptions
 from kalec.backends.packages import Packages
 from kalec.backends.python_names import spec_literal
 from kalec.backends.step_spec import (
-    artifact_inputs,
     base_image,
     cells_text,
     step_params,
@@ -145,7 +144,7 @@ class _Lowering:
 
     def template(self, step: Step) -> dict[str, Any]:
         params = step_params(self.pipeline, step)
-        inputs = artifact_inputs(step)
+        inputs = step.artifact_inputs()
         input_folders = {n: self._folder("in", producer, n) for n, producer in inputs}
         output_folders = {n: self._folder("out", step.name, n) for n in step.outputs}
         metrics_folder = f"{DATA_ROOT}/metrics"
@@ -251,7 +250,7 @@ class _Lowering:
                 {"name": n, "value": Placeholder(f"{{{{workflow.parameters.{n}}}}}")}
                 for n in params
             ]
-        inputs = artifact_inputs(step)
+        inputs = step.artifact_inputs()
         if inputs and not self.volume:
             arguments["artifacts"] = [
                 {

@@ -22,7 +22,6 @@ from kalec.backends.packages import Packages
 from kalec.backends.python_names import identifier, spec_literal
 from kalec.backends.runtime_bundle import install_source
 from kalec.backends.step_spec import (
-    artifact_inputs,
     base_image,
     cells_text,
     step_params,
@@ -113,7 +112,7 @@ class _Lowering:
         declared = {p.name: p for p in self.pipeline.params}
         signature += [f"{arg}: {_ANNOTATIONS[declared[name].type]}" for name, arg in params]
         inputs = [
-            (name, producer, _argument(name, taken)) for name, producer in artifact_inputs(step)
+            (name, producer, _argument(name, taken)) for name, producer in step.artifact_inputs()
         ]
         signature += [f"{arg}: Input[Artifact]" for _, _, arg in inputs]
         outputs = [(name, _argument(name + "_out", taken)) for name in step.outputs]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import queue
@@ -43,8 +44,14 @@ from kalec.backends.options import RunOptions
 from kalec.backends.packages import Packages
 from kalec.backends.run_notebook import write_run_notebook
 from kalec.backends.shipping import LocalModules
-from kalec.backends.step_cache import MAX_FILES, StepCache, TooLarge, written_paths
-from kalec.backends.step_spec import artifact_inputs, step_params, step_spec
+from kalec.backends.step_cache import (
+    MAX_FILES,
+    StepCache,
+    TooLarge,
+    link_into,
+    written_paths,
+)
+from kalec.backends.step_spec import step_params, step_spec
 from kalec.errors import KalecError
 from kalec.ir import Origin, Pipeline, Step
 from kalec.names import digest
@@ -114,11 +121,20 @@ class _StepRun:
     looked_up: bool = False  # in the step cache, this run
 
 
+@functools.cache
 def _needs_path() -> bool:
     """False when kalec is installed in site-packages, which every step process sees anyway:
     putting site-packages on PYTHONPATH would place it before the standard library."""
     sites = [*site.getsitepackages(), site.getusersitepackages()]
     return not any(os.path.isdir(p) and os.path.samefile(p, KALEC_ROOT) for p in sites)
+
+
+def with_kalec_importable(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a process kalec starts (a step, verify's kernel): when kalec runs from a
+    source checkout, its folder goes first on PYTHONPATH so that process finds it too."""
+    if _needs_path():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (KALEC_ROOT, env.get("PYTHONPATH")) if p)
+    return env
 
 
 def new_run_id() -> str:
@@ -237,15 +253,6 @@ def _ending(path: str, folder: Path, variable: str) -> str:
     return path[len(base) :] if path.startswith(base) else Path(path).suffix
 
 
-def _link_file(source: Path, target: Path) -> None:
-    """``target`` gets ``source``'s content without copying it where a hard link can."""
-    target.unlink(missing_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
 def _kept(record: RunRecord, step: str) -> bool:
     """True when the run ``record`` ended ``step`` with its values saved."""
     entry = record.step(step) or {}
@@ -277,7 +284,6 @@ class LocalRun:
         self.printer = _Printer(list(self.runs), self.out, self.err)
         self.finished: queue.Queue[str] = queue.Queue()
         self.params = {p.name: p.default for p in pipeline.params} | options.params
-        self.needs_path = _needs_path()
         self.server: ForkServer | None = None
         self.fork_server_started = False
         self.cache: StepCache | None = None
@@ -354,7 +360,7 @@ class LocalRun:
             params={n: self.params[n] for n in step_params(self.pipeline, step)},
             inputs={
                 name: str(self.folder(producer) / file_name(name))
-                for name, producer in artifact_inputs(step)
+                for name, producer in step.artifact_inputs()
             },
             outputs={name: str(folder / file_name(name)) for name in step.outputs},
             result=str(folder / OUTCOME_FILE),
@@ -369,9 +375,7 @@ class LocalRun:
         """The environment of step processes (and of the fork server they come from)."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.setdefault("MPLBACKEND", "module://kalec.runtime.figures")  # figures are recorded
-        if self.needs_path:  # kalec runs from a source checkout: its steps must find it too
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (KALEC_ROOT, env.get("PYTHONPATH")) if p)
-        return env
+        return with_kalec_importable(env)
 
     def _start_fork_server(self) -> None:
         """Start importing the prelude's modules in the fork server, while the run begins."""
@@ -677,11 +681,11 @@ class LocalRun:
             restored = {}
             for variable, path in outcome.outputs.items():
                 target = folder / (file_name(variable) + _ending(path, earlier, variable))
-                _link_file(Path(path), target)
+                link_into(Path(path), target)
                 restored[variable] = str(target)
             for extra in (DISPLAY_FILE, LOG_FILE):
                 if (earlier / extra).is_file():
-                    _link_file(earlier / extra, folder / extra)
+                    link_into(earlier / extra, folder / extra)
         except (OSError, ValueError, TypeError) as error:
             state.status = "failed"
             state.outcome = StepOutcome(
@@ -702,7 +706,7 @@ class LocalRun:
             return None
         assert self.packages is not None and self.modules is not None
         digests = {}
-        for variable, producer in artifact_inputs(state.step):
+        for variable, producer in state.step.artifact_inputs():
             outcome = self.runs[producer].outcome
             digest = outcome.digests.get(variable) if outcome else None
             if digest is None:

@@ -68,7 +68,7 @@ class Entry:
     files: dict[str, str] = field(default_factory=dict)  # file it wrote -> digest
 
 
-def _link(source: Path, target: Path) -> None:
+def link_into(source: Path, target: Path) -> None:
     """``target`` becomes ``source``'s content: a hard link, or a copy across file systems."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
@@ -219,7 +219,7 @@ class StepCache:
         restored = {}
         for name, (digest, ending) in entry.outputs.items():
             target = Path(os.fspath(files[name]) + ending)
-            _link(self.object_path(digest, ending), target)
+            link_into(self.object_path(digest, ending), target)
             restored[name] = str(target)
         return restored
 
@@ -243,7 +243,7 @@ class StepCache:
         if digest is None:
             return False
         try:
-            _link(self.object_path(digest, ""), target)
+            link_into(self.object_path(digest, ""), target)
         except OSError:
             return False
         return True

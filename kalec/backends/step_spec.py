@@ -51,15 +51,6 @@ def step_params(pipeline: Pipeline, step: Step) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def artifact_inputs(step: Step) -> list[tuple[str, str]]:
-    """(variable, producing step) for every value the step receives from another step."""
-    return [
-        (i.name, i.producer)
-        for i in step.inputs
-        if i.kind is InputKind.ARTIFACT and i.producer is not None
-    ]
-
-
 def cells_text(step: Step) -> str:
     """ "cell 4" or "cells 5, 6": where a step's code comes from, for the reader of a script."""
     numbers = ", ".join(str(n) for n in step.cells)

@@ -215,6 +215,14 @@ class Step:
     def upstream(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(d.step for d in (self.dependencies or self.prev)))
 
+    def artifact_inputs(self) -> list[tuple[str, str]]:
+        """(variable, producing step) for every value the step receives from another step."""
+        return [
+            (i.name, i.producer)
+            for i in self.inputs
+            if i.kind is InputKind.ARTIFACT and i.producer is not None
+        ]
+
 
 @dataclass(frozen=True)
 class Volume:

@@ -14,15 +14,7 @@ from kalec import diagnostics as D
 from kalec.analysis.hazards import loop_closures, run_to_run_hazards, seeds_in
 from kalec.analysis.installs import magic_needs
 from kalec.analysis.parsing import parse
-from kalec.ir import Diagnostic, InputKind, Origin, Pipeline, Step
-
-
-def artifact_inputs(step: Step) -> list[tuple[str, str]]:
-    return [
-        (i.name, i.producer)
-        for i in step.inputs
-        if i.kind is InputKind.ARTIFACT and i.producer is not None
-    ]
+from kalec.ir import Diagnostic, Origin, Pipeline
 
 
 def _trees(pipeline: Pipeline) -> dict[int, ast.Module]:
@@ -74,11 +66,11 @@ def _changed_in_parallel(pipeline: Pipeline) -> list[Diagnostic]:
     ancestors = _ancestry(pipeline)
     readers: dict[tuple[str, str], list[str]] = {}  # (variable, producer) -> steps reading it
     for step in pipeline.steps:
-        for variable, producer in artifact_inputs(step):
+        for variable, producer in step.artifact_inputs():
             readers.setdefault((variable, producer), []).append(step.name)
     found = []
     for step in pipeline.steps:
-        received = dict(artifact_inputs(step))
+        received = dict(step.artifact_inputs())
         for number in step.cells:
             facts = pipeline.cell(number).facts
             for variable in facts.mutates if facts else ():

@@ -150,6 +150,11 @@ class Tee(io.TextIOBase):
         return getattr(self._stream, attribute)
 
 
+def unrecorded(stream: TextIO) -> TextIO:
+    """The terminal behind a recording ``Tee``: for text that is recorded in another form."""
+    return stream._stream if isinstance(stream, Tee) else stream
+
+
 def plain_text(value: Any) -> str:
     """The ``text/plain`` of a value, laid out as Jupyter lays it out when IPython is here."""
     text = repr(value)
@@ -223,7 +228,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _terminal_text(bundle: dict[str, Any]) -> None:
-    stream = sys.stdout._stream if isinstance(sys.stdout, Tee) else sys.stdout
+    stream = unrecorded(sys.stdout)
     text = bundle.get("text/plain")
     if text is not None:
         stream.write(str(text) + "\n")

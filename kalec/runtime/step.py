@@ -118,7 +118,7 @@ class _Cells:
         out = ["Traceback (most recent call last):\n"]
         out += traceback.format_list(frames[start:])
         out += traceback.format_exception_only(type(error), error)
-        stderr = sys.stderr._stream if isinstance(sys.stderr, cell_outputs.Tee) else sys.stderr
+        stderr = cell_outputs.unrecorded(sys.stderr)
         stderr.write("".join(out))  # recorded below as the cell's error, not as its text
         stderr.flush()
         if cell_outputs.RECORDER is not None:
