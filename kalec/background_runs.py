@@ -21,7 +21,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from kalec.backends.local import STATUS_FILE, new_run_id
+from kalec.local.folder import new_run_id
+from kalec.local.records import STATUS_FILE
 from kalec.service import ServiceError, compiled, notebook_text, placed, typed_params
 
 _RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")

@@ -752,6 +752,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         resume=args.resume,
         start_from=args.start_from,
         only=args.only,
+        verbose=args.verbose,
     )
     try:
         return local.run(pipeline, options)
@@ -776,7 +777,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from kalec.backends.local_runs import runs_of
+    from kalec.local.console import text_table
+    from kalec.local.records import runs_of
+    from kalec.local.status import StepStatus
 
     if not Path(args.notebook).is_file():
         raise UsageError(f"{args.notebook}: error: no such file")
@@ -787,7 +790,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 "id": r.run_id,
                 "folder": str(r.folder),
                 "started": r.started,
-                "state": r.state,
+                "state": r.state.value,
                 "seconds": r.seconds,
                 "steps": {s.get("name"): s.get("status") for s in r.steps},
             }
@@ -799,17 +802,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
         sys.stdout.write(f"no local runs of {args.notebook} yet (kalec run --local runs it)\n")
         return EXIT_OK
     table = [("id", "started", "state", "seconds", "ran", "cached", "failed")]
+    counted = (StepStatus.RAN, StepStatus.CACHED, StepStatus.FAILED)
     for r in records:
-        counts = [sum(s.get("status") == k for s in r.steps) for k in ("ran", "cached", "failed")]
+        counts = [sum(r.status_of(str(s.get("name"))) is k for s in r.steps) for k in counted]
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started))
-        table.append((r.run_id, started, r.state, f"{r.seconds:.1f}", *map(str, counts)))
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        cells = (
-            c.ljust(w) if i < 3 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        sys.stdout.write("  ".join(cells).rstrip() + "\n")
+        table.append((r.run_id, started, r.state.value, f"{r.seconds:.1f}", *map(str, counts)))
+    sys.stdout.write(text_table(table, right=(3, 4, 5, 6)))
     return EXIT_OK
 
 
@@ -825,7 +823,7 @@ def _amount(text: str, units: dict[str, int], option: str, example: str) -> floa
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from kalec.backends.local_runs import clean
+    from kalec.local.clean import clean
 
     target = Path(args.path)
     if not target.exists():

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from helpers import result_lines, run_kalec
 
-from kalec.backends.fork_server import ForkServer, prelude_imports
 from kalec.compiler import compile_notebook
+from kalec.local.fork_server import ForkServer, prelude_imports
 from kalec.runtime import zygote
 from kalec.runtime.protocol import StepOutcome, StepRequest
 

@@ -38,7 +38,7 @@ TARGETS: dict[str, Target] = {
             requires=("kfp",),
         ),
         Target("argo", "an Argo Workflow", "kalec.backends.argo", ".argo.yaml"),
-        Target("local", "run every step on this machine", "kalec.backends.local", runs=True),
+        Target("local", "run every step on this machine", "kalec.local", runs=True),
     )
 }
 

@@ -61,3 +61,5 @@ class RunOptions:
     resume: bool = False  # run what the last run did not complete, the rest from that run
     start_from: str | None = None  # run this step and its descendants, the rest as resume
     only: str | None = None  # run this step alone, its inputs from earlier runs
+    verbose: bool = False  # say at once why each remembered step runs again
+    seed: int | None = None  # seed the global random generators of every step (verify)

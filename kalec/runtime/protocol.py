@@ -14,6 +14,7 @@ from typing import Any
 
 REQUEST_FILE, OUTCOME_FILE, PROGRESS_FILE = "kalec-run.json", "kalec-result.json", "kalec-progress"
 DISPLAY_FILE = "kalec-display.json"  # what each cell showed: text, results, figures
+OBSERVED_FILE = "kalec-observed.json"  # what the step touched (``kalec.runtime.observe``)
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -33,6 +34,9 @@ class StepRequest:
     result: str = ""  # where the StepOutcome goes
     progress: str | None = None  # where the number of the running cell goes
     display: str | None = None  # where what the cells showed goes (``cell_outputs.Recorder``)
+    observed: str | None = None  # where what the step touched goes (``observe.Observer``)
+    private: list[str] = field(default_factory=list)  # kalec's folders: never the step's input
+    seed: int | None = None  # seed the global random generators first (``kalec verify``)
 
     def write(self, path: str) -> None:
         with open(path, "w", encoding="utf-8") as handle:

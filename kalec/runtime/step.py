@@ -189,6 +189,8 @@ def run_step(
     inputs: dict[str, str],
     outputs: dict[str, str],
     on_cell: Any = None,
+    observer: Any = None,
+    seed: int | None = None,
 ) -> StepResult:
     """Run the step ``spec`` describes; raise ``StepFailure`` if it does not complete.
 
@@ -196,10 +198,11 @@ def run_step(
     "cells": [{"cell", "code"}], "metrics": [name]}; ``params``: values by name; ``inputs``:
     name -> saved value's path; ``outputs``: name -> path to save the value to; ``on_cell``:
     called with each cell's number before it runs (the local runner names the cell a step was
-    in when it ran out of time).
+    in when it ran out of time); ``observer``: an installed ``observe.Observer``, recording
+    from the first cell to the last; ``seed``: the global random generators start from it, as
+    ``kalec verify`` starts the notebook's kernel (a received generator state still wins).
     """
     started = time.perf_counter()
-    step = spec["step"]
     os.environ.setdefault("MPLBACKEND", FIGURES_BACKEND)
     module = types.ModuleType("__main__")
     module.__dict__["__builtins__"] = builtins
@@ -214,7 +217,28 @@ def run_step(
             _ipython_shell(module)
     if not hasattr(builtins, "display"):
         builtins.display = cell_outputs.display  # Jupyter offers display() without an import
+    if seed is not None:
+        global_state.seed_all(seed)
+    if observer is not None:
+        observer.start()
+    try:
+        _run_code(spec, params, inputs, namespace, cells, on_cell)
+    finally:
+        if observer is not None:
+            observer.stop()
+    return _save_outputs(spec, outputs, namespace, started)
 
+
+def _run_code(
+    spec: dict[str, Any],
+    params: dict[str, Any],
+    inputs: dict[str, str],
+    namespace: dict[str, Any],
+    cells: _Cells,
+    on_cell: Any,
+) -> None:
+    """Parameters, prelude, repeated imports, inputs, then the step's own cells."""
+    step = spec["step"]
     whole = set(spec.get("whole_number_params", ()))
     namespace.update({k: _whole_numbers(v) if k in whole else v for k, v in params.items()})
     for name in spec.get("none_if_empty_params", ()):  # default None, carried as a string
@@ -249,6 +273,11 @@ def run_step(
             on_cell(cell["cell"])
         _run_cell(cells, cell, namespace, show_last=True)
 
+
+def _save_outputs(
+    spec: dict[str, Any], outputs: dict[str, str], namespace: dict[str, Any], started: float
+) -> StepResult:
+    step = spec["step"]
     result = StepResult(0.0)
     for name in outputs:
         if name in global_state.STATES:
@@ -380,11 +409,23 @@ def main(argv: list[str] | None = None) -> int:
             except OSError:
                 pass  # only used to name a cell in a time-out message
 
+    observer = None
+    if request.observed:
+        from kalec.runtime.observe import Observer
+
+        observer = Observer(request.private)
+        observer.install()
     recorder = cell_outputs.Recorder()
     try:
         with cell_outputs.recording(recorder):
             result = run_step(
-                request.spec, request.params, request.inputs, request.outputs, on_cell=on_cell
+                request.spec,
+                request.params,
+                request.inputs,
+                request.outputs,
+                on_cell=on_cell,
+                observer=observer,
+                seed=request.seed,
             )
         outcome = StepOutcome(
             ok=True,
@@ -406,6 +447,11 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
+    if observer is not None and request.observed and outcome.ok:
+        try:
+            observer.write(request.observed)
+        except (OSError, TypeError, ValueError) as error:
+            sys.stderr.write(f"kalec: cannot keep what the step read: {error}\n")
     if request.display:
         try:
             recorder.write(request.display)

@@ -7,14 +7,13 @@ arrays of Python objects go through dill, which keeps them what they are.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 from typing import Any
 
 from kalec.runtime.marshal.atomic import atomic_path
 from kalec.runtime.marshal.core import loaders, save_dill, savers
-from kalec.runtime.marshal.digest import digesting, record
+from kalec.runtime.marshal.digest import digesting, new_hash, record
 
 MEMORY_MAP_FROM = 64 * 2**20  # bytes: smaller arrays are read at once
 
@@ -63,7 +62,8 @@ def _save_contiguous(numpy: Any, obj: Any, final: str) -> bool:
         npy.write_array_header_1_0(header, npy.header_data_from_array_1_0(obj))
     except (TypeError, ValueError):  # datetimes, huge structured headers: numpy.save's way
         return False
-    digest = hashlib.sha256(header.getvalue())
+    digest = new_hash()
+    digest.update(header.getvalue())
     hasher = threading.Thread(target=digest.update, args=(memory,), daemon=True)
     try:
         with atomic_path(final) as temporary, open(temporary, "wb") as handle:

@@ -4,7 +4,8 @@
 forking is safe there, and starts steps as ``ForkedStep``s: objects with the part of
 ``subprocess.Popen`` the runner uses (``pid``, ``stdout``, ``stderr``, ``wait``, ``poll``,
 ``returncode``), so the runner treats a forked step and a fresh process alike. Each forked step
-leads its own session, so ending its process group works as for a fresh process.
+leads its own session, so ending its process group works as for a fresh process. ``Starter`` is
+what the runner calls: a forked step where it can, a fresh process where it cannot.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 from kalec.analysis.parsing import parse
 from kalec.backends.shipping import LocalModules
 from kalec.errors import KalecError
 from kalec.ir import Pipeline
+from kalec.local.processes import start_fresh, step_environment
 
 READY_SECONDS = 600.0  # the prelude's imports may be slow (a first import compiles bytecode)
 START_SECONDS = 30.0
@@ -213,3 +217,62 @@ class ForkServer:
             self.process.kill()
             self.process.wait()
         self._channel.close()
+
+
+IMPORTS_FILE = "kalec-imports.json"
+
+
+class Starter:
+    """Starts a run's steps: forked from a server that imported the prelude's modules once, or
+    as fresh processes where forking is not possible (not Linux, ``--no-fork``, an import that
+    does not survive fork)."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        run_dir: Path,
+        workdir: Path,
+        fork: bool,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.pipeline, self.run_dir, self.workdir = pipeline, run_dir, workdir
+        self.fork = fork and bool(pipeline.steps) and sys.platform.startswith("linux")
+        self.progress = progress
+        self.server: ForkServer | None = None
+        self._asked = False
+
+    def _start_server(self) -> None:
+        """Started by the first step that runs, not before: a run settled from memory imports
+        nothing. Elsewhere (macOS) system libraries are not safe to fork: fresh processes."""
+        imports = prelude_imports(self.pipeline)
+        path = self.run_dir / IMPORTS_FILE
+        path.write_text(json.dumps(imports), encoding="utf-8")
+        try:
+            self.server = ForkServer(str(path), str(self.workdir), step_environment())
+        except OSError as error:  # no fork here, too many processes: fresh processes will do
+            self.progress(f"steps start as fresh processes: {error}")
+
+    def _forked(self, name: str, request: Path) -> Any:
+        if not self._asked:
+            self._asked = True
+            if self.fork:
+                self._start_server()
+        if self.server is None:
+            return None
+        if self.server.usable():
+            try:
+                return self.server.start(str(request), {"KALEC_STEP": name})
+            except ForkServerError as error:
+                self.server.reason = str(error)
+        self.progress(f"steps start as fresh processes: {self.server.reason}")
+        self.server.close()
+        self.server = None
+        return None
+
+    def start(self, name: str, request: Path) -> Any:
+        """The step's process (a ``ForkedStep`` or a ``subprocess.Popen``)."""
+        return self._forked(name, request) or start_fresh(request, self.workdir, name)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from kalec.backends.local import LocalRun, with_kalec_importable
 from kalec.backends.options import RunOptions
 from kalec.errors import KalecError
 from kalec.ir import Pipeline
+from kalec.local.processes import with_kalec_importable
+from kalec.local.runner import LocalRun
 from kalec.runtime.protocol import OUTCOME_FILE, StepOutcome
 
 PROBE = "__import__('kalec.runtime.verify_probe', fromlist=['save']).save(globals(), {})"
@@ -354,7 +355,8 @@ def _rows(
     o: VerifyOptions,
 ) -> tuple[list[Row], list[Row]]:
     outcomes = {
-        s.name: StepOutcome.read(str(run.folder(s.name) / OUTCOME_FILE)) for s in pipeline.steps
+        s.name: StepOutcome.read(str(run.step_folder(s.name) / OUTCOME_FILE))
+        for s in pipeline.steps
     }
     rows: list[Row] = []
     for step in pipeline.steps:

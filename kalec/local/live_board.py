@@ -12,16 +12,17 @@ from __future__ import annotations
 import shutil
 from typing import TextIO
 
+from kalec.local.status import StepStatus
+
 _MARKS = {
-    "waiting": ("·", "2"),
-    "running": ("▶", "1;34"),
-    "ran": ("✓", "32"),
-    "cached": ("✓", "2;32"),
-    "failed": ("✗", "1;31"),
-    "skipped": ("-", "2"),
-    "stopped": ("■", "33"),
+    StepStatus.WAITING: ("·", "2"),
+    StepStatus.RUNNING: ("▶", "1;34"),
+    StepStatus.RAN: ("✓", "32"),
+    StepStatus.CACHED: ("✓", "2;32"),
+    StepStatus.FAILED: ("✗", "1;31"),
+    StepStatus.SKIPPED: ("-", "2"),
+    StepStatus.STOPPED: ("■", "33"),
 }
-_WORDS = {"ran": "done", "cached": "cached"}
 
 
 class LiveBoard:
@@ -43,24 +44,24 @@ class LiveBoard:
         self.drawn = len(self.lines)
         self.stream.flush()
 
-    def update(self, steps: list[tuple[str, str, float | None]]) -> None:
+    def update(self, steps: list[tuple[str, StepStatus, float | None]]) -> None:
         """``steps``: (name, status, seconds running or None); erase, then draw the new board."""
         rows = shutil.get_terminal_size((100, 24)).lines
         width = max((len(name) for name, _, _ in steps), default=0)
         shown = steps
         if len(steps) > max(rows - 6, 3):
-            shown = [s for s in steps if s[1] in ("running", "failed")]
+            shown = [s for s in steps if s[1] in (StepStatus.RUNNING, StepStatus.FAILED)]
         lines = []
         for name, status, seconds in shown:
-            mark, colour = _MARKS.get(status, ("?", "0"))
-            word = _WORDS.get(status, status)
-            if seconds is not None and status == "running":
+            mark, colour = _MARKS[status]
+            word = status.word
+            if seconds is not None and status is StepStatus.RUNNING:
                 word += f" {_clock(seconds)}"
             lines.append(f"\x1b[{colour}m {mark} {name:<{width}}  {word}\x1b[0m")
         if shown is not steps:
             counts: dict[str, int] = {}
             for _, status, _ in steps:
-                counts[_WORDS.get(status, status)] = counts.get(_WORDS.get(status, status), 0) + 1
+                counts[status.word] = counts.get(status.word, 0) + 1
             lines.append("   " + ", ".join(f"{n} {word}" for word, n in counts.items()))
         self.erase()
         self.lines = lines

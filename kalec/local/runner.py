@@ -1,0 +1,566 @@
+"""Target ``local``: run the pipeline on this machine, each step in a fresh Python process.
+
+A fresh process per step is what a pod gives each step on a cluster: nothing leaks from one step
+to the next except the values the data flow passes, so a notebook that runs here runs there.
+Steps start as soon as the steps they depend on have finished, up to ``jobs`` at a time; their
+working directory is the notebook's folder, as in Jupyter; values go through the run folder
+(``folder``). A step whose values the memory can vouch for (``memory``: the step cache, or an
+earlier run under ``--resume``) is settled without running, and its recorded output is shown
+again, dimmed.
+
+When a step fails, the steps already running finish, no new one starts, and the report names the
+notebook cell and line where the step's code failed. Exit code 1; 128+N when stopped by signal N.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from kalec.backends.options import RunOptions
+from kalec.backends.step_spec import step_params, step_spec
+from kalec.ir import Origin, Pipeline, Step
+from kalec.local.console import Console, duration, text_table
+from kalec.local.folder import RunFolder, file_name, new_run_id
+from kalec.local.fork_server import Starter
+from kalec.local.memory import Memory, StaticKey, Unstable
+from kalec.local.memory.store import link_into
+from kalec.local.plan import Plan, plan
+from kalec.local.processes import GRACE_SECONDS, StopSignals, describe_exit, end_groups
+from kalec.local.records import write_record
+from kalec.local.run_notebook import write_run_notebook
+from kalec.local.status import RunState, StepStatus
+from kalec.runtime.protocol import (
+    DISPLAY_FILE,
+    OBSERVED_FILE,
+    OUTCOME_FILE,
+    PROGRESS_FILE,
+    REQUEST_FILE,
+    StepOutcome,
+    StepRequest,
+)
+
+METRICS_FILE = "kalec-metrics.json"
+LOG_FILE = "kalec-output.log"  # everything the step printed, as the terminal showed it
+HEARTBEAT_SECONDS = 60.0  # a step running this long is said to be running, again and again
+_NOTE_WIDTH = 72
+
+
+@dataclass
+class StepRun:
+    step: Step
+    status: StepStatus = StepStatus.WAITING
+    seconds: float = 0.0
+    bytes_out: int = 0
+    attempts: int = 0
+    outcome: StepOutcome | None = None
+    process: Any = None
+    started: float = 0.0
+    timed_out: bool = False
+    key: StaticKey | None = None
+    source: str | None = None  # where a cached step's values came from: "cache", "run <id>"
+    note: str | None = None  # why it ran though remembered, was not kept, or was skipped
+    heartbeat: float = 0.0
+    considered: bool = False  # the memory was asked about it, this run
+
+
+def _read_progress(path: Path) -> int | None:
+    """The notebook cell a step was running, from the file it updates before each cell."""
+    try:
+        return int(path.read_text(encoding="utf-8").strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def _bytes_of(files: dict[str, str]) -> int:
+    return sum(os.path.getsize(p) for p in files.values() if os.path.isfile(p))
+
+
+class LocalRun:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        options: RunOptions,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.options = options
+        self.workdir = Path(pipeline.source).resolve().parent
+        default = self.workdir / ".kalec" / "runs" / new_run_id()
+        self.folder = RunFolder(options.run_dir or default, chosen=options.run_dir is not None)
+        self.runs = {s.name: StepRun(s) for s in pipeline.steps}
+        self.console = Console(list(self.runs), out or sys.stdout, err or sys.stderr)
+        self.finished: queue.Queue[str] = queue.Queue()
+        self.params = {p.name: p.default for p in pipeline.params} | options.params
+        self.plan: Plan = Plan(set(self.runs))
+        self.memory: Memory | None = None
+        self.starter: Starter | None = None
+        self.started_at = time.time()
+        self.clock = time.perf_counter()
+
+    @property
+    def run_dir(self) -> Path:
+        return self.folder.path
+
+    def step_folder(self, step: str) -> Path:
+        return self.folder.step(step)
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def execute(self) -> int:
+        """Run every step; the exit code: 0, 1 when a step failed, 128+N when stopped by signal N.
+
+        Raises ``RunFolderError`` before any step starts when the run folder cannot be used, and
+        ``SelectionError`` when ``--resume``, ``--from`` or ``--only`` cannot be done.
+        """
+        self.plan = plan(self.pipeline, self.options, self.folder.path)  # a refused run: no folder
+        self.folder.open(list(self.runs))
+        cache = None
+        if self.options.cache:
+            default = (
+                self.run_dir.parent.parent if not self.folder.chosen else self.workdir / ".kalec"
+            ) / "cache"
+            cache = Path(os.path.abspath(self.options.cache_dir or default))
+        self.memory = Memory(self.pipeline, self.workdir, cache)
+        self.starter = Starter(
+            self.pipeline, self.run_dir, self.workdir, self.options.fork, self.console.progress
+        )
+        stop = StopSignals()
+        try:
+            with stop:
+                return self._execute(stop)
+        finally:
+            self.memory.save()
+            self.starter.close()
+            self.folder.close()
+
+    def _execute(self, stop: StopSignals) -> int:
+        order = list(self.runs)
+        upstream = {n: set(self.runs[n].step.upstream) for n in order}
+        done: set[str] = set()
+        running: set[str] = set()
+        failed: list[str] = []
+        count = len(self.plan.to_run)
+        self.console.say(
+            f"running {count} step{'s' * (count != 1)} of {self.pipeline.source}, "
+            f"{self.options.jobs} at a time; values in {self.run_dir}"
+        )
+        if self.options.resume and not count and self.plan.last is not None:
+            self.console.say(f"run {self.plan.last.run_id} completed every step: nothing to resume")
+        try:
+            while True:
+                progressed = True
+                while progressed and not failed:  # a step settled from memory frees the next
+                    progressed = False
+                    for name in order:
+                        state = self.runs[name]
+                        if state.status is not StepStatus.WAITING or not upstream[name] <= done:
+                            continue
+                        if not state.considered:
+                            state.considered = True
+                            if self._remembered(name):
+                                done.add(name)
+                                progressed = True
+                                self._write_status(RunState.RUNNING)
+                                continue
+                            if state.status is not StepStatus.WAITING:  # skipped
+                                continue
+                        if len(running) < self.options.jobs:
+                            running.add(name)
+                            self._start(name)
+                            self._write_status(RunState.RUNNING)
+                if not running:
+                    break
+                try:
+                    name = self.finished.get(timeout=0.2)
+                except queue.Empty:
+                    self._heartbeat(running)
+                    self._refresh_board()
+                    continue
+                running.discard(name)
+                state = self.runs[name]
+                if self._collect(name):
+                    done.add(name)
+                elif state.attempts <= (state.step.options.retries or 0):
+                    self.console.progress(
+                        f"{name}: retry {state.attempts} of {state.step.options.retries}"
+                    )
+                    state.outcome = None
+                    state.status = StepStatus.WAITING
+                else:
+                    state.status = StepStatus.FAILED
+                    failed.append(name)
+                self._write_status(RunState.RUNNING)
+        except KeyboardInterrupt:
+            end_groups(s.process for s in self.runs.values() if s.process)
+            for state in self.runs.values():
+                if state.status is StepStatus.WAITING:
+                    state.status = StepStatus.SKIPPED
+                elif state.status is StepStatus.RUNNING:
+                    state.status = StepStatus.STOPPED
+            self._write_status(RunState.STOPPED, 128 + stop.signum)
+            self._refresh_board(final=True)
+            self._write_notebook()
+            self.console.say(f"stopped by {stop.name}; the steps that were running were ended")
+            return 128 + stop.signum
+        for state in self.runs.values():
+            if state.status is StepStatus.WAITING:
+                state.status = StepStatus.SKIPPED
+        self._refresh_board(final=True)
+        self._summary()
+        for name in failed:
+            self._report_failure(self.runs[name])
+        if not failed:
+            self._show_metrics()
+        self._write_status(RunState.FAILED if failed else RunState.OK, 1 if failed else 0)
+        self._write_notebook()
+        self.console.say(f"run folder: {self.run_dir}")
+        return 1 if failed else 0
+
+    # --- memory: the step cache and earlier runs ---------------------------------------------
+
+    def _remembered(self, name: str) -> bool:
+        """Settle the step from memory when it can vouch for its values; True when it did. A
+        step it cannot settle runs, or (``--only``) is skipped; either way ``note`` says why."""
+        assert self.memory is not None
+        state, memory = self.runs[name], self.memory
+        step = state.step
+        inputs = {}
+        for variable, producer in step.artifact_inputs():
+            outcome = self.runs[producer].outcome
+            inputs[variable] = (outcome.digests.get(variable) if outcome else None) or "unknown"
+        params = {n: self.params[n] for n in step_params(self.pipeline, step)}
+        state.key, problem = memory.key(step, params, inputs)
+        if problem:
+            self.console.progress(f"{name}: {problem}")
+        folder = self.step_folder(name)
+        if name not in self.plan.to_run:
+            record = self.plan.earlier.get(name)
+            if record is not None:
+                earlier = record.folder / file_name(name)
+                reuse = memory.reuse(earlier, record.run_id, state.key, folder, file_name)
+                if reuse.outcome is not None:
+                    for extra in (DISPLAY_FILE, LOG_FILE):
+                        if (earlier / extra).is_file():
+                            with contextlib.suppress(OSError):
+                                link_into(earlier / extra, folder / extra)
+                    self._settled(state, reuse.outcome, f"run {record.run_id}")
+                    return True
+                state.note = reuse.reason
+            else:
+                state.note = "no earlier run kept its values"
+            if name in self.plan.optional:
+                state.status = StepStatus.SKIPPED
+                self._tell(name, f"skipped: {state.note}; run it with --from {name}")
+                return False
+        if name in self.plan.forced:
+            if name in self.options.refresh:
+                state.note = "--refresh"
+            return False
+        if memory.cache is None or state.key is None:
+            return False
+        if step.options.cache is False:
+            state.note = state.note or "cache:disabled"
+            return False
+        entry, why = memory.lookup(name, state.key)
+        if entry is None:
+            state.note = state.note or why
+            if why:
+                self._tell(name, f"runs again: {why}")
+            return False
+        try:
+            outcome = memory.restore(
+                entry, folder, {v: folder / file_name(v) for v in entry.outputs}
+            )
+        except OSError as error:
+            state.note = f"its stored values cannot be used ({error})"
+            self.console.progress(f"{name}: {state.note}; running it")
+            return False
+        memory.restore_texts(entry, folder / LOG_FILE, folder / DISPLAY_FILE)
+        memory.remember_entry(state.key, entry, folder)
+        self._settled(state, outcome, "cache")
+        return True
+
+    def _tell(self, name: str, text: str) -> None:
+        """A reason, said at once with ``-v`` (the summary says it anyway)."""
+        if self.options.verbose:
+            self.console.progress(f"{name}: {text}")
+
+    def _settled(self, state: StepRun, outcome: StepOutcome, source: str) -> None:
+        """A step done without running: its outcome recorded, its output shown again, dimmed."""
+        state.status, state.source, state.outcome = StepStatus.CACHED, source, outcome
+        state.bytes_out = _bytes_of(outcome.outputs)
+        folder = self.step_folder(state.step.name)
+        with contextlib.suppress(OSError):
+            outcome.write(str(folder / OUTCOME_FILE))
+        took = f"; it took {outcome.seconds:.2f} s" if outcome.seconds else ""
+        self._routine(f"{state.step.name}: cached, values from {source}{took}")
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            for text in (folder / LOG_FILE).read_text(encoding="utf-8").splitlines():
+                self.console.line(state.step.name, text, dim=True)
+
+    def _keep(self, state: StepRun) -> None:
+        """After a step succeeded: what it read and wrote, in its folder and in the cache."""
+        assert self.memory is not None and state.outcome is not None
+        if state.key is None:
+            return
+        folder = self.step_folder(state.step.name)
+        try:
+            manifest = self.memory.manifest(state.step, folder)
+            self.memory.check_unchanged(state.key, manifest)
+        except Unstable as error:
+            state.note = f"not kept: {error}"
+            self.console.progress(f"{state.step.name}: not kept in the cache: {error}")
+            return
+        except (OSError, ValueError, TypeError) as error:
+            state.note = f"not kept: {error}"
+            return
+        self.memory.remember(
+            state.step,
+            state.key,
+            manifest,
+            folder,
+            state.outcome,
+            folder / LOG_FILE,
+            folder / DISPLAY_FILE,
+            into_cache=state.step.options.cache is not False,
+        )
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def _request(self, step: Step) -> Path:
+        folder = self.step_folder(step.name)
+        request = StepRequest(
+            spec=step_spec(self.pipeline, step),
+            params={n: self.params[n] for n in step_params(self.pipeline, step)},
+            inputs={
+                name: str(self.step_folder(producer) / file_name(name))
+                for name, producer in step.artifact_inputs()
+            },
+            outputs={name: str(folder / file_name(name)) for name in step.outputs},
+            result=str(folder / OUTCOME_FILE),
+            progress=str(folder / PROGRESS_FILE),
+            display=str(folder / DISPLAY_FILE),
+            observed=str(folder / OBSERVED_FILE),
+            private=[str(self.run_dir)]
+            + ([str(self.memory.cache.root)] if self.memory and self.memory.cache else []),
+            seed=self.options.seed,
+        )
+        path = folder / REQUEST_FILE
+        request.write(str(path))
+        return path
+
+    def _start(self, name: str) -> None:
+        assert self.starter is not None
+        state = self.runs[name]
+        state.status = StepStatus.RUNNING
+        state.attempts += 1
+        state.timed_out = False
+        state.started = state.heartbeat = time.perf_counter()
+        self._routine(f"{name}: started")
+        request = self._request(state.step)
+        for stale in (OUTCOME_FILE, PROGRESS_FILE, DISPLAY_FILE, LOG_FILE, OBSERVED_FILE):
+            (request.parent / stale).unlink(missing_ok=True)
+        log = open(  # noqa: SIM115 - closed when the step's output ends
+            request.parent / LOG_FILE, "w", encoding="utf-8", errors="replace"
+        )
+        process = state.process = self.starter.start(name, request)
+        pumps = [
+            threading.Thread(
+                target=self.console.pump,
+                args=(name, pipe, pipe is process.stderr, log),
+                daemon=True,
+            )
+            for pipe in (process.stdout, process.stderr)
+        ]
+        for pump in pumps:
+            pump.start()
+
+        def wait() -> None:
+            try:
+                process.wait(timeout=state.step.options.timeout_seconds)
+            except subprocess.TimeoutExpired:
+                state.timed_out = True
+            # the step is over (or out of time): whatever it started goes with it, as in a pod
+            end_groups([process], grace=GRACE_SECONDS if state.timed_out else 0.0)
+            for pump in pumps:  # a process that left the group may hold the pipes: don't wait
+                pump.join(timeout=GRACE_SECONDS)
+            with self.console.lock:
+                log.close()
+            self.finished.put(name)
+
+        threading.Thread(target=wait, daemon=True).start()
+
+    def _collect(self, name: str) -> bool:
+        """Record how the step ended; True when it succeeded."""
+        state = self.runs[name]
+        state.seconds += time.perf_counter() - state.started
+        folder = self.step_folder(name)
+        if state.timed_out:
+            state.outcome = StepOutcome(
+                ok=False,
+                error=f"timed out after {state.step.options.timeout_seconds} s "
+                "(timeout: tag); the step's processes were stopped",
+                phase="timeout",
+                cell=_read_progress(folder / PROGRESS_FILE),
+            )
+        if state.outcome is None:
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                state.outcome = StepOutcome.read(str(folder / OUTCOME_FILE))
+        if state.outcome is None:
+            code = state.process.returncode if state.process else None
+            state.outcome = StepOutcome(
+                ok=False,
+                error=f"the step's process {describe_exit(code)} (out of memory, or killed "
+                "from outside?)",
+                phase="process",
+                cell=_read_progress(folder / PROGRESS_FILE),
+            )
+        ok = state.outcome.ok
+        if ok:
+            state.status = StepStatus.RAN
+            state.bytes_out = _bytes_of(state.outcome.outputs)
+            self._keep(state)
+        settled = sum(s.status.settled for s in self.runs.values())
+        text = (
+            f"{name}: {'done' if ok else 'failed'} in {state.seconds:.2f} s "
+            f"({settled} of {len(self.runs)} steps done)"
+        )
+        self._routine(text) if ok else self.console.progress(text)
+        return ok
+
+    def _heartbeat(self, running: set[str]) -> None:
+        """Say, now and then, which long steps are still running (quiet ones look stuck)."""
+        now = time.perf_counter()
+        for name in sorted(running):
+            state = self.runs[name]
+            if now - state.heartbeat >= HEARTBEAT_SECONDS:
+                state.heartbeat = now
+                self._routine(f"{name}: still running ({duration(now - state.started)})")
+
+    # --- what the run shows and leaves ---------------------------------------------------------
+
+    def _routine(self, text: str) -> None:
+        """Routine news (started, done, still running): left to the live board where there is
+        one, a line on standard error elsewhere."""
+        if self.console.board:
+            self._refresh_board()
+        else:
+            self.console.progress(text)
+
+    def _refresh_board(self, final: bool = False) -> None:
+        now = time.perf_counter()
+        steps = [
+            (n, r.status, now - r.started if r.status is StepStatus.RUNNING else None)
+            for n, r in self.runs.items()
+        ]
+        self.console.board_update(steps, final)
+
+    def metrics(self) -> dict[str, Any]:
+        """Every metric of the steps that succeeded, in step order."""
+        found: dict[str, Any] = {}
+        for run in self.runs.values():
+            if run.outcome and run.outcome.ok:
+                found.update(run.outcome.metrics)
+        return found
+
+    def _write_status(self, state: RunState, exit_code: int | None = None) -> None:
+        """``kalec-status.json``: the run's and each step's state, for ``kalec runs``,
+        ``--resume`` and a server to show while the run goes on."""
+        now = time.perf_counter()
+        steps = []
+        for run in self.runs.values():
+            outcome = run.outcome
+            failed = outcome is not None and not outcome.ok
+            running = run.status is StepStatus.RUNNING
+            steps.append(
+                {
+                    "name": run.step.name,
+                    "status": run.status.value,
+                    "seconds": round(run.seconds + (now - run.started if running else 0.0), 3),
+                    "bytes": run.bytes_out,
+                    "source": run.source,
+                    "note": run.note,
+                    "key": run.key.digest if run.key else None,
+                    "error": outcome.error if failed else None,
+                    "cell": outcome.cell if failed else None,
+                    "line": outcome.line if failed else None,
+                }
+            )
+        data = {
+            "notebook": str(Path(self.pipeline.source).resolve()),
+            "started": self.started_at,
+            "seconds": round(now - self.clock, 3),
+            "state": state.value,
+            "exit_code": exit_code,
+            "steps": steps,
+            "metrics": self.metrics(),
+        }
+        write_record(self.run_dir, data)
+
+    def _write_notebook(self) -> None:
+        """The run as an executed notebook and its HTML page, beside the values."""
+        shown = (StepStatus.RAN, StepStatus.CACHED, StepStatus.FAILED, StepStatus.STOPPED)
+        folders = {n: self.step_folder(n) for n, s in self.runs.items() if s.status in shown}
+        try:
+            written = write_run_notebook(self.pipeline, folders, self.run_dir)
+        except (OSError, ValueError, TypeError) as error:
+            self.console.progress(f"the run's notebook was not written: {error}")
+            return
+        if written:
+            self.console.say(f"executed notebook: {written}")
+
+    def _report_failure(self, state: StepRun) -> None:
+        outcome = state.outcome
+        where = os.path.basename(self.pipeline.source)
+        if outcome and outcome.cell:
+            where += f": {Origin(outcome.cell, outcome.line or 0)}"
+        error = outcome.error if outcome else "no outcome"
+        self.console.err.write(f"{where}: error: step '{state.step.name}' failed: {error}\n")
+        self.console.err.flush()
+
+    def _summary(self) -> None:
+        rows = [("step", "status", "seconds", "bytes passed", "note")]
+        for state in self.runs.values():
+            status = state.status.value
+            if state.source and state.source != "cache":
+                status += f" ({state.source})"
+            note = state.note or ""
+            if len(note) > _NOTE_WIDTH:
+                note = note[: _NOTE_WIDTH - 3] + "..."
+            rows.append(
+                (
+                    state.step.name,
+                    status,
+                    f"{state.seconds:.2f}"
+                    if state.status in (StepStatus.RAN, StepStatus.FAILED)
+                    else "-",
+                    f"{state.bytes_out:,}" if state.status.settled else "-",
+                    note,
+                )
+            )
+        if not any(row[4] for row in rows[1:]):
+            rows = [row[:4] for row in rows]
+        self.console.out.write("\n" + text_table(rows, right=(2, 3)))
+        self.console.out.flush()
+
+    def _show_metrics(self) -> None:
+        metrics = self.metrics()
+        if not metrics:
+            return
+        (self.run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        out = self.console.out
+        out.write("\nmetrics:\n")
+        for name, value in metrics.items():
+            out.write(f"  {name} = {value}\n")
+        out.flush()
