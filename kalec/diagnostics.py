@@ -261,6 +261,18 @@ LOOP_CLOSURE = _kind(
     "a function made in a loop reads the loop variable when called, and is passed on",
     "fs = [] ; for i in range(3): fs.append(lambda: i) ; fs used by a later step",
 )
+PROCESS_STATE = _kind(
+    "K905",
+    WARNING,
+    "a step changes process state that later steps, in processes of their own, will not see",
+    "os.environ['MODE'] = 'fast' or np.set_printoptions(precision=2) in a step cell",
+)
+DYNAMIC_READ = _kind(
+    "K906",
+    WARNING,
+    "a step reads names through globals(), vars(), eval or exec, which no step passes",
+    "print(globals()['total']) where total is set in another step",
+)
 
 
 def catalogue_markdown() -> str:

@@ -87,3 +87,61 @@ def test_loop_closures_passed_to_another_step_are_a_warning(notebook) -> None:
         ],
     )
     assert "K904" not in bound
+
+
+def test_process_state_a_later_step_will_not_see_is_a_warning(notebook, tmp_path) -> None:
+    (tmp_path / "settings.py").write_text("SCALE = 1\n")
+    found = codes(
+        notebook,
+        [
+            (["imports"], "import os\nimport numpy as np\nimport pandas as pd\nimport settings"),
+            (
+                [B + "prepare"],
+                "os.environ['MODE'] = 'fast'\nnp.set_printoptions(precision=2)\n"
+                "pd.set_option('display.max_rows', 5)\nsettings.SCALE = 3\n"
+                "import sys\nsys.path.insert(0, 'src')\nos.chdir('/tmp')\nx = np.arange(3)",
+            ),
+            (
+                [B + "show", "prev:prepare"],
+                "print(x * settings.SCALE)\nnp.set_printoptions(precision=4)",
+            ),
+        ],
+    )
+    warned = {(d.origin.cell, d.origin.line): d for d in found["K905"]}
+    assert sorted(warned) == [(2, 1), (2, 2), (2, 3), (2, 4), (2, 6), (2, 7)]
+    assert "the environment" in warned[(2, 1)].message
+    assert "module settings" in warned[(2, 4)].message
+    assert "step 'show'" in warned[(2, 2)].message
+    assert "imports or functions" in warned[(2, 2)].hint
+    # the last step's own change: no later step, nothing to miss
+
+
+def test_process_state_set_in_the_prelude_is_fine(notebook) -> None:
+    found = codes(
+        notebook,
+        [
+            (
+                ["imports"],
+                "import os\nimport numpy as np\nos.environ['MODE'] = 'fast'\nnp.set_printoptions(precision=2)",
+            ),
+            ([B + "a"], "x = np.arange(3)"),
+            ([B + "b", "prev:a"], "print(x, os.environ['MODE'])"),
+        ],
+    )
+    assert "K905" not in found
+
+
+def test_names_read_through_globals_or_eval_from_another_step_are_a_warning(notebook) -> None:
+    found = codes(
+        notebook,
+        [
+            ([B + "a"], "total = 5\nlabel = 'x'"),
+            (
+                [B + "b", "prev:a"],
+                "print(globals()['total'])\nprint(eval('label * 2'))\nown = 1\nprint(globals()['own'])",
+            ),
+        ],
+    )
+    lines = sorted(d.origin.line for d in found["K906"])
+    assert lines == [1, 2]
+    assert all("set in step 'a'" in d.message for d in found["K906"])

@@ -1,5 +1,6 @@
 """Advice that does not stop a build: what the step cache cannot see, values that two parallel
-steps share, ``pip install`` lines, and loop closures passed between steps.
+steps share, ``pip install`` lines, loop closures passed between steps, process state a step
+changes for later steps that will never see it, and names read where the data flow cannot see.
 
 Runs last, on the finished data flow. Everything here is a warning or a note, each pointing at
 the cell and line, with what to do about it.
@@ -14,7 +15,9 @@ from kalec import diagnostics as D
 from kalec.analysis.hazards import loop_closures, run_to_run_hazards, seeds_in
 from kalec.analysis.installs import magic_needs
 from kalec.analysis.parsing import parse
+from kalec.analysis.process_state import dynamic_reads, state_changes
 from kalec.ir import Diagnostic, Origin, Pipeline
+from kalec.ir.dag import ancestry
 
 
 def _trees(pipeline: Pipeline) -> dict[int, ast.Module]:
@@ -53,17 +56,8 @@ def _run_to_run(pipeline: Pipeline, trees: dict[int, ast.Module]) -> list[Diagno
     return found
 
 
-def _ancestry(pipeline: Pipeline) -> dict[str, set[str]]:
-    ancestors: dict[str, set[str]] = {}
-    for step in pipeline.steps:  # topological order
-        ancestors[step.name] = set()
-        for parent in step.upstream:
-            ancestors[step.name] |= {parent} | ancestors.get(parent, set())
-    return ancestors
-
-
 def _changed_in_parallel(pipeline: Pipeline) -> list[Diagnostic]:
-    ancestors = _ancestry(pipeline)
+    ancestors = ancestry(pipeline)
     readers: dict[tuple[str, str], list[str]] = {}  # (variable, producer) -> steps reading it
     for step in pipeline.steps:
         for variable, producer in step.artifact_inputs():
@@ -144,6 +138,76 @@ def _loop_closures(pipeline: Pipeline, trees: dict[int, ast.Module]) -> list[Dia
     return found
 
 
+def _process_state(pipeline: Pipeline, trees: dict[int, ast.Module]) -> list[Diagnostic]:
+    """Process state a step changes while steps after it (in the notebook's order) run in
+    processes of their own: in the notebook they would see the change, in the pipeline not."""
+    modules = {name for cell in pipeline.cells if cell.facts for name, _ in cell.facts.imports}
+    last_cell = {s.name: max(s.cells) for s in pipeline.steps}
+    found = []
+    for step in pipeline.steps:
+        for number in step.cells:
+            later = [s for s, last in last_cell.items() if s != step.name and last > number]
+            if number not in trees or not later:
+                continue
+            seen: set[str] = set()
+            for change in state_changes(trees[number], modules):
+                if change.kind in seen:
+                    continue
+                seen.add(change.kind)
+                found.append(
+                    D.PROCESS_STATE(
+                        f"step '{step.name}' changes {change.kind} ({change.text}); in the "
+                        f"notebook every later cell sees that, but step '{later[0]}' runs in a "
+                        "process of its own and will not, so it may compute or print something "
+                        "else than the notebook",
+                        Origin(number, change.line),
+                        hint="move it to the cell tagged imports or functions, which runs "
+                        "first in every step",
+                    )
+                )
+    return found
+
+
+def _dynamic_reads(pipeline: Pipeline, trees: dict[int, ast.Module]) -> list[Diagnostic]:
+    """Names read through globals(), vars(), eval or exec: set in another step, they are not
+    passed, since nothing in the code names them."""
+    defined_in: dict[str, str] = {}
+    for step in pipeline.steps:
+        for number in step.cells:
+            facts = pipeline.cell(number).facts
+            for name in facts.writes if facts else ():
+                defined_in.setdefault(name, step.name)
+    found = []
+    for step in pipeline.steps:
+        own = {
+            n for c in step.cells if pipeline.cell(c).facts for n in pipeline.cell(c).facts.writes
+        }
+        others = {n: s for n, s in defined_in.items() if s != step.name and n not in own}
+        for number in step.cells:
+            for read in dynamic_reads(trees[number]) if number in trees else ():
+                names = [n for n in read.names if n in others] if read.names else []
+                if read.names and not names:
+                    continue
+                if not read.names and not others:
+                    continue
+                what = (
+                    f"{', '.join(names)} (set in step '{others[names[0]]}')"
+                    if names
+                    else "names kalec cannot tell"
+                )
+                found.append(
+                    D.DYNAMIC_READ(
+                        f"step '{step.name}' reads {what} through {read.text}; the data flow "
+                        "only passes names the code uses directly, so the step will not have "
+                        "them",
+                        Origin(number, read.line),
+                        hint="use the name directly (total instead of globals()['total']), or "
+                        "compute it in this step",
+                    )
+                )
+    return found
+
+
 def lints(pipeline: Pipeline) -> Pipeline:
     trees = _trees(pipeline)
     found = (
@@ -151,6 +215,8 @@ def lints(pipeline: Pipeline) -> Pipeline:
         + _changed_in_parallel(pipeline)
         + _pip_installs(pipeline)
         + _loop_closures(pipeline, trees)
+        + _process_state(pipeline, trees)
+        + _dynamic_reads(pipeline, trees)
     )
     if not found:
         return pipeline

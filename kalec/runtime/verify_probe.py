@@ -40,3 +40,8 @@ def save(namespace: dict[str, Any], number: int) -> None:
         saved["metrics"][name] = metric_value(namespace.get(name))
     with open(os.path.join(folder, f"saved-{number}.json"), "w", encoding="utf-8") as handle:
         json.dump(saved, handle)
+
+
+def seed(number: int) -> None:
+    """Before the first cell: the global generators start where each pipeline step's do."""
+    global_state.seed_all(number)

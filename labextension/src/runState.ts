@@ -2,8 +2,9 @@
  * The state of a local run as the panel shows it, from the server's status answers.
  *
  * Before the run's own status file exists the server knows no steps yet: the panel then shows
- * the steps of the last check, all waiting. The runner's words (ran, cached, skipped ...) become
- * the panel's (done, cached, skipped ...).
+ * the steps of the last check, all waiting. The runner's words (``StepStatus`` in
+ * kalec/local/status.py: ran, cached, skipped ...) become the panel's (done, cached, skipped ...).
+ * A step's note says why it ran although remembered, why it was not kept, or why it was skipped.
  */
 
 export type StepState = 'waiting' | 'running' | 'done' | 'cached' | 'failed' | 'skipped' | 'stopped';
@@ -16,6 +17,8 @@ export interface StepView {
   output: string[];
   error: string | null;
   cell: number | null;
+  note: string | null;
+  source: string | null;
 }
 
 export interface RunView {
@@ -54,6 +57,8 @@ interface StatusStep {
   output?: unknown;
   error?: unknown;
   cell?: unknown;
+  note?: unknown;
+  source?: unknown;
 }
 
 /** The view of a run: ``planned`` are the step names of the last check, in order. */
@@ -80,7 +85,9 @@ export function runView(planned: readonly string[], status: Record<string, unkno
       seconds: typeof step?.seconds === 'number' ? step.seconds : null,
       output: Array.isArray(step?.output) ? step!.output.map(String) : [],
       error: typeof step?.error === 'string' ? step.error : null,
-      cell: typeof step?.cell === 'number' ? step.cell : null
+      cell: typeof step?.cell === 'number' ? step.cell : null,
+      note: typeof step?.note === 'string' ? step.note : null,
+      source: typeof step?.source === 'string' ? step.source : null
     };
   });
   let message: string | null = null;

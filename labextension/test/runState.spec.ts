@@ -46,3 +46,18 @@ describe('runView', () => {
     expect(refused.message).toBe('nb.ipynb: 1 error');
   });
 });
+
+describe('why a step ran', () => {
+  it('carries the runner note and where cached values came from', () => {
+    const view = runView(['load', 'train'], {
+      state: 'ok',
+      steps: [
+        { name: 'load', status: 'ran', note: 'data/train.csv changed, read at run time' },
+        { name: 'train', status: 'cached', source: 'cache' }
+      ]
+    });
+    expect(view.steps[0].note).toBe('data/train.csv changed, read at run time');
+    expect(view.steps[1].source).toBe('cache');
+    expect(view.steps[1].note).toBeNull();
+  });
+});
