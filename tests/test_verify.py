@@ -158,7 +158,8 @@ def test_verify_does_not_cry_wolf(notebook, tmp_path: Path) -> None:
             (
                 [B + "use", "prev:make"],
                 "print(vectorizer.transform(['a cat ran']).toarray())\n"
-                "print(round(model.params['x'], 6), square(), offset, noise.round(3))",
+                "print(round(model.params['x'], 6), square(), offset, noise.round(3))\n"
+                "print(pd.DataFrame({f'a long column name {i}': [i * 1.5] for i in range(12)}))",
             ),
         ]
     )

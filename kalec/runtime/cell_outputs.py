@@ -156,18 +156,16 @@ def unrecorded(stream: TextIO) -> TextIO:
 
 
 def plain_text(value: Any) -> str:
-    """The ``text/plain`` of a value, laid out as Jupyter lays it out when IPython is here."""
-    text = repr(value)
-    if "\n" in text or len(text) <= 79:
-        return text
+    """The ``text/plain`` of a value, laid out as Jupyter lays it out: IPython's pretty printer
+    at 79 columns (``<__main__.Counter at 0x...>`` for an object without a repr of its own)."""
     try:
         from IPython.lib.pretty import pretty
-
-        return pretty(value)
     except ImportError:
         import pprint
 
-        return pprint.pformat(value)
+        text = repr(value)
+        return text if "\n" in text or len(text) <= 79 else pprint.pformat(value)
+    return pretty(value, max_width=79, max_seq_length=1000)
 
 
 def mime_bundle(value: Any) -> dict[str, Any]:

@@ -33,7 +33,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
-from kalec.runtime import cell_outputs, global_state
+from kalec.runtime import cell_outputs, global_state, kernel_defaults
 from kalec.runtime.marshal import (
     MarshalError,
     UnserialisableError,
@@ -217,6 +217,7 @@ def run_step(
             _ipython_shell(module)
     if not hasattr(builtins, "display"):
         builtins.display = cell_outputs.display  # Jupyter offers display() without an import
+    kernel_defaults.apply()
     if seed is not None:
         global_state.seed_all(seed)
     if observer is not None:
