@@ -489,3 +489,17 @@ def test_run_verbose_says_which_read_changed(notebook, tmp_path: Path) -> None:
     write(tmp_path / "data" / "train.csv", "2")
     again = run(path, "-v")
     assert "load: runs again: data/train.csv changed, read at run time" in again.stderr
+
+
+def test_a_reader_a_preimported_module_holds_is_observed(notebook, tmp_path: Path) -> None:
+    """numpy keeps its own reference to ``open`` (taken when the fork server imported it, before
+    any step ran): reads through it are seen all the same."""
+    write(tmp_path / "data" / "values.txt", "1\n2\n")
+    path = notebook(
+        [
+            (["imports"], "import os\nimport numpy as np"),
+            ([B + "load"], "total = float(np.loadtxt(os.path.join('data', 'values.txt')).sum())"),
+            ([B + "show", "prev:load"], "print('RESULT', total)"),
+        ]
+    )
+    check_rerun(path, lambda: write(tmp_path / "data" / "values.txt", "1\n5\n"), "load")

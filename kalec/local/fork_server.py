@@ -234,8 +234,10 @@ class Starter:
         workdir: Path,
         fork: bool,
         progress: Callable[[str], None],
+        observe: bool = True,
     ) -> None:
         self.pipeline, self.run_dir, self.workdir = pipeline, run_dir, workdir
+        self.observe = observe
         self.fork = fork and bool(pipeline.steps) and sys.platform.startswith("linux")
         self.progress = progress
         self.server: ForkServer | None = None
@@ -248,7 +250,10 @@ class Starter:
         path = self.run_dir / IMPORTS_FILE
         path.write_text(json.dumps(imports), encoding="utf-8")
         try:
-            self.server = ForkServer(str(path), str(self.workdir), step_environment())
+            env = step_environment()
+            if self.observe:
+                env["KALEC_OBSERVE"] = "1"
+            self.server = ForkServer(str(path), str(self.workdir), env)
         except OSError as error:  # no fork here, too many processes: fresh processes will do
             self.progress(f"steps start as fresh processes: {error}")
 

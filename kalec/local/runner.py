@@ -133,7 +133,12 @@ class LocalRun:
             cache = Path(os.path.abspath(self.options.cache_dir or default))
         self.memory = Memory(self.pipeline, self.workdir, cache)
         self.starter = Starter(
-            self.pipeline, self.run_dir, self.workdir, self.options.fork, self.console.progress
+            self.pipeline,
+            self.run_dir,
+            self.workdir,
+            self.options.fork,
+            self.console.progress,
+            self.options.observe,
         )
         stop = StopSignals()
         try:
@@ -351,7 +356,7 @@ class LocalRun:
             result=str(folder / OUTCOME_FILE),
             progress=str(folder / PROGRESS_FILE),
             display=str(folder / DISPLAY_FILE),
-            observed=str(folder / OBSERVED_FILE),
+            observed=str(folder / OBSERVED_FILE) if self.options.observe else None,
             private=[str(self.run_dir)]
             + ([str(self.memory.cache.root)] if self.memory and self.memory.cache else []),
             seed=self.options.seed,

@@ -5,38 +5,59 @@ The local runner's step cache reuses a step's values only while everything the s
 unchanged. Reading the code finds some of that (literal paths, parameters); the rest is only
 known at run time (a path joined from a variable, a file read inside a local module, a folder
 listed, ``os.environ['MODE']``, a module found through ``sys.path.insert``). So the step process
-records it as it happens, the way build tools that cannot trust declarations do:
+records it as it happens, the way build tools that cannot trust declarations do.
 
-- an audit hook (``sys.addaudithook``) sees every ``open`` (by the flags: read, create, or
-  change in place), ``os.listdir``/``os.scandir`` (and so ``glob``, ``Path.iterdir``,
-  ``os.walk``), ``os.rename``, ``os.remove``, ``os.mkdir``, ``shutil.rmtree``, ``os.chdir`` and
-  ``sqlite3.connect``;
-- ``os.stat`` is wrapped, so ``os.path.exists``, ``isfile``, ``getsize`` and ``Path.exists``
-  count too (and readers in native code that look at a file first, such as ``read_parquet``);
-- ``os.environ`` becomes a mapping that records each name read (a digest of its value, never
-  the value);
-- at the end, ``sys.modules`` gives every module imported and its file.
+How: the Python functions through which code reads and writes files are wrapped: ``open``
+(``builtins`` and ``io``: pandas, numpy, pickle, joblib, PIL, torch and ``pathlib`` all open
+through it), ``os.open``, ``os.stat`` (so ``os.path.exists``, ``isfile``, ``getsize``,
+``Path.exists``, and readers in native code that look at a file first, such as
+``read_parquet``), ``os.listdir`` and ``os.scandir`` (so ``glob``, ``Path.iterdir``,
+``os.walk``), ``os.rename``/``replace``/``remove``/``unlink``/``rmdir``/``mkdir`` and
+``shutil.rmtree``; references to them that modules took at import (``from os import listdir``)
+are pointed at the wrappers too. ``os.environ`` becomes a mapping that records each name read
+(a digest of its value, never the value), and at the end ``sys.modules`` gives every module
+imported and its file. An audit hook would see the same events, but Python calls a hook for
+every audit event of the process, ``id()`` included: measured here, that alone cost 3 % of a
+real notebook's run, and the wrappers a fraction of it.
 
 Recording is cheap: a path is made absolute, stat'ed and put in a dict, once per path. Two
 things cannot wait for the end of the step: the content a file had before the step changed it
 (hashed at the first write, before the open truncates it) and a folder's listing (taken when
 listed). Everything else (content digests, what changed during the run) is worked out by the
-runner from this record. What the step reads in native code without looking at the file first,
-in child processes, from the network or the clock is not seen: see the README.
+runner. What the step reads in native code without looking at the file first, in child
+processes, from the network or the clock is not seen: see the README.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import functools
 import hashlib
+import io
 import json
 import os
+import shutil
 import stat
 import sys
 import sysconfig
 import threading
 from typing import Any
 
+_REAL = {
+    "open": builtins.open,
+    "os.open": os.open,
+    "stat": os.stat,
+    "listdir": os.listdir,
+    "scandir": os.scandir,
+    "rename": os.rename,
+    "replace": os.replace,
+    "remove": os.remove,
+    "unlink": os.unlink,
+    "rmdir": os.rmdir,
+    "mkdir": os.mkdir,
+    "rmtree": shutil.rmtree,
+}
 _REAL_STAT = os.stat
 _WRITING = os.O_WRONLY | os.O_RDWR
 _IMPORT_MACHINERY = (
@@ -50,6 +71,12 @@ _IMPORT_MACHINERY = (
 )
 # Environment variables kalec sets for every step: never a reason to run one again.
 _OWN_ENV = ("KALEC_", "PYTHONUNBUFFERED", "MPLBACKEND", "PYTHONPATH")
+# Modules whose references to the real functions stay: those the wrappers replace in, and the
+# import system's own.
+_LEAVE = ("builtins", "io", "_io", "os", "posix", "sys", "zipimport", __name__)
+
+_ACTIVE: Observer | None = None  # the observer recording now, if any
+_INSTALLED = False
 
 
 def _kind(status: os.stat_result | None) -> str:
@@ -60,20 +87,23 @@ def _kind(status: os.stat_result | None) -> str:
     return "dir" if stat.S_ISDIR(status.st_mode) else "other"
 
 
+def _stat_list(status: os.stat_result) -> list[Any]:
+    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, _kind(status)]
+
+
 def stat_of(path: str) -> list[Any] | None:
     """What a later stat must match for the file to be the same: size, times, inode, kind.
     None: the path does not exist. Shared with the runner, which compares the two."""
     try:
-        status = _REAL_STAT(path)
+        return _stat_list(_REAL_STAT(path))
     except (OSError, ValueError):
         return None
-    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, _kind(status)]
 
 
 def listing_digest(path: str) -> str | None:
     """A digest of a folder's entry names (sorted); None when it cannot be listed."""
     try:
-        names = sorted(os.listdir(path))
+        names = sorted(_REAL["listdir"](path))
     except (OSError, ValueError):
         return None
     return hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape")).hexdigest()
@@ -83,11 +113,23 @@ def text_digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def environment_digest(environ: Any = None) -> str:
+    """A digest of the whole environment (kalec's own variables left out)."""
+    environ = os.environ if environ is None else environ
+    shown = sorted((k, v) for k, v in environ.items() if not k.startswith(_OWN_ENV))
+    return text_digest(json.dumps(shown))
+
+
 def ignored_folders(extra: list[str]) -> tuple[str, ...]:
     """Folders whose files are never a step's input: the Python installation and its packages
     (their versions are in the key), system pseudo-files, per-user caches, IPython's profile
-    (its history database changes every run), and kalec's own run and cache folders."""
-    folders = [*extra, "/dev", "/proc", "/sys"]
+    (its history database changes every run), and ``extra`` (kalec's run and cache folders)."""
+    return tuple(os.path.normpath(f) + os.sep for f in extra if f) + _installation()
+
+
+@functools.cache
+def _installation() -> tuple[str, ...]:
+    folders = ["/dev", "/proc", "/sys"]
     for name in ("stdlib", "platstdlib", "purelib", "platlib"):
         with contextlib.suppress(KeyError):
             folders.append(sysconfig.get_paths()[name])
@@ -103,6 +145,192 @@ def ignored_folders(extra: list[str]) -> tuple[str, ...]:
     return tuple(os.path.normpath(f) + os.sep for f in folders if f)
 
 
+# --- the wrappers (module-level, so that a value holding one pickles by reference) -----------
+
+
+def _open_mode(mode: str) -> tuple[bool, bool]:
+    """(writes, replaces) for an ``open`` mode: 'w' and 'x' replace, 'a' and '+' change."""
+    if "w" in mode or "x" in mode:
+        return True, True
+    return ("a" in mode or "+" in mode), False
+
+
+@functools.wraps(builtins.open)
+def observed_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+    observer = _ACTIVE
+    if observer is not None and not isinstance(file, int) and isinstance(mode, str):
+        writes, replaces = _open_mode(mode)
+        if writes:
+            observer.wrote(file, replaces)
+        else:
+            observer.saw(file, "read")
+    return _REAL["open"](file, mode, *args, **kwargs)
+
+
+@functools.wraps(os.open)
+def observed_os_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+    observer = _ACTIVE
+    if observer is not None and kwargs.get("dir_fd") is None and not isinstance(path, int):
+        if flags & _WRITING:
+            observer.wrote(path, bool(flags & (os.O_TRUNC | os.O_EXCL)))
+        else:
+            observer.saw(path, "read")
+    return _REAL["os.open"](path, flags, *args, **kwargs)
+
+
+@functools.wraps(os.stat)
+def observed_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+    observer = _ACTIVE
+    if observer is None or isinstance(path, int) or kwargs.get("dir_fd") is not None:
+        return _REAL_STAT(path, *args, **kwargs)
+    try:
+        result = _REAL_STAT(path, *args, **kwargs)
+    except OSError:
+        observer.saw(path, "exists", None)
+        raise
+    observer.saw(path, "stat", result)
+    return result
+
+
+def _listing(real: Any) -> Any:
+    @functools.wraps(real)
+    def observed_listing(path: Any = None, *args: Any, **kwargs: Any) -> Any:
+        observer = _ACTIVE
+        if observer is not None and not isinstance(path, int) and not _from_import_machinery():
+            observer.saw("." if path is None else path, "list")
+        return real(path, *args, **kwargs) if path is not None else real(*args, **kwargs)
+
+    return observed_listing
+
+
+def _moving(real: Any) -> Any:
+    @functools.wraps(real)
+    def observed_move(source: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
+        observer = _ACTIVE
+        if observer is not None and not kwargs.get("src_dir_fd") and not kwargs.get("dst_dir_fd"):
+            observer.wrote(source, replaces=False)
+            observer.wrote(target, replaces=True)
+        return real(source, target, *args, **kwargs)
+
+    return observed_move
+
+
+def _removing(real: Any) -> Any:
+    @functools.wraps(real)
+    def observed_remove(path: Any, *args: Any, **kwargs: Any) -> Any:
+        observer = _ACTIVE
+        if observer is not None and kwargs.get("dir_fd") is None and not isinstance(path, int):
+            observer.wrote(path, replaces=False, use="exists")
+        return real(path, *args, **kwargs)
+
+    return observed_remove
+
+
+@functools.wraps(os.mkdir)
+def observed_mkdir(path: Any, *args: Any, **kwargs: Any) -> None:
+    observer = _ACTIVE
+    if observer is not None and kwargs.get("dir_fd") is None:
+        observer.wrote(path, replaces=True)
+    return _REAL["mkdir"](path, *args, **kwargs)
+
+
+_WRAPPERS = {
+    "open": observed_open,
+    "os.open": observed_os_open,
+    "stat": observed_stat,
+    "listdir": _listing(os.listdir),
+    "scandir": _listing(os.scandir),
+    "rename": _moving(os.rename),
+    "replace": _moving(os.replace),
+    "remove": _removing(os.remove),
+    "unlink": _removing(os.unlink),
+    "rmdir": _removing(os.rmdir),
+    "mkdir": observed_mkdir,
+    "rmtree": _removing(shutil.rmtree),
+}
+
+
+def install() -> None:
+    """Put the wrappers in place (once per process; they record only while an observer is
+    started). The fork server calls it after its imports, so that the scan for references
+    modules took at import is done once, not in every step."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    _INSTALLED = True
+    builtins.open = io.open = _WRAPPERS["open"]  # type: ignore[assignment]
+    os.open = _WRAPPERS["os.open"]  # type: ignore[assignment]
+    for name in ("stat", "listdir", "scandir", "rename", "replace", "remove", "unlink"):
+        setattr(os, name, _WRAPPERS[name])
+    os.rmdir, os.mkdir = _WRAPPERS["rmdir"], _WRAPPERS["mkdir"]  # type: ignore[assignment]
+    shutil.rmtree = _WRAPPERS["rmtree"]  # type: ignore[assignment]
+    _point_captured_references()
+    _record_environment()
+
+
+def _point_captured_references() -> None:
+    """Modules that took a function at import (``from os import listdir``, tarfile's
+    ``bltn_open = open``, numpy's ``io_open``) get the wrapper in its place."""
+    replacement = {id(_REAL[name]): _WRAPPERS[name] for name in _REAL}
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        name = getattr(module, "__name__", "")
+        if not isinstance(namespace, dict) or not isinstance(name, str):
+            continue
+        if name in _LEAVE or name.startswith(("importlib", "_frozen_importlib")):
+            continue
+        for key, value in list(namespace.items()):
+            wrapper = replacement.get(id(value))
+            if wrapper is not None and any(value is real for real in _REAL.values()):
+                namespace[key] = wrapper
+
+
+def _record_environment() -> None:
+    base = type(os.environ)
+
+    class RecordingEnviron(base):  # type: ignore[valid-type, misc]
+        """``os.environ`` that notes each name read while a step runs."""
+
+        def __getitem__(self, key: str) -> str:
+            try:
+                value = base.__getitem__(self, key)
+            except KeyError:
+                if _ACTIVE is not None:
+                    _ACTIVE.env_read(key, None)
+                raise
+            if _ACTIVE is not None:
+                _ACTIVE.env_read(key, value)
+            return value
+
+        def __iter__(self) -> Any:
+            if _ACTIVE is not None:
+                _ACTIVE.env_listed = True
+            return base.__iter__(self)
+
+    current = os.environ
+    os.environ = RecordingEnviron(  # noqa: B003 - the same data, read through a recorder
+        current._data,  # type: ignore[attr-defined]
+        current.encodekey,  # type: ignore[attr-defined]
+        current.decodekey,  # type: ignore[attr-defined]
+        current.encodevalue,  # type: ignore[attr-defined]
+        current.decodevalue,  # type: ignore[attr-defined]
+    )
+
+
+def _from_import_machinery() -> bool:
+    """True when a listing is the import system's (a path entry scanned for modules or for
+    distributions), not the step's own: the notebook's folder is on ``sys.path``."""
+    frame = sys._getframe(2)
+    for _ in range(16):
+        if frame is None:
+            return False
+        name = frame.f_code.co_filename
+        if any(m in name for m in _IMPORT_MACHINERY):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class Observer:
     """Records what the code run between ``start()`` and ``stop()`` touches."""
 
@@ -111,75 +339,27 @@ class Observer:
         self.paths: dict[str, dict[str, Any]] = {}
         self.env: dict[str, str | None] = {}  # name -> digest of the value first read
         self.env_listed = False  # the whole environment was read (iterated, copied)
-        self.active = False
-        self.cwd = os.getcwd()
-        self._local = threading.local()  # the hook's own file work must not record itself
-        self._installed = False
-
-    # --- installing ----------------------------------------------------------------------
-
-    def install(self) -> None:
-        """Hook in (once per process; an audit hook cannot be removed, ``stop`` silences it)."""
-        if self._installed:
-            return
-        self._installed = True
-        sys.addaudithook(self._hook)
-        observer = self
-
-        def observed_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-            try:
-                result = _REAL_STAT(path, *args, **kwargs)
-            except OSError:
-                if observer.active and not isinstance(path, int) and "dir_fd" not in kwargs:
-                    observer._see(path, "exists", None)
-                raise
-            if observer.active and not isinstance(path, int) and "dir_fd" not in kwargs:
-                observer._see(path, "stat", result)
-            return result
-
-        os.stat = observed_stat  # type: ignore[assignment]
-        base = type(os.environ)
-
-        class RecordingEnviron(base):  # type: ignore[valid-type, misc]
-            """``os.environ`` that notes each name read while the step runs."""
-
-            def __getitem__(self, key: str) -> str:
-                try:
-                    value = base.__getitem__(self, key)
-                except KeyError:
-                    observer._env(key, None)
-                    raise
-                observer._env(key, value)
-                return value
-
-            def __iter__(self) -> Any:
-                if observer.active:
-                    observer.env_listed = True
-                return base.__iter__(self)
-
-        current = os.environ
-        os.environ = RecordingEnviron(  # noqa: B003 - the same data, read through a recorder
-            current._data,  # type: ignore[attr-defined]
-            current.encodekey,  # type: ignore[attr-defined]
-            current.decodekey,  # type: ignore[attr-defined]
-            current.encodevalue,  # type: ignore[attr-defined]
-            current.decodevalue,  # type: ignore[attr-defined]
-        )
+        self._local = threading.local()  # the observer's own file work records nothing
 
     def start(self) -> None:
-        self.cwd = os.getcwd()
-        self.active = True
+        global _ACTIVE
+        install()
+        _ACTIVE = self
 
     def stop(self) -> None:
-        self.active = False
+        global _ACTIVE
+        if _ACTIVE is self:
+            _ACTIVE = None
 
     # --- recording -----------------------------------------------------------------------
 
-    def _env(self, key: str, value: str | None) -> None:
-        if self.active and key not in self.env and not key.startswith(_OWN_ENV):
+    def env_read(self, key: str, value: str | None) -> None:
+        if key not in self.env and not key.startswith(_OWN_ENV):
             self.env[key] = None if value is None else text_digest(value)
 
     def _absolute(self, path: Any) -> str | None:
+        if type(path) is str and (path.endswith(".pyc") or path.startswith(self.ignored)):
+            return None  # the installation's files, at the cost of two string tests
         try:
             text = os.fsdecode(os.fspath(path))
         except (TypeError, ValueError):
@@ -187,7 +367,7 @@ class Observer:
         if not text or "\0" in text:
             return None
         if not os.path.isabs(text):
-            text = os.path.join(self.cwd, text)
+            text = os.path.join(os.getcwd(), text)
         text = os.path.normpath(text)
         if (text + os.sep).startswith(self.ignored) or text.endswith(".pyc"):
             return None
@@ -196,7 +376,7 @@ class Observer:
     def _busy(self) -> bool:
         return getattr(self._local, "busy", False)
 
-    def _see(self, raw: Any, use: str, status: os.stat_result | None | bool = False) -> None:
+    def saw(self, raw: Any, use: str, status: os.stat_result | None | bool = False) -> None:
         """A look at a path: ``exists`` (only whether it is there and what it is), ``stat``,
         ``read`` or ``list``; ``status``: the stat the caller already has (False: none)."""
         if self._busy():
@@ -208,29 +388,17 @@ class Observer:
         if entry is None:
             if status is False:
                 found = stat_of(path)
-            elif status is None:
-                found = None
             else:
-                found = [
-                    status.st_size,
-                    status.st_mtime_ns,
-                    status.st_ctime_ns,
-                    status.st_ino,
-                    _kind(status),
-                ]
+                found = None if status is None else _stat_list(status)  # type: ignore[arg-type]
             entry = self.paths[path] = {"uses": [use], "stat": found}
         elif entry.get("created"):
             return  # the step made it: what it reads there is its own doing
         elif use not in entry["uses"]:
             entry["uses"].append(use)
         if use == "list" and "listing" not in entry and not entry.get("written"):
-            self._local.busy = True
-            try:
-                entry["listing"] = listing_digest(path)
-            finally:
-                self._local.busy = False
+            entry["listing"] = listing_digest(path)
 
-    def _write(self, raw: Any, replaces: bool, use: str = "read") -> None:
+    def wrote(self, raw: Any, replaces: bool, use: str = "read") -> None:
         """The step writes ``raw``: ``replaces`` when what was there before does not matter
         (a new or truncated file); otherwise its earlier content counts as read."""
         if self._busy():
@@ -263,62 +431,25 @@ class Observer:
         finally:
             self._local.busy = False
 
-    def _hook(self, event: str, args: tuple[Any, ...]) -> None:
-        if not self.active:
-            return
-        if event == "open":
-            path, _, flags = args
-            if isinstance(path, int) or flags is None:
-                return
-            if flags & _WRITING:
-                self._write(path, bool(flags & (os.O_TRUNC | os.O_EXCL)))
-            else:
-                self._see(path, "read")
-        elif event in ("os.listdir", "os.scandir"):
-            path = args[0]
-            if path is None:
-                path = "."
-            if not isinstance(path, int) and not _from_import_machinery():
-                self._see(path, "list")
-        elif event == "os.rename":
-            source, target, source_fd, target_fd = args
-            if source_fd in (None, -1) and target_fd in (None, -1):
-                self._write(source, replaces=False)
-                self._write(target, replaces=True)
-        elif event in ("os.remove", "os.rmdir"):
-            path, directory_fd = args
-            if directory_fd in (None, -1):
-                self._write(path, replaces=False, use="exists")
-        elif event == "shutil.rmtree":
-            self._write(args[0], replaces=False, use="exists")
-        elif event == "os.mkdir":
-            path, _, directory_fd = args
-            if directory_fd in (None, -1):
-                self._write(path, replaces=True)
-        elif event == "os.chdir":
-            with contextlib.suppress(TypeError, ValueError):
-                target = os.fsdecode(os.fspath(args[0]))
-                self.cwd = os.path.normpath(os.path.join(self.cwd, target))
-        elif event == "sqlite3.connect":
-            database = args[0]
-            if isinstance(database, (str, bytes, os.PathLike)) and database not in (
-                ":memory:",
-                "",
-            ):
-                self._write(database, replaces=False)
-
     # --- the record ------------------------------------------------------------------------
 
     def report(self) -> dict[str, Any]:
-        """The record, as JSON data, for the runner."""
+        """The record, as JSON data, for the runner. Of a package installed with Python (whose
+        version the runner checks) one module is enough; every file of the others counts."""
         modules = []
+        installed: set[str] = set()
         for name, module in list(sys.modules.items()):
             top = name.partition(".")[0]
-            if top in sys.stdlib_module_names or top in ("kalec", "__main__", "__mp_main__"):
+            if top in installed or top in sys.stdlib_module_names:
+                continue
+            if top in ("kalec", "__main__", "__mp_main__"):
                 continue
             file = getattr(module, "__file__", None)
             if isinstance(file, str) and file:
-                modules.append([name, os.path.abspath(file)])
+                file = os.path.abspath(file)
+                if file.startswith(_installation()):
+                    installed.add(top)
+                modules.append([name, file])
         return {
             "paths": self.paths,
             "env": self.env,
@@ -327,26 +458,9 @@ class Observer:
         }
 
     def write(self, path: str) -> None:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(self.report(), handle, ensure_ascii=False)
-
-
-def environment_digest(environ: Any = None) -> str:
-    """The digest ``report`` gives of the whole environment, for a later comparison."""
-    environ = os.environ if environ is None else environ
-    shown = sorted((k, v) for k, v in environ.items() if not k.startswith(_OWN_ENV))
-    return text_digest(json.dumps(shown))
-
-
-def _from_import_machinery() -> bool:
-    """True when the listing is the import system's (a path entry scanned for modules), not the
-    step's own: the notebook's folder is on ``sys.path`` and listed on every new import."""
-    frame = sys._getframe(2)
-    for _ in range(16):
-        if frame is None:
-            return False
-        name = frame.f_code.co_filename
-        if name.startswith("<frozen importlib") or any(m in name for m in _IMPORT_MACHINERY):
-            return True
-        frame = frame.f_back
-    return False
+        self._local.busy = True
+        try:
+            with _REAL["open"](path, "w", encoding="utf-8") as handle:
+                json.dump(self.report(), handle, ensure_ascii=False)
+        finally:
+            self._local.busy = False

@@ -415,7 +415,6 @@ def main(argv: list[str] | None = None) -> int:
         from kalec.runtime.observe import Observer
 
         observer = Observer(request.private)
-        observer.install()
     recorder = cell_outputs.Recorder()
     try:
         with cell_outputs.recording(recorder):

@@ -25,6 +25,7 @@ stored (``Unstable``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sysconfig
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ class Manifest:
         return [w["digest"] for w in self.writes.values() if "digest" in w]
 
 
+@functools.cache
 def _installation_folders() -> tuple[str, ...]:
     folders = []
     for name in ("stdlib", "platstdlib", "purelib", "platlib"):
@@ -96,6 +98,7 @@ def _installation_folders() -> tuple[str, ...]:
     return tuple(os.path.normpath(f) + os.sep for f in folders if f)
 
 
+@functools.cache
 def _stdlib_folders() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     return tuple(
