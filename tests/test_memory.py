@@ -503,3 +503,54 @@ def test_a_reader_a_preimported_module_holds_is_observed(notebook, tmp_path: Pat
         ]
     )
     check_rerun(path, lambda: write(tmp_path / "data" / "values.txt", "1\n5\n"), "load")
+
+
+def test_a_log_file_the_prelude_appends_to_does_not_stop_caching(notebook, tmp_path: Path) -> None:
+    path = notebook(
+        [
+            (
+                ["imports"],
+                "import logging\nlog = logging.getLogger('nb')\nlog.setLevel(logging.INFO)\n"
+                "log.addHandler(logging.FileHandler('run.log'))",
+            ),
+            ([B + "load"], "log.info('loading')\nx = 1"),
+            ([B + "show", "prev:load"], "print('RESULT', x)"),
+        ]
+    )
+    assert run(path).returncode == 0
+    again = run(path)
+    assert again.returncode == 0, again.stderr
+    assert statuses(path) == {"load": "cached", "show": "cached"}
+
+
+def test_a_written_file_too_large_to_copy_is_checked_in_place(
+    notebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kalec.local.memory import store
+
+    monkeypatch.setattr(store, "COPY_FILE_LIMIT", 10)
+    path = notebook(
+        [
+            ([B + "write"], "name = 'big.txt'\nopen(name, 'w').write('0123456789' * 3)"),
+            ([B + "read", "prev:write"], "print('RESULT', len(open('big.txt').read()))"),
+        ]
+    )
+    assert run(path).returncode == 0
+    assert not [p for p in _objects(tmp_path, "*/*") if p.stat().st_size == 30]
+    assert run(path).returncode == 0
+    assert statuses(path)["write"] == "cached"
+    write(tmp_path / "big.txt", "changed")
+    again = run(path, "-v")
+    assert again.returncode == 0, again.stderr
+    assert statuses(path)["write"] == "ran"
+    assert "big.txt, which it wrote, has changed" in again.stderr
+    assert result_lines(again.stdout) == ["RESULT 30"]
+
+
+def test_a_file_native_code_reads_through_a_literal_path(notebook, tmp_path: Path) -> None:
+    """No Python-level open or stat to observe: the path the code names is checked."""
+    write(tmp_path / "data.txt", "old")
+    path = notebook(
+        [([B + "load"], NATIVE_READ), ([B + "show", "prev:load"], "print('RESULT', text)")]
+    )
+    check_rerun(path, lambda: write(tmp_path / "data.txt", "new"), "load")

@@ -67,6 +67,7 @@ class StepRun:
     started: float = 0.0
     timed_out: bool = False
     key: StaticKey | None = None
+    named: dict[str, str | None] | None = None  # paths its code names, before it ran
     source: str | None = None  # where a cached step's values came from: "cache", "run <id>"
     note: str | None = None  # why it ran though remembered, was not kept, or was skipped
     heartbeat: float = 0.0
@@ -245,9 +246,10 @@ class LocalRun:
             outcome = self.runs[producer].outcome
             inputs[variable] = (outcome.digests.get(variable) if outcome else None) or "unknown"
         params = {n: self.params[n] for n in step_params(self.pipeline, step)}
-        state.key, problem = memory.key(step, params, inputs)
-        if problem:
-            self.console.progress(f"{name}: {problem}")
+        keyed = memory.key(step, params, inputs)
+        state.key, state.named = keyed.key, keyed.named
+        if keyed.problem:
+            self.console.progress(f"{name}: {keyed.problem}")
         folder = self.step_folder(name)
         if name not in self.plan.to_run:
             record = self.plan.earlier.get(name)
@@ -321,8 +323,7 @@ class LocalRun:
             return
         folder = self.step_folder(state.step.name)
         try:
-            manifest = self.memory.manifest(state.step, folder)
-            self.memory.check_unchanged(state.key, manifest)
+            manifest = self.memory.manifest(state.step, folder, state.named or {})
         except Unstable as error:
             state.note = f"not kept: {error}"
             self.console.progress(f"{state.step.name}: not kept in the cache: {error}")

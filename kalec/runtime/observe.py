@@ -148,20 +148,16 @@ def _installation() -> tuple[str, ...]:
 # --- the wrappers (module-level, so that a value holding one pickles by reference) -----------
 
 
-def _open_mode(mode: str) -> tuple[bool, bool]:
-    """(writes, replaces) for an ``open`` mode: 'w' and 'x' replace, 'a' and '+' change."""
-    if "w" in mode or "x" in mode:
-        return True, True
-    return ("a" in mode or "+" in mode), False
-
-
 @functools.wraps(builtins.open)
 def observed_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
     observer = _ACTIVE
     if observer is not None and not isinstance(file, int) and isinstance(mode, str):
-        writes, replaces = _open_mode(mode)
-        if writes:
-            observer.wrote(file, replaces)
+        if "w" in mode or "x" in mode:
+            observer.wrote(file, replaces=True)
+        elif "+" in mode:  # read and change in place: what was there counts
+            observer.wrote(file, replaces=False)
+        elif "a" in mode:
+            observer.appended(file)
         else:
             observer.saw(file, "read")
     return _REAL["open"](file, mode, *args, **kwargs)
@@ -171,7 +167,9 @@ def observed_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
 def observed_os_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
     observer = _ACTIVE
     if observer is not None and kwargs.get("dir_fd") is None and not isinstance(path, int):
-        if flags & _WRITING:
+        if flags & os.O_APPEND and not flags & os.O_RDWR:
+            observer.appended(path)
+        elif flags & _WRITING:
             observer.wrote(path, bool(flags & (os.O_TRUNC | os.O_EXCL)))
         else:
             observer.saw(path, "read")
@@ -419,6 +417,16 @@ class Observer:
             # what the step saw, kept before this write changes it
             entry["before_write"] = stat_of(path)
             entry["prior"] = self._digest_now(path)
+
+    def appended(self, raw: Any) -> None:
+        """Opened only to append (a log file, often from the prelude, so in every step): the
+        step cannot read through it, so its earlier content is no input. What it appends is a
+        side effect a cached step does not repeat, as a cached build does not print again."""
+        if self._busy():
+            return
+        path = self._absolute(raw)
+        if path is not None and path not in self.paths:
+            self.paths[path] = {"uses": [], "created": True, "appended": True}
 
     def _digest_now(self, path: str) -> str | None:
         self._local.busy = True

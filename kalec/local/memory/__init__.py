@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,21 @@ from kalec.backends.packages import Packages
 from kalec.backends.shipping import LocalModules
 from kalec.ir import Pipeline, Step
 from kalec.local.memory.digests import MAX_FILES, DigestMemo, TooLarge
-from kalec.local.memory.key import StaticKey, static_key, written_paths
+from kalec.local.memory.key import StaticKey, named_paths, static_key, written_paths
 from kalec.local.memory.manifest import Manifest, Places, Unstable, mismatch, resolve
 from kalec.local.memory.store import Entry, StepCache, Stored, intact, link_into
 from kalec.runtime.protocol import OBSERVED_FILE, OUTCOME_FILE, StepOutcome
 
 MEMORY_FILE = "kalec-memory.json"  # in a step's folder: the key it ran with, its manifest
+
+
+@dataclass
+class Keyed:
+    """A step's static key and the content of the paths its code names, or why it has none."""
+
+    key: StaticKey | None = None
+    named: dict[str, str | None] = field(default_factory=dict)
+    problem: str | None = None
 
 
 @dataclass
@@ -51,25 +60,24 @@ class Memory:
 
     # --- keys ------------------------------------------------------------------------------
 
-    def key(
-        self, step: Step, params: dict[str, Any], inputs: dict[str, str]
-    ) -> tuple[StaticKey | None, str | None]:
-        """The step's static key, or None with the reason it has none."""
+    def key(self, step: Step, params: dict[str, Any], inputs: dict[str, str]) -> Keyed:
+        """The step's static key and the paths its code names, or why it has no key."""
         if self._packages is None:
             self._packages = Packages(self.pipeline)
             self._modules = LocalModules(self.pipeline)
         assert self._modules is not None
         try:
-            return static_key(
+            key = static_key(
                 self.pipeline, step, params, inputs, self._packages, self._modules, self.memo
-            ), None
+            )
+            return Keyed(key, named_paths(self.pipeline, step, params, self.memo))
         except TooLarge as error:
-            return None, (
-                f"not cached: it names {error}, a folder of more than {MAX_FILES:,} files, "
-                "which would be checked on every run"
+            return Keyed(
+                problem=f"not cached: it names {error}, a folder of more than {MAX_FILES:,} "
+                "files, which would be checked on every run"
             )
         except OSError as error:  # a file it names vanished while hashing
-            return None, f"not looked up in the cache: {error}"
+            return Keyed(problem=f"not looked up in the cache: {error}")
 
     def why_new(self, step: str, key: StaticKey) -> str | None:
         """How ``key`` differs from the step's key in the last run that computed one."""
@@ -111,9 +119,10 @@ class Memory:
 
     # --- after a step ran ------------------------------------------------------------------------
 
-    def manifest(self, step: Step, folder: Path) -> Manifest:
-        """What the step that just succeeded was seen to read and write; ``Unstable`` when
-        something it read changed while it ran."""
+    def manifest(self, step: Step, folder: Path, named: dict[str, str | None]) -> Manifest:
+        """What the step that just succeeded read and wrote (``named``: the paths its code
+        names, as they were before it ran); ``Unstable`` when something it read changed while
+        it ran."""
         try:
             observed = json.loads((folder / OBSERVED_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
@@ -122,23 +131,7 @@ class Memory:
             os.path.normpath(self.places.real(os.path.expanduser(p)))
             for p in written_paths(self.pipeline, step)
         }
-        return resolve(observed, self.places, self.memo, native)
-
-    def check_unchanged(self, key: StaticKey, manifest: Manifest) -> None:
-        """The files the key hashed before the step (paths its code names: readers in native
-        code are not observed) must be as they were, unless the step wrote them itself.
-        Raises ``Unstable`` naming the first that changed while it ran."""
-        written = {os.path.normpath(self.places.real(k)) for k in manifest.writes}
-        for path, digest in key.parts.get("files", {}).items():
-            real = os.path.normpath(os.path.join(self.places.workdir, os.path.expanduser(path)))
-            if real in written:
-                continue
-            try:
-                now = self.memo.path(Path(real))
-            except (OSError, TooLarge):
-                now = "unreadable"
-            if now != digest:
-                raise Unstable(f"{path} changed while the step ran")
+        return resolve(observed, self.places, self.memo, native, named)
 
     def remember(
         self,
@@ -248,4 +241,4 @@ def ending_of(path: str, folder: Path, variable: str) -> str:
     return path[len(base) :] if path.startswith(base) else Path(path).suffix
 
 
-__all__ = ["MEMORY_FILE", "Memory", "Reuse", "StaticKey", "Unstable"]
+__all__ = ["MEMORY_FILE", "Keyed", "Memory", "Reuse", "StaticKey", "Unstable"]

@@ -2,13 +2,15 @@
 
 Its parts: the step's code and the prelude's (the spec the runtime gets), the parameter values
 it reads, the digest of every value it loads, the names of the values it passes on, the content
-of the files its code names by literal path and of the local modules it imports, the versions of
-the packages it imports, and of Python and kalec's step runtime. The key is the digest of the
-parts; each part keeps a digest of its own, so that when a key is new kalec can say which part
-changed ("its code changed", "input x changed").
+of the local modules it imports, the versions of the packages it imports, and of Python and
+kalec's step runtime. The key is the digest of the parts; each part keeps a digest of its own,
+so that when a key is new kalec can say which part changed ("its code changed", "input x
+changed").
 
-What a step reads that no reading of its code can find is observed while it runs and checked
-against each entry (``manifest``): the static key only finds the entries worth checking.
+What a step reads is checked against each entry of the key (``manifest``): what it was seen to
+read while it ran, and the paths its code names (``named_paths``), hashed before it runs for
+readers in native code that nothing observes. Those are not in the static key: a path the code
+names may turn out to be a file the step only writes, or a log it only appends to.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class StaticKey:
         said = []
         if earlier.get("code") != self.parts["code"]:
             said.append("its code changed")
-        for name in ("params", "inputs", "files", "modules"):
+        for name in ("params", "inputs", "modules"):
             now, then = self.parts.get(name, {}), earlier.get(name, {})
             if not isinstance(then, dict):
                 then = {}
@@ -72,13 +74,7 @@ def _change(part: str, item: str, now: dict[str, Any], then: dict[str, Any]) -> 
         return f"parameter {item} changed"
     if part == "inputs":
         return f"input {item} changed"
-    if part == "modules":
-        return f"its module {item} changed"
-    if item not in then or then.get(item) is None and now.get(item) is not None:
-        return f"{item} appeared"
-    if now.get(item) is None:
-        return f"{item} is gone"
-    return f"{item} changed"
+    return f"its module {item} changed"
 
 
 def static_key(
@@ -92,9 +88,8 @@ def static_key(
 ) -> StaticKey:
     """The step's key; ``inputs``: variable -> digest of the value it loads.
 
-    Raises ``OSError`` when a file it names cannot be read, ``TooLarge`` for a huge folder.
+    Raises ``OSError`` when a module it imports cannot be read.
     """
-    folder = Path(pipeline.source).resolve().parent
     local, _ = modules.for_step(pipeline, step)
     parts = {
         "format": FORMAT,
@@ -103,11 +98,19 @@ def static_key(
         "params": {name: _digest(value) for name, value in sorted(params.items())},
         "inputs": dict(sorted(inputs.items())),
         "outputs": _digest(sorted(step.outputs)),
-        "files": {p: memo.path(folder / p) for p in read_paths(pipeline, step, params)},
         "modules": {name: memo.path(path) for name, path in sorted(local.items())},
         "packages": _digest(packages.for_step(step)),
     }
     return StaticKey(_digest(parts), parts)
+
+
+def named_paths(
+    pipeline: Pipeline, step: Step, params: dict[str, Any], memo: DigestMemo
+) -> dict[str, str | None]:
+    """The content, now, of every path the step's code names (``read_paths``): None for a
+    missing path. Raises ``OSError`` when one cannot be read, ``TooLarge`` for a huge folder."""
+    folder = Path(pipeline.source).resolve().parent
+    return {p: memo.path(folder / p) for p in read_paths(pipeline, step, params)}
 
 
 def written_paths(pipeline: Pipeline, step: Step) -> list[str]:

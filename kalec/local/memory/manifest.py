@@ -12,7 +12,10 @@ A read is kept as what the step could have learnt from it:
 - ``env``: environment variables it read (a digest of each value), or the whole environment;
 - ``packages``: the version of each installed distribution whose modules it imported, and
   ``code``: the files of modules that are not an installed distribution's (beside the notebook,
-  through ``sys.path.insert``, an editable install).
+  through ``sys.path.insert``, an editable install);
+- ``named``: paths the step's code names (``pd.read_csv('data/x.csv')``, ``DATA = 'x.csv'``),
+  as they were before it ran: a reader in native code may read them unobserved. A named path the
+  step was seen to create, write first or only append to is its product, not its input.
 
 Writes are the final state of every path it wrote, created or removed, which a hit puts back.
 
@@ -50,6 +53,7 @@ class Manifest:
     env_all: str | None = None
     packages: dict[str, str | None] = field(default_factory=dict)
     code: dict[str, str | None] = field(default_factory=dict)
+    named: dict[str, str | None] = field(default_factory=dict)
     writes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def reads(self) -> dict[str, Any]:
@@ -61,6 +65,7 @@ class Manifest:
             "env_all": self.env_all,
             "packages": self.packages,
             "code": self.code,
+            "named": self.named,
         }
 
     def as_json(self) -> dict[str, Any]:
@@ -77,6 +82,7 @@ class Manifest:
             env_all=reads.get("env_all"),
             packages=dict(reads.get("packages") or {}),
             code=dict(reads.get("code") or {}),
+            named=dict(reads.get("named") or {}),
             writes=dict(data.get("writes") or {}),
         )
 
@@ -125,12 +131,19 @@ def _changed(then: list[Any] | None, now: list[Any] | None) -> bool:
 
 
 def resolve(
-    observed: dict[str, Any], places: Places, memo: DigestMemo, native_writes: set[str]
+    observed: dict[str, Any],
+    places: Places,
+    memo: DigestMemo,
+    native_writes: set[str],
+    named: dict[str, str | None],
 ) -> Manifest:
     """The manifest of a step that succeeded, from its record; ``native_writes``: absolute
     paths its code writes through a literal path (perhaps in native code, which is not
-    observed). Raises ``Unstable`` naming what changed while it ran."""
+    observed); ``named``: the paths its code names (relative to the notebook's folder, or
+    absolute) with their content before it ran. Raises ``Unstable`` naming what changed while
+    it ran."""
     manifest = Manifest()
+    _resolve_named(manifest, named, observed, places, memo, native_writes)
     for path, entry in (observed.get("paths") or {}).items():
         kept = places.kept(path)
         if not entry.get("created"):
@@ -145,6 +158,34 @@ def resolve(
     manifest.env_all = observed.get("env_listed")
     _resolve_modules(manifest, observed.get("modules") or [], places, memo)
     return manifest
+
+
+def _resolve_named(
+    manifest: Manifest,
+    named: dict[str, str | None],
+    observed: dict[str, Any],
+    places: Places,
+    memo: DigestMemo,
+    native_writes: set[str],
+) -> None:
+    """Named paths still as they were before the step, except its own products."""
+    paths = observed.get("paths") or {}
+    for path, before in named.items():
+        real = os.path.normpath(places.real(os.path.expanduser(path)))
+        entry = paths.get(real) or {}
+        if entry.get("created") or real in native_writes:
+            continue  # made, written first or appended to by the step: not an input
+        if entry.get("written") and "prior" not in entry:
+            continue
+        try:
+            now = memo.path(Path(real))
+        except OSError:
+            now = "unreadable"
+        except Exception:  # a folder grown past the limit while it ran
+            now = "too large"
+        if now != before and not entry.get("written"):
+            raise Unstable(f"{path} changed while the step ran")
+        manifest.named[path] = before
 
 
 def _resolve_read(
@@ -259,6 +300,14 @@ def mismatch(manifest: Manifest, places: Places, memo: DigestMemo) -> str | None
     for kept, digest in manifest.code.items():
         if _content(places.real(kept), memo) != digest:
             return f"module file {kept} changed"
+    for path, digest in manifest.named.items():
+        try:
+            now = memo.path(Path(places.real(os.path.expanduser(path))))
+        except Exception:
+            now = "unreadable"
+        if now != digest:
+            what = "appeared" if digest is None else "is gone" if now is None else "changed"
+            return f"{path} {what}"
     return None
 
 

@@ -42,6 +42,10 @@ from kalec.local.memory.key import StaticKey
 from kalec.local.memory.manifest import Manifest, Places, mismatch
 
 ENTRIES_PER_KEY = 8  # of one static key: the most recently used are kept
+# Files a step writes are copied into the cache to be put back on a hit, up to these sizes; a
+# larger one is checked in place instead (a hit only while it is still as the step left it).
+COPY_FILE_LIMIT = 256 * 2**20
+COPY_STEP_LIMIT = 2**30
 _FICLONE = 0x40049409  # Linux: share the blocks of a file (btrfs, xfs): a copy at no cost
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
@@ -83,7 +87,7 @@ class Entry:
         return found
 
     def _written(self) -> list[dict[str, Any]]:
-        return [w for w in self.manifest.writes.values() if "digest" in w]
+        return [w for w in self.manifest.writes.values() if "digest" in w and w.get("copied")]
 
 
 @dataclass
@@ -194,7 +198,11 @@ class StepCache:
             if entry is None:
                 self._drop(file)
                 continue
-            problem = mismatch(entry.manifest, places, self.memo) or self._damage(entry)
+            problem = (
+                mismatch(entry.manifest, places, self.memo)
+                or self._damage(entry)
+                or self._moved_in_place(entry, places)
+            )
             if problem is None:
                 with contextlib.suppress(OSError):
                     os.utime(file)  # recently used: kept, and ``kalec clean`` removes it last
@@ -214,6 +222,18 @@ class StepCache:
                         shutil.rmtree(path) if path.is_dir() else path.unlink()
                     return f"a stored value was damaged ({path.name}); it was removed"
                 return f"a stored value is missing ({path.name})"
+        return None
+
+    def _moved_in_place(self, entry: Entry, places: Places) -> str | None:
+        """Files the step wrote that were too large to copy must still be as it left them."""
+        for kept, state in entry.manifest.writes.items():
+            if "digest" in state and not state.get("copied"):
+                try:
+                    same = self.memo.file(places.real(kept)) == state["digest"]
+                except OSError:
+                    same = False
+                if not same:
+                    return f"{kept}, which it wrote, has changed (too large to keep a copy of)"
         return None
 
     def _drop(self, file: Path) -> None:
@@ -257,7 +277,7 @@ class StepCache:
                 path.mkdir(parents=True, exist_ok=True)
                 changed.append(kept)
         for kept, state in writes.items():
-            if "digest" not in state:
+            if "digest" not in state or not state.get("copied"):
                 continue
             path = Path(places.real(kept))
             with contextlib.suppress(OSError):
@@ -301,10 +321,20 @@ class StepCache:
                     digest = self.memo.file(str(path), with_ctime=False)
                     self._keep(path, self.object_path(digest))
                     texts[label] = Stored(digest, "", path.stat().st_size).as_json()
+            writes, copied = {}, 0
             for kept, state in manifest.writes.items():
-                if "digest" in state:
+                state = dict(state)
+                size = int(state.get("size", 0))
+                if (
+                    "digest" in state
+                    and size <= COPY_FILE_LIMIT
+                    and copied + size <= COPY_STEP_LIMIT
+                ):
                     real = Path(places.real(kept))
                     self._keep(real, self.object_path(state["digest"]), copy=True)
+                    state["copied"], copied = True, copied + size
+                writes[kept] = state
+            manifest = Manifest.from_json({"reads": manifest.reads(), "writes": writes})
             entry = {
                 "outputs": values,
                 "metrics": metrics,
