@@ -371,15 +371,14 @@ class Observer:
             return None
         return text
 
-    def _busy(self) -> bool:
-        return getattr(self._local, "busy", False)
+    def _path(self, raw: Any) -> str | None:
+        """The absolute path to record; None for the observer's own work and ignored paths."""
+        return None if getattr(self._local, "busy", False) else self._absolute(raw)
 
     def saw(self, raw: Any, use: str, status: os.stat_result | None | bool = False) -> None:
         """A look at a path: ``exists`` (only whether it is there and what it is), ``stat``,
         ``read`` or ``list``; ``status``: the stat the caller already has (False: none)."""
-        if self._busy():
-            return
-        path = self._absolute(raw)
+        path = self._path(raw)
         if path is None:
             return
         entry = self.paths.get(path)
@@ -399,9 +398,7 @@ class Observer:
     def wrote(self, raw: Any, replaces: bool, use: str = "read") -> None:
         """The step writes ``raw``: ``replaces`` when what was there before does not matter
         (a new or truncated file); otherwise its earlier content counts as read."""
-        if self._busy():
-            return
-        path = self._absolute(raw)
+        path = self._path(raw)
         if path is None:
             return
         entry = self.paths.get(path)
@@ -422,9 +419,7 @@ class Observer:
         """Opened only to append (a log file, often from the prelude, so in every step): the
         step cannot read through it, so its earlier content is no input. What it appends is a
         side effect a cached step does not repeat, as a cached build does not print again."""
-        if self._busy():
-            return
-        path = self._absolute(raw)
+        path = self._path(raw)
         if path is not None and path not in self.paths:
             self.paths[path] = {"uses": [], "created": True, "appended": True}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,9 +147,7 @@ class Memory:
     ) -> None:
         """Record the key and manifest in the step's folder (for ``--resume``), and keep the
         step in the cache when ``into_cache``."""
-        record = {"key": key.digest, "parts": key.parts, "manifest": manifest.as_json()}
-        with contextlib.suppress(OSError, TypeError, ValueError):
-            (folder / MEMORY_FILE).write_text(json.dumps(record, default=repr), encoding="utf-8")
+        _record(folder, key, manifest)
         if not into_cache or self.cache is None:
             return
         files = {}
@@ -163,14 +162,17 @@ class Memory:
 
     def remember_entry(self, key: StaticKey, entry: Entry, folder: Path) -> None:
         """A hit's key and manifest in the step's folder, as if it had run."""
-        record = {"key": key.digest, "parts": key.parts, "manifest": entry.manifest.as_json()}
-        with contextlib.suppress(OSError, TypeError, ValueError):
-            (folder / MEMORY_FILE).write_text(json.dumps(record, default=repr), encoding="utf-8")
+        _record(folder, key, entry.manifest)
 
     # --- earlier runs ------------------------------------------------------------------------
 
     def reuse(
-        self, earlier: Path, run_id: str, key: StaticKey | None, folder: Path, names: Any
+        self,
+        earlier: Path,
+        run_id: str,
+        key: StaticKey | None,
+        folder: Path,
+        names: Callable[[str], str],
     ) -> Reuse:
         """The values a step had in an earlier run's folder ``earlier``, linked into ``folder``,
         when its key is the key it ran with and all it read still holds; else why not.
@@ -202,8 +204,7 @@ class Memory:
         if written:
             return Reuse(reason=f"{written}, which it wrote, has changed since {run_id}")
         outcome.outputs = restored
-        with contextlib.suppress(OSError):
-            (folder / MEMORY_FILE).write_text(json.dumps(record), encoding="utf-8")
+        _record(folder, key, manifest)
         return Reuse(outcome=outcome)
 
     def _writes_in_place(self, manifest: Manifest) -> str | None:
@@ -231,6 +232,14 @@ class Memory:
 
     def save(self) -> None:
         self.memo.save()
+
+
+def _record(folder: Path, key: StaticKey, manifest: Manifest) -> None:
+    """The key a step's values were made under and its manifest, in the step's folder: what a
+    later ``--resume`` checks before taking them."""
+    record = {"key": key.digest, "parts": key.parts, "manifest": manifest.as_json()}
+    with contextlib.suppress(OSError, TypeError, ValueError):
+        (folder / MEMORY_FILE).write_text(json.dumps(record, default=repr), encoding="utf-8")
 
 
 def ending_of(path: str, folder: Path, variable: str) -> str:
