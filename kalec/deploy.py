@@ -58,6 +58,43 @@ def describe(request: DeployRequest) -> str:
     return "\n".join(lines)
 
 
+def request_for(
+    pipeline: Any,
+    host: str,
+    script_name: str,
+    name: str | None = None,
+    description: str | None = None,
+    experiment: str | None = None,
+    image: str | None = None,
+    packages: tuple[str, ...] = (),
+    run: bool = False,
+    params: dict[str, Any] | None = None,
+    namespace: str | None = None,
+    token: str | None = None,
+) -> DeployRequest:
+    """What to upload and run: the pipeline compiled to KFP's YAML, named and described as the
+    user chose, else as the notebook's settings say. The one way the CLI and the service build a
+    request. Raises ``KalecError`` when the pipeline cannot be compiled for KFP."""
+    from kalec.cluster_names import pipeline_name
+    from kalec.targets import kfp_yaml
+    from kalec.targets.kfp_py import description as kfp_description
+    from kalec.targets.options import KfpOptions
+
+    settings = pipeline.settings
+    options = KfpOptions(image=image, packages=packages, script_name=script_name)
+    return DeployRequest(
+        host=host,
+        pipeline_name=pipeline_name(name or settings.name),
+        yaml_text=kfp_yaml.emit(pipeline, options),
+        description=description or kfp_description(pipeline),
+        experiment=experiment or settings.experiment or "Default",
+        run=run,
+        params=params or {},
+        namespace=namespace,
+        token=token,
+    )
+
+
 def _client(request: DeployRequest) -> Any:
     import kfp
 

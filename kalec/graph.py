@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, replace
 from xml.sax.saxutils import escape, quoteattr
 
-from kalec.analysis.names import describe
+from kalec.analysis.symbols import describe
 from kalec.ir import InputKind, Pipeline
 
 FORMATS = ("svg", "dot", "mermaid")

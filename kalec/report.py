@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kalec.analysis.names import describe
+from kalec.analysis.symbols import describe
 from kalec.ir import Diagnostic, InputKind, Pipeline, Severity
 
 
@@ -70,6 +70,13 @@ def check_report(pipeline: Pipeline) -> str:
         f"{len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else "no problems found"
     )
     return "\n".join(lines) + "\n"
+
+
+def not_a_notebook(source: str, error: Exception) -> dict[str, Any]:
+    """``check_data`` of a file that is not a notebook at all (K100)."""
+    from kalec.diagnostics import NOT_A_NOTEBOOK
+
+    return {"notebook": source, "ok": False, "diagnostics": [NOT_A_NOTEBOOK(str(error)).as_dict()]}
 
 
 def _where(origin: Any) -> dict[str, int | None]:

@@ -14,8 +14,8 @@ from cases import GOOD
 from conftest import ROOT, SHARED_CORPUS
 from helpers import kernel_results, make_notebook, result_lines, run_kalec
 
-from kalec.backends import argo
 from kalec.compiler import compile_notebook
+from kalec.targets import argo
 
 B = "block:"
 corpus = sorted(SHARED_CORPUS.glob("*.ipynb")) if SHARED_CORPUS.is_dir() else []

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from helpers import kfp_local_run, make_notebook, result_lines, run_kalec
 
-from kalec.backends.packages import Packages
-from kalec.backends.shipping import LocalModules, magic_needs
 from kalec.compiler import compile_notebook
+from kalec.packaging.packages import Packages
+from kalec.packaging.shipping import LocalModules, magic_needs
 
 B = "block:"
 

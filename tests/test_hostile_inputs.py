@@ -23,9 +23,9 @@ from helpers import make_notebook, run_kalec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from kalec.backends import BackendError, argo, kfp_py, kfp_yaml
 from kalec.compiler import compile_notebook
 from kalec.frontend.notebook import NotebookError
+from kalec.targets import BackendError, argo, kfp_py, kfp_yaml
 
 B = "block:"
 CANARY = "kalec-canary"

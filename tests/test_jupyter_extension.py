@@ -147,12 +147,12 @@ def test_installing_kalec_enables_the_extension() -> None:
     )
     text = done.stdout + done.stderr
     assert (
-        "kalec.jupyter_extension \x1b[32menabled" in text
-        or "kalec.jupyter_extension enabled" in text
+        "kalec.serve.jupyter \x1b[32menabled" in text
+        or "kalec.serve.jupyter enabled" in text
     ), text
     assert (
-        "kalec.jupyter_extension 0.1.0 \x1b[32mOK" in text
-        or "kalec.jupyter_extension 0.1.0 OK" in text
+        "kalec.serve.jupyter 0.1.0 \x1b[32mOK" in text
+        or "kalec.serve.jupyter 0.1.0 OK" in text
     )
 
 

@@ -20,10 +20,10 @@ from helpers import kernel_results, kfp_local_run, make_notebook, result_lines, 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kalec.backends import kfp_py
-from kalec.backends.escaping import code_literal
-from kalec.backends.python_names import identifier
 from kalec.ir import CellTags, CodeCell, Pipeline, Role, Settings, Step
+from kalec.targets import kfp_py
+from kalec.targets.escaping import code_literal
+from kalec.targets.identifiers import identifier
 
 B = "block:"
 

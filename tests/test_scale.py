@@ -14,8 +14,8 @@ import pytest
 import yaml
 from helpers import make_notebook
 
-from kalec.backends import argo, kfp_py
 from kalec.compiler import compile_notebook
+from kalec.targets import argo, kfp_py
 
 STEPS = 10_000
 

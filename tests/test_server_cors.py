@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kalec.server import ServerConfig, create_app
+from kalec.serve.app import ServerConfig, create_app
 
 LAB = "http://localhost:8888"
 

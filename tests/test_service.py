@@ -10,8 +10,8 @@ import pytest
 from conftest import ROOT
 from helpers import make_notebook, run_kalec
 
-from kalec import service
-from kalec.service import ServiceError
+from kalec.serve import service
+from kalec.serve.service import ServiceError
 
 QUICKSTART = ROOT / "examples" / "quickstart.ipynb"
 

@@ -20,8 +20,8 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 
-from kalec.analysis.names import dotted_name
 from kalec.analysis.random_state import RandomAliases
+from kalec.analysis.symbols import dotted_name
 
 MUTATING_METHODS = frozenset(
     """

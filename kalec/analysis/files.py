@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 
-from kalec.analysis.names import dotted_name
+from kalec.analysis.symbols import dotted_name
 
 # Calls that write the paths given to them.
 WRITERS = frozenset(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from kalec.analysis.names import dotted_name
+from kalec.analysis.symbols import dotted_name
 
 _CLOCK = {
     "time.time", "time.time_ns", "datetime.now", "datetime.datetime.now", "datetime.utcnow",

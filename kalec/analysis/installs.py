@@ -11,7 +11,7 @@ import ast
 import shlex
 from dataclasses import dataclass
 
-from kalec import names
+from kalec import cluster_names
 from kalec.analysis.parsing import parse
 
 # pip options followed by a value that is not a requirement
@@ -41,7 +41,7 @@ def _pip_requirements(command: str) -> list[str]:
             skip = True
         elif word.startswith("-") or any(c in word for c in "{}$&|;<>`"):
             continue
-        elif names.requirement_problem(word) is None:
+        elif cluster_names.requirement_problem(word) is None:
             found.append(word)
     return found
 

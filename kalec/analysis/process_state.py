@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from kalec.analysis.names import dotted_name
+from kalec.analysis.symbols import dotted_name
 
 # Calls that change process-wide state, by the dotted name as written, and what they change.
 _STATE_CALLS = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from kalec.analysis.names import dotted_name
+from kalec.analysis.symbols import dotted_name
 from kalec.runtime.global_state import NUMPY_STATE, PYTHON_STATE
 
 _SEEDING = {"seed", "setstate", "set_state"}

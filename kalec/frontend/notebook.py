@@ -12,8 +12,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from kalec import cluster_names
 from kalec import diagnostics as D
-from kalec import names
 from kalec.errors import KalecError
 from kalec.frontend.magics import MagicError, to_analyzed, to_python
 from kalec.frontend.tags import parse_cell_tags, remember_meanings
@@ -73,9 +73,9 @@ def _volumes(raw: Any, diagnostics: list[Diagnostic]) -> tuple[Volume, ...]:
         if size is not None and item.get("size_type") and str(size).isdigit():
             size = f"{size}{item['size_type']}"
         problem = (
-            names.object_name_problem(str(name), "volume claim")
-            or names.mount_path_problem(str(mount))
-            or (None if size is None else names.quantity_problem("memory", str(size)))
+            cluster_names.object_name_problem(str(name), "volume claim")
+            or cluster_names.mount_path_problem(str(mount))
+            or (None if size is None else cluster_names.quantity_problem("memory", str(size)))
         )
         if problem:
             diagnostics.append(
@@ -131,7 +131,7 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
         return str(value) if value not in (None, "") else None
 
     image = text("image")
-    problem = names.image_problem(image) if image else None
+    problem = cluster_names.image_problem(image) if image else None
     if problem:
         diagnostics.append(
             D.IMAGE_INVALID(
@@ -141,7 +141,7 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
             )
         )
     return Settings(
-        name=text("name") or names.pipeline_name(path.stem),
+        name=text("name") or cluster_names.pipeline_name(path.stem),
         description=text("description") or "",
         image=text("image"),
         experiment=text("experiment"),

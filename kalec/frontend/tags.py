@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kalec import cluster_names, startup_cache
 from kalec import diagnostics as D
-from kalec import names, user_cache
+from kalec.cluster_names import digest
 from kalec.ir import CellTags, Diagnostic, Origin, Role, Secret, StepOptions
-from kalec.names import digest
 
 # The keywords that make a tag kalec's: a tag whose head is one of these must parse.
 KEYWORDS = (
@@ -76,7 +76,7 @@ def _parser() -> Any:
     import lark
 
     grammar = grammar_path().read_text(encoding="utf-8")
-    cache = user_cache.folder()
+    cache = startup_cache.folder()
     key = digest(f"{grammar}\0{lark.__version__}\0{sys.version_info[:2]}", 16)
     cached = cache / f"tags-{key}.lark" if cache else None
     if cached and cached.is_file():
@@ -89,7 +89,7 @@ def _parser() -> Any:
     if cached:
         buffer = io.BytesIO()
         parser.save(buffer)
-        user_cache.write_atomically(cached, buffer.getvalue())
+        startup_cache.write_atomically(cached, buffer.getvalue())
     return parser
 
 
@@ -140,7 +140,7 @@ _MAX_MEANINGS = 4096  # a hostile notebook's thousands of distinct tags are not 
 
 def _meanings_file() -> Path | None:
     """Keyed by everything that decides a meaning: the grammar, this module, the IR's classes."""
-    cache = user_cache.folder()
+    cache = startup_cache.folder()
     if cache is None:
         return None
     here = Path(__file__).resolve()
@@ -179,7 +179,7 @@ def remember_meanings() -> None:
     kept = known if len(known) <= _MAX_MEANINGS else new if len(new) <= _MAX_MEANINGS else None
     path = _meanings_file()
     if path is not None and kept is not None:
-        user_cache.write_atomically(path, pickle.dumps(kept))
+        startup_cache.write_atomically(path, pickle.dumps(kept))
 
 
 def _parse(tag: str, head: str) -> ParsedTag | None:
@@ -201,30 +201,34 @@ def _parse(tag: str, head: str) -> ParsedTag | None:
         return ParsedTag(kind)
     problem: str | None = None
     if kind == "limit":
-        problem = names.quantity_problem(args[0], args[1])
+        problem = cluster_names.quantity_problem(args[0], args[1])
         options = StepOptions(limits=((args[0], args[1]),))
     elif kind == "image":
-        problem = names.image_problem(args[0])
+        problem = cluster_names.image_problem(args[0])
         options = StepOptions(image=args[0])
     elif kind == "annotation":
-        problem = names.label_key_problem(args[0])
+        problem = cluster_names.label_key_problem(args[0])
         options = StepOptions(annotations=((args[0], args[1]),))
     elif kind == "label":
-        problem = names.label_key_problem(args[0]) or names.label_value_problem(args[1])
+        problem = cluster_names.label_key_problem(args[0]) or cluster_names.label_value_problem(
+            args[1]
+        )
         options = StepOptions(labels=((args[0], args[1]),))
     elif kind == "cache":
         options = StepOptions(cache=args[0] == "enabled")
     elif kind == "retry":
-        problem = names.count_problem("retries", int(args[0]))
+        problem = cluster_names.count_problem("retries", int(args[0]))
         options = StepOptions(retries=int(args[0]))
     elif kind == "timeout":
         seconds = parse_duration(args[0])
         if seconds <= 0:
             problem = "a timeout must be longer than zero"
-        problem = problem or names.count_problem("seconds", seconds)
+        problem = problem or cluster_names.count_problem("seconds", seconds)
         options = StepOptions(timeout_seconds=seconds)
     else:  # secret
-        problem = names.object_name_problem(args[0], "secret") or names.secret_key_problem(args[1])
+        problem = cluster_names.object_name_problem(
+            args[0], "secret"
+        ) or cluster_names.secret_key_problem(args[1])
         options = StepOptions(secrets=(Secret(*args),))
     if problem:
         raise ValueError(f"tag '{tag}' cannot be honoured: {problem}")

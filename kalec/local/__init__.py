@@ -1,14 +1,14 @@
 """The local runner: runs a compiled pipeline on this machine, step by step, and remembers.
 
-May import the IR, the packaging helpers (``kalec.backends`` for now) and the runtime; nothing
+May import the IR, the packaging helpers (``kalec.targets`` for now) and the runtime; nothing
 of the CLI, the service or verify. ``run`` is the target ``local`` of the backend registry.
 """
 
 from __future__ import annotations
 
-from kalec.backends.options import RunOptions
 from kalec.ir import Pipeline
 from kalec.local.folder import RunFolderError
+from kalec.local.options import RunOptions
 from kalec.local.plan import SelectionError
 
 

@@ -37,6 +37,36 @@ def text_table(rows: Sequence[Sequence[str]], right: Iterable[int] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary_table(steps: list[dict[str, Any]], note_width: int = 72) -> str:
+    """The table a run ends with, from its status record's steps (``kalec-status.json``): the
+    runner prints it, a server sends it."""
+    from kalec.local.status import StepStatus, step_status
+
+    rows = [("step", "status", "seconds", "bytes passed", "note")]
+    for step in steps:
+        status = step_status(step.get("status")) or StepStatus.WAITING
+        shown = status.value
+        source = step.get("source")
+        if source and source != "cache":
+            shown += f" ({source})"
+        note = str(step.get("note") or "")
+        if len(note) > note_width:
+            note = note[: note_width - 3] + "..."
+        ran = status in (StepStatus.RAN, StepStatus.FAILED)
+        rows.append(
+            (
+                str(step.get("name")),
+                shown,
+                f"{float(step.get('seconds') or 0):.2f}" if ran else "-",
+                f"{int(step.get('bytes') or 0):,}" if status.settled else "-",
+                note,
+            )
+        )
+    if not any(row[4] for row in rows[1:]):
+        rows = [row[:4] for row in rows]
+    return text_table(rows, right=(2, 3))
+
+
 def duration(seconds: float) -> str:
     minutes, seconds = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)

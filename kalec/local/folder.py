@@ -18,12 +18,14 @@ import time
 from pathlib import Path
 from typing import IO
 
+from kalec.cluster_names import digest
 from kalec.errors import KalecError
 from kalec.local.records import LOCK_FILE
-from kalec.names import digest
 from kalec.runtime.marshal.atomic import TEMPORARY_PREFIX
 
 _MAX_NAME_BYTES = 120  # a file name of a step or a variable; file systems allow 255
+LOG_FILE = "kalec-output.log"  # in a step's folder: all it printed, as the terminal showed it
+METRICS_FILE = "kalec-metrics.json"  # in the run folder: every metric of the run
 
 
 class RunFolderError(KalecError):

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from kalec.analysis.parsing import parse
-from kalec.backends.shipping import LocalModules
 from kalec.errors import KalecError
 from kalec.ir import Pipeline
 from kalec.local.processes import start_fresh, step_environment
+from kalec.packaging.shipping import LocalModules
 
 READY_SECONDS = 600.0  # the prelude's imports may be slow (a first import compiles bytecode)
 START_SECONDS = 30.0

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kalec.backends.options import RunOptions
 from kalec.errors import KalecError
 from kalec.ir import Pipeline
 from kalec.ir.dag import ancestors, descendants
+from kalec.local.options import RunOptions
 from kalec.local.records import RunRecord, runs_of
 
 

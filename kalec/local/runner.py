@@ -26,19 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from kalec.backends.options import RunOptions
-from kalec.backends.step_spec import step_params, step_spec
 from kalec.ir import Origin, Pipeline, Step
-from kalec.local.console import Console, duration, text_table
-from kalec.local.folder import RunFolder, file_name, new_run_id
+from kalec.local.console import Console, duration, summary_table
+from kalec.local.folder import LOG_FILE, METRICS_FILE, RunFolder, file_name, new_run_id
 from kalec.local.fork_server import Starter
 from kalec.local.memory import Memory, StaticKey, Unstable
 from kalec.local.memory.store import link_into
+from kalec.local.options import RunOptions
 from kalec.local.plan import Plan, plan
 from kalec.local.processes import GRACE_SECONDS, StopSignals, describe_exit, end_groups
 from kalec.local.records import write_record
 from kalec.local.run_notebook import write_run_notebook
 from kalec.local.status import RunState, StepStatus
+from kalec.packaging.step_spec import step_params, step_spec
 from kalec.runtime.protocol import (
     DISPLAY_FILE,
     OBSERVED_FILE,
@@ -49,10 +49,7 @@ from kalec.runtime.protocol import (
     StepRequest,
 )
 
-METRICS_FILE = "kalec-metrics.json"
-LOG_FILE = "kalec-output.log"  # everything the step printed, as the terminal showed it
 HEARTBEAT_SECONDS = 60.0  # a step running this long is said to be running, again and again
-_NOTE_WIDTH = 72
 
 
 @dataclass
@@ -480,9 +477,8 @@ class LocalRun:
                 found.update(run.outcome.metrics)
         return found
 
-    def _write_status(self, state: RunState, exit_code: int | None = None) -> None:
-        """``kalec-status.json``: the run's and each step's state, for ``kalec runs``,
-        ``--resume`` and a server to show while the run goes on."""
+    def _status_steps(self) -> list[dict[str, Any]]:
+        """Each step as the status record holds it: state, seconds, bytes, source, note."""
         now = time.perf_counter()
         steps = []
         for run in self.runs.values():
@@ -503,13 +499,18 @@ class LocalRun:
                     "line": outcome.line if failed else None,
                 }
             )
+        return steps
+
+    def _write_status(self, state: RunState, exit_code: int | None = None) -> None:
+        """``kalec-status.json``: the run's and each step's state, for ``kalec runs``,
+        ``--resume`` and a server to show while the run goes on."""
         data = {
             "notebook": str(Path(self.pipeline.source).resolve()),
             "started": self.started_at,
-            "seconds": round(now - self.clock, 3),
+            "seconds": round(time.perf_counter() - self.clock, 3),
             "state": state.value,
             "exit_code": exit_code,
-            "steps": steps,
+            "steps": self._status_steps(),
             "metrics": self.metrics(),
         }
         write_record(self.run_dir, data)
@@ -536,28 +537,7 @@ class LocalRun:
         self.console.err.flush()
 
     def _summary(self) -> None:
-        rows = [("step", "status", "seconds", "bytes passed", "note")]
-        for state in self.runs.values():
-            status = state.status.value
-            if state.source and state.source != "cache":
-                status += f" ({state.source})"
-            note = state.note or ""
-            if len(note) > _NOTE_WIDTH:
-                note = note[: _NOTE_WIDTH - 3] + "..."
-            rows.append(
-                (
-                    state.step.name,
-                    status,
-                    f"{state.seconds:.2f}"
-                    if state.status in (StepStatus.RAN, StepStatus.FAILED)
-                    else "-",
-                    f"{state.bytes_out:,}" if state.status.settled else "-",
-                    note,
-                )
-            )
-        if not any(row[4] for row in rows[1:]):
-            rows = [row[:4] for row in rows]
-        self.console.out.write("\n" + text_table(rows, right=(2, 3)))
+        self.console.out.write("\n" + summary_table(self._status_steps()))
         self.console.out.flush()
 
     def _show_metrics(self) -> None:

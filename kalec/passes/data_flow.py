@@ -32,7 +32,7 @@ from dataclasses import replace
 
 from kalec import diagnostics as D
 from kalec.analysis.effects import BUILTIN_NAMES
-from kalec.analysis.names import FILE_PREFIX, describe
+from kalec.analysis.symbols import FILE_PREFIX, describe
 from kalec.ir import (
     Dependency,
     Diagnostic,

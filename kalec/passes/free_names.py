@@ -19,7 +19,7 @@ from pyflakes import checker, messages
 
 from kalec import diagnostics as D
 from kalec.analysis.effects import BUILTIN_NAMES
-from kalec.analysis.names import FILE_PREFIX
+from kalec.analysis.symbols import FILE_PREFIX
 from kalec.ir import Diagnostic, FreeName, Origin, Pipeline
 from kalec.runtime.global_state import STATES
 

@@ -14,8 +14,8 @@ import graphlib
 from dataclasses import replace
 
 from kalec import diagnostics as D
+from kalec.cluster_names import normalized_name
 from kalec.ir import Diagnostic, Origin, Pipeline, Step
-from kalec.names import normalized_name
 
 
 def _cycle(pipeline: Pipeline) -> list[Diagnostic]:

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from kalec.backends.options import RunOptions
 from kalec.ir import Pipeline
+from kalec.local.options import RunOptions
 from kalec.local.runner import LocalRun
 from kalec.runtime.protocol import DISPLAY_FILE, OUTCOME_FILE, StepOutcome
 from kalec.verify.kernel import Failed, KernelRun, Probes, VerifyError, run_kernel

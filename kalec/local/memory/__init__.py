@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kalec.backends.packages import Packages
-from kalec.backends.shipping import LocalModules
 from kalec.ir import Pipeline, Step
 from kalec.local.memory.digests import MAX_FILES, DigestMemo, TooLarge
 from kalec.local.memory.key import StaticKey, named_paths, static_key, written_paths
 from kalec.local.memory.manifest import Manifest, Places, Unstable, mismatch, resolve
 from kalec.local.memory.store import Entry, StepCache, Stored, intact, link_into
+from kalec.packaging.packages import Packages
+from kalec.packaging.shipping import LocalModules
 from kalec.runtime.protocol import OBSERVED_FILE, OUTCOME_FILE, StepOutcome
 
 MEMORY_FILE = "kalec-memory.json"  # in a step's folder: the key it ran with, its manifest

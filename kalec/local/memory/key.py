@@ -27,12 +27,12 @@ from typing import Any
 from kalec import __version__
 from kalec.analysis.files import looks_like_path, path_literals
 from kalec.analysis.parsing import parse
-from kalec.backends.packages import Packages
-from kalec.backends.runtime_bundle import runtime_archive
-from kalec.backends.shipping import LocalModules
-from kalec.backends.step_spec import step_spec
 from kalec.ir import Pipeline, Step
 from kalec.local.memory.digests import DigestMemo
+from kalec.packaging.packages import Packages
+from kalec.packaging.runtime_bundle import runtime_archive
+from kalec.packaging.shipping import LocalModules
+from kalec.packaging.step_spec import step_spec
 from kalec.runtime.marshal.digest import ALGORITHM
 
 FORMAT = 2  # of keys and entries: a change makes every old entry a miss

@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kalec.backends import installed
 from kalec.local.memory.digests import DigestMemo
 from kalec.runtime.observe import environment_digest, listing_digest, stat_of, text_digest
+from kalec.packaging import installed
 
 
 class Unstable(Exception):

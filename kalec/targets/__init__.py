@@ -28,16 +28,16 @@ class Target:
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
-        Target("ir", "the compiled step IR as JSON", "kalec.backends.ir_json", ".ir.json"),
-        Target("kfp-py", "a Kubeflow Pipelines v2 DSL script", "kalec.backends.kfp_py", ".kfp.py"),
+        Target("ir", "the compiled step IR as JSON", "kalec.targets.ir_json", ".ir.json"),
+        Target("kfp-py", "a Kubeflow Pipelines v2 DSL script", "kalec.targets.kfp_py", ".kfp.py"),
         Target(
             "yaml",
             "a compiled Kubeflow Pipelines spec, for upload",
-            "kalec.backends.kfp_yaml",
+            "kalec.targets.kfp_yaml",
             ".pipeline.yaml",
             requires=("kfp",),
         ),
-        Target("argo", "an Argo Workflow", "kalec.backends.argo", ".argo.yaml"),
+        Target("argo", "an Argo Workflow", "kalec.targets.argo", ".argo.yaml"),
         Target("local", "run every step on this machine", "kalec.local", runs=True),
     )
 }

@@ -6,7 +6,7 @@ import keyword
 import re
 from typing import Any
 
-from kalec.backends.escaping import code_literal, py_literal
+from kalec.targets.escaping import code_literal, py_literal
 
 
 def identifier(name: str, taken: set[str] | None = None) -> str:

@@ -23,7 +23,6 @@ from typing import Any
 from kalec.errors import KalecError
 
 BUILD_TARGETS = ("kfp-py", "yaml", "argo", "ir")
-GRAPH_FORMATS = ("svg", "dot", "mermaid")
 DEFAULT_NAME = "notebook.ipynb"
 
 
@@ -56,50 +55,19 @@ class ServiceError(KalecError):
         return {"error": error}
 
 
-# the fields each endpoint takes, with their types: anything else is a 400 naming the field
-FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "kale": {
-        "nb": (dict, str),
-        "deploy": (bool,),
-        "kfp_port": (int,),
-        "pipeline_name": (str,),
-        "pipeline_descr": (str,),
-        "docker_image": (str,),
-    },
-    "check": {"nb": (dict, str), "name": (str,)},
-    "build": {
-        "nb": (dict, str),
-        "name": (str,),
-        "target": (str,),
-        "image": (str,),
-        "packages": (list,),
-    },
-    "graph": {"nb": (dict, str), "name": (str,), "format": (str,)},
-    "runs": {"nb": (dict, str), "name": (str,), "params": (dict,)},
-    "deploy": {
-        "nb": (dict, str),
-        "name": (str,),
-        "host": (str,),
-        "pipeline_name": (str,),
-        "description": (str,),
-        "image": (str,),
-        "experiment": (str,),
-        "run": (bool,),
-        "params": (dict,),
-    },
-}
-
-
 _TYPE_NAMES = {dict: "an object", str: "text", bool: "true or false", int: "a whole number"}
 _TYPE_NAMES[list] = "a list"
 
 
-def request_fields(endpoint: str, body: Any, placed: bool = False) -> dict[str, Any]:
-    """The fields of a request to ``endpoint``, checked: each known, of its type, the notebook
-    given (``nb``, or with ``placed``, a ``path`` instead: a file the adapter resolves)."""
+def request_fields(
+    fields: dict[str, tuple[type, ...]], body: Any, placed: bool = False
+) -> dict[str, Any]:
+    """The fields of a request, checked against what its endpoint takes (``fields``: name ->
+    types): each known, of its type, the notebook given (``nb``, or with ``placed``, a ``path``
+    instead: a file the adapter resolves)."""
     if not isinstance(body, dict):
         raise ServiceError(400, "bad_request", "the request body is a JSON object")
-    known = FIELDS[endpoint] | ({"path": (str,)} if placed else {})
+    known = fields | ({"path": (str,)} if placed else {})
     for key, value in body.items():
         if key not in known:
             raise ServiceError(
@@ -177,7 +145,7 @@ def _compile(source: Path, text: str) -> Any:
 def _emit(source: Path, text: str, target: str, options: Any) -> str:
     """A build of a notebook that has no folder, remembered: the same notebook posted again
     (an editor's build button, Kale's ``POST /kale``) is answered without compiling again."""
-    from kalec.backends import load
+    from kalec.targets import load
 
     return load(target).emit(_compile(source, text), options)
 
@@ -213,8 +181,8 @@ def with_settings(
     nb: Any, name: str | None = None, description: str | None = None, image: str | None = None
 ) -> Any:
     """The notebook with its pipeline settings given (``metadata.kalec``, which wins over
-    Kale's section): what the seed's ``pipeline_name``, ``pipeline_descr`` and ``docker_image``
-    set. The notebook given is not changed."""
+    Kale's section): what ``POST /kale``'s ``pipeline_name``, ``pipeline_descr`` and
+    ``docker_image`` set. The notebook given is not changed."""
     given = {"name": name, "description": description, "image": image}
     given = {k: v for k, v in given.items() if v}
     if not given:
@@ -235,28 +203,22 @@ def with_settings(
 def typed_params(pipeline: Any, params: Any) -> dict[str, Any]:
     """Parameter values a request gives, each read as its parameter's type, as ``kalec run -y``
     reads them; 400 naming the parameter for an unknown one or a value of the wrong type."""
-    import argparse
-
-    from kalec.cli import UsageError, parse_overrides
+    from kalec.params import ParamError, values_of
 
     if params is not None and not isinstance(params, dict):
         raise ServiceError(400, "bad_field", "params: an object of parameter values")
     try:
-        return parse_overrides(
-            argparse.Namespace(param=[], parameters_yaml=[json.dumps(params or {})]),
-            pipeline.params,
-        )
-    except UsageError as error:
-        message = str(error).replace("error: -y: ", "")
+        return values_of(pipeline.params, params or {})
+    except ParamError as error:
+        message = str(error).removeprefix("-y: ")
         raise ServiceError(400, "bad_field", f"params: {message}") from None
 
 
 def check(nb: Any, name: str | None = None, folder: Path | None = None) -> dict[str, Any]:
     """Steps (cells, dependencies, inputs with their producers, outputs), parameters, metrics
     and diagnostics. A notebook with errors is an answer here (``ok`` false), not a refusal."""
-    from kalec.diagnostics import NOT_A_NOTEBOOK
     from kalec.frontend.notebook import NotebookError
-    from kalec.report import check_data
+    from kalec.report import check_data, not_a_notebook
 
     source = placed(name, folder)
     text = notebook_text(nb)
@@ -267,7 +229,7 @@ def check(nb: Any, name: str | None = None, folder: Path | None = None) -> dict[
             400,
             "not_a_notebook",
             f"nb: {error}",
-            diagnostics=[NOT_A_NOTEBOOK(str(error)).as_dict()],
+            diagnostics=not_a_notebook(source.name, error)["diagnostics"],
         ) from None
     return check_data(pipeline) | {"notebook": source.name}
 
@@ -281,19 +243,19 @@ def build(
     packages: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The pipeline for ``target``: its text and the file name ``kalec build`` would give it."""
-    from kalec import names
-    from kalec.backends import TARGETS, BackendError, TargetUnavailable, load
-    from kalec.backends.options import ArgoOptions, IrOptions, KfpOptions, script_name_for
+    from kalec import cluster_names
     from kalec.ir import Severity
+    from kalec.targets import TARGETS, BackendError, TargetUnavailable, load
+    from kalec.targets.options import ArgoOptions, IrOptions, KfpOptions, script_name_for
 
     if target not in BUILD_TARGETS:
         raise ServiceError(400, "bad_field", f"target: one of {', '.join(BUILD_TARGETS)}")
-    if image is not None and (not isinstance(image, str) or names.image_problem(image)):
-        raise ServiceError(400, "bad_field", f"image: {names.image_problem(str(image))}")
+    if image is not None and (not isinstance(image, str) or cluster_names.image_problem(image)):
+        raise ServiceError(400, "bad_field", f"image: {cluster_names.image_problem(str(image))}")
     if not isinstance(packages, (list, tuple)) or not all(isinstance(p, str) for p in packages):
         raise ServiceError(400, "bad_field", "packages: a list of requirements")
     for requirement in packages:
-        problem = names.requirement_problem(requirement)
+        problem = cluster_names.requirement_problem(requirement)
         if problem:
             raise ServiceError(400, "bad_field", f"packages: {problem}")
     pipeline = compiled(nb, name, folder)
@@ -319,7 +281,7 @@ def build(
     stem = source.name.removesuffix(".ipynb")
     return {
         "target": target,
-        "pipeline_name": names.pipeline_name(pipeline.settings.name),
+        "pipeline_name": cluster_names.pipeline_name(pipeline.settings.name),
         "file_name": stem + TARGETS[target].suffix,
         "text": text,
         "steps": len(pipeline.steps),
@@ -329,14 +291,27 @@ def build(
     }
 
 
+def _check_image_and_packages(image: Any, packages: Any) -> None:
+    from kalec.targets.options import option_problems
+
+    if image is not None and not isinstance(image, str):
+        raise ServiceError(400, "bad_field", "image: text")
+    if not isinstance(packages, (list, tuple)) or not all(isinstance(p, str) for p in packages):
+        raise ServiceError(400, "bad_field", "packages: a list of requirements")
+    for option, problem in option_problems(image, packages):
+        raise ServiceError(
+            400, "bad_field", f"{'image' if option == 'image' else 'packages'}: {problem}"
+        )
+
+
 def graph(
     nb: Any, format: str = "svg", name: str | None = None, folder: Path | None = None
 ) -> dict[str, Any]:
     """The step graph drawn (``text``), and as data: boxes in rows, arrows with what travels."""
-    from kalec.graph import RENDERERS, layout
+    from kalec.graph import FORMATS, RENDERERS, layout
 
-    if format not in GRAPH_FORMATS:
-        raise ServiceError(400, "bad_field", f"format: one of {', '.join(GRAPH_FORMATS)}")
+    if format not in FORMATS:
+        raise ServiceError(400, "bad_field", f"format: one of {', '.join(FORMATS)}")
     pipeline = compiled(nb, name, folder)
     boxes, arrows = layout(pipeline)
     return {
@@ -364,9 +339,8 @@ def deploy(
     import io
     from dataclasses import asdict
 
-    from kalec import names
-    from kalec.backends import KFP_INSTALL_HINT, missing_requirements
-    from kalec.backends.options import KfpOptions, script_name_for
+    from kalec.targets import KFP_INSTALL_HINT, missing_requirements
+    from kalec.targets.options import script_name_for
 
     for field_name, value in (
         ("host", host),
@@ -380,32 +354,28 @@ def deploy(
         raise ServiceError(400, "bad_field", "host: the Kubeflow Pipelines URL, http(s)://...")
     if not isinstance(run, bool):
         raise ServiceError(400, "bad_field", "run: true or false")
-    if image is not None and (not isinstance(image, str) or names.image_problem(image)):
-        raise ServiceError(400, "bad_field", f"image: {names.image_problem(str(image))}")
+    _check_image_and_packages(image, ())
     if missing_requirements(("kfp",)):
         raise ServiceError(501, "unavailable", f"deploying needs kfp: {KFP_INSTALL_HINT}")
-    from kalec.backends import kfp_yaml
-    from kalec.backends.kfp_py import description as kfp_description
-    from kalec.deploy import DeployError, DeployRequest
+    from kalec.deploy import DeployError, request_for
     from kalec.deploy import deploy as upload
 
     pipeline = compiled(nb, name, folder)
     values = typed_params(pipeline, params)
-    settings = pipeline.settings
-    options = KfpOptions(image=image, script_name=script_name_for(None, placed(name, folder).name))
     try:
-        yaml_text = kfp_yaml.emit(pipeline, options)
+        request = request_for(
+            pipeline,
+            host=host,
+            script_name=script_name_for(None, placed(name, folder).name),
+            name=pipeline_name,
+            description=description,
+            experiment=experiment,
+            image=image,
+            run=run,
+            params=values,
+        )
     except KalecError as error:
         raise ServiceError(422, "refused", str(error)) from None
-    request = DeployRequest(
-        host=host,
-        pipeline_name=names.pipeline_name(pipeline_name or settings.name),
-        yaml_text=yaml_text,
-        description=description or kfp_description(pipeline),
-        experiment=experiment or settings.experiment or "Default",
-        run=run,
-        params=values,
-    )
     said = io.StringIO()
     try:
         result = upload(request, said)

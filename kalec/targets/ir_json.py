@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from kalec.backends.options import IrOptions
 from kalec.ir import Pipeline
 from kalec.ir.serialize import to_data
+from kalec.targets.options import IrOptions
 
 FORMAT_VERSION = 1  # ``kalec_ir``: which shape of the IR the file holds; also marks it kalec's
 

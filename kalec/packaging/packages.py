@@ -16,9 +16,9 @@ import re
 import sys
 from collections.abc import Iterable
 
-from kalec.backends import installed
-from kalec.backends.shipping import LocalModules, imported_modules, magic_needs, step_code
 from kalec.ir import InputKind, Pipeline, Step
+from kalec.packaging.shipping import LocalModules, imported_modules, magic_needs, step_code
+from kalec.packaging import installed
 
 # Modules kalec's own runtime needs in a step that passes values.
 _RUNTIME_NEEDS = ("dill",)

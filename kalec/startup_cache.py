@@ -1,8 +1,8 @@
 """kalec's folder in the user's cache (``$XDG_CACHE_HOME/kalec``, else ``~/.cache/kalec``).
 
-It holds what is costly to build and safe to rebuild: the tag parser's tables and the compiled
-templates. Files there are loaded with pickle and marshal, so the folder is used only when it belongs to the user and nobody else can
-write to it; otherwise kalec works without a cache. ``KALEC_NO_CACHE=1`` turns it off.
+It holds what makes kalec start fast and is safe to rebuild: the tag parser's tables and the
+compiled templates (not to be confused with the step cache of local runs, ``kalec.local.memory``). Files there are loaded with pickle and marshal, so the folder is used only when it belongs to the user and nobody else can
+write to it; otherwise kalec works without a cache. ``KALEC_NO_STARTUP_CACHE=1`` turns it off.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 def folder() -> Path | None:
     """The cache folder, created if missing; None when there is none kalec can trust."""
-    if os.environ.get("KALEC_NO_CACHE"):
+    if os.environ.get("KALEC_NO_STARTUP_CACHE"):
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     path = Path(base) / "kalec"

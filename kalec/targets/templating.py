@@ -8,14 +8,14 @@ from typing import Any
 
 import jinja2
 
-from kalec import __version__, user_cache
-from kalec.backends.escaping import py_literal, py_text
-from kalec.backends.runtime_bundle import archive_lines, runtime_archive
+from kalec import __version__, startup_cache
+from kalec.packaging.runtime_bundle import archive_lines, runtime_archive
+from kalec.targets.escaping import py_literal, py_text
 
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    cache = user_cache.folder()
+    cache = startup_cache.folder()
     environment = jinja2.Environment(
         # compiled templates kept between commands: compiling them is a sixth of a small build
         bytecode_cache=jinja2.FileSystemBytecodeCache(str(cache)) if cache else None,

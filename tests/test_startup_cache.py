@@ -9,7 +9,7 @@ from pathlib import Path
 
 from helpers import make_notebook
 
-from kalec import user_cache
+from kalec import startup_cache
 
 CHECK = (
     "import sys\nfrom kalec.cli import main\ncode = main(['check', sys.argv[1]])\n"
@@ -19,7 +19,7 @@ CHECK = (
 
 def _check(notebook: Path, cache: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, XDG_CACHE_HOME=str(cache))
-    env.pop("KALEC_NO_CACHE", None)
+    env.pop("KALEC_NO_STARTUP_CACHE", None)
     return subprocess.run(
         [sys.executable, "-c", CHECK, str(notebook)], capture_output=True, text=True, env=env
     )
@@ -47,11 +47,11 @@ def test_known_tags_are_read_from_the_cache_without_the_parser(tmp_path: Path) -
 
 
 def test_a_cache_folder_others_can_write_to_is_not_used(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delenv("KALEC_NO_CACHE", raising=False)
+    monkeypatch.delenv("KALEC_NO_STARTUP_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert user_cache.folder() == tmp_path / "kalec"
+    assert startup_cache.folder() == tmp_path / "kalec"
     (tmp_path / "kalec").chmod(0o777)
-    assert user_cache.folder() is None
+    assert startup_cache.folder() is None
     (tmp_path / "kalec").chmod(0o700)
-    monkeypatch.setenv("KALEC_NO_CACHE", "1")
-    assert user_cache.folder() is None
+    monkeypatch.setenv("KALEC_NO_STARTUP_CACHE", "1")
+    assert startup_cache.folder() is None

@@ -15,9 +15,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kalec.backends import kfp_py
-from kalec.backends.options import KfpOptions
 from kalec.ir import Pipeline
+from kalec.targets import kfp_py
+from kalec.targets.options import KfpOptions
 
 
 def load_script(path: Path) -> Any:

@@ -15,21 +15,21 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kalec.backends import BackendError
-from kalec.backends.escaping import code_literal, py_literal
-from kalec.backends.options import KfpOptions
-from kalec.backends.packages import Packages
-from kalec.backends.python_names import identifier, spec_literal
-from kalec.backends.runtime_bundle import install_source
-from kalec.backends.step_spec import (
+from kalec.cluster_names import pipeline_name
+from kalec.ir import ParamType, Pipeline, Step
+from kalec.packaging.packages import Packages
+from kalec.packaging.runtime_bundle import install_source
+from kalec.packaging.step_spec import (
     base_image,
     cells_text,
     step_params,
     step_spec,
 )
-from kalec.backends.templating import render
-from kalec.ir import ParamType, Pipeline, Step
-from kalec.names import pipeline_name
+from kalec.targets import BackendError
+from kalec.targets.escaping import code_literal, py_literal
+from kalec.targets.identifiers import identifier, spec_literal
+from kalec.targets.options import KfpOptions
+from kalec.targets.templating import render
 
 # Names the script itself defines or imports at module level. The pipeline function's parameters
 # are the notebook's parameter names, so anything the pipeline's body refers to (step functions,

@@ -4,8 +4,9 @@ Each run is ``kalec run --local`` in a process of its own (so a step that crashe
 server down, and cancelling it is the signal a user's Ctrl-C would be), in a folder under the
 server's own folder (``ROOT/RUN-ID``: the notebook as posted, the run folder, the output), never
 in a folder a client names. At most ``limit`` runs go at once; one more is refused (429).
-Status comes from the run folder's ``kalec-status.json``, which the runner rewrites as each
-step changes, and from the run's output, read back per step.
+Status comes from the run's record (``kalec-status.json``, which the runner rewrites as each
+step changes: ``kalec.local.records``) and each step's own log; the summary is the runner's
+table, made from the same record.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from kalec.local.folder import new_run_id
+from kalec.local.console import summary_table
+from kalec.local.folder import LOG_FILE, file_name, new_run_id
+from kalec.local.processes import end_groups
 from kalec.local.records import STATUS_FILE
-from kalec.service import ServiceError, compiled, notebook_text, placed, typed_params
+from kalec.serve.service import ServiceError, compiled, notebook_text, placed, typed_params
 
-_RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$")
-_STEP_LINE = re.compile(r"^\[(?P<step>[^\]]*?) *\] (?P<text>.*)$")
+_RUN_ID = re.compile(r"\A[0-9]{8}-[0-9]{6}-[0-9a-f]{4}\Z")
 TAIL_LINES = 20
 
 
@@ -101,16 +103,10 @@ class Runs:
         status: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):  # not written yet, or being replaced
             status = json.loads((home / "run" / STATUS_FILE).read_text(encoding="utf-8"))
-        output = _read(home / "output.log")
-        errors = _read(home / "errors.log")
-        tails: dict[str, list[str]] = {}
-        for line in output.splitlines():
-            found = _STEP_LINE.match(line)
-            if found:
-                tails.setdefault(found["step"], []).append(found["text"])
-        steps = status.get("steps", [])
+        steps = [s for s in status.get("steps", []) if isinstance(s, dict)]
         for step in steps:
-            step["output"] = tails.get(step["name"], [])[-TAIL_LINES:]
+            log = home / "run" / file_name(str(step.get("name"))) / LOG_FILE
+            step["output"] = _read(log).splitlines()[-TAIL_LINES:]
         if code is None:
             state = "running"
         elif code == 0:
@@ -127,9 +123,9 @@ class Runs:
             "exit_code": code,
             "steps": steps,
             "metrics": status.get("metrics", {}),
-            "summary": _summary(output) if code is not None else None,
-            "output": output[-65536:],
-            "errors": errors[-16384:],
+            "summary": summary_table(steps).splitlines() if code is not None and steps else None,
+            "output": _read(home / "output.log")[-65536:],
+            "errors": _read(home / "errors.log")[-16384:],
         }
 
     def cancel(self, run_id: Any) -> dict[str, Any]:
@@ -141,17 +137,11 @@ class Runs:
         return {"id": run_id, "state": "cancelling"}
 
     def close(self) -> None:
-        """End the runs still going (the server is stopping)."""
+        """End the runs still going (the server is stopping): each ends its steps as on Ctrl-C,
+        then the whole group goes."""
         with self._lock:
-            processes = list(self._processes.values())
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            going = [p for p in self._processes.values() if p.poll() is None]
+        end_groups(going, grace=10.0)
 
 
 def _read(path: Path) -> str:
@@ -159,17 +149,3 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-
-
-def _summary(output: str) -> list[str]:
-    """The table ``kalec run`` prints at the end (from its ``step  status`` header on)."""
-    lines = output.splitlines()
-    for index, line in enumerate(lines):
-        if line.startswith("step ") and "status" in line and "seconds" in line:
-            table = []
-            for row in lines[index:]:
-                if not row.strip():
-                    break
-                table.append(row)
-            return table
-    return []

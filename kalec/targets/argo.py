@@ -10,7 +10,7 @@ variables and read with their declared types; metrics become output parameters, 
 Argo UI shows with each step.
 
 Argo substitutes ``{{...}}`` anywhere in a template. In the scripts, user text spells braces as
-escapes (``kalec.backends.escaping``); in YAML values there is no such escape, so user text
+escapes (``kalec.targets.escaping``); in YAML values there is no such escape, so user text
 holding ``{{`` (a description, a label, a parameter's default) is refused with the place it
 came from. The only placeholders in the workflow are kalec's own (``Placeholder``).
 """
@@ -23,21 +23,21 @@ from typing import Any
 
 import yaml
 
-from kalec.backends import BackendError
-from kalec.backends.escaping import placeholder_free, py_text
-from kalec.backends.options import ArgoOptions
-from kalec.backends.packages import Packages
-from kalec.backends.python_names import spec_literal
-from kalec.backends.step_spec import (
+from kalec.cluster_names import digest, normalized_name, pipeline_name
+from kalec.ir import Pipeline, Step
+from kalec.packaging.packages import Packages
+from kalec.packaging.step_spec import (
     base_image,
     cells_text,
     step_params,
     step_spec,
 )
-from kalec.backends.templating import render
-from kalec.ir import Pipeline, Step
-from kalec.names import digest, normalized_name, pipeline_name
 from kalec.runtime.params import format_value
+from kalec.targets import BackendError
+from kalec.targets.escaping import placeholder_free, py_text
+from kalec.targets.identifiers import spec_literal
+from kalec.targets.options import ArgoOptions
+from kalec.targets.templating import render
 
 DATA_ROOT = "/tmp/kalec"  # inside a step's container: where its inputs and outputs lie
 HTML_PAGE = f"{DATA_ROOT}/page/cells.html"

@@ -1,8 +1,7 @@
 """``kalec serve``: the service over HTTP (Flask, served by waitress), safe by default.
 
-Endpoints (JSON in, JSON out): the seed's ``POST /kale``; ``/api/v1/check``, ``build``,
-``graph``, ``runs`` (start), ``runs/ID`` (status), ``runs/ID/cancel``, ``deploy``;
-``GET /api/v1/version`` and ``GET /healthz``.
+Endpoints (JSON in, JSON out): the table of ``kalec.serve.endpoints`` under ``/api/v1/``, Kale's
+``POST /kale``, and ``GET /healthz``.
 
 Every request is checked before its body is read: its ``Host`` must be one of this server's
 own names (a page that rebinds its domain to 127.0.0.1 still sends its own name), an
@@ -23,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kalec import __version__, service
-from kalec.background_runs import Runs
-from kalec.service import ServiceError
+from kalec import __version__
+from kalec.serve import service
+from kalec.serve.background import Runs
+from kalec.serve.endpoints import ENDPOINTS, Call, Endpoint
+from kalec.serve.service import ServiceError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -118,14 +119,28 @@ def create_app(config: ServerConfig) -> Any:
             response.headers.add("Vary", "Origin")
         return response
 
-    def body(endpoint: str) -> dict[str, Any]:
+    def body(endpoint: Endpoint) -> dict[str, Any]:
+        if not endpoint.body:
+            return {}
         try:
             data = request.get_json(silent=True, force=True)
         except RecursionError:  # JSON nested deeper than Python's stack
             data = None
         if data is None:
             raise ServiceError(400, "bad_request", "the body is not JSON")
-        return service.request_fields(endpoint, data)
+        return service.request_fields(endpoint.fields, data)
+
+    def view_of(endpoint: Endpoint) -> Any:
+        def view(run_id: str | None = None) -> Any:
+            result = endpoint.handle(Call(body(endpoint), runs, run_id))
+            return jsonify(result), endpoint.status
+
+        return view
+
+    for endpoint in ENDPOINTS:
+        route = endpoint.route.replace("ID", "<run_id>")
+        path = f"/{route}" if endpoint.root else f"/api/v1/{route}"
+        app.add_url_rule(path, endpoint.name, view_of(endpoint), methods=[endpoint.method])
 
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError) -> Any:
@@ -153,87 +168,6 @@ def create_app(config: ServerConfig) -> Any:
     @app.get("/healthz")
     def healthz() -> Any:
         return jsonify({"ok": True})
-
-    @app.get("/api/v1/version")
-    def version() -> Any:
-        return jsonify({"kalec": __version__, "api": 1, "python": sys.version.split()[0]})
-
-    @app.post("/api/v1/check")
-    def check() -> Any:
-        fields = body("check")
-        return jsonify(service.check(fields["nb"], fields.get("name")))
-
-    @app.post("/api/v1/build")
-    def build() -> Any:
-        fields = body("build")
-        return jsonify(
-            service.build(
-                fields["nb"],
-                target=fields.get("target", "kfp-py"),
-                name=fields.get("name"),
-                image=fields.get("image"),
-                packages=fields.get("packages", ()),
-            )
-        )
-
-    @app.post("/api/v1/graph")
-    def graph() -> Any:
-        fields = body("graph")
-        return jsonify(service.graph(fields["nb"], fields.get("format", "svg"), fields.get("name")))
-
-    @app.post("/api/v1/runs")
-    def start_run() -> Any:
-        fields = body("runs")
-        started = runs.start(fields["nb"], fields.get("name"), params=fields.get("params"))
-        return jsonify(started), 202
-
-    @app.get("/api/v1/runs/<run_id>")
-    def run_status(run_id: str) -> Any:
-        return jsonify(runs.status(run_id))
-
-    @app.post("/api/v1/runs/<run_id>/cancel")
-    def cancel_run(run_id: str) -> Any:
-        return jsonify(runs.cancel(run_id))
-
-    @app.post("/api/v1/deploy")
-    def deploy() -> Any:
-        fields = body("deploy")
-        nb = fields.pop("nb")
-        if "host" not in fields:
-            raise ServiceError(400, "bad_field", "host: the Kubeflow Pipelines URL is required")
-        return jsonify(service.deploy(nb, **fields))
-
-    @app.post("/kale")
-    def kale() -> Any:
-        """The seed's endpoint: compile to the kfp-py script (and YAML where kfp is installed),
-        deploy to ``http://localhost:<kfp_port>`` when asked."""
-        fields = body("kale")
-        nb = service.with_settings(
-            fields["nb"],
-            name=fields.get("pipeline_name"),
-            description=fields.get("pipeline_descr"),
-            image=fields.get("docker_image"),
-        )
-        script = service.build(nb, target="kfp-py")
-        answer: dict[str, Any] = {
-            "pipeline_name": script["pipeline_name"],
-            "script": script["text"],
-            "file_name": script["file_name"],
-            "diagnostics": script["diagnostics"],
-            "yaml": None,
-            "deployment": None,
-        }
-        try:
-            answer["yaml"] = service.build(nb, target="yaml")["text"]
-        except ServiceError as error:
-            if error.status != 501:  # 501: kfp not installed here; the script is the answer
-                raise
-        if fields.get("deploy"):
-            port = fields.get("kfp_port", 8080)
-            if not 0 < port < 65536:
-                raise ServiceError(400, "bad_field", "kfp_port: a port number")
-            answer["deployment"] = service.deploy(nb, host=f"http://localhost:{port}")
-        return jsonify(answer)
 
     return app
 

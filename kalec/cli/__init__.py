@@ -1,0 +1,135 @@
+"""The ``kalec`` command: one module per command, each with ``HELP``, ``add_arguments`` and
+``run``; this module parses the command line and turns every outcome into an exit code.
+
+May import everything; nothing imports it. Exit codes scripts can rely on: 0 success; 1 the
+notebook's own code failed while running; 2 the notebook or the command line is wrong (nothing
+ran); 3 kalec itself failed (a bug to report); 128+N a run stopped by signal N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from kalec import __version__
+from kalec.cli.common import EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError
+from kalec.errors import KalecError
+
+# In the order ``kalec --help`` lists them.
+COMMANDS = (
+    "build",
+    "emit",
+    "run",
+    "verify",
+    "runs",
+    "clean",
+    "deploy",
+    "check",
+    "graph",
+    "serve",
+)
+# Commands that by their end hold no open file, thread or child process of their own.
+_NOTHING_TO_CLOSE = frozenset({"build", "emit", "check", "graph"})
+
+
+def _command(name: str):  # noqa: ANN202 - a module
+    return importlib.import_module(f"kalec.cli.{name}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="kalec",
+        description="Compile a tagged Jupyter notebook into a pipeline whose steps pass their "
+        "variables to each other, and run it.",
+        epilog="Exit codes: 0 ok, 1 the notebook's code failed, 2 bad notebook or usage, "
+        "3 internal error. `kalec COMMAND --help` describes each command.",
+    )
+    top.add_argument("--version", action="version", version=f"kalec {__version__}")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = _command(name)
+        module.add_arguments(commands.add_parser(name, help=module.HELP))
+    return top
+
+
+def _papermill_params(argv: list[str]) -> list[str]:
+    """``-p NAME VALUE`` (papermill's spelling) -> ``-p NAME=VALUE``."""
+    out: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token in ("-p", "--param") and index + 2 < len(argv) and "=" not in argv[index + 1]:
+            out += [token, f"{argv[index + 1]}={argv[index + 2]}"]
+            index += 3
+            continue
+        out.append(token)
+        index += 1
+    return out
+
+
+def _unencodable_argument(args: argparse.Namespace) -> str | None:
+    """The first option whose text is not valid Unicode (bytes the file system gave as is)."""
+    for key, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, (str, Path)):
+                try:
+                    str(item).encode("utf-8")
+                except UnicodeEncodeError:
+                    return key
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a file name with odd bytes must not crash a print
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    argv = _papermill_params(sys.argv[1:] if argv is None else list(argv))
+    args = parser().parse_args(argv)
+    bad = _unencodable_argument(args)
+    if bad:
+        shown = "the notebook's file name" if bad == "notebook" else "--" + bad.replace("_", "-")
+        sys.stderr.write(
+            f"kalec: error: {shown} is not valid UTF-8 text; rename the file or retype the value\n"
+        )
+        return EXIT_BAD_INPUT
+    try:
+        return _command(args.command).run(args)
+    except UsageError as error:  # its message is ready to print
+        sys.stderr.write(f"{error}\n")
+        return EXIT_BAD_INPUT
+    except KalecError as error:  # a target, a folder or a server refused: name the notebook
+        sys.stderr.write(f"{getattr(args, 'notebook', 'kalec')}: error: {error}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # a bug in kalec, not in the notebook: say so plainly
+        if os.environ.get("KALEC_DEBUG"):
+            traceback.print_exc()
+        error = sys.exc_info()[1]
+        sys.stderr.write(
+            f"kalec: internal error: {type(error).__name__}: {error}\n"
+            "This is a bug in kalec, not in your notebook; set KALEC_DEBUG=1 for the details "
+            "and report it.\n"
+        )
+        return EXIT_INTERNAL
+
+
+def entry() -> None:
+    """The ``kalec`` command. Those that only compile end without the interpreter's teardown
+    (freeing every imported module is a tenth of a small build); what they wrote is flushed."""
+    code = main()
+    if len(sys.argv) > 1 and sys.argv[1] in _NOTHING_TO_CLOSE:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to keep
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    entry()

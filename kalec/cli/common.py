@@ -1,0 +1,178 @@
+"""What the commands share: exit codes, the refusal they print, compiling with diagnostics on
+standard error, the arguments several commands take, and writing an output file safely."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kalec.errors import KalecError
+
+EXIT_OK, EXIT_USER_CODE, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class UsageError(KalecError):
+    """Bad input: exit 2 with the message, printed as it is."""
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+# --- arguments ---------------------------------------------------------------------------------
+
+
+def add_notebook(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("notebook", help="the tagged notebook (.ipynb)")
+    sub.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print notes (such as dependencies kalec added), and why remembered steps run",
+    )
+    sub.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="do not show warnings and notes of this code, e.g. K303 (repeatable; "
+        "errors cannot be ignored; the codes are listed in docs/diagnostics.md)",
+    )
+
+
+def add_cluster(sub: argparse.ArgumentParser) -> None:
+    """Options of every target that runs on a cluster."""
+    sub.add_argument(
+        "--image",
+        metavar="IMAGE",
+        help="base image of the steps that have no image: tag (default: the "
+        "notebook's setting, else python:X.Y of this Python)",
+    )
+    sub.add_argument(
+        "--package",
+        action="append",
+        default=[],
+        metavar="REQUIREMENT",
+        help="install this requirement in every step, replacing the version "
+        "kalec found for the same package (repeatable), e.g. numpy==1.26.4",
+    )
+
+
+def add_parameters(sub: argparse.ArgumentParser) -> None:
+    """Parameter values, in kalec's spelling and in papermill's."""
+    sub.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a pipeline parameter (repeatable; papermill's `-p NAME VALUE` works too); "
+        "the value is read as the parameter's declared type (lists and dicts as JSON)",
+    )
+    sub.add_argument(
+        "-f",
+        "--parameters-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a YAML file of parameters, NAME: VALUE per line (repeatable)",
+    )
+    sub.add_argument(
+        "-y",
+        "--parameters-yaml",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="parameters as YAML text, e.g. -y '{alpha: 0.5, epochs: 3}' (repeatable)",
+    )
+
+
+def parameter_values(args: argparse.Namespace, pipeline: Any) -> dict[str, Any]:
+    """``-p``, ``-f`` and ``-y`` read as each parameter's type; ``UsageError`` if not."""
+    from kalec.params import ParamError, overrides
+
+    try:
+        return overrides(pipeline.params, args.param, args.parameters_file, args.parameters_yaml)
+    except ParamError as error:
+        raise UsageError(f"error: {error}") from None
+
+
+def check_cluster_options(args: argparse.Namespace) -> None:
+    """``--image`` and ``--package`` reach generated commands: only well-formed values pass."""
+    from kalec.targets.options import option_problems
+
+    for option, problem in option_problems(getattr(args, "image", None), args.package):
+        raise UsageError(f"error: --{option}: {problem}")
+
+
+# --- compiling ---------------------------------------------------------------------------------
+
+
+def ignored(args: argparse.Namespace) -> set[str]:
+    """The codes of ``--ignore``: known codes of warnings and notes only."""
+    from kalec.diagnostics import CATALOGUE
+    from kalec.ir import Severity
+
+    codes = {code.strip().upper() for code in getattr(args, "ignore", [])}
+    for code in sorted(codes):
+        if code not in CATALOGUE:
+            raise UsageError(f"error: --ignore {code}: no such code (see docs/diagnostics.md)")
+        if CATALOGUE[code].severity is Severity.ERROR:
+            raise UsageError(
+                f"error: --ignore {code}: {code} is an error; errors cannot be ignored"
+            )
+    return codes
+
+
+def compiled(args: argparse.Namespace, verbose: bool | None = None) -> Any:
+    """The notebook compiled, its diagnostics on standard error; ``UsageError`` (exit 2) when
+    it has errors or is not a notebook."""
+    from kalec.compiler import compile_notebook
+    from kalec.frontend.notebook import NotebookError
+    from kalec.ir import Severity
+
+    path, skip = args.notebook, ignored(args)
+    verbose = args.verbose if verbose is None else verbose
+    try:
+        pipeline = compile_notebook(path)
+    except NotebookError as error:
+        raise UsageError(f"{path}: error {error.code}: {error}") from None
+    for diagnostic in pipeline.diagnostics:
+        if (verbose or diagnostic.severity is not Severity.NOTE) and diagnostic.code not in skip:
+            sys.stderr.write(diagnostic.render(path) + "\n")
+    if pipeline.has_errors:
+        errors = sum(d.severity is Severity.ERROR for d in pipeline.diagnostics)
+        raise UsageError(f"{path}: {count(errors, 'error')}; nothing was built or run")
+    return pipeline
+
+
+# --- output files --------------------------------------------------------------------------------
+
+
+def refuse_foreign(output: Path, force: bool, written_by_kalec: Callable[[Path], bool]) -> None:
+    """A file kalec did not write is never replaced without ``--force``."""
+    if output.exists() and not force and not written_by_kalec(output):
+        raise UsageError(
+            f"error: {output} exists and kalec did not write it; not replacing it "
+            "(give another -o PATH, or --force to replace it)"
+        )
+
+
+def write_output(output: Path, text: str, what: str) -> None:
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"error: cannot write {output}: {error}") from None
+    print(f"wrote {output} ({what})")
+
+
+def starts_with(path: Path, marker: str) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(marker.encode())) == marker.encode()
+    except OSError:
+        return False

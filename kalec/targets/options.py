@@ -1,0 +1,97 @@
+"""What the command line (or a server) can choose for each cluster target: one typed record per
+target, and the one way to make them from the choices a user gives.
+
+The CLI and the service build these (``options_for``), so a target reads only its own options;
+the records import nothing heavy, so choosing a target costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def script_name_for(output: str | None, notebook: str) -> str:
+    """The kfp-py script's file name: the ``-o`` path's when it is a script, else named after
+    the output or the notebook, so that ``-o x.yaml`` (target yaml) means the script
+    ``x.kfp.py``, never a script named like its own output."""
+    if output and output.endswith(".py"):
+        return Path(output).name
+    stem = Path(output).name if output else Path(notebook).name
+    for suffix in (".yaml", ".ipynb", ".pipeline"):
+        stem = stem.removesuffix(suffix)
+    return (stem or "pipeline") + ".kfp.py"
+
+
+@dataclass(frozen=True)
+class KfpOptions:
+    """Targets ``kfp-py`` and ``yaml`` (and ``deploy``)."""
+
+    image: str | None = None  # default base image of every step
+    packages: tuple[str, ...] = ()  # requirement overrides (--package)
+    script_name: str = "pipeline.kfp.py"
+
+
+@dataclass(frozen=True)
+class ArgoOptions:
+    """Target ``argo``."""
+
+    image: str | None = None
+    packages: tuple[str, ...] = ()
+    data: str = "artifacts"  # or "volume"
+    volume_claim: str | None = None  # an existing claim, for data=volume
+    volume_size: str = "1Gi"  # size of the claim made for each run, for data=volume
+
+
+@dataclass(frozen=True)
+class IrOptions:
+    """Target ``ir``: nothing to choose."""
+
+
+TargetOptions = KfpOptions | ArgoOptions | IrOptions
+
+
+def options_for(
+    target: str,
+    notebook: str,
+    image: str | None = None,
+    packages: tuple[str, ...] = (),
+    output: str | None = None,
+    argo_data: str = "artifacts",
+    argo_volume_claim: str | None = None,
+    argo_volume_size: str = "1Gi",
+) -> TargetOptions:
+    """The options of ``target`` from what a user chose (``output``: where the result goes,
+    which names the kfp-py script)."""
+    if target in ("kfp-py", "yaml"):
+        return KfpOptions(
+            image=image, packages=packages, script_name=script_name_for(output, notebook)
+        )
+    if target == "argo":
+        return ArgoOptions(
+            image=image,
+            packages=packages,
+            data=argo_data,
+            volume_claim=argo_volume_claim,
+            volume_size=argo_volume_size,
+        )
+    return IrOptions()
+
+
+def option_problems(
+    image: str | None, packages: tuple[str, ...] | list[str]
+) -> list[tuple[str, str]]:
+    """What is wrong with an image or package requirements a user gave, which reach generated
+    commands: (``"image"`` or ``"package"``, the problem); empty when nothing is."""
+    from kalec import cluster_names
+
+    found = []
+    if image:
+        problem = cluster_names.image_problem(image)
+        if problem:
+            found.append(("image", problem))
+    for requirement in packages:
+        problem = cluster_names.requirement_problem(requirement)
+        if problem:
+            found.append(("package", problem))
+    return found
