@@ -32,9 +32,9 @@ import numpy as np
 from kalec.compiler import compile_notebook
 from kalec.local.memory.digests import RACY_SECONDS, DigestMemo
 from kalec.local.memory.manifest import Manifest, Places, mismatch
+from kalec.local.options import RunOptions
 from kalec.local.runner import LocalRun
 from kalec.runtime.marshal import resource_load, resource_save
-from kalec.local.options import RunOptions
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 

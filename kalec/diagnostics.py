@@ -48,7 +48,7 @@ SETTING_NOT_USED = _kind(
     "K101",
     NOTE,
     "a Kale notebook setting kalec does not use",
-    "metadata.kubeflow_notebook.katib_run",
+    "metadata.kubeflow_notebook.pvc_size",
 )
 SETTING_UNKNOWN = _kind(
     "K102", NOTE, "a notebook setting kalec does not know", "metadata.kalec.colour"
@@ -75,7 +75,7 @@ MAGIC_UNREADABLE = _kind(
     "K106",
     ERROR,
     "IPython cannot read the cell's magic lines",
-    "a cell magic line IPython's transformer rejects",
+    "a shell line indented with a tab in a block indented with spaces",
 )
 
 # K2xx: tags

@@ -2,8 +2,8 @@
 
 One box per step (its name and cells), one arrow per dependency, labelled with the variables
 and files that travel along it (an arrow without a label is an order a ``prev:`` tag asked for).
-The SVG needs no system package: networkx's topological generations give the rows, and the
-boxes of a row are ordered to keep arrows short. Every text from the notebook (step names,
+The SVG needs no system package: the graph's generations (``kalec.ir.dag``) give the rows, and
+the boxes of a row are ordered to keep arrows short. Every text from the notebook (step names,
 variable names, file paths, the pipeline's name) is escaped for the format it goes into.
 """
 
@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from kalec.analysis.symbols import describe
 from kalec.ir import InputKind, Pipeline
+from kalec.ir.dag import generations
 
 FORMATS = ("svg", "dot", "mermaid")
 MARKERS = {  # the first line of each format: how kalec knows a file is one it wrote
@@ -70,18 +71,15 @@ def _arrows(pipeline: Pipeline) -> list[Arrow]:
 
 def layout(pipeline: Pipeline) -> tuple[list[Box], list[Arrow]]:
     """Boxes placed in rows (a step below every step it depends on) and the arrows."""
-    import networkx
-
     arrows = _arrows(pipeline)
-    graph = networkx.DiGraph()
-    graph.add_nodes_from(s.name for s in pipeline.steps)
-    graph.add_edges_from((a.source, a.target) for a in arrows)
     cells = {s.name: s.cells for s in pipeline.steps}
     order = {s.name: i for i, s in enumerate(pipeline.steps)}
-    parents = {s.name: [a.source for a in arrows if a.target == s.name] for s in pipeline.steps}
+    parents: dict[str, list[str]] = {s.name: [] for s in pipeline.steps}
+    for arrow in arrows:
+        parents[arrow.target].append(arrow.source)
     rows: list[list[Box]] = []
     slot: dict[str, float] = {}
-    for row, generation in enumerate(networkx.topological_generations(graph)):
+    for row, generation in enumerate(generations(parents)):
 
         def key(name: str) -> tuple[float, int]:  # under its parents' middle, then notebook order
             above = [slot[p] for p in parents[name] if p in slot]

@@ -9,7 +9,6 @@ refusal with exit 2 and one clear line, never a traceback.
 from __future__ import annotations
 
 import ast
-import contextlib
 import json
 import os
 import re
@@ -443,8 +442,12 @@ PLACES = [p for p in _paths(EXAMPLE) if p]
 @given(changes=st.lists(st.tuples(st.sampled_from(PLACES), JSON_VALUES), min_size=1, max_size=3))
 def test_any_damage_to_a_notebook_is_a_clean_refusal_or_a_pipeline(changes, tmp_path_factory):
     """No value anywhere in a notebook's JSON makes kalec fail with anything but its own
-    refusal (NotebookError, an error diagnostic, a BackendError)."""
+    refusal: ``check`` answers exit 0 with a pipeline, or exit 2 with error diagnostics whose
+    codes are the catalogue's and which name the cell when a cell is at fault; ``emit``
+    writes a pipeline for every target, or refuses in one line naming the notebook."""
     import copy
+
+    from kalec.diagnostics import CATALOGUE
 
     document = copy.deepcopy(EXAMPLE)
     for place, value in changes:
@@ -457,12 +460,23 @@ def test_any_damage_to_a_notebook_is_a_clean_refusal_or_a_pipeline(changes, tmp_
             continue  # an earlier change removed this place
     path = tmp_path_factory.mktemp("damaged") / "nb.ipynb"
     path.write_text(json.dumps(document), encoding="utf-8")
-    try:
-        pipeline = compile_notebook(path)
-    except NotebookError:
+    checked = run_kalec("check", str(path), "--format", "json")
+    assert checked.returncode in (0, 2), checked.stderr
+    data = json.loads(checked.stdout)
+    errors = [d for d in data["diagnostics"] if d["severity"] == "error"]
+    assert all(d["code"] in CATALOGUE for d in data["diagnostics"])
+    if checked.returncode == 2:
+        assert errors and not data["ok"]
+        for error in errors:
+            if error["code"][:2] in ("K2", "K3", "K4", "K5", "K6"):  # a cell's fault
+                assert isinstance(error["cell"], int) and error["cell"] >= 1, error
         return
-    if pipeline.has_errors:
-        return
-    for backend in (kfp_py, argo):
-        with contextlib.suppress(BackendError):  # a refusal naming what to change
-            backend.emit(pipeline)
+    assert data["ok"] and not errors and data["steps"]
+    for target in ("kfp-py", "argo"):
+        emitted = run_kalec("emit", str(path), "--target", target)
+        assert "Traceback" not in emitted.stderr and "internal error" not in emitted.stderr
+        if emitted.returncode == 0:
+            assert emitted.stdout.strip()
+        else:  # a refusal naming what to change
+            assert emitted.returncode == 2
+            assert f"{path}: error: " in emitted.stderr, emitted.stderr

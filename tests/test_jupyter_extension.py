@@ -146,14 +146,10 @@ def test_installing_kalec_enables_the_extension() -> None:
         text=True,
     )
     text = done.stdout + done.stderr
-    assert (
-        "kalec.serve.jupyter \x1b[32menabled" in text
-        or "kalec.serve.jupyter enabled" in text
-    ), text
-    assert (
-        "kalec.serve.jupyter 0.1.0 \x1b[32mOK" in text
-        or "kalec.serve.jupyter 0.1.0 OK" in text
+    assert "kalec.serve.jupyter \x1b[32menabled" in text or "kalec.serve.jupyter enabled" in text, (
+        text
     )
+    assert "kalec.serve.jupyter 0.1.0 \x1b[32mOK" in text or "kalec.serve.jupyter 0.1.0 OK" in text
 
 
 @pytest.mark.slow

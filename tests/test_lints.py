@@ -35,14 +35,14 @@ def test_steps_that_read_the_clock_unseeded_random_or_the_network_are_named(note
 
 
 def test_a_seeded_generator_is_not_named(notebook) -> None:
-    found = codes(
-        notebook,
-        [
-            (["imports"], "import numpy as np"),
-            ([B + "a"], "np.random.seed(1)\nx = np.random.rand(2)"),
-        ],
-    )
-    assert "K901" not in found
+    cells = [
+        (["imports"], "import numpy as np"),
+        ([B + "a"], "np.random.seed(1)\nx = np.random.rand(2)"),
+        ([B + "b", "prev:a"], "print(x)"),
+    ]
+    pipeline = compile_notebook(str(notebook(cells)))
+    assert not pipeline.has_errors and [s.name for s in pipeline.steps] == ["a", "b"]
+    assert "K901" not in {d.code for d in pipeline.diagnostics}
 
 
 def test_a_parallel_step_changing_a_value_in_place_is_a_warning(notebook) -> None:

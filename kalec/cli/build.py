@@ -26,7 +26,7 @@ HELP = "write the pipeline for a target to a file"
 def cluster_targets() -> list[str]:
     from kalec.targets import TARGETS
 
-    return [t.name for t in TARGETS.values() if not t.runs]
+    return list(TARGETS)
 
 
 def add_target(sub: argparse.ArgumentParser) -> None:

@@ -15,29 +15,27 @@ notebook cell and line where the step's code failed. Exit code 1; 128+N when sto
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from kalec.ir import Origin, Pipeline, Step
-from kalec.local.console import Console, duration, summary_table
-from kalec.local.folder import LOG_FILE, METRICS_FILE, RunFolder, file_name, new_run_id
+from kalec.ir import Pipeline, Step
+from kalec.local.console import Console, duration
+from kalec.local.folder import LOG_FILE, RunFolder, file_name, new_run_id
 from kalec.local.fork_server import Starter
-from kalec.local.memory import Memory, StaticKey, Unstable
-from kalec.local.memory.store import link_into
+from kalec.local.memory import Memory
 from kalec.local.options import RunOptions
 from kalec.local.plan import Plan, plan
 from kalec.local.processes import GRACE_SECONDS, StopSignals, describe_exit, end_groups
-from kalec.local.records import write_record
-from kalec.local.run_notebook import write_run_notebook
+from kalec.local.recall import Recall
+from kalec.local.recorder import RunRecorder
 from kalec.local.status import RunState, StepStatus
+from kalec.local.step_run import StepRun
 from kalec.packaging.step_spec import step_params, step_spec
 from kalec.runtime.protocol import (
     DISPLAY_FILE,
@@ -50,25 +48,6 @@ from kalec.runtime.protocol import (
 )
 
 HEARTBEAT_SECONDS = 60.0  # a step running this long is said to be running, again and again
-
-
-@dataclass
-class StepRun:
-    step: Step
-    status: StepStatus = StepStatus.WAITING
-    seconds: float = 0.0
-    bytes_out: int = 0
-    attempts: int = 0
-    outcome: StepOutcome | None = None
-    process: Any = None
-    started: float = 0.0
-    timed_out: bool = False
-    key: StaticKey | None = None
-    named: dict[str, str | None] | None = None  # paths its code names, before it ran
-    source: str | None = None  # where a cached step's values came from: "cache", "run <id>"
-    note: str | None = None  # why it ran though remembered, was not kept, or was skipped
-    heartbeat: float = 0.0
-    considered: bool = False  # the memory was asked about it, this run
 
 
 def _read_progress(path: Path) -> int | None:
@@ -102,9 +81,9 @@ class LocalRun:
         self.params = {p.name: p.default for p in pipeline.params} | options.params
         self.plan: Plan = Plan(set(self.runs))
         self.memory: Memory | None = None
+        self.recall: Recall | None = None
         self.starter: Starter | None = None
-        self.started_at = time.time()
-        self.clock = time.perf_counter()
+        self.recorder = RunRecorder(pipeline, self.runs, self.folder, self.console)
 
     @property
     def run_dir(self) -> Path:
@@ -130,6 +109,9 @@ class LocalRun:
             ) / "cache"
             cache = Path(os.path.abspath(self.options.cache_dir or default))
         self.memory = Memory(self.pipeline, self.workdir, cache)
+        self.recall = Recall(
+            self.memory, self.plan, self.folder, self.options, self.console.progress
+        )
         self.starter = Starter(
             self.pipeline,
             self.run_dir,
@@ -174,14 +156,14 @@ class LocalRun:
                             if self._remembered(name):
                                 done.add(name)
                                 progressed = True
-                                self._write_status(RunState.RUNNING)
+                                self.recorder.write_status(RunState.RUNNING)
                                 continue
                             if state.status is not StepStatus.WAITING:  # skipped
                                 continue
                         if len(running) < self.options.jobs:
                             running.add(name)
                             self._start(name)
-                            self._write_status(RunState.RUNNING)
+                            self.recorder.write_status(RunState.RUNNING)
                 if not running:
                     break
                 try:
@@ -203,7 +185,7 @@ class LocalRun:
                 else:
                     state.status = StepStatus.FAILED
                     failed.append(name)
-                self._write_status(RunState.RUNNING)
+                self.recorder.write_status(RunState.RUNNING)
         except KeyboardInterrupt:
             end_groups(s.process for s in self.runs.values() if s.process)
             for state in self.runs.values():
@@ -211,94 +193,42 @@ class LocalRun:
                     state.status = StepStatus.SKIPPED
                 elif state.status is StepStatus.RUNNING:
                     state.status = StepStatus.STOPPED
-            self._write_status(RunState.STOPPED, 128 + stop.signum)
+            self.recorder.write_status(RunState.STOPPED, 128 + stop.signum)
             self._refresh_board(final=True)
-            self._write_notebook()
+            self.recorder.write_notebook()
             self.console.say(f"stopped by {stop.name}; the steps that were running were ended")
             return 128 + stop.signum
         for state in self.runs.values():
             if state.status is StepStatus.WAITING:
                 state.status = StepStatus.SKIPPED
         self._refresh_board(final=True)
-        self._summary()
+        self.recorder.summary()
         for name in failed:
-            self._report_failure(self.runs[name])
+            self.recorder.report_failure(self.runs[name])
         if not failed:
-            self._show_metrics()
-        self._write_status(RunState.FAILED if failed else RunState.OK, 1 if failed else 0)
-        self._write_notebook()
+            self.recorder.show_metrics()
+        self.recorder.write_status(RunState.FAILED if failed else RunState.OK, 1 if failed else 0)
+        self.recorder.write_notebook()
         self.console.say(f"run folder: {self.run_dir}")
         return 1 if failed else 0
 
     # --- memory: the step cache and earlier runs ---------------------------------------------
 
     def _remembered(self, name: str) -> bool:
-        """Settle the step from memory when it can vouch for its values; True when it did. A
-        step it cannot settle runs, or (``--only``) is skipped; either way ``note`` says why."""
-        assert self.memory is not None
-        state, memory = self.runs[name], self.memory
-        step = state.step
+        """Settle the step from memory when it can vouch for its values; True when it did."""
+        assert self.recall is not None
+        state = self.runs[name]
         inputs = {}
-        for variable, producer in step.artifact_inputs():
+        for variable, producer in state.step.artifact_inputs():
             outcome = self.runs[producer].outcome
             inputs[variable] = (outcome.digests.get(variable) if outcome else None) or "unknown"
-        params = {n: self.params[n] for n in step_params(self.pipeline, step)}
-        keyed = memory.key(step, params, inputs)
-        state.key, state.named = keyed.key, keyed.named
-        if keyed.problem:
-            self.console.progress(f"{name}: {keyed.problem}")
-        folder = self.step_folder(name)
-        if name not in self.plan.to_run:
-            record = self.plan.earlier.get(name)
-            if record is not None:
-                earlier = record.folder / file_name(name)
-                reuse = memory.reuse(earlier, record.run_id, state.key, folder, file_name)
-                if reuse.outcome is not None:
-                    for extra in (DISPLAY_FILE, LOG_FILE):
-                        if (earlier / extra).is_file():
-                            with contextlib.suppress(OSError):
-                                link_into(earlier / extra, folder / extra)
-                    self._settled(state, reuse.outcome, f"run {record.run_id}")
-                    return True
-                state.note = reuse.reason
-            else:
-                state.note = "no earlier run kept its values"
-            if name in self.plan.optional:
-                state.status = StepStatus.SKIPPED
-                self._tell(name, f"skipped: {state.note}; run it with --from {name}")
-                return False
-        if name in self.plan.forced:
-            if name in self.options.refresh:
-                state.note = "--refresh"
+        params = {n: self.params[n] for n in step_params(self.pipeline, state.step)}
+        recalled = self.recall.settle(state, inputs, params)
+        if recalled is None:
             return False
-        if memory.cache is None or state.key is None:
-            return False
-        if step.options.cache is False:
-            state.note = state.note or "cache:disabled"
-            return False
-        entry, why = memory.lookup(name, state.key)
-        if entry is None:
-            state.note = state.note or why
-            if why:
-                self._tell(name, f"runs again: {why}")
-            return False
-        try:
-            outcome = memory.restore(
-                entry, folder, {v: folder / file_name(v) for v in entry.outputs}
-            )
-        except OSError as error:
-            state.note = f"its stored values cannot be used ({error})"
-            self.console.progress(f"{name}: {state.note}; running it")
-            return False
-        memory.restore_texts(entry, folder / LOG_FILE, folder / DISPLAY_FILE)
-        memory.remember_entry(state.key, entry, folder)
-        self._settled(state, outcome, "cache")
+        outcome, source = recalled
+        self._settled(state, outcome, source)
         return True
-
-    def _tell(self, name: str, text: str) -> None:
-        """A reason, said at once with ``-v`` (the summary says it anyway)."""
-        if self.options.verbose:
-            self.console.progress(f"{name}: {text}")
 
     def _settled(self, state: StepRun, outcome: StepOutcome, source: str) -> None:
         """A step done without running: its outcome recorded, its output shown again, dimmed."""
@@ -312,32 +242,6 @@ class LocalRun:
         with contextlib.suppress(OSError, UnicodeDecodeError):
             for text in (folder / LOG_FILE).read_text(encoding="utf-8").splitlines():
                 self.console.line(state.step.name, text, dim=True)
-
-    def _keep(self, state: StepRun) -> None:
-        """After a step succeeded: what it read and wrote, in its folder and in the cache."""
-        assert self.memory is not None and state.outcome is not None
-        if state.key is None:
-            return
-        folder = self.step_folder(state.step.name)
-        try:
-            manifest = self.memory.manifest(state.step, folder, state.named or {})
-        except Unstable as error:
-            state.note = f"not kept: {error}"
-            self.console.progress(f"{state.step.name}: not kept in the cache: {error}")
-            return
-        except (OSError, ValueError, TypeError) as error:
-            state.note = f"not kept: {error}"
-            return
-        self.memory.remember(
-            state.step,
-            state.key,
-            manifest,
-            folder,
-            state.outcome,
-            folder / LOG_FILE,
-            folder / DISPLAY_FILE,
-            into_cache=state.step.options.cache is not False,
-        )
 
     # --- processes ---------------------------------------------------------------------------
 
@@ -433,7 +337,8 @@ class LocalRun:
         if ok:
             state.status = StepStatus.RAN
             state.bytes_out = _bytes_of(state.outcome.outputs)
-            self._keep(state)
+            assert self.recall is not None
+            self.recall.keep(state)
         settled = sum(s.status.settled for s in self.runs.values())
         text = (
             f"{name}: {'done' if ok else 'failed'} in {state.seconds:.2f} s "
@@ -468,85 +373,3 @@ class LocalRun:
             for n, r in self.runs.items()
         ]
         self.console.board_update(steps, final)
-
-    def metrics(self) -> dict[str, Any]:
-        """Every metric of the steps that succeeded, in step order."""
-        found: dict[str, Any] = {}
-        for run in self.runs.values():
-            if run.outcome and run.outcome.ok:
-                found.update(run.outcome.metrics)
-        return found
-
-    def _status_steps(self) -> list[dict[str, Any]]:
-        """Each step as the status record holds it: state, seconds, bytes, source, note."""
-        now = time.perf_counter()
-        steps = []
-        for run in self.runs.values():
-            outcome = run.outcome
-            failed = outcome is not None and not outcome.ok
-            running = run.status is StepStatus.RUNNING
-            steps.append(
-                {
-                    "name": run.step.name,
-                    "status": run.status.value,
-                    "seconds": round(run.seconds + (now - run.started if running else 0.0), 3),
-                    "bytes": run.bytes_out,
-                    "source": run.source,
-                    "note": run.note,
-                    "key": run.key.digest if run.key else None,
-                    "error": outcome.error if failed else None,
-                    "cell": outcome.cell if failed else None,
-                    "line": outcome.line if failed else None,
-                }
-            )
-        return steps
-
-    def _write_status(self, state: RunState, exit_code: int | None = None) -> None:
-        """``kalec-status.json``: the run's and each step's state, for ``kalec runs``,
-        ``--resume`` and a server to show while the run goes on."""
-        data = {
-            "notebook": str(Path(self.pipeline.source).resolve()),
-            "started": self.started_at,
-            "seconds": round(time.perf_counter() - self.clock, 3),
-            "state": state.value,
-            "exit_code": exit_code,
-            "steps": self._status_steps(),
-            "metrics": self.metrics(),
-        }
-        write_record(self.run_dir, data)
-
-    def _write_notebook(self) -> None:
-        """The run as an executed notebook and its HTML page, beside the values."""
-        shown = (StepStatus.RAN, StepStatus.CACHED, StepStatus.FAILED, StepStatus.STOPPED)
-        folders = {n: self.step_folder(n) for n, s in self.runs.items() if s.status in shown}
-        try:
-            written = write_run_notebook(self.pipeline, folders, self.run_dir)
-        except (OSError, ValueError, TypeError) as error:
-            self.console.progress(f"the run's notebook was not written: {error}")
-            return
-        if written:
-            self.console.say(f"executed notebook: {written}")
-
-    def _report_failure(self, state: StepRun) -> None:
-        outcome = state.outcome
-        where = os.path.basename(self.pipeline.source)
-        if outcome and outcome.cell:
-            where += f": {Origin(outcome.cell, outcome.line or 0)}"
-        error = outcome.error if outcome else "no outcome"
-        self.console.err.write(f"{where}: error: step '{state.step.name}' failed: {error}\n")
-        self.console.err.flush()
-
-    def _summary(self) -> None:
-        self.console.out.write("\n" + summary_table(self._status_steps()))
-        self.console.out.flush()
-
-    def _show_metrics(self) -> None:
-        metrics = self.metrics()
-        if not metrics:
-            return
-        (self.run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        out = self.console.out
-        out.write("\nmetrics:\n")
-        for name, value in metrics.items():
-            out.write(f"  {name} = {value}\n")
-        out.flush()

@@ -17,8 +17,8 @@ import sys
 from collections.abc import Iterable
 
 from kalec.ir import InputKind, Pipeline, Step
-from kalec.packaging.shipping import LocalModules, imported_modules, magic_needs, step_code
 from kalec.packaging import installed
+from kalec.packaging.shipping import LocalModules, imported_modules, magic_needs, step_code
 
 # Modules kalec's own runtime needs in a step that passes values.
 _RUNTIME_NEEDS = ("dill",)

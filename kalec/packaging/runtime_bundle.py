@@ -20,7 +20,7 @@ import tarfile
 from pathlib import Path
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
-LOCAL_ONLY = ("zygote.py",)  # the local runner's fork server: of no use in a cluster step
+LOCAL_ONLY = ("zygote.py", "observe.py", "file_hooks.py")  # the local runner's own
 
 
 @functools.cache

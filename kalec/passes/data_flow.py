@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import bisect
 import difflib
-import graphlib
 from collections import defaultdict
 from dataclasses import replace
 
@@ -45,6 +44,7 @@ from kalec.ir import (
     Role,
     Step,
 )
+from kalec.ir.dag import Ancestry
 from kalec.runtime.global_state import STATES
 
 
@@ -162,75 +162,13 @@ class _Index:
         return self._writer_masks[key]
 
 
-class _Ancestry:
-    """Which steps run before which, through the dependencies given.
-
-    Each step's ancestors (and, when asked, descendants) are one int used as a bit set (bit i:
-    the i-th step), built in one topological pass: a chain of 10,000 steps holds about 6 MB,
-    where a set of names per step held gigabytes. A cycle (reported by the validation pass) is
-    walked step by step instead.
-    """
-
-    def __init__(self, dependencies: dict[str, list[str]]) -> None:
-        self.graph = {
-            s: [p for p in parents if p in dependencies] for s, parents in dependencies.items()
-        }
-        self.bit = {step: 1 << i for i, step in enumerate(self.graph)}
-        self.masks: dict[str, int] = {}
-        self.order: list[str] | None = None
-        self._descendants: dict[str, int] | None = None
-        try:
-            self.order = list(graphlib.TopologicalSorter(self.graph).static_order())
-        except graphlib.CycleError:
-            for step in self.graph:
-                self.masks[step] = self._walk(step, self.graph)
-            return
-        for step in self.order:
-            mask = 0
-            for parent in self.graph[step]:
-                mask |= self.bit[parent] | self.masks[parent]
-            self.masks[step] = mask
-
-    def _walk(self, step: str, edges: dict[str, list[str]]) -> int:
-        mask, stack = 0, list(edges[step])
-        while stack:
-            other = stack.pop()
-            if not mask & self.bit[other]:
-                mask |= self.bit[other]
-                stack.extend(edges[other])
-        return mask
-
-    def precedes(self, earlier: str, step: str) -> bool:
-        """True when ``earlier`` is an ancestor of ``step``."""
-        return bool(self.masks.get(step, 0) & self.bit.get(earlier, 0))
-
-    def ordered_with(self, step: str) -> int:
-        """The steps in an order with ``step`` (its ancestors, its descendants, itself), as a
-        bit set; any other step may run before or after it."""
-        if self._descendants is None:
-            children: dict[str, list[str]] = {name: [] for name in self.graph}
-            for name, parents in self.graph.items():
-                for parent in parents:
-                    children[parent].append(name)
-            if self.order is None:
-                self._descendants = {name: self._walk(name, children) for name in self.graph}
-            else:
-                self._descendants = {}
-                for name in reversed(self.order):
-                    mask = 0
-                    for child in children[name]:
-                        mask |= self.bit[child] | self._descendants[child]
-                    self._descendants[name] = mask
-        return self.bit.get(step, 0) | self.masks.get(step, 0) | self._descendants.get(step, 0)
-
-
 class _Resolver:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.index = _Index(pipeline)
         self.diagnostics: list[Diagnostic] = []
         declared = {s.name: [d.step for d in s.prev] for s in pipeline.steps}
-        self.declared = _Ancestry(declared)
+        self.declared = Ancestry(declared)
         self.known_names = sorted(set(self.index.writers) | set(self.index.params))
 
     def error(
@@ -433,7 +371,7 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
                         dep.origin,
                     )
                 )
-    final = _Ancestry({s.name: [d.step for d in s.dependencies] for s in steps})
+    final = Ancestry({s.name: [d.step for d in s.dependencies] for s in steps})
     diagnostics += _shared_names(resolver.index, steps, final)
     return replace(
         pipeline,
@@ -443,7 +381,7 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
     )
 
 
-def _shared_names(index: _Index, steps: list[Step], ancestry: _Ancestry) -> list[Diagnostic]:
+def _shared_names(index: _Index, steps: list[Step], ancestry: Ancestry) -> list[Diagnostic]:
     """Notes for inputs that several earlier steps set (sections reusing ``X``, ``model``).
 
     The reader gets the value of the last of them before the read in notebook order, as a

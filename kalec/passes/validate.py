@@ -10,20 +10,17 @@
 
 from __future__ import annotations
 
-import graphlib
 from dataclasses import replace
 
 from kalec import diagnostics as D
 from kalec.cluster_names import normalized_name
 from kalec.ir import Diagnostic, Origin, Pipeline, Step
+from kalec.ir.dag import cycle
 
 
 def _cycle(pipeline: Pipeline) -> list[Diagnostic]:
-    graph = {s.name: {d.step for d in s.dependencies} for s in pipeline.steps}
-    try:
-        graphlib.TopologicalSorter(graph).prepare()
-    except graphlib.CycleError as error:
-        chain = error.args[1]  # [a, b, ..., a]: each step is a dependency of the next one
+    chain = cycle({s.name: [d.step for d in s.dependencies] for s in pipeline.steps})
+    if chain is not None:  # [a, b, ..., a]: each step is a dependency of the next one
         links = []
         first_origin: Origin | None = None
         for parent, child in zip(chain, chain[1:], strict=False):

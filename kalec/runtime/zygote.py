@@ -224,7 +224,8 @@ def main(argv: list[str]) -> int:
     _import_all(imports)
     importlib.import_module("kalec.runtime.step")  # and kalec's own runtime, with the marshal
     if os.environ.get("KALEC_OBSERVE"):  # steps record what they read: wrap once, here
-        importlib.import_module("kalec.runtime.observe").install()
+        importlib.import_module("kalec.runtime.file_hooks").install()
+        importlib.import_module("kalec.runtime.observe")
     reason = fork_hazard()
     _send(channel, {"ready": True, "fork": reason is None, "reason": reason})
     if reason is not None:

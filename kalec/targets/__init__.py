@@ -1,8 +1,9 @@
-"""One registry of targets; each target is one module, imported only when it is used.
+"""The cluster targets, in one registry; each is one module, imported only when it is used.
 
-A target either writes text (``emit(pipeline, options) -> str``: a script, a YAML document, the
-IR as JSON) or runs the pipeline (``run(pipeline, options) -> int``). A target whose optional
-requirements (kfp) are not installed says so, with the command that installs them.
+May import the IR, analysis, packaging and the runtime (which it embeds); not the local runner,
+the service or the CLI. A target writes text (``emit(pipeline, options) -> str``: a script, a
+YAML document, the IR as JSON); one whose optional requirements (kfp) are not installed says
+so, with the command that installs them. Running on this machine is ``kalec.local``'s job.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ class Target:
     summary: str
     module: str
     suffix: str = ""  # file name ending for `kalec build`
-    runs: bool = False  # runs the pipeline instead of writing it
     requires: tuple[str, ...] = ()  # modules it needs that kalec does not install by default
 
 
@@ -38,7 +38,6 @@ TARGETS: dict[str, Target] = {
             requires=("kfp",),
         ),
         Target("argo", "an Argo Workflow", "kalec.targets.argo", ".argo.yaml"),
-        Target("local", "run every step on this machine", "kalec.local", runs=True),
     )
 }
 

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from kalec.local.memory.digests import DigestMemo
-from kalec.runtime.observe import environment_digest, listing_digest, stat_of, text_digest
 from kalec.packaging import installed
+from kalec.runtime.observe import environment_digest, listing_digest, stat_of, text_digest
 
 
 class Unstable(Exception):

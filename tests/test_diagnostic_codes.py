@@ -1,0 +1,157 @@
+"""Every diagnostic code, produced by the smallest notebook that gives it: the catalogue holds
+no code that nothing can produce, and each code keeps meaning what ``docs/diagnostics.md``
+says. ``kalec check --format json`` (``kalec emit`` for what only a build says) is asked, and the
+code must come with the cell it names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import make_notebook, run_kalec
+
+from kalec.diagnostics import CATALOGUE
+
+B = "block:"
+M = "markdown"
+
+
+def kubeflow(settings: dict[str, Any]) -> dict[str, Any]:
+    return {"kubeflow_notebook": settings}
+
+
+def own(settings: dict[str, Any]) -> dict[str, Any]:
+    return {"kalec": settings}
+
+
+# code -> (cells, notebook metadata, the cell the diagnostic names: None for the notebook)
+SMALLEST: dict[str, tuple[list[Any], dict[str, Any], int | None]] = {
+    "K100": ([], {}, None),  # written as something that is not a notebook, below
+    "K101": ([([B + "a"], "x = 1")], kubeflow({"pvc_size": "1Gi"}), None),
+    "K102": ([([B + "a"], "x = 1")], own({"colour": "blue"}), None),
+    "K103": ([([B + "a"], "x = 1")], own({"volumes": [{"name": "data"}]}), None),
+    "K104": (
+        [([B + "a"], "x = 1")],
+        own({"volumes": [{"name": "Data", "mount_point": "relative"}]}),
+        None,
+    ),
+    "K105": ([([B + "a"], "x = 1")], own({"image": "My Image"}), None),
+    "K106": ([([B + "a"], "if True:\n\t!ls\n    x = 1\n")], {}, 1),
+    "K201": ([([B + "a", "limit:gpu"], "x = 1")], {}, 1),
+    "K202": ([(["blok:a"], "x = 1")], {}, 1),
+    "K203": ([([B + "a", "hide-input"], "x = 1")], {}, 1),
+    "K204": ([(["imports", B + "a"], "import os")], {}, 1),
+    "K301": ([(["pipeline-parameters", "limit:cpu:2"], "N = 1"), ([B + "a"], "x = N")], {}, 1),
+    "K302": ([([], "x = 1"), ([B + "b"], "y = x")], {}, 1),
+    "K303": ([(["imports"], "import os"), ([], "print('hello')"), ([B + "a"], "x = 1")], {}, 2),
+    "K304": ([(["functions", "prev:a"], "def f():\n    return 1"), ([B + "a"], "x = f()")], {}, 1),
+    "K305": ([([B + "a", "prev:a"], "x = 1")], {}, 1),
+    "K306": ([([B + "a", "prev:loda"], "x = 1")], {}, 1),
+    "K401": ([([B + "a"], "x = (1,")], {}, 1),
+    "K402": ([([B + "a"], "x = " + "-" * 400 + "1")], {}, 1),
+    "K501": ([(["pipeline-parameters"], "print(1)"), ([B + "a"], "x = 1")], {}, 1),
+    "K502": ([(["pipeline-parameters"], "a, b = 1, 2"), ([B + "a"], "x = a")], {}, 1),
+    "K503": ([(["pipeline-parameters"], "Output = 1"), ([B + "a"], "x = Output")], {}, 1),
+    "K504": ([(["pipeline-parameters"], "_seed = 1"), ([B + "a"], "x = _seed")], {}, 1),
+    "K505": ([(["pipeline-parameters"], "N = len('ab')"), ([B + "a"], "x = N")], {}, 1),
+    "K506": ([(["pipeline-parameters"], "A = 1e999"), ([B + "a"], "x = A")], {}, 1),
+    "K507": ([(["pipeline-parameters"], "A = (1, 2)"), ([B + "a"], "x = A")], {}, 1),
+    "K508": ([(["pipeline-parameters"], "N = 1\nN = 2"), ([B + "a"], "x = N")], {}, 1),
+    "K511": (
+        [([B + "a"], "accuracy = 0.5"), (["pipeline-metrics"], "accuracy * 100")],
+        {},
+        2,
+    ),
+    "K601": ([(["functions"], "y = x + 1"), ([B + "a"], "x = 1")], {}, 1),
+    "K602": (
+        [
+            ([B + "a"], "import numpy as np\nnp.random.seed(0)"),
+            ([B + "b", "prev:a"], "u = np.random.rand()"),
+            ([B + "a"], "v = np.random.rand()"),
+        ],
+        {},
+        2,
+    ),
+    "K603": (
+        [([B + "a"], "w = 1"), ([B + "b", "prev:a"], "print(w)"), ([B + "a"], "w = 2")],
+        {},
+        2,
+    ),
+    "K604": ([([B + "a"], "print(later)"), ([B + "b"], "later = 1")], {}, 1),
+    "K605": ([([B + "a"], "y = missing + 1")], {}, 1),
+    "K606": ([([B + "a"], "def f():\n    return missing")], {}, 1),
+    "K607": (
+        [([B + "a"], "t = 1\ndel t"), ([B + "b", "prev:a"], "print(t)")],
+        {},
+        2,
+    ),
+    "K608": ([([B + "a"], "x = 1"), (["pipeline-metrics"], "accuracy")], {}, 2),
+    "K609": ([([B + "a"], "x = 1"), ([B + "b"], "y = x")], {}, 2),
+    "K610": (
+        [([B + "one"], "X = 1"), ([B + "two"], "X = 2"), ([B + "summary"], "print(X)")],
+        {},
+        3,
+    ),
+    "K701": ([(["imports"], "import os")], {}, None),
+    "K702": ([([B + "a", "prev:b"], "x = 1"), ([B + "b", "prev:a"], "y = 1")], {}, 2),
+    "K703": ([([B + "train_model"], "x = 1"), ([B + "train-model"], "y = 1")], {}, 2),
+    "K704": ([([B + "a"], "f = open('nb.ipynb')"), ([B + "b", "prev:a"], "f.read()")], {}, 1),
+    "K801": ([([B + "a"], "import pandas as pd\ndf = pd.read_csv('data.csv')")], {}, 1),
+    "K901": ([(["imports"], "import time"), ([B + "a"], "now = time.time()")], {}, 2),
+    "K902": (
+        [
+            ([B + "a"], "items = [1]"),
+            ([B + "c", "prev:a"], "print(items)"),
+            ([B + "b", "prev:a"], "items.append(2)"),
+        ],
+        {},
+        3,
+    ),
+    "K903": ([([B + "a"], "!pip install xgboost\nx = 1")], {}, 1),
+    "K904": (
+        [
+            ([B + "a"], "fs = []\nfor i in range(3):\n    fs.append(lambda: i)"),
+            ([B + "b", "prev:a"], "print([f() for f in fs])"),
+        ],
+        {},
+        1,
+    ),
+    "K905": (
+        [([B + "a"], "import os\nos.environ['MODE'] = 'x'"), ([B + "b", "prev:a"], "y = 1")],
+        {},
+        1,
+    ),
+    "K906": ([([B + "a"], "total = 1"), ([B + "b", "prev:a"], "print(globals()['total'])")], {}, 2),
+}
+
+
+def diagnostics(path: Path, code: str) -> list[dict[str, Any]]:
+    if code == "K801":  # said when building for a cluster, where the file will not be
+        done = run_kalec("emit", str(path), "--target", "kfp-py", cwd=path.parent)
+        return [
+            {"code": "K801", "cell": int(line.split("cell ")[1].split(":")[0].split(",")[0])}
+            for line in done.stderr.splitlines()
+            if " K801: " in line
+        ]
+    done = run_kalec("check", str(path), "--format", "json", cwd=path.parent)
+    assert "Traceback" not in done.stderr, done.stderr
+    return json.loads(done.stdout)["diagnostics"]
+
+
+@pytest.mark.parametrize("code", sorted(SMALLEST))
+def test_the_smallest_notebook_gives_the_code(code: str, tmp_path: Path) -> None:
+    cells, metadata, cell = SMALLEST[code]
+    path = make_notebook(tmp_path / "nb.ipynb", cells, metadata)
+    if code == "K100":
+        path.write_text('{"cells": "not a list"}')
+    if code == "K801":
+        (tmp_path / "data.csv").write_text("a\n1\n")
+    found = [d for d in diagnostics(path, code) if d["code"] == code]
+    assert found, f"{code} not given"
+    assert any(d.get("cell") == cell for d in found), found
+
+
+def test_every_code_of_the_catalogue_has_its_smallest_notebook() -> None:
+    assert set(SMALLEST) == set(CATALOGUE)
