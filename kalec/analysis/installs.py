@@ -1,7 +1,7 @@
 """What a cell's IPython lines ask to install: ``%pip install``, ``!pip install``, ``%load_ext``.
 
 Read from the text IPython's transformer made of those lines (the frontend turns them into
-``get_ipython()`` calls), never by running them. The packages backends pin them for cluster
+``get_ipython()`` calls), never by running them. The targets pin them for cluster
 steps; the lints tell the user so.
 """
 

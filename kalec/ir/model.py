@@ -1,9 +1,9 @@
-"""The typed step IR: what the frontend builds, the passes annotate and the backends lower.
+"""The typed step IR: what the frontend builds, the passes annotate and the targets lower.
 
 Everything is a frozen dataclass made of tuples, strings and numbers, so a pass can only produce a
 new pipeline (with ``dataclasses.replace``) and never change one another pass still holds. Nothing
 here knows about a backend: a step's resources, image or retries are plain data that the KFP, Argo
-and local backends each translate into their own terms.
+and local runner each translate into their own terms.
 
 Cells are referred to by their number (1-based, counting every cell of the notebook from the top,
 markdown included, as a person counts them), so that steps sharing a cell share one record of it.

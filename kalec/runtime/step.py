@@ -1,7 +1,7 @@
 """Run one step: the code of its cells, with its inputs loaded before and its outputs saved after.
 
 Every backend runs steps through ``run_step``: the local runner in a fresh process
-(``python -m kalec.runtime.step RUN.json``), the KFP and Argo backends inside their containers.
+(``python -m kalec.runtime.step RUN.json``), the KFP and Argo targets inside their containers.
 It behaves like the notebook's kernel where that matters to results:
 
 - the code runs as module ``__main__``, as in Jupyter, so classes and functions defined in cells

@@ -1,4 +1,4 @@
-"""The Jinja environment the script-writing backends render their templates with."""
+"""The Jinja environment the script-writing targets render their templates with."""
 
 from __future__ import annotations
 
