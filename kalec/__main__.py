@@ -2,4 +2,5 @@
 
 from kalec.cli import entry
 
-entry()
+if __name__ == "__main__":  # a spawned worker imports this module too, and must not run kalec
+    entry()

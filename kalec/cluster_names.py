@@ -56,9 +56,17 @@ def normalized_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+PIPELINE_NAME_MAX = 128  # kfp: ^[a-z0-9][a-z0-9-]{0,127}$
+
+
 def pipeline_name(name: str) -> str:
-    """A pipeline's name as KFP and Kubernetes take it: ``normalized_name``, never empty."""
-    return normalized_name(name) or "pipeline"
+    """A pipeline's name as KFP and Kubernetes take it: ``normalized_name``, never empty, at
+    most 128 characters (a longer one keeps its start and a digest of the whole, so that two
+    long names stay apart)."""
+    shown = normalized_name(name) or "pipeline"
+    if len(shown) <= PIPELINE_NAME_MAX:
+        return shown
+    return shown[: PIPELINE_NAME_MAX - 13].rstrip("-") + "-" + digest(name)
 
 
 def image_problem(image: str) -> str | None:

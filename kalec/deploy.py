@@ -13,6 +13,7 @@ import io
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,6 +23,59 @@ from kalec.errors import KalecError
 
 class DeployError(KalecError):
     """The server could not be reached or refused a request; the message says which."""
+
+
+class DeployTimeout(DeployError):
+    """The server did not answer within the time limit."""
+
+
+# Names and addresses of cloud instance metadata services, which hand out credentials: a
+# server that deploys for its clients must not be made to call them (nor any link-local address).
+METADATA_NAMES = frozenset({"metadata", "metadata.google.internal", "instance-data"})
+METADATA_ADDRESSES = frozenset({"169.254.169.254", "fd00:ec2::254", "100.100.100.200"})
+
+
+def host_problem(
+    url: str, allow_link_local: bool = False, resolve_seconds: float = 3.0
+) -> str | None:
+    """Why a server should not deploy to ``url`` for a client: a cloud metadata service or a
+    link-local address (by name, or by what the name resolves to); None when it may."""
+    import ipaddress
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+
+    if allow_link_local:
+        return None
+    try:
+        name = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return "not a URL"
+    if not name:
+        return "no host name"
+    if name in METADATA_NAMES:
+        return f"{name} is a cloud metadata service"
+    addresses: list[str] = []
+    try:
+        addresses = [str(ipaddress.ip_address(name))]
+    except ValueError:
+        found: list[Any] = []
+
+        def look_up() -> None:
+            with contextlib.suppress(OSError, UnicodeError):
+                found.extend(socket.getaddrinfo(name, None))
+
+        thread = threading.Thread(target=look_up, daemon=True)
+        thread.start()
+        thread.join(resolve_seconds)  # a name that does not resolve in time is tried as is
+        addresses = [info[4][0].split("%")[0] for info in found]
+    for address in addresses:
+        ip = ipaddress.ip_address(address)
+        if address in METADATA_ADDRESSES or str(ip) in METADATA_ADDRESSES:
+            return f"{name} is a cloud metadata service ({ip})"
+        if ip.is_link_local:
+            return f"{name} is a link-local address ({ip})"
+    return None
 
 
 @dataclass
@@ -71,10 +125,12 @@ def request_for(
     params: dict[str, Any] | None = None,
     namespace: str | None = None,
     token: str | None = None,
+    emit_yaml: Callable[[Any], str] | None = None,
 ) -> DeployRequest:
     """What to upload and run: the pipeline compiled to KFP's YAML, named and described as the
     user chose, else as the notebook's settings say. The one way the CLI and the service build a
-    request. Raises ``KalecError`` when the pipeline cannot be compiled for KFP."""
+    request (``emit_yaml``: how to compile with kfp, a server's worker process; by default here).
+    Raises ``KalecError`` when the pipeline cannot be compiled for KFP."""
     from kalec.cluster_names import pipeline_name
     from kalec.targets import kfp_yaml
     from kalec.targets.kfp_py import description as kfp_description
@@ -85,7 +141,7 @@ def request_for(
     return DeployRequest(
         host=host,
         pipeline_name=pipeline_name(name or settings.name),
-        yaml_text=kfp_yaml.emit(pipeline, options),
+        yaml_text=(emit_yaml or (lambda o: kfp_yaml.emit(pipeline, o)))(options),
         description=description or kfp_description(pipeline),
         experiment=experiment or settings.experiment or "Default",
         run=run,
@@ -182,4 +238,31 @@ def deploy(request: DeployRequest, out: TextIO) -> DeployResult:
             f"{error.status} {error.reason}: {str(error.body or '').strip()[:300]}"
         ) from None
     except (HTTPError, OSError) as error:
-        raise DeployError(f"cannot reach Kubeflow Pipelines at {request.host}: {error}") from None
+        raise DeployError(
+            f"cannot reach Kubeflow Pipelines at {request.host}: {_in_words(error)}"
+        ) from None
+
+
+def _in_words(error: BaseException) -> str:
+    """A connection failure as a person says it, from the chain urllib3 wraps it in."""
+    import socket
+    import ssl
+
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or current in seen:
+            continue
+        seen.append(current)
+        pending += [getattr(current, "reason", None), current.__cause__, current.__context__]
+    for found in seen:
+        if isinstance(found, ConnectionRefusedError):
+            return "the connection was refused (is the server running, on that port?)"
+        if isinstance(found, socket.gaierror):
+            return "the host name does not resolve"
+        if isinstance(found, ssl.SSLError):
+            return f"the TLS handshake failed ({found.reason or found}); http:// instead?"
+        if isinstance(found, TimeoutError) or "timed out" in str(found).lower():
+            return "it did not answer in time"
+    return str(error).strip()[:300]

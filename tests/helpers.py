@@ -203,14 +203,19 @@ def round_trip(value: Any, folder: Path) -> tuple[str, Any]:
 
 
 def start_server(
-    command: list[str], env: dict, ready: Any, log: Path, seconds: float = 90
+    command: list[str],
+    env: dict,
+    ready: Any,
+    log: Path,
+    seconds: float = 90,
+    cwd: Path | None = None,
 ) -> subprocess.Popen:
     """Start a server process, its output going to ``log`` (a pipe nobody reads would fill and
     stop it), and wait until ``ready()`` answers true; the process."""
     import time
 
     with open(log, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     deadline = time.monotonic() + seconds
     while True:
         try:

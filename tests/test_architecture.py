@@ -11,7 +11,7 @@ from conftest import ROOT
 
 # Parts, lowest first: a part may import its own modules and those of the parts before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("kalec", "kalec.errors", "kalec.ir", "kalec.runtime"),
+    ("kalec", "kalec.errors", "kalec.ir", "kalec.runtime", "kalec.sized_cache"),
     ("kalec.cluster_names", "kalec.diagnostics", "kalec.startup_cache"),
     ("kalec.analysis", "kalec.frontend"),
     ("kalec.passes", "kalec.compiler", "kalec.params", "kalec.report", "kalec.graph"),

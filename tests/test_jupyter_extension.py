@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -166,3 +167,84 @@ def test_installing_kalec_installs_the_jupyterlab_extension_enabled() -> None:
     assert ours and ours[0][:5] == ["kalec-labextension", "v0.1.0", "enabled", "OK", "(python,"], (
         lines
     )
+
+
+@pytest.mark.slow
+def test_paths_no_file_system_can_hold_are_refused_cleanly(jupyter: Jupyter) -> None:
+    (jupyter.root / "loop.ipynb").symlink_to("loop.ipynb")  # a symlink to itself
+    hidden = jupyter.root / ".hidden"
+    hidden.mkdir()
+    shutil.copy(ROOT / "examples" / "quickstart.ipynb", hidden / "s.ipynb")
+    for path, expected in (
+        ("loop.ipynb", (400, 404)),
+        ("n" * 300 + ".ipynb", (400,)),
+        ("/".join(["folder"] * 1000) + "/nb.ipynb", (400,)),
+        (".hidden/s.ipynb", (404,)),  # as Jupyter's own /api/contents refuses it
+    ):
+        status, body = jupyter.request("POST", "check", {"path": path})
+        assert status in expected, (path[:40], status, body)
+        assert body["error"]["message"].startswith("path: ")
+
+
+@pytest.mark.slow
+def test_a_posted_notebook_is_the_one_checked_built_and_run(jupyter: Jupyter) -> None:
+    folder = jupyter.root / "edited"
+    folder.mkdir()
+    make_notebook(folder / "nb.ipynb", [(["block:a"], "print('RESULT on disk')")])
+    posted = json.loads((folder / "nb.ipynb").read_text())
+    posted["cells"][0]["source"] = "x = 'posted'\nprint('RESULT', x)"
+    both = {"path": "edited/nb.ipynb", "nb": posted}
+    status, checked = jupyter.request("POST", "check", both)
+    assert status == 200 and checked["steps"][0]["outputs"] == []
+    status, built = jupyter.request("POST", "build", both)
+    assert status == 200 and "'posted'" in built["text"]
+    status, started = jupyter.request("POST", "runs", both)
+    assert status == 202, started
+    deadline = time.monotonic() + 120
+    while (run := jupyter.request("GET", f"runs/{started['id']}")[1])["state"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert result_lines(run["output"]) == ["RESULT posted"], run
+
+
+@pytest.mark.slow
+def test_stopping_jupyter_ends_the_runs_it_started(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    make_notebook(
+        root / "slow.ipynb",
+        [
+            (
+                ["block:slow"],
+                "import os, time\nopen('pid', 'w').write(str(os.getpid()))\n"
+                "while True:\n    time.sleep(0.1)",
+            )
+        ],
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), HOME=str(tmp_path))
+    client = Jupyter(port, root)
+    process = start_server(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
+         f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
+         f"--ServerApp.root_dir={root}", "--allow-root"],
+        env=env,
+        ready=lambda: client.request("GET", "version")[0] == 200,
+        log=tmp_path / "jupyter.log",
+    )  # fmt: skip
+    status, started = client.request("POST", "runs", {"path": "slow.ipynb"})
+    assert status == 202, started
+    deadline = time.monotonic() + 60
+    while not (root / "pid").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(0.3)
+    step = int((root / "pid").read_text())
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    with pytest.raises(ProcessLookupError):
+        os.kill(step, 0)
+    (record,) = (tmp_path / "runtime").glob(f"kalec-runs/*/{started['id']}/run/kalec-status.json")
+    assert json.loads(record.read_text())["state"] == "stopped"

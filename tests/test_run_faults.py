@@ -262,3 +262,59 @@ def test_partial_files_an_earlier_killed_run_left_are_removed_at_the_next_run(no
     done = run_kalec("run", str(path))
     assert done.returncode == 0, done.stderr
     assert not partial.exists()
+
+
+# --- what the hostile-input replay found -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [("raise KeyboardInterrupt", "KeyboardInterrupt"), ("raise SystemExit(3)", "SystemExit: 3")],
+)
+def test_an_interrupt_or_exit_raised_in_a_cell_is_the_cell_s_error(notebook, code, said) -> None:
+    path = notebook([(["imports"], "import os"), ([B + "a"], f"x = 1\n{code}")])
+    done = run_kalec("run", "--local", str(path), cwd=path.parent)
+    assert done.returncode == 1, done.stderr
+    assert f"nb.ipynb: cell 2, line 2: error: step 'a' failed: {said}" in done.stderr
+    assert "zygote" not in done.stderr and "before reporting" not in done.stderr
+
+
+def test_a_full_disk_while_kalec_writes_a_step_s_file(notebook, monkeypatch) -> None:
+    from kalec.runtime.protocol import StepRequest
+
+    path = notebook([([B + "a"], "x = 1"), ([B + "b", "prev:a"], "print(x)")])
+    real = StepRequest.write
+
+    def write(self, target: str) -> None:
+        if self.spec["step"] == "b":
+            raise OSError(errno.ENOSPC, "No space left on device", target)
+        real(self, target)
+
+    monkeypatch.setattr(StepRequest, "write", write)
+    done = run_kalec("run", "--local", str(path), cwd=path.parent)
+    assert done.returncode == 1, done.stderr
+    assert "step 'b' failed: kalec cannot write" in done.stderr
+    assert "no space left on device" in done.stderr and "MB free there" in done.stderr
+
+
+def test_a_step_that_removes_the_run_folder_fails_by_name(notebook, tmp_path: Path) -> None:
+    run_dir = tmp_path / "the-run"
+    path = notebook(
+        [
+            ([B + "a"], "x = 1"),
+            ([B + "b", "prev:a"], f"import shutil\nshutil.rmtree({str(run_dir)!r})\ny = x"),
+            ([B + "c", "prev:b"], "print(y)"),
+        ]
+    )
+    done = run_kalec("run", "--local", str(path), "--run-dir", str(run_dir), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert f"step 'b' failed: the run folder {run_dir} was removed while step 'b' ran" in (
+        done.stderr
+    )
+
+
+def test_a_parameter_text_no_utf_8_can_hold_is_refused_at_check(notebook) -> None:
+    path = notebook([(["pipeline-parameters"], "S = '\\ud800'"), ([B + "a"], "print(S)")])
+    done = run_kalec("check", str(path))
+    assert done.returncode == 2
+    assert "cell 1, line 1: error K506: parameter S" in done.stderr and "surrogate" in done.stderr

@@ -2,19 +2,23 @@
 
 Several passes read the same cells (syntax, parameters, metrics, cell facts, grouping, packages):
 ``parse`` keeps the trees of recent texts, so a cell costs one parse. The trees are shared:
-readers must not change them. The cache holds more trees than a notebook of 10,000 steps has
-cells: passes read the cells in order, one after another, and a least-recently-used cache
-smaller than the notebook would lose every tree before it is asked for again.
+readers must not change them. The cache is bounded by what the trees weigh (about a hundred bytes
+a character of source, measured here), so that a server compiling many large notebooks does not
+keep them all.
 """
 
 from __future__ import annotations
 
 import ast
-import functools
 import warnings
 
+from kalec.sized_cache import sized
 
-@functools.lru_cache(maxsize=32768)
+TREE_BYTES_PER_CHARACTER = 100
+MAX_TREE_BYTES = 512 * 2**20
+
+
+@sized(MAX_TREE_BYTES, lambda text, tree: TREE_BYTES_PER_CHARACTER * len(text) + 500)
 def parse(text: str) -> ast.Module:
     """The syntax tree of ``text``; ``SyntaxError`` (and ``RecursionError``) as ``ast.parse``."""
     with warnings.catch_warnings():

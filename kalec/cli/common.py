@@ -127,9 +127,10 @@ def ignored(args: argparse.Namespace) -> set[str]:
     return codes
 
 
-def compiled(args: argparse.Namespace, verbose: bool | None = None) -> Any:
-    """The notebook compiled, its diagnostics on standard error; ``UsageError`` (exit 2) when
-    it has errors or is not a notebook."""
+def compiled(args: argparse.Namespace, verbose: bool | None = None, text: str | None = None) -> Any:
+    """The notebook compiled (from ``text`` when given: its cells, as an editor holds them),
+    its diagnostics on standard error; ``UsageError`` (exit 2) when it has errors or is not a
+    notebook."""
     from kalec.compiler import compile_notebook
     from kalec.frontend.notebook import NotebookError
     from kalec.ir import Severity
@@ -137,7 +138,7 @@ def compiled(args: argparse.Namespace, verbose: bool | None = None) -> Any:
     path, skip = args.notebook, ignored(args)
     verbose = args.verbose if verbose is None else verbose
     try:
-        pipeline = compile_notebook(path)
+        pipeline = compile_notebook(path, text)
     except NotebookError as error:
         raise UsageError(f"{path}: error {error.code}: {error}") from None
     for diagnostic in pipeline.diagnostics:

@@ -23,6 +23,13 @@ def add_arguments(sub: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run on this machine (the default and, for now, the only place)",
     )
+    sub.add_argument(
+        "--contents",
+        type=Path,
+        metavar="FILE",
+        help="read the notebook's cells from FILE (an editor's unsaved version of it); the "
+        "notebook still names the run and its folder is where the steps run",
+    )
     add_parameters(sub)
     cores = os.cpu_count() or 1
     sub.add_argument(
@@ -95,8 +102,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError("error: --jobs must be at least 1")
-    pipeline = compiled(args)
+    source_text = None
+    if args.contents is not None:
+        try:
+            source_text = args.contents.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"error: --contents: cannot read {args.contents}: {error}") from None
+    pipeline = compiled(args, text=source_text)
     options = RunOptions(
+        source_text=source_text,
         jobs=args.jobs,
         run_dir=args.run_dir,
         params=parameter_values(args, pipeline),

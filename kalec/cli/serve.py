@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from kalec.cli.common import EXIT_OK, UsageError
@@ -22,7 +23,9 @@ def add_arguments(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument("--port", type=int, default=5000, help="default: 5000")
     sub.add_argument(
-        "--token", help="the token clients must send (default: a new random one, printed)"
+        "--token",
+        help="the token clients must send (default: $KALEC_SERVE_TOKEN, which `ps` does not "
+        "show, else a new random one, printed)",
     )
     sub.add_argument(
         "--no-token",
@@ -54,6 +57,41 @@ def add_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--folder", type=Path, metavar="DIR", help="where runs go (default: a new temporary folder)"
     )
+    sub.add_argument(
+        "--keep-runs",
+        type=int,
+        default=20,
+        metavar="N",
+        help="finished runs whose folders are kept; older ones are removed (default 20)",
+    )
+    sub.add_argument(
+        "--kfp-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes that compile with kfp (the yaml target, deploy); 0 compiles in the "
+        "server's own process, one at a time (default 1)",
+    )
+    sub.add_argument(
+        "--max-deploys",
+        type=int,
+        default=2,
+        metavar="N",
+        help="deploys to Kubeflow Pipelines at once; more are refused with 503 (default 2)",
+    )
+    sub.add_argument(
+        "--deploy-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a deploy not done by then is ended and answered 504 (default 60)",
+    )
+    sub.add_argument(
+        "--allow-link-local",
+        action="store_true",
+        help="deploy to link-local addresses and cloud metadata services too (refused by "
+        "default: they hand out the machine's credentials)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,19 +114,34 @@ def run(args: argparse.Namespace) -> int:
             f"error: --no-token: only on a loopback address ({', '.join(LOOPBACK)}), "
             f"not {args.host}: anyone who reaches the server could run code on this machine"
         )
-    if args.max_body_mb <= 0 or args.max_runs < 1:
-        raise UsageError("error: --max-body-mb and --max-runs must be positive")
+    if args.max_body_mb <= 0 or args.max_runs < 1 or args.max_deploys < 1:
+        raise UsageError("error: --max-body-mb, --max-runs and --max-deploys must be positive")
+    if args.keep_runs < 0 or args.kfp_workers < 0 or args.deploy_timeout <= 0:
+        raise UsageError(
+            "error: --keep-runs and --kfp-workers cannot be negative, --deploy-timeout must be "
+            "positive"
+        )
+    from kalec.serve.service import Limits
+
+    token = args.token or os.environ.get("KALEC_SERVE_TOKEN") or None
     config = ServerConfig(
         host=args.host,
         port=args.port,
-        token=None if args.no_token else (args.token or new_token()),
+        token=None if args.no_token else (token or new_token()),
+        show_token=not token,
         max_bytes=int(args.max_body_mb * 1024 * 1024),
         max_runs=args.max_runs,
         allowed_origins=tuple(args.allow_origin),
         allowed_hosts=tuple(args.allow_host),
+        folder=args.folder,
+        keep_runs=args.keep_runs,
+        kfp_workers=args.kfp_workers,
+        limits=Limits(
+            deploy_seconds=args.deploy_timeout,
+            max_deploys=args.max_deploys,
+            allow_link_local=args.allow_link_local,
+        ),
     )
-    if args.folder:
-        config.folder = args.folder
     try:
         serve(config)
     except KeyboardInterrupt:

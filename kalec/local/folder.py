@@ -123,6 +123,10 @@ class RunFolder:
             self.close()
             raise RunFolderError(f"cannot prepare the run folder {self.path}: {error}") from None
 
+    def intact(self) -> bool:
+        """False once something removed the folder (its lock file went with it)."""
+        return (self.path / LOCK_FILE).exists()
+
     def close(self) -> None:
         if self._lock is not None:
             self._lock.close()

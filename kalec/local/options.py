@@ -22,4 +22,5 @@ class RunOptions:
     only: str | None = None  # run this step alone, its inputs from earlier runs
     verbose: bool = False  # say at once why each remembered step runs again
     seed: int | None = None  # seed the global random generators of every step (verify)
+    source_text: str | None = None  # the notebook's JSON when it is not the file's (unsaved)
     observe: bool = True  # record what each step reads (off only to measure what that costs)

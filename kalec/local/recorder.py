@@ -20,9 +20,15 @@ from kalec.local.step_run import StepRun
 
 class RunRecorder:
     def __init__(
-        self, pipeline: Pipeline, runs: dict[str, StepRun], folder: RunFolder, console: Console
+        self,
+        pipeline: Pipeline,
+        runs: dict[str, StepRun],
+        folder: RunFolder,
+        console: Console,
+        source_text: str | None = None,
     ) -> None:
         self.pipeline, self.runs, self.folder, self.console = pipeline, runs, folder, console
+        self.source_text = source_text
         self.started_at = time.time()
         self.clock = time.perf_counter()
 
@@ -77,7 +83,7 @@ class RunRecorder:
         shown = (StepStatus.RAN, StepStatus.CACHED, StepStatus.FAILED, StepStatus.STOPPED)
         folders = {n: self.folder.step(n) for n, s in self.runs.items() if s.status in shown}
         try:
-            written = write_run_notebook(self.pipeline, folders, self.folder.path)
+            written = write_run_notebook(self.pipeline, folders, self.folder.path, self.source_text)
         except (OSError, ValueError, TypeError) as error:
             self.console.progress(f"the run's notebook was not written: {error}")
             return

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kalec.frontend.notebook import NotebookError, load
+from kalec.frontend.notebook import NotebookError, load, loads
 from kalec.ir import Pipeline
 from kalec.runtime.notebook_html import page
 from kalec.runtime.protocol import DISPLAY_FILE
@@ -31,13 +31,16 @@ def _recorded(folders: dict[str, Path]) -> dict[str, dict[int, list[dict[str, An
     return found
 
 
-def write_run_notebook(pipeline: Pipeline, folders: dict[str, Path], run_dir: Path) -> Path | None:
-    """Write ``<run>/<notebook>.ipynb`` and ``.html``; the notebook's path (None: nothing ran)."""
+def write_run_notebook(
+    pipeline: Pipeline, folders: dict[str, Path], run_dir: Path, text: str | None = None
+) -> Path | None:
+    """Write ``<run>/<notebook>.ipynb`` and ``.html``; the notebook's path (None: nothing ran).
+    ``text``: the notebook's JSON when the run was of another version than the file's."""
     recorded = _recorded(folders)
     if not recorded:
         return None
     try:
-        notebook = load(Path(pipeline.source))
+        notebook = load(Path(pipeline.source)) if text is None else loads(text)
     except NotebookError:
         return None
     steps_of: dict[int, list[str]] = {}

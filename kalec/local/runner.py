@@ -83,7 +83,9 @@ class LocalRun:
         self.memory: Memory | None = None
         self.recall: Recall | None = None
         self.starter: Starter | None = None
-        self.recorder = RunRecorder(pipeline, self.runs, self.folder, self.console)
+        self.recorder = RunRecorder(
+            pipeline, self.runs, self.folder, self.console, options.source_text
+        )
 
     @property
     def run_dir(self) -> Path:
@@ -275,12 +277,17 @@ class LocalRun:
         state.timed_out = False
         state.started = state.heartbeat = time.perf_counter()
         self._routine(f"{name}: started")
-        request = self._request(state.step)
-        for stale in (OUTCOME_FILE, PROGRESS_FILE, DISPLAY_FILE, LOG_FILE, OBSERVED_FILE):
-            (request.parent / stale).unlink(missing_ok=True)
-        log = open(  # noqa: SIM115 - closed when the step's output ends
-            request.parent / LOG_FILE, "w", encoding="utf-8", errors="replace"
-        )
+        try:
+            request = self._request(state.step)
+            for stale in (OUTCOME_FILE, PROGRESS_FILE, DISPLAY_FILE, LOG_FILE, OBSERVED_FILE):
+                (request.parent / stale).unlink(missing_ok=True)
+            log = open(  # noqa: SIM115 - closed when the step's output ends
+                request.parent / LOG_FILE, "w", encoding="utf-8", errors="replace"
+            )
+        except OSError as error:  # a full disk, a run folder gone: the step cannot start
+            state.outcome = StepOutcome(ok=False, error=self._cannot_write(error), phase="process")
+            self.finished.put(name)
+            return
         process = state.process = self.starter.start(name, request)
         pumps = [
             threading.Thread(
@@ -308,6 +315,23 @@ class LocalRun:
 
         threading.Thread(target=wait, daemon=True).start()
 
+    def _cannot_write(self, error: OSError) -> str:
+        """Why kalec could not write in the run folder, with the room left there."""
+        where = error.filename or self.run_dir
+        if not self.folder.intact():
+            return (
+                f"the run folder {self.run_dir} was removed (by a step, or another program), "
+                "and the values of the steps before with it"
+            )
+        import shutil
+
+        try:
+            free = f"; {shutil.disk_usage(self.run_dir).free / 2**20:,.0f} MB free there"
+        except OSError:
+            free = ""
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        return f"kalec cannot write {where}: {reason.lower()}{free}"
+
     def _collect(self, name: str) -> bool:
         """Record how the step ended; True when it succeeded."""
         state = self.runs[name]
@@ -324,6 +348,14 @@ class LocalRun:
         if state.outcome is None:
             with contextlib.suppress(OSError, ValueError, TypeError):
                 state.outcome = StepOutcome.read(str(folder / OUTCOME_FILE))
+        if not self.folder.intact():
+            state.outcome = StepOutcome(
+                ok=False,
+                error=f"the run folder {self.run_dir} was removed while step '{name}' ran (by "
+                "the step, a step beside it, or another program), and the values of the steps "
+                "before with it",
+                phase="process",
+            )
         if state.outcome is None:
             code = state.process.returncode if state.process else None
             state.outcome = StepOutcome(

@@ -19,6 +19,8 @@ import io
 import tarfile
 from pathlib import Path
 
+from kalec.sized_cache import sized
+
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
 LOCAL_ONLY = ("zygote.py", "observe.py", "file_hooks.py")  # the local runner's own
 
@@ -34,7 +36,7 @@ def _runtime_files() -> tuple[tuple[str, bytes], ...]:
     return tuple(files)
 
 
-@functools.lru_cache(maxsize=32)
+@sized(64 * 2**20, lambda extra, archive: len(archive[0]) + sum(len(b) for _, b in extra))
 def runtime_archive(extra: tuple[tuple[str, bytes], ...] = ()) -> tuple[str, str]:
     """(base64 text of the archive, short digest naming its content); ``extra`` adds files
     (archive path, bytes): the local modules."""

@@ -52,11 +52,28 @@ def _value_problem(value: object, depth: int = 0) -> str | None:
         return f"{value!r} is not a finite number, which JSON (how pipelines carry it) cannot hold"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_INT:
         return f"{value} is larger than 2**53, past which pipelines carry integers inexactly"
+    if isinstance(value, str) and not _encodable(value):
+        return f"{value!r} holds a lone surrogate, which no UTF-8 text (how pipelines carry it) can"
     if isinstance(value, list):
         return next((p for v in value if (p := _value_problem(v, depth + 1))), None)
     if isinstance(value, dict):
-        return next((p for v in value.values() if (p := _value_problem(v, depth + 1))), None)
+        return next(
+            (
+                p
+                for k, v in value.items()
+                if (p := _value_problem(k, depth + 1) or _value_problem(v, depth + 1))
+            ),
+            None,
+        )
     return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def param_type(value: object) -> ParamType | None:

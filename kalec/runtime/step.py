@@ -319,11 +319,10 @@ def _run_cell(
     try:
         cells.run(cell["code"], cell["cell"], namespace, show_last)
     except BaseException as error:
-        # SystemExit too: in a kernel, sys.exit() in a cell is an error of that cell, which
-        # ends a top-to-bottom run there; here it names the cell rather than ending the step
-        # silently
-        if isinstance(error, KeyboardInterrupt):
-            raise
+        # SystemExit and KeyboardInterrupt too: in a kernel, sys.exit() or a raised
+        # KeyboardInterrupt in a cell is an error of that cell, which ends a top-to-bottom run
+        # there; here it names the cell rather than ending the step without a word (a step
+        # gets no Ctrl-C from the terminal: the runner ends steps with SIGTERM)
         sys.stdout.flush()
         cells.print_traceback(error)
         raise cells.failure(error, "code") from None

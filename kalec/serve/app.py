@@ -15,6 +15,7 @@ with its diagnostics. Runs go in the server's own folder, at most a few at once 
 from __future__ import annotations
 
 import hmac
+import os
 import secrets
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from kalec import __version__
 from kalec.serve import service
 from kalec.serve.background import Runs
 from kalec.serve.endpoints import ENDPOINTS, Call, Endpoint
-from kalec.serve.service import ServiceError
+from kalec.serve.service import Limits, ServiceError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -37,11 +38,23 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 5000
     token: str | None = None  # None: no token asked (loopback only, said loudly at start)
+    show_token: bool = True  # print it at start (a token the user chose is not repeated)
     max_bytes: int = DEFAULT_MAX_BYTES
     max_runs: int = 2
     allowed_origins: tuple[str, ...] = ()  # besides the server's own
     allowed_hosts: tuple[str, ...] = ()  # besides the server's own names
-    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kalec-serve-")))
+    folder: Path | None = None  # where runs go; None: a new temporary folder
+    keep_runs: int = 20  # finished runs kept in the folder; older ones are removed
+    kfp_workers: int = 1  # processes compiling with kfp; 0: in the server, one at a time
+    limits: Limits = field(default_factory=Limits)
+    threads: int = 16  # waitress's: a few deploys and kfp compiles waiting never hold them all
+
+    def __post_init__(self) -> None:
+        self.folder = (
+            Path(tempfile.mkdtemp(prefix="kalec-serve-"))
+            if self.folder is None
+            else Path(os.path.abspath(self.folder))  # a relative --folder, as given at start
+        )
 
     def own_hosts(self) -> set[str]:
         names = {self.host, *LOOPBACK} if self.host in LOOPBACK else {self.host}
@@ -63,7 +76,9 @@ def create_app(config: ServerConfig) -> Any:
 
     app = Flask("kalec")
     app.config["MAX_CONTENT_LENGTH"] = config.max_bytes
-    runs = Runs(config.folder / "runs", limit=config.max_runs)
+    assert config.folder is not None
+    runs = Runs(config.folder / "runs", limit=config.max_runs, keep=config.keep_runs)
+    service.configure(config.limits, config.kfp_workers)
     app.extensions["kalec_runs"] = runs
     hosts, origins = config.own_hosts(), config.own_origins()
 
@@ -109,7 +124,9 @@ def create_app(config: ServerConfig) -> Any:
 
     @app.after_request
     def cross_origin(response: Any) -> Any:
-        """Pages of the origins allowed with --allow-origin may read the answers (CORS)."""
+        """Pages of the origins allowed with --allow-origin may read the answers (CORS); no
+        browser reads an answer as anything but what it says it is."""
+        response.headers["X-Content-Type-Options"] = "nosniff"
         origin = request.headers.get("Origin")
         if origin is not None and origin.rstrip("/").lower() in origins:
             response.headers["Access-Control-Allow-Origin"] = origin
@@ -173,11 +190,21 @@ def create_app(config: ServerConfig) -> Any:
 
 
 def serve(config: ServerConfig, out: Any = sys.stdout) -> None:
-    """Serve until interrupted, with waitress (a production WSGI server)."""
+    """Serve until interrupted (Ctrl-C, or SIGTERM as a service manager stops it), with
+    waitress (a production WSGI server); then end every run still going, recording it."""
+    import signal
+
     import waitress
 
     app = create_app(config)
-    token = f"?token={config.token}" if config.token else ""
+    assert config.folder is not None
+    service.COMPILER.start()
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    token = f"?token={config.token}" if config.token and config.show_token else ""
     shown = f"[{config.host}]" if ":" in config.host else config.host
     out.write(f"kalec {__version__} serving on http://{shown}:{config.port}/{token}\n")
     if config.token is None:
@@ -192,7 +219,7 @@ def serve(config: ServerConfig, out: Any = sys.stdout) -> None:
             app,
             host=config.host,
             port=config.port,
-            threads=8,
+            threads=config.threads,
             ident="kalec",
             # waitress holds a body (on disk past 512 KB) before the application sees it; far
             # past the limit it refuses unread, as plain text; up to that, kalec answers 413
@@ -200,7 +227,9 @@ def serve(config: ServerConfig, out: Any = sys.stdout) -> None:
             max_request_body_size=config.max_bytes * 10,
         )
     finally:
+        signal.signal(signal.SIGTERM, previous)
         app.extensions["kalec_runs"].close()
+        service.COMPILER.close()
 
 
 def new_token() -> str:

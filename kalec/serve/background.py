@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,10 +34,10 @@ TAIL_LINES = 20
 
 
 class Runs:
-    def __init__(self, root: Path, limit: int = 2, jobs: int = 2) -> None:
+    def __init__(self, root: Path, limit: int = 2, jobs: int = 2, keep: int = 20) -> None:
         self.root = root
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.limit, self.jobs = limit, jobs
+        self.limit, self.jobs, self.keep = limit, jobs, keep
         self._processes: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
 
@@ -60,15 +61,17 @@ class Runs:
             run_id = new_run_id()
             while (self.root / run_id).exists():
                 run_id = new_run_id()
+            self._forget_old_runs()
             home = self.root / run_id
             home.mkdir(mode=0o700)
-            if folder is None:  # the notebook as posted: run from the run's own folder
-                notebook = home / placed(name, None).name
-                notebook.write_text(notebook_text(nb), encoding="utf-8")
-            else:  # a notebook the adapter placed (Jupyter's own files): run it where it is
-                notebook = placed(name, folder)
+            # the notebook as the request gave it, which the run executes even when a file of
+            # that name (Jupyter's) sits in its folder: an editor posts what it shows, unsaved
+            contents = home / placed(name, None).name
+            contents.write_text(notebook_text(nb), encoding="utf-8")
+            notebook = contents if folder is None else placed(name, folder)
             command = [
                 sys.executable, "-m", "kalec", "run", "--local", str(notebook),
+                "--contents", str(contents),
                 "--run-dir", str(home / "run"), "--jobs", str(self.jobs),
                 "--cache-dir", str(self.root / "cache"),  # the server's, not the user's folder
                 "-y", json.dumps(params or {}),
@@ -84,6 +87,19 @@ class Runs:
                     env=dict(os.environ, PYTHONUNBUFFERED="1"),
                 )
         return {"id": run_id, "state": "running", "steps": [s.name for s in pipeline.steps]}
+
+    def _forget_old_runs(self) -> None:
+        """Keep the folders of the ``keep`` most recent finished runs (the caller holds the
+        lock); older ones are removed, and their ids are no longer known."""
+        finished = sorted(
+            (run_id for run_id, p in self._processes.items() if p.poll() is not None),
+            key=lambda run_id: (
+                (self.root / run_id).stat().st_mtime if (self.root / run_id).exists() else 0.0
+            ),
+        )
+        for run_id in finished[: max(0, len(finished) - self.keep)]:
+            shutil.rmtree(self.root / run_id, ignore_errors=True)
+            del self._processes[run_id]
 
     def _process(self, run_id: Any) -> subprocess.Popen:
         if not isinstance(run_id, str) or not _RUN_ID.match(run_id):

@@ -17,12 +17,40 @@ from __future__ import annotations
 import functools
 import json
 import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kalec.errors import KalecError
+from kalec.serve.kfp_compiles import KfpCompiler
+from kalec.sized_cache import sized
 
 BUILD_TARGETS = ("kfp-py", "yaml", "argo", "ir")
+
+
+@dataclass
+class Limits:
+    """What a server allows its clients, set by its adapter (``kalec serve`` flags)."""
+
+    deploy_seconds: float = 60.0  # a deploy that takes longer is ended: 504
+    max_deploys: int = 2  # at once; more is 503 (deploys never hold all of a server's threads)
+    allow_link_local: bool = False  # deploy to link-local and cloud metadata addresses
+
+
+LIMITS = Limits()
+COMPILER = KfpCompiler()  # kfp's compiles, in worker processes; the adapters start and end it
+_DEPLOYS = threading.BoundedSemaphore(LIMITS.max_deploys)
+
+
+def configure(limits: Limits, kfp_workers: int) -> None:
+    """The server's limits and kfp workers (before it serves its first request)."""
+    global LIMITS, COMPILER, _DEPLOYS
+    LIMITS = limits
+    COMPILER = KfpCompiler(workers=kfp_workers)
+    _DEPLOYS = threading.BoundedSemaphore(limits.max_deploys)
+
+
 DEFAULT_NAME = "notebook.ipynb"
 
 
@@ -131,7 +159,7 @@ def _empty_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="kalec-service-"))
 
 
-@functools.lru_cache(maxsize=64)
+@sized(128 * 2**20, lambda source, text, pipeline: 8 * len(text) + 10_000)
 def _compile(source: Path, text: str) -> Any:
     """Compiling reads nothing but the text (its path only names it): the same notebook posted
     again, as an editor's panel re-checks it on every save, is answered from memory. Pipelines
@@ -141,13 +169,26 @@ def _compile(source: Path, text: str) -> Any:
     return compile_notebook(source, text)
 
 
-@functools.lru_cache(maxsize=32)
+@sized(64 * 2**20, lambda source, text, target, options, out: len(text) + len(out))
 def _emit(source: Path, text: str, target: str, options: Any) -> str:
     """A build of a notebook that has no folder, remembered: the same notebook posted again
     (an editor's build button, Kale's ``POST /kale``) is answered without compiling again."""
-    from kalec.targets import load
+    return emitted(target, _compile(source, text), options)
 
-    return load(target).emit(_compile(source, text), options)
+
+def emitted(target: str, pipeline: Any, options: Any) -> str:
+    """The pipeline's text for ``target``; kfp's compiles go to the server's compiler
+    (``COMPILER``: worker processes), never two at once in this process."""
+    from kalec.serve.kfp_compiles import CompileFailed
+    from kalec.targets import kfp_py, load
+
+    if target != "yaml":
+        return load(target).emit(pipeline, options)
+    load(target)  # says what is missing when kfp is not installed
+    try:
+        return COMPILER.compile(kfp_py.emit(pipeline, options), options.script_name)
+    except CompileFailed as error:
+        raise ServiceError(error.status, error.code, str(error)) from None
 
 
 def compiled(nb: Any, name: str | None, folder: Path | None) -> Any:
@@ -245,35 +286,20 @@ def build(
     """The pipeline for ``target``: its text and the file name ``kalec build`` would give it."""
     from kalec import cluster_names
     from kalec.ir import Severity
-    from kalec.targets import TARGETS, BackendError, TargetUnavailable, load
-    from kalec.targets.options import ArgoOptions, IrOptions, KfpOptions, script_name_for
+    from kalec.targets import TARGETS, BackendError, TargetUnavailable
+    from kalec.targets.options import options_for
 
     if target not in BUILD_TARGETS:
         raise ServiceError(400, "bad_field", f"target: one of {', '.join(BUILD_TARGETS)}")
-    if image is not None and (not isinstance(image, str) or cluster_names.image_problem(image)):
-        raise ServiceError(400, "bad_field", f"image: {cluster_names.image_problem(str(image))}")
-    if not isinstance(packages, (list, tuple)) or not all(isinstance(p, str) for p in packages):
-        raise ServiceError(400, "bad_field", "packages: a list of requirements")
-    for requirement in packages:
-        problem = cluster_names.requirement_problem(requirement)
-        if problem:
-            raise ServiceError(400, "bad_field", f"packages: {problem}")
+    _check_image_and_packages(image, packages)
     pipeline = compiled(nb, name, folder)
     source = placed(name, folder)
-    options: Any
-    if target in ("kfp-py", "yaml"):
-        options = KfpOptions(
-            image=image, packages=tuple(packages), script_name=script_name_for(None, source.name)
-        )
-    elif target == "argo":
-        options = ArgoOptions(image=image, packages=tuple(packages))
-    else:
-        options = IrOptions()
+    options = options_for(target, source.name, image=image, packages=tuple(packages))
     try:
         if folder is None:  # nothing beside it to ship: the text alone decides the output
             text = _emit(source, notebook_text(nb), target, options)
         else:
-            text = load(target).emit(pipeline, options)
+            text = emitted(target, pipeline, options)
     except TargetUnavailable as error:
         raise ServiceError(501, "unavailable", str(error)) from None
     except BackendError as error:
@@ -336,7 +362,6 @@ def deploy(
 ) -> dict[str, Any]:
     """Upload the pipeline to Kubeflow Pipelines at ``host`` (a new version when the name
     exists), and start a run when ``run``: the ids, and what was said along the way."""
-    import io
     from dataclasses import asdict
 
     from kalec.targets import KFP_INSTALL_HINT, missing_requirements
@@ -352,13 +377,23 @@ def deploy(
             raise ServiceError(400, "bad_field", f"{field_name}: text")
     if not host or not host.startswith(("http://", "https://")):
         raise ServiceError(400, "bad_field", "host: the Kubeflow Pipelines URL, http(s)://...")
+    from kalec.deploy import host_problem
+
+    refused = host_problem(host, LIMITS.allow_link_local)
+    if refused:
+        raise ServiceError(
+            400,
+            "host_refused",
+            f"host: {refused}: this server does not deploy there (start it with "
+            "--allow-link-local to allow it)",
+        )
     if not isinstance(run, bool):
         raise ServiceError(400, "bad_field", "run: true or false")
     _check_image_and_packages(image, ())
     if missing_requirements(("kfp",)):
         raise ServiceError(501, "unavailable", f"deploying needs kfp: {KFP_INSTALL_HINT}")
-    from kalec.deploy import DeployError, request_for
-    from kalec.deploy import deploy as upload
+    from kalec.deploy import DeployError, DeployTimeout, request_for
+    from kalec.serve.worker import deploy_with_deadline
 
     pipeline = compiled(nb, name, folder)
     values = typed_params(pipeline, params)
@@ -373,12 +408,22 @@ def deploy(
             image=image,
             run=run,
             params=values,
+            emit_yaml=lambda options: emitted("yaml", pipeline, options),
         )
+    except ServiceError:
+        raise
     except KalecError as error:
         raise ServiceError(422, "refused", str(error)) from None
-    said = io.StringIO()
+    if not _DEPLOYS.acquire(blocking=False):
+        raise ServiceError(
+            503, "busy", f"{LIMITS.max_deploys} deploys are going on, the most this server allows"
+        )
     try:
-        result = upload(request, said)
+        result, said = deploy_with_deadline(request, LIMITS.deploy_seconds)
+    except DeployTimeout as error:
+        raise ServiceError(504, "deploy_timeout", str(error)) from None
     except DeployError as error:
         raise ServiceError(502, "deploy_failed", str(error)) from None
-    return asdict(result) | {"pipeline_name": request.pipeline_name, "log": said.getvalue()}
+    finally:
+        _DEPLOYS.release()
+    return asdict(result) | {"pipeline_name": request.pipeline_name, "log": said}

@@ -41,9 +41,15 @@ def compile_script(path: Path, package_path: Path) -> None:
 
 def emit(pipeline: Pipeline, options: KfpOptions | None = None) -> str:
     kfp_options = options or KfpOptions()
-    script = kfp_py.emit(pipeline, kfp_options)
+    return compile_text(kfp_py.emit(pipeline, kfp_options), kfp_options.script_name)
+
+
+def compile_text(script: str, script_name: str) -> str:
+    """The YAML kfp's compiler makes of a ``kfp-py`` script's text (written to a temporary file
+    named ``script_name``: kfp reads each component's source from its file). A server runs this
+    in a worker process of its own (``kalec.serve.kfp_compiles``)."""
     with tempfile.TemporaryDirectory(prefix="kalec-kfp-") as folder:
-        path = Path(folder) / kfp_options.script_name
+        path = Path(folder) / script_name
         path.write_text(script, encoding="utf-8")
         target = path.with_suffix(".yaml")
         try:
