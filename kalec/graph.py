@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from xml.sax.saxutils import escape, quoteattr
+from html import escape
 
 from kalec.analysis.symbols import describe
 from kalec.ir import InputKind, Pipeline
@@ -145,7 +145,7 @@ def to_svg(pipeline: Pipeline) -> str:
     for box in boxes:
         y = top(box.row)
         out.append(
-            f"<g class={quoteattr('step')} data-step={quoteattr(box.name)}>"
+            f'<g class="step" data-step="{escape(box.name)}">'
             f'<rect x="{box.x:.1f}" y="{y:.1f}" width="{box.width:.1f}" height="{_BOX_H}" '
             'rx="6" fill="#eef4fb" stroke="#3b6ea5"/>'
             f'<text x="{box.x + box.width / 2:.1f}" y="{y + 18:.1f}" text-anchor="middle" '

@@ -10,7 +10,6 @@ share one cache.
 from __future__ import annotations
 
 import functools
-import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -64,10 +63,9 @@ def sized(max_bytes: int, weigh: Callable[..., int]) -> Callable[[Callable[..., 
 
     def wrap(function: Callable[..., T]) -> Callable[..., T]:
         cache = SizedCache(max_bytes)
-        defaults = tuple(
-            p.default
-            for p in inspect.signature(function).parameters.values()
-            if p.kind is p.POSITIONAL_OR_KEYWORD
+        code = function.__code__  # the defaults of the trailing arguments, in order
+        defaults = (None,) * (code.co_argcount - len(function.__defaults__ or ())) + tuple(
+            function.__defaults__ or ()
         )
 
         @functools.wraps(function)

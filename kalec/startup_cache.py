@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 
@@ -30,9 +29,29 @@ def folder() -> Path | None:
     return path
 
 
+def read(name: str) -> bytes | None:
+    """The bytes kept under ``name``; None when there is no cache or no such entry."""
+    cache = folder()
+    if cache is None:
+        return None
+    try:
+        return (cache / name).read_bytes()
+    except OSError:
+        return None
+
+
+def write(name: str, data: bytes) -> None:
+    """Keep ``data`` under ``name`` (nothing when there is no cache)."""
+    cache = folder()
+    if cache is not None:
+        write_atomically(cache / name, data)
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one; a
     failure (read-only, full disk) leaves no file and is ignored: the cache is optional."""
+    import tempfile
+
     with contextlib.suppress(OSError):
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:

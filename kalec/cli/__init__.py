@@ -1,5 +1,6 @@
-"""The ``kalec`` command: one module per command, each with ``HELP``, ``add_arguments`` and
-``run``; this module parses the command line and turns every outcome into an exit code.
+"""The ``kalec`` command: one module per command, each with ``add_arguments`` and ``run``; this
+module holds the table of commands, parses the command line (importing only the module of the
+command given: startup is most of a small build) and turns every outcome into an exit code.
 
 May import everything; nothing imports it. Exit codes scripts can rely on: 0 success; 1 the
 notebook's own code failed while running; 2 the notebook or the command line is wrong (nothing
@@ -20,19 +21,19 @@ from kalec import __version__
 from kalec.cli.common import EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError
 from kalec.errors import KalecError
 
-# In the order ``kalec --help`` lists them.
-COMMANDS = (
-    "build",
-    "emit",
-    "run",
-    "verify",
-    "runs",
-    "clean",
-    "deploy",
-    "check",
-    "graph",
-    "serve",
-)
+# Each command and what ``kalec --help`` says of it, in the order it lists them.
+COMMANDS = {
+    "build": "write the pipeline for a target to a file",
+    "emit": "print the pipeline for a target",
+    "run": "run the pipeline on this machine",
+    "verify": "check that the pipeline computes what the notebook computes",
+    "runs": "list the earlier local runs of a notebook",
+    "clean": "remove old local runs and step-cache entries",
+    "deploy": "upload the pipeline to Kubeflow Pipelines, optionally start a run",
+    "check": "show the steps, their inputs and outputs, and any problem",
+    "graph": "draw the step graph: a box per step, arrows labelled with what they carry",
+    "serve": "serve kalec over HTTP: the /api/v1 endpoints and Kale's POST /kale",
+}
 # Commands that by their end hold no open file, thread or child process of their own.
 _NOTHING_TO_CLOSE = frozenset({"build", "emit", "check", "graph"})
 
@@ -41,7 +42,9 @@ def _command(name: str):  # noqa: ANN202 - a module
     return importlib.import_module(f"kalec.cli.{name}")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with ``chosen``, only that command's arguments are read from
+    its module (the others are listed by name and help alone)."""
     top = argparse.ArgumentParser(
         prog="kalec",
         description="Compile a tagged Jupyter notebook into a pipeline whose steps pass their "
@@ -51,9 +54,10 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"kalec {__version__}")
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        module = _command(name)
-        module.add_arguments(commands.add_parser(name, help=module.HELP))
+    for name, summary in COMMANDS.items():
+        sub = commands.add_parser(name, help=summary)
+        if chosen is None or name == chosen:
+            _command(name).add_arguments(sub)
     return top
 
 
@@ -89,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     argv = _papermill_params(sys.argv[1:] if argv is None else list(argv))
-    args = parser().parse_args(argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = parser(chosen if chosen in COMMANDS else None).parse_args(argv)
     bad = _unencodable_argument(args)
     if bad:
         shown = "the notebook's file name" if bad == "notebook" else "--" + bad.replace("_", "-")

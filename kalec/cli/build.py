@@ -20,8 +20,6 @@ from kalec.cli.common import (
     write_output,
 )
 
-HELP = "write the pipeline for a target to a file"
-
 
 def cluster_targets() -> list[str]:
     from kalec.targets import TARGETS

@@ -8,8 +8,6 @@ import sys
 
 from kalec.cli.common import EXIT_BAD_INPUT, EXIT_OK, add_notebook, compiled, ignored
 
-HELP = "show the steps, their inputs and outputs, and any problem"
-
 
 def add_arguments(sub: argparse.ArgumentParser) -> None:
     sub.description = (

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from kalec.cli.common import EXIT_OK, UsageError, count
 
-HELP = "remove old local runs and step-cache entries"
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _SIZE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 

@@ -17,8 +17,6 @@ from kalec.cli.common import (
     parameter_values,
 )
 
-HELP = "upload the pipeline to Kubeflow Pipelines, optionally start a run"
-
 
 def add_arguments(sub: argparse.ArgumentParser) -> None:
     sub.description = (

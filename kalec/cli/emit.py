@@ -8,8 +8,6 @@ import sys
 from kalec.cli.build import add_target, compiled_for_target, lowered
 from kalec.cli.common import EXIT_OK, add_notebook
 
-HELP = "print the pipeline for a target"
-
 
 def add_arguments(sub: argparse.ArgumentParser) -> None:
     sub.description = "Compile the notebook and print the pipeline for TARGET on standard output."

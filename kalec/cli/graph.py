@@ -16,8 +16,6 @@ from kalec.cli.common import (
     write_output,
 )
 
-HELP = "draw the step graph: a box per step, arrows labelled with what they carry"
-
 
 def add_arguments(sub: argparse.ArgumentParser) -> None:
     from kalec.graph import FORMATS

@@ -8,8 +8,6 @@ from pathlib import Path
 
 from kalec.cli.common import UsageError, add_notebook, add_parameters, compiled, parameter_values
 
-HELP = "run the pipeline on this machine"
-
 
 def add_arguments(sub: argparse.ArgumentParser) -> None:
     sub.description = (

@@ -10,8 +10,6 @@ from pathlib import Path
 
 from kalec.cli.common import EXIT_OK, UsageError
 
-HELP = "list the earlier local runs of a notebook"
-
 
 def add_arguments(sub: argparse.ArgumentParser) -> None:
     sub.description = (

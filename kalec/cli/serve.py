@@ -8,8 +8,6 @@ from pathlib import Path
 
 from kalec.cli.common import EXIT_OK, UsageError
 
-HELP = "serve kalec over HTTP: the /api/v1 endpoints and Kale's POST /kale"
-
 
 def add_arguments(sub: argparse.ArgumentParser) -> None:
     sub.description = (

@@ -8,8 +8,6 @@ import sys
 
 from kalec.cli.common import UsageError, add_notebook, compiled
 
-HELP = "check that the pipeline computes what the notebook computes"
-
 
 def add_arguments(sub: argparse.ArgumentParser) -> None:
     sub.description = (

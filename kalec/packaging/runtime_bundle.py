@@ -13,12 +13,11 @@ from __future__ import annotations
 import ast
 import base64
 import functools
-import gzip
 import hashlib
 import io
-import tarfile
 from pathlib import Path
 
+from kalec import startup_cache
 from kalec.sized_cache import sized
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
@@ -39,10 +38,29 @@ def _runtime_files() -> tuple[tuple[str, bytes], ...]:
 @sized(64 * 2**20, lambda extra, archive: len(archive[0]) + sum(len(b) for _, b in extra))
 def runtime_archive(extra: tuple[tuple[str, bytes], ...] = ()) -> tuple[str, str]:
     """(base64 text of the archive, short digest naming its content); ``extra`` adds files
-    (archive path, bytes): the local modules."""
+    (archive path, bytes): the local modules. Kept in the startup cache under a digest of
+    what goes in: making the archive (tar, gzip at level 9) is a tenth of a small build."""
+    files = _runtime_files() + tuple(sorted(extra))
+    key = hashlib.sha256()
+    for name, data in files:
+        key.update(name.encode("utf-8", "surrogatepass") + b"\0" + hashlib.sha256(data).digest())
+    cached = startup_cache.read(f"archive-{key.hexdigest()[:24]}.txt")
+    if cached is not None:
+        digest, _, text = cached.decode("ascii", "replace").partition("\n")
+        if len(digest) == 12 and text:
+            return text, digest
+    text, digest = _make_archive(files)
+    startup_cache.write(f"archive-{key.hexdigest()[:24]}.txt", f"{digest}\n{text}".encode("ascii"))
+    return text, digest
+
+
+def _make_archive(files: tuple[tuple[str, bytes], ...]) -> tuple[str, str]:
+    import gzip
+    import tarfile
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in _runtime_files() + tuple(sorted(extra)):
+        for name, data in files:
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(data), 0, 0o644
             tar.addfile(info, io.BytesIO(data))

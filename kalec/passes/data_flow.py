@@ -25,7 +25,6 @@ place of the call: they are bound by the same rule.
 from __future__ import annotations
 
 import bisect
-import difflib
 from collections import defaultdict
 from dataclasses import replace
 
@@ -220,7 +219,9 @@ class _Resolver:
                 hint=f"move cell {later[0]} above this cell, as the notebook would have to run it",
             )
             return
-        close = difflib.get_close_matches(name, self.known_names, n=1)
+        from difflib import get_close_matches  # only for a hint: imported when one is due
+
+        close = get_close_matches(name, self.known_names, n=1)
         message = f"name '{name}' is not defined (step '{step}')"
         hint = (
             f"did you mean '{close[0]}'?"

@@ -11,7 +11,6 @@ what the next untagged cell continues. Untagged cells before any step tag form a
 from __future__ import annotations
 
 import ast
-import difflib
 from dataclasses import replace
 
 from kalec import diagnostics as D
@@ -162,7 +161,9 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                     )
                 )
             elif dep.step not in step_cells:
-                close = difflib.get_close_matches(dep.step, known, n=1)
+                from difflib import get_close_matches  # only for a hint: imported when one is due
+
+                close = get_close_matches(dep.step, known, n=1)
                 hint = (
                     f"did you mean prev:{close[0]}?"
                     if close
