@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
+# the command a user types: the installed script (``python -m`` would add runpy's imports)
+_SCRIPT = Path(sys.executable).with_name("kalec")
+KALEC = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "kalec"]
 NEEDS = {"wages_ols.ipynb": "statsmodels", "digits_pca_svm.ipynb": "matplotlib"}
 
 
@@ -53,7 +56,7 @@ def kernel_run(path: Path) -> tuple[float, list[str]]:
 def kalec_run(path: Path, jobs: int, *extra: str) -> tuple[float, list[str]]:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "kalec", "run", "--local", str(path), "--jobs", str(jobs), *extra],
+        [*KALEC, "run", "--local", str(path), "--no-cache", "--jobs", str(jobs), *extra],
         capture_output=True,
         text=True,
         cwd=path.parent,

@@ -9,7 +9,6 @@ grammar, and of kfp 2.17's own checks on resources (``PipelineTask.set_cpu_limit
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 INT32_MAX = 2**31 - 1
@@ -48,6 +47,8 @@ _REQUIREMENT = re.compile(
 
 def digest(text: str, length: int = 12) -> str:
     """A short hex digest of ``text``: what keeps two long names apart once shortened."""
+    import hashlib  # only long names need it: loading OpenSSL is a tenth of a small build
+
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:length]
 
 

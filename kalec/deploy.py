@@ -80,6 +80,8 @@ def host_problem(
 
 @dataclass
 class DeployRequest:
+    """What one upload to Kubeflow Pipelines needs: where, under which names, and the YAML."""
+
     host: str
     pipeline_name: str
     description: str
@@ -93,6 +95,8 @@ class DeployRequest:
 
 @dataclass
 class DeployResult:
+    """The ids Kubeflow Pipelines gave the pipeline, its version, and the run if one was started."""
+
     pipeline_id: str
     version_id: str | None
     new_pipeline: bool

@@ -18,6 +18,8 @@ ERROR, WARNING, NOTE = Severity.ERROR, Severity.WARNING, Severity.NOTE
 
 @dataclass(frozen=True)
 class Kind:
+    """One diagnostic code: its severity and meaning; calling it makes a diagnostic."""
+
     code: str
     severity: Severity
     title: str  # what the code means, for the docs and `kalec check --format json`

@@ -30,6 +30,8 @@ _LABEL_MAX = 40
 
 @dataclass(frozen=True)
 class Box:
+    """A step's box in the picture: its row and horizontal place."""
+
     name: str
     cells: tuple[int, ...]
     row: int
@@ -44,6 +46,8 @@ class Box:
 
 @dataclass(frozen=True)
 class Arrow:
+    """An edge of the picture, with what it carries from one step to the next."""
+
     source: str
     target: str
     travels: tuple[str, ...]  # variables and files, as people read them

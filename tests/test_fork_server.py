@@ -1,4 +1,4 @@
-"""Steps forked from one process that imported the prelude's modules once, and the way back to
+"""Steps forked from one process that imported the steps' modules once, and the way back to
 fresh processes where forking is not safe.
 
 Both paths must give the notebook's results (the equivalence tests run the forked path, and the
@@ -20,7 +20,8 @@ import pytest
 from helpers import result_lines, run_kalec
 
 from kalec.compiler import compile_notebook
-from kalec.local.fork_server import ForkServer, prelude_imports
+from kalec.local.fork_server import ForkServer
+from kalec.local.preimports import preimports
 from kalec.runtime import zygote
 from kalec.runtime.protocol import StepOutcome, StepRequest
 
@@ -43,13 +44,66 @@ def test_the_server_imports_what_the_prelude_imports_when_it_runs(notebook) -> N
     )
     (path.parent / "helpers.py").write_text("tool = 1\n")
     (path.parent / "data_tools").mkdir()  # a folder of that name: the notebook's, not a library
-    imports = prelude_imports(compile_notebook(path))
+    imports = preimports(compile_notebook(path), steps=[])
     assert imports == [
         {"module": "os", "names": []},
         {"module": "json", "names": []},
         {"module": "collections", "names": ["OrderedDict", "abc"]},
         {"module": "numpy", "names": []},
-    ]  # not local modules, not imports in functions or in steps, not relative ones
+    ]  # not local modules, not imports in functions, not relative ones; no step asked for
+    assert preimports(compile_notebook(path))[-1] == {"module": "zipfile", "names": []}
+
+
+def test_a_steps_imports_are_made_early_only_where_nothing_before_them_could_change_them(
+    notebook,
+) -> None:
+    path = notebook(
+        [
+            (["imports"], "%matplotlib inline\nimport math"),
+            ([B + "plain"], "import statistics\nfrom fractions import Fraction\nx = 1"),
+            ([B + "env"], "import os\nos.environ['BACKEND'] = 'two'\nimport decimal"),
+            ([B + "shell"], "import string\n!pip install --quiet nothing\nimport textwrap"),
+            ([B + "written"], "%%writefile made.py\nVALUE = 1"),
+            ([B + "uses", "prev:written"], "import made\nimport calendar\ny = made.VALUE"),
+            ([B + "later"], "import random\nrandom.seed(1)\nimport bisect"),
+        ]
+    )
+    modules = [item["module"] for item in preimports(compile_notebook(path))]
+    assert modules == [
+        "math",
+        "statistics",
+        "fractions",
+        "os",  # before the environment changes; decimal, after, is imported by the step itself
+        "string",  # before the shell command; textwrap after it
+        "calendar",  # made.py is written by a cell: the file there may be an old one
+        "random",
+        "bisect",  # seeding is not a change of what an import finds
+    ]
+
+
+def test_a_module_that_prints_when_imported_is_imported_by_the_step_that_asks(
+    notebook, tmp_path: Path, monkeypatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "banner.py").write_text("print('BANNER of the module')\n")
+    (site / "quiet_tool.py").write_text("VALUE = 20\n")
+    path = notebook(
+        [
+            (["imports"], "import quiet_tool"),
+            ([B + "one"], "import banner\nx = quiet_tool.VALUE"),
+            ([B + "two", "prev:one"], "print('RESULT', x + 1)"),
+        ]
+    )
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), *sys.path]))
+    run_dir = tmp_path / "run"
+    done = run_kalec("run", str(path), "--run-dir", str(run_dir), cwd=path.parent)
+    assert done.returncode == 0, done.stderr
+    assert "fresh processes" not in done.stderr  # still forked, from a server without banner
+    assert "BANNER of the module" in done.stdout  # printed by step one, as by its cell
+    assert result_lines(done.stdout) == ["RESULT 21"]
+    asked = json.loads((run_dir / "kalec-imports.json").read_text())
+    assert [item["module"] for item in asked] == ["quiet_tool", "banner"]
 
 
 def _request(folder: Path, name: str, code: str) -> str:

@@ -278,3 +278,77 @@ notebook(
         (["pipeline-metrics"], "mc_price"),
     ],
 )
+
+notebook(
+    "breast_cancer_classifiers.ipynb",
+    [
+        "# Breast cancer: five classifiers, each section importing its own model",
+        (
+            ["imports"],
+            "import numpy as np\nfrom sklearn.datasets import load_breast_cancer\n"
+            "from sklearn.model_selection import train_test_split",
+        ),
+        (["pipeline-parameters"], "SEED = 0\nTEST_SIZE = 0.25"),
+        "## Data",
+        (
+            ["block:data"],
+            "X, y = load_breast_cancer(return_X_y=True)\n"
+            "X_train, X_test, y_train, y_test = train_test_split(\n"
+            "    X, y, test_size=TEST_SIZE, random_state=SEED, stratify=y)\n"
+            "print(X_train.shape, X_test.shape)",
+        ),
+        "## Random forest",
+        (
+            ["block:forest", "prev:data"],
+            "from sklearn.ensemble import RandomForestClassifier\n"
+            "from sklearn.metrics import accuracy_score\n"
+            "forest = RandomForestClassifier(n_estimators=50, random_state=SEED)\n"
+            "forest_acc = accuracy_score(y_test, forest.fit(X_train, y_train).predict(X_test))",
+        ),
+        "## Gradient boosting",
+        (
+            ["block:boosting", "prev:data"],
+            "from sklearn.ensemble import HistGradientBoostingClassifier\n"
+            "from sklearn.metrics import accuracy_score\n"
+            "boosting = HistGradientBoostingClassifier(max_iter=50, random_state=SEED)\n"
+            "boosting_acc = accuracy_score(y_test, boosting.fit(X_train, y_train).predict(X_test))",
+        ),
+        "## Support vectors",
+        (
+            ["block:svm", "prev:data"],
+            "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\n"
+            "from sklearn.svm import SVC\nfrom sklearn.metrics import accuracy_score\n"
+            "svm = make_pipeline(StandardScaler(), SVC(C=1.0))\n"
+            "svm_acc = accuracy_score(y_test, svm.fit(X_train, y_train).predict(X_test))",
+        ),
+        "## Naive Bayes",
+        (
+            ["block:bayes", "prev:data"],
+            "from sklearn.naive_bayes import GaussianNB\nfrom sklearn.metrics import accuracy_score\n"
+            "bayes_acc = accuracy_score(y_test, GaussianNB().fit(X_train, y_train).predict(X_test))",
+        ),
+        "## Decision tree",
+        (
+            ["block:tree", "prev:data"],
+            "from sklearn.tree import DecisionTreeClassifier\nfrom sklearn.metrics import accuracy_score\n"
+            "tree = DecisionTreeClassifier(max_depth=4, random_state=SEED)\n"
+            "tree_acc = accuracy_score(y_test, tree.fit(X_train, y_train).predict(X_test))",
+        ),
+        "## Compare",
+        (
+            [
+                "block:compare",
+                "prev:forest",
+                "prev:boosting",
+                "prev:svm",
+                "prev:bayes",
+                "prev:tree",
+            ],
+            "scores = {'forest': forest_acc, 'boosting': boosting_acc, 'svm': svm_acc,\n"
+            "          'bayes': bayes_acc, 'tree': tree_acc}\n"
+            "best = max(scores, key=scores.get)\n"
+            "print('RESULT', best, {k: round(v, 4) for k, v in sorted(scores.items())})",
+        ),
+        (["pipeline-metrics"], "forest_acc\nsvm_acc"),
+    ],
+)

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kalec.analysis.parsing import walk
 from kalec.analysis.random_state import RandomAliases
 from kalec.analysis.symbols import dotted_name
 
@@ -146,6 +148,9 @@ def _target_names(target: ast.AST) -> tuple[list[str], list[str]]:
 
 @dataclass
 class FunctionEffects:
+    """What calling a function does to the notebook's globals: the names it reads, assigns,
+    and changes in place."""
+
     reads: set[str] = field(default_factory=set)
     writes: set[str] = field(default_factory=set)
     mutates: set[str] = field(default_factory=set)
@@ -381,17 +386,21 @@ class CellVisitor(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def self_mutating_methods(trees: list[ast.Module]) -> set[str]:
-    """Names of methods of the notebook's own classes that change ``self``.
+class SelfMutatingMethods:
+    """Names of methods of the notebook's own classes that change ``self``, read one cell's tree
+    at a time (a large notebook cannot hold every tree at once).
 
     ``c.hit(3)`` changes ``c`` when ``Counter.hit`` does ``self.n += k``. The type of ``c`` is not
     known before running, so every method of that name counts; a method that calls another one of
     its class on ``self`` counts when the other one does.
     """
-    found: set[str] = set()
-    calls: dict[str, set[str]] = {}
-    for tree in trees:
-        for node in ast.walk(tree):
+
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+        self.calls: dict[str, set[str]] = {}  # method -> methods it calls on self
+
+    def read(self, tree: ast.Module) -> None:
+        for node in walk(tree):
             if not isinstance(node, ast.ClassDef):
                 continue
             for method in node.body:
@@ -403,8 +412,8 @@ def self_mutating_methods(trees: list[ast.Module]) -> set[str]:
                 me = method.args.args[0].arg
                 effects = function_effects(method)
                 if me in effects.changes:
-                    found.add(method.name)
-                calls.setdefault(method.name, set()).update(
+                    self.found.add(method.name)
+                self.calls.setdefault(method.name, set()).update(
                     sub.func.attr
                     for sub in ast.walk(method)
                     if isinstance(sub, ast.Call)
@@ -412,11 +421,23 @@ def self_mutating_methods(trees: list[ast.Module]) -> set[str]:
                     and isinstance(sub.func.value, ast.Name)
                     and sub.func.value.id == me
                 )
-    changed = True
-    while changed:
-        changed = False
-        for name, callees in calls.items():
-            if name not in found and callees & found:
-                found.add(name)
-                changed = True
-    return found
+
+    def names(self) -> set[str]:
+        """Every method read so far that changes ``self``, directly or through another."""
+        found = set(self.found)
+        changed = True
+        while changed:
+            changed = False
+            for name, callees in self.calls.items():
+                if name not in found and callees & found:
+                    found.add(name)
+                    changed = True
+        return found
+
+
+def self_mutating_methods(trees: Iterable[ast.Module]) -> set[str]:
+    """``SelfMutatingMethods`` of all of ``trees``."""
+    methods = SelfMutatingMethods()
+    for tree in trees:
+        methods.read(tree)
+    return methods.names()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 
+from kalec.analysis.parsing import walk
 from kalec.analysis.symbols import dotted_name
 
 # Calls that write the paths given to them.
@@ -32,7 +33,7 @@ def path_literals(tree: ast.AST) -> list[str]:
     (``DATA = 'data/train.csv'`` then ``read_csv(DATA)``): what a cached step may read."""
     return [
         node.value
-        for node in ast.walk(tree)
+        for node in walk(tree)
         if isinstance(node, ast.Constant) and looks_like_path(node.value)
     ]
 
@@ -65,7 +66,7 @@ def file_accesses(tree: ast.AST) -> tuple[list[str], list[str]]:
     """(paths written, paths read) by the calls in ``tree``, in the order they appear."""
     writes: list[str] = []
     reads: list[str] = []
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Import):  # a module a cell wrote with %%writefile, say
             reads.extend(f"{alias.name.split('.')[0]}.py" for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

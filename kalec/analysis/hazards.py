@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from kalec.analysis.parsing import walk
 from kalec.analysis.symbols import dotted_name
 
 _CLOCK = {
@@ -36,6 +37,8 @@ _SHELL_NETWORK = ("curl ", "wget ", "git clone", "aws s3", "gsutil ")
 
 @dataclass(frozen=True)
 class Hazard:
+    """A call whose result differs between two runs (clock, random numbers, network)."""
+
     kind: str  # "the clock", "random numbers", "the network"
     line: int
     text: str  # the call as written
@@ -44,7 +47,7 @@ class Hazard:
 def seeds_in(tree: ast.AST) -> set[str]:
     """Which global generators the code seeds: "random", "numpy", "torch"."""
     seeded = set()
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Call):
             name = dotted_name(node.func) or ""
             if name.endswith(("random.seed", "manual_seed")) or name in ("seed",):
@@ -71,7 +74,7 @@ def _generator_family(name: str) -> str:
 def run_to_run_hazards(tree: ast.AST, seeded: set[str]) -> list[Hazard]:
     """Calls whose results differ between runs; ``seeded``: generators the notebook seeds."""
     found = []
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if not isinstance(node, ast.Call):
             continue
         name = dotted_name(node.func) or ""
@@ -112,6 +115,8 @@ def _shell_fetches(call: ast.Call) -> bool:
 
 @dataclass(frozen=True)
 class LoopClosure:
+    """A function made in a loop that reads the loop variable when called, not when made."""
+
     holder: str  # the name the function is stored in
     variable: str  # the loop variable it reads when called
     line: int

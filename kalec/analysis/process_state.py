@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from kalec.analysis.parsing import children, walk
 from kalec.analysis.symbols import dotted_name
 
 # Calls that change process-wide state, by the dotted name as written, and what they change.
@@ -72,6 +73,9 @@ _DYNAMIC_READS = ("globals", "vars", "locals")
 
 @dataclass(frozen=True)
 class StateChange:
+    """A change to the process (environment, print options, patched modules) that later
+    steps do not see."""
+
     kind: str  # "the environment", "how numpy prints", "module helpers"
     line: int
     text: str  # the code as written, shortened
@@ -97,13 +101,31 @@ def _object_kind(node: ast.expr, modules: set[str]) -> str | None:
     return None
 
 
+def imported_names(tree: ast.Module) -> set[str]:
+    """Names the cell binds with an import statement that runs with it (not in a function or
+    class body): what ``state_changes`` counts as modules, gathered over the notebook."""
+    found = set()
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.update(a.asname or a.name.split(".")[0] for a in node.names if a.name != "*")
+        elif not isinstance(node, ast.expr):  # blocks: if, for, try and its handlers, match
+            pending += children(node)
+    return found
+
+
 def state_changes(tree: ast.Module, modules: set[str]) -> list[StateChange]:
     """Changes to process state in the statements that run with the cell (not inside functions
     it only defines); ``modules``: names the notebook binds by importing a module."""
     found = []
     pending: list[ast.AST] = list(tree.body)
-    while pending:
-        node = pending.pop(0)
+    index = 0
+    while index < len(pending):  # breadth first, as the lines of a statement are found
+        node = pending[index]
+        index += 1
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
         kind = None
@@ -134,12 +156,14 @@ def state_changes(tree: ast.Module, modules: set[str]) -> list[StateChange]:
         if kind is not None and hasattr(node, "lineno"):
             found.append(StateChange(kind, node.lineno, ast.unparse(node).splitlines()[0][:60]))
             continue
-        pending.extend(ast.iter_child_nodes(node))
+        pending += children(node)
     return sorted(found, key=lambda change: change.line)
 
 
 @dataclass(frozen=True)
 class DynamicRead:
+    """A read of globals by name at run time, which the data flow cannot follow."""
+
     names: tuple[str, ...]  # the names read, where the code spells them; () when it does not
     line: int
     text: str
@@ -149,7 +173,7 @@ def dynamic_reads(tree: ast.Module) -> list[DynamicRead]:
     """Reads of global names that the data flow cannot see: ``globals()['x']``,
     ``globals().get('x')``, ``vars()[name]``, ``eval('x + 1')``, ``exec(code)``."""
     found = []
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Subscript) and _namespace_call(node.value):
             key = node.slice
             names = (key.value,) if _is_text(key) else ()

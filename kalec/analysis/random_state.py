@@ -12,8 +12,10 @@ np``, ``from numpy.random import rand``); nothing is imported.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kalec.analysis.parsing import walk
 from kalec.analysis.symbols import dotted_name
 from kalec.runtime.global_state import NUMPY_STATE, PYTHON_STATE
 
@@ -36,31 +38,35 @@ class RandomAliases:
     numpy_functions: dict[str, str] = field(default_factory=dict)  # from numpy.random import rand
 
     @classmethod
-    def of(cls, trees: list[ast.Module]) -> RandomAliases:
+    def of(cls, trees: Iterable[ast.Module]) -> RandomAliases:
         aliases = cls()
         for tree in trees:
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import):
-                    for alias in node.names:
-                        if alias.name == "random":
-                            aliases.python_modules.add(alias.asname or "random")
-                        elif alias.name == "numpy":
-                            aliases.numpy_modules.add(alias.asname or "numpy")
-                        elif alias.name == "numpy.random":
-                            if alias.asname:
-                                aliases.numpy_random_modules.add(alias.asname)
-                            else:
-                                aliases.numpy_modules.add("numpy")
-                elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                    for alias in node.names:
-                        local = alias.asname or alias.name
-                        if node.module == "random":
-                            aliases.python_functions[local] = alias.name
-                        elif node.module == "numpy" and alias.name == "random":
-                            aliases.numpy_random_modules.add(local)
-                        elif node.module == "numpy.random":
-                            aliases.numpy_functions[local] = alias.name
+            aliases.read(tree)
         return aliases
+
+    def read(self, tree: ast.Module) -> None:
+        """Add the aliases one cell's imports make."""
+        for node in walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == "random":
+                        self.python_modules.add(alias.asname or "random")
+                    elif alias.name == "numpy":
+                        self.numpy_modules.add(alias.asname or "numpy")
+                    elif alias.name == "numpy.random":
+                        if alias.asname:
+                            self.numpy_random_modules.add(alias.asname)
+                        else:
+                            self.numpy_modules.add("numpy")
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                for alias in node.names:
+                    local = alias.asname or alias.name
+                    if node.module == "random":
+                        self.python_functions[local] = alias.name
+                    elif node.module == "numpy" and alias.name == "random":
+                        self.numpy_random_modules.add(local)
+                    elif node.module == "numpy.random":
+                        self.numpy_functions[local] = alias.name
 
     def effect(self, call: ast.Call) -> tuple[str, bool] | None:
         """(state name, True when the call seeds it) for a call on a global generator."""

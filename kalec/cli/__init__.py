@@ -14,7 +14,6 @@ import contextlib
 import importlib
 import os
 import sys
-import traceback
 from pathlib import Path
 
 from kalec import __version__
@@ -38,15 +37,38 @@ COMMANDS = {
 _NOTHING_TO_CLOSE = frozenset({"build", "emit", "check", "graph"})
 
 
+def _terminal_columns() -> int:
+    """What ``shutil.get_terminal_size`` answers, without importing shutil (and bz2 and lzma
+    with it) on every command for the help text most commands never print."""
+    with contextlib.suppress(ValueError):
+        columns = int(os.environ.get("COLUMNS", "0"))
+        if columns > 0:
+            return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width=None
+    ) -> None:
+        width = _terminal_columns() - 2 if width is None else width  # as argparse's own
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 def _command(name: str):  # noqa: ANN202 - a module
     return importlib.import_module(f"kalec.cli.{name}")
 
 
 def parser(chosen: str | None = None) -> argparse.ArgumentParser:
-    """The command line's parser; with ``chosen``, only that command's arguments are read from
-    its module (the others are listed by name and help alone)."""
+    """The command line's parser; with ``chosen`` (a command's name), that command alone: its
+    arguments are read from its module, and the others' parsers, needed only to list them in
+    ``kalec --help`` or to refuse an unknown command, are not built."""
     top = argparse.ArgumentParser(
         prog="kalec",
+        formatter_class=_HelpFormatter,
         description="Compile a tagged Jupyter notebook into a pipeline whose steps pass their "
         "variables to each other, and run it.",
         epilog="Exit codes: 0 ok, 1 the notebook's code failed, 2 bad notebook or usage, "
@@ -55,8 +77,10 @@ def parser(chosen: str | None = None) -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"kalec {__version__}")
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, summary in COMMANDS.items():
-        sub = commands.add_parser(name, help=summary)
-        if chosen is None or name == chosen:
+        if chosen in COMMANDS and name != chosen:
+            continue
+        sub = commands.add_parser(name, help=summary, formatter_class=_HelpFormatter)
+        if chosen is None or name == chosen:  # kalec --help lists them all, by name and help
             _command(name).add_arguments(sub)
     return top
 
@@ -94,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     argv = _papermill_params(sys.argv[1:] if argv is None else list(argv))
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    args = parser(chosen if chosen in COMMANDS else None).parse_args(argv)
+    args = parser(chosen).parse_args(argv)
     bad = _unencodable_argument(args)
     if bad:
         shown = "the notebook's file name" if bad == "notebook" else "--" + bad.replace("_", "-")
@@ -114,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception:  # a bug in kalec, not in the notebook: say so plainly
         if os.environ.get("KALEC_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         error = sys.exc_info()[1]
         sys.stderr.write(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +88,10 @@ def compiled_for_target(args: argparse.Namespace) -> Any:
     return compiled(args)
 
 
-def lowered(args: argparse.Namespace, pipeline: Any) -> str:
-    """The pipeline's text for ``args.target``, with a warning for each data file the steps
-    read beside the notebook."""
+def lowered(args: argparse.Namespace, pipeline: Any) -> Iterable[str]:
+    """The pipeline's text for ``args.target``, in pieces where the target writes it so (the
+    IR of a large notebook is a hundred megabytes), with a warning for each data file the
+    steps read beside the notebook."""
     from kalec.targets import TargetUnavailable, load
     from kalec.targets.options import options_for
 
@@ -107,7 +109,8 @@ def lowered(args: argparse.Namespace, pipeline: Any) -> str:
         argo_volume_claim=args.argo_volume_claim,
         argo_volume_size=args.argo_volume_size,
     )
-    text = target.emit(pipeline, options)
+    pieces = getattr(target, "pieces", None)
+    text = pieces(pipeline, options) if pieces else [target.emit(pipeline, options)]
     warn_unshipped(pipeline, args.target, ignored(args))
     return text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -162,10 +162,12 @@ def refuse_foreign(output: Path, force: bool, written_by_kalec: Callable[[Path],
         )
 
 
-def write_output(output: Path, text: str, what: str) -> None:
+def write_output(output: Path, text: str | Iterable[str], what: str) -> None:
+    """Write ``text`` (or its pieces, as they come) to ``output`` and say so."""
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        with output.open("w", encoding="utf-8") as handle:
+            handle.writelines([text] if isinstance(text, str) else text)
     except OSError as error:
         raise UsageError(f"error: cannot write {output}: {error}") from None
     print(f"wrote {output} ({what})")

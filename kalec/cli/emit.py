@@ -16,5 +16,5 @@ def add_arguments(sub: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    sys.stdout.write(lowered(args, compiled_for_target(args)))
+    sys.stdout.writelines(lowered(args, compiled_for_target(args)))
     return EXIT_OK

@@ -139,17 +139,25 @@ _MAX_MEANINGS = 4096  # a hostile notebook's thousands of distinct tags are not 
 
 
 def _meanings_file() -> Path | None:
-    """Keyed by everything that decides a meaning: the grammar, this module, the IR's classes."""
+    """Keyed by everything that decides a meaning (the grammar, this module, the IR's classes)
+    through their sizes and modification times, as Python keys its bytecode: finding the file
+    reads and hashes none of them."""
     cache = startup_cache.folder()
     if cache is None:
         return None
     here = Path(__file__).resolve()
     sources = [grammar_path(), here, here.parent.parent / "ir" / "model.py"]
     try:
-        text = "\0".join(p.read_text(encoding="utf-8") for p in sources)
+        stamps = tuple(n for p in sources for n in _stamp(p))
     except OSError:
         return None
-    return cache / f"tag-meanings-{digest(text, 16)}.pickle"
+    # the hash of a tuple of ints is the same in every process (only text hashes are salted)
+    return cache / f"tag-meanings-{hash(stamps) & 0xFFFF_FFFF_FFFF_FFFF:016x}.pickle"
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns
 
 
 @functools.cache

@@ -113,6 +113,12 @@ class CellFacts:
     star_imports: tuple[str, ...] = ()  # ``from m import *`` statements: they bind unknown names
     file_writes: tuple[str, ...] = ()  # paths, as literals in the code, of files the cell writes
     file_reads: tuple[str, ...] = ()  # ... and of files it reads
+    # What the lints report, read with the rest so that no pass after this one needs the cell's
+    # syntax tree (a notebook of 50,000 cells cannot keep them all):
+    run_to_run: tuple[tuple[str, int, str], ...] = ()  # (what differs, line, call): the clock...
+    loop_closures: tuple[tuple[str, str, int], ...] = ()  # (holder, loop variable, line)
+    state_changes: tuple[tuple[str, int, str], ...] = ()  # (process state, line, code)
+    dynamic_reads: tuple[tuple[tuple[str, ...], int, str], ...] = ()  # (names, line, code)
 
 
 @dataclass(frozen=True)

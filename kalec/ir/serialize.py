@@ -1,20 +1,24 @@
-"""The IR as plain JSON-ready data, for ``kalec emit --target ir`` and for tools that read it."""
+"""The IR as JSON, for ``kalec emit --target ir`` and for tools that read it."""
 
 from __future__ import annotations
 
 import dataclasses
-from enum import Enum
+import json
+from collections.abc import Iterator
 from typing import Any
 
 
-def to_data(value: Any) -> Any:
-    """Dataclasses become dicts, enums their values, tuples lists; ``None`` fields are kept."""
+def _fields(value: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (list, tuple)):
-        return [to_data(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_data(v) for k, v in value.items()}
-    return value
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    raise TypeError(f"{type(value).__name__} is not part of the IR")
+
+
+def json_pieces(value: Any, indent: int | None = 2) -> Iterator[str]:
+    """``value`` (IR objects, inside plain data) as JSON, in pieces: dataclasses become objects
+    of their fields, enums their values (they are all ``str`` enums), tuples lists; ``None``
+    fields are kept. Each object is converted when the encoder reaches it, so a pipeline of
+    50,000 cells never exists a second time as dicts and lists, and a caller that writes the
+    pieces as they come never holds the whole text."""
+    encoder = json.JSONEncoder(indent=indent, ensure_ascii=False, default=_fields)
+    return encoder.iterencode(value)

@@ -20,6 +20,8 @@ from kalec.local.records import in_use
 
 @dataclass
 class Removal:
+    """What ``kalec clean`` removed (or, with ``--dry-run``, would remove)."""
+
     runs: list[Path] = field(default_factory=list)
     entries: list[Path] = field(default_factory=list)
     objects: list[Path] = field(default_factory=list)

@@ -1,6 +1,6 @@
 """The local runner's side of the fork server (``kalec.runtime.zygote``).
 
-``ForkServer`` starts the server with the modules the notebook's prelude imports, learns whether
+``ForkServer`` starts the server with the modules the steps import (``preimports``), learns whether
 forking is safe there, and starts steps as ``ForkedStep``s: objects with the part of
 ``subprocess.Popen`` the runner uses (``pid``, ``stdout``, ``stderr``, ``wait``, ``poll``,
 ``returncode``), so the runner treats a forked step and a fresh process alike. Each forked step
@@ -10,7 +10,6 @@ what the runner calls: a forked step where it can, a fresh process where it cann
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import json
 import os
@@ -20,15 +19,14 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from kalec.analysis.parsing import parse
 from kalec.errors import KalecError
 from kalec.ir import Pipeline
+from kalec.local.preimports import preimports
 from kalec.local.processes import start_fresh, step_environment
-from kalec.packaging.shipping import LocalModules
 
 READY_SECONDS = 600.0  # the prelude's imports may be slow (a first import compiles bytecode)
 START_SECONDS = 30.0
@@ -36,51 +34,6 @@ START_SECONDS = 30.0
 
 class ForkServerError(KalecError):
     """The fork server could not start a step: the runner starts a fresh process instead."""
-
-
-def prelude_imports(pipeline: Pipeline) -> list[dict[str, Any]]:
-    """The absolute imports the prelude makes when it runs (``{"module", "names"}``), in order.
-    Modules beside the notebook are left out (a file or folder of that name there): their code
-    may read files that upstream steps write, or be written by a step, so each step imports
-    them as the notebook does."""
-    local = LocalModules(pipeline)
-    found: dict[str, set[str]] = {}
-    for number in pipeline.prelude:
-        try:
-            tree = parse(pipeline.cell(number).python)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        pending = list(tree.body)
-        while pending:  # statements that run with the cell: not those inside functions
-            node = pending.pop(0)
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    found.setdefault(alias.name, set())
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                found.setdefault(node.module, set()).update(
-                    a.name for a in node.names if a.name != "*"
-                )
-            elif isinstance(node, (ast.If, ast.Try, ast.With)):
-                pending[:0] = [
-                    *node.body,
-                    *getattr(node, "orelse", []),
-                    *[s for h in getattr(node, "handlers", []) for s in h.body],
-                    *getattr(node, "finalbody", []),
-                ]
-
-    def beside_the_notebook(module: str) -> bool:
-        top = module.split(".")[0]
-        return (
-            bool(local.files_of(top))
-            or (local.folder / f"{top}.py").exists()
-            or (local.folder / top).is_dir()
-        )
-
-    return [
-        {"module": module, "names": sorted(names)}
-        for module, names in found.items()
-        if module != "__future__" and not beside_the_notebook(module)
-    ]
 
 
 class ForkedStep:
@@ -109,7 +62,7 @@ class ForkServer:
     """One per run: started before the first step, stopped after the last."""
 
     def __init__(self, imports: str, cwd: str, env: dict[str, str]) -> None:
-        """``imports``: a JSON file of ``prelude_imports``."""
+        """``imports``: a JSON file of ``preimports``."""
         self._channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kalec.runtime.zygote", str(theirs.fileno()), imports],
@@ -223,9 +176,10 @@ IMPORTS_FILE = "kalec-imports.json"
 
 
 class Starter:
-    """Starts a run's steps: forked from a server that imported the prelude's modules once, or
+    """Starts a run's steps: forked from a server that imported the steps' modules once, or
     as fresh processes where forking is not possible (not Linux, ``--no-fork``, an import that
-    does not survive fork)."""
+    does not survive fork). ``steps``: those the run may start (None: any), whose modules the
+    server imports."""
 
     def __init__(
         self,
@@ -235,8 +189,10 @@ class Starter:
         fork: bool,
         progress: Callable[[str], None],
         observe: bool = True,
+        steps: Iterable[str] | None = None,
     ) -> None:
         self.pipeline, self.run_dir, self.workdir = pipeline, run_dir, workdir
+        self.steps = None if steps is None else set(steps)
         self.observe = observe
         self.fork = fork and bool(pipeline.steps) and sys.platform.startswith("linux")
         self.progress = progress
@@ -246,7 +202,7 @@ class Starter:
     def _start_server(self) -> None:
         """Started by the first step that runs, not before: a run settled from memory imports
         nothing. Elsewhere (macOS) system libraries are not safe to fork: fresh processes."""
-        imports = prelude_imports(self.pipeline)
+        imports = preimports(self.pipeline, self.steps)
         path = self.run_dir / IMPORTS_FILE
         path.write_text(json.dumps(imports), encoding="utf-8")
         try:

@@ -31,6 +31,8 @@ class SelectionError(KalecError):
 
 @dataclass
 class Plan:
+    """Which steps a local run runs, which it may reuse, and from which earlier run."""
+
     to_run: set[str]  # run (the cache may still settle them unless forced)
     forced: set[str] = field(default_factory=set)  # run whatever the cache holds
     earlier: dict[str, RunRecord] = field(default_factory=dict)  # step -> run that kept it

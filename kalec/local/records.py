@@ -26,6 +26,8 @@ LOCK_FILE = "kalec.lock"
 
 @dataclass
 class RunRecord:
+    """One local run as its folder records it (``run.json``)."""
+
     run_id: str
     folder: Path
     notebook: str

@@ -121,6 +121,7 @@ class LocalRun:
             self.options.fork,
             self.console.progress,
             self.options.observe,
+            steps=self.plan.to_run | self.plan.optional,
         )
         stop = StopSignals()
         try:

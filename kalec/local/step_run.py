@@ -13,6 +13,8 @@ from kalec.runtime.protocol import StepOutcome
 
 @dataclass
 class StepRun:
+    """The runner's view of one step during a run: status, time, attempts, outcome."""
+
     step: Step
     status: StepStatus = StepStatus.WAITING
     seconds: float = 0.0

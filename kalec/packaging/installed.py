@@ -19,6 +19,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Distribution:
+    """An installed distribution: what a step pins its requirement to."""
+
     name: str  # as its metadata spells it: scikit-learn, PyYAML
     version: str
 

@@ -39,9 +39,16 @@ PASSES: tuple[Pass, ...] = (
 )
 
 
-def run_passes(pipeline: Pipeline, passes: tuple[Pass, ...] = PASSES) -> Pipeline:
+def run_passes(
+    pipeline: Pipeline,
+    passes: tuple[Pass, ...] = PASSES,
+    between: Callable[[], object] | None = None,
+) -> Pipeline:
+    """Each pass in turn, until one reports an error; ``between`` is called after each."""
     for run in passes:
         if pipeline.has_errors:
             break
         pipeline = run(pipeline)
+        if between is not None:
+            between()
     return pipeline

@@ -1,24 +1,27 @@
-"""Pass: what each cell binds, changes in place, imports and defines (``CellFacts``).
+"""Pass: what each cell binds, changes in place, imports, defines and risks (``CellFacts``).
 
-The readings of code are in ``kalec.analysis.effects``; this pass parses each cell once (through
-``kalec.analysis.parsing``), runs them over every cell, and lets a call to a function defined in
-another cell count that function's effects where it is called.
+The readings of code are in ``kalec.analysis``; this pass runs them over every cell and lets a
+call to a function defined in another cell count that function's effects where it is called.
+It is the last pass that reads syntax trees: what the later passes and the lints need of the
+code is in the facts it records. Two sweeps: the first gathers the few names that reading a cell
+needs from the others (``WholeNotebook``), the second reads each cell; a cell's tree is dropped
+once read (``kalec.analysis.parsing`` keeps recent ones), so a notebook of 50,000 cells never
+holds all its trees.
 """
 
 from __future__ import annotations
 
+import ast
 from dataclasses import replace
+from typing import Any
 
-from kalec.analysis.effects import (
-    MUTATING_METHODS,
-    CellVisitor,
-    FunctionEffects,
-    self_mutating_methods,
-)
+from kalec.analysis.effects import CellVisitor, FunctionEffects
 from kalec.analysis.files import file_accesses
+from kalec.analysis.hazards import loop_closures, run_to_run_hazards
 from kalec.analysis.parsing import parse
-from kalec.analysis.random_state import RandomAliases
+from kalec.analysis.process_state import dynamic_reads, state_changes
 from kalec.analysis.reserved import TIMEIT_SCOPE
+from kalec.analysis.whole_notebook import WholeNotebook
 from kalec.ir import CellFacts, Pipeline
 
 
@@ -26,19 +29,39 @@ def _unique(names: list[str] | set[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n != TIMEIT_SCOPE))
 
 
+def _own_readings(tree: ast.Module, whole: WholeNotebook) -> dict[str, Any]:
+    """The facts that need only the cell's own tree (and the notebook-wide names)."""
+    files_written, files_read = file_accesses(tree)
+    return {
+        "file_writes": _unique(files_written),
+        "file_reads": _unique(files_read),
+        "run_to_run": tuple(
+            (h.kind, h.line, h.text) for h in run_to_run_hazards(tree, whole.seeded)
+        ),
+        "loop_closures": tuple((c.holder, c.variable, c.line) for c in loop_closures(tree)),
+        "state_changes": tuple(
+            (c.kind, c.line, c.text) for c in state_changes(tree, whole.modules)
+        ),
+        "dynamic_reads": tuple((r.names, r.line, r.text) for r in dynamic_reads(tree)),
+    }
+
+
 def cell_facts(pipeline: Pipeline) -> Pipeline:
     """Record each cell's ``CellFacts``; calls to functions of other cells count their effects."""
+    whole = WholeNotebook()
+    for cell in pipeline.cells:  # syntax checked before
+        whole.read(parse(cell.analyzed))
+    methods = whole.mutating_methods()
     visitors: dict[int, CellVisitor] = {}
+    own: dict[int, dict[str, Any]] = {}
     effects_by_function: dict[str, FunctionEffects] = {}
-    trees = {c.number: parse(c.analyzed) for c in pipeline.cells}  # syntax checked before
-    methods = MUTATING_METHODS | self_mutating_methods(list(trees.values()))
-    rng = RandomAliases.of(list(trees.values()))
     for cell in pipeline.cells:
-        tree = trees[cell.number]
-        visitor = CellVisitor(methods, rng)
+        tree = parse(cell.analyzed)
+        visitor = CellVisitor(methods, whole.random_aliases)
         for statement in tree.body:
             visitor.visit(statement)
         visitors[cell.number] = visitor
+        own[cell.number] = _own_readings(tree, whole)
         for name, effects in visitor.functions.items():
             known = effects_by_function.setdefault(name, FunctionEffects())
             known.reads |= effects.reads
@@ -47,8 +70,7 @@ def cell_facts(pipeline: Pipeline) -> Pipeline:
             known.changed_params.update(effects.changed_params)
     cells = []
     for cell in pipeline.cells:
-        visitor = visitors[cell.number]
-        files_written, files_read = file_accesses(trees[cell.number])
+        visitor = visitors.pop(cell.number)
         writes = list(visitor.writes)
         mutates = list(visitor.mutates)
         direct = set(writes) | set(mutates)
@@ -71,8 +93,7 @@ def cell_facts(pipeline: Pipeline) -> Pipeline:
             deletes=_unique(list(visitor.deleted)),
             via_calls=_unique([n for n in writes + mutates if n not in direct]),
             star_imports=tuple(visitor.star_imports),
-            file_writes=_unique(files_written),
-            file_reads=_unique(files_read),
+            **own.pop(cell.number),
         )
         cells.append(replace(cell, facts=facts))
     return replace(pipeline, cells=tuple(cells))

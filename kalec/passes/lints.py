@@ -8,47 +8,32 @@ the cell and line, with what to do about it.
 
 from __future__ import annotations
 
-import ast
 from dataclasses import replace
 
 from kalec import diagnostics as D
-from kalec.analysis.hazards import loop_closures, run_to_run_hazards, seeds_in
 from kalec.analysis.installs import magic_needs
-from kalec.analysis.parsing import parse
-from kalec.analysis.process_state import dynamic_reads, state_changes
-from kalec.ir import Diagnostic, Origin, Pipeline
-from kalec.ir.dag import ancestry
+from kalec.ir import CellFacts, Diagnostic, Origin, Pipeline
+from kalec.ir.dag import Ancestry, parents
 
 
-def _trees(pipeline: Pipeline) -> dict[int, ast.Module]:
-    trees = {}
-    for cell in pipeline.cells:
-        try:
-            trees[cell.number] = parse(cell.analyzed)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-    return trees
+def _facts(pipeline: Pipeline, number: int) -> CellFacts:
+    return pipeline.cell(number).facts or CellFacts()
 
 
-def _run_to_run(pipeline: Pipeline, trees: dict[int, ast.Module]) -> list[Diagnostic]:
-    seeded: set[str] = set()
-    for tree in trees.values():
-        seeded |= seeds_in(tree)
+def _run_to_run(pipeline: Pipeline) -> list[Diagnostic]:
     found = []
     for step in pipeline.steps:
-        hazards = [
-            (n, h) for n in step.cells if n in trees for h in run_to_run_hazards(trees[n], seeded)
-        ]
+        hazards = [(n, h) for n in step.cells for h in _facts(pipeline, n).run_to_run]
         if not hazards:
             continue
-        number, first = hazards[0]
-        kinds = ", ".join(dict.fromkeys(h.kind for _, h in hazards))
+        number, (_, line, text) = hazards[0]
+        kinds = ", ".join(dict.fromkeys(kind for _, (kind, _, _) in hazards))
         found.append(
             D.RUN_TO_RUN_SOURCE(
-                f"step '{step.name}' reads {kinds} ({first.text}): run again it would compute "
+                f"step '{step.name}' reads {kinds} ({text}): run again it would compute "
                 "something else, but while its code and inputs are unchanged a local run takes "
                 "its values from the step cache",
-                Origin(number, first.line),
+                Origin(number, line),
                 hint=f"tag the step cache:disabled, or run with --refresh {step.name} when you "
                 "want new values",
             )
@@ -57,7 +42,7 @@ def _run_to_run(pipeline: Pipeline, trees: dict[int, ast.Module]) -> list[Diagno
 
 
 def _changed_in_parallel(pipeline: Pipeline) -> list[Diagnostic]:
-    ancestors = ancestry(pipeline)
+    ancestry = Ancestry(parents(pipeline))
     readers: dict[tuple[str, str], list[str]] = {}  # (variable, producer) -> steps reading it
     for step in pipeline.steps:
         for variable, producer in step.artifact_inputs():
@@ -75,8 +60,8 @@ def _changed_in_parallel(pipeline: Pipeline) -> list[Diagnostic]:
                     r
                     for r in readers.get((variable, producer), [])
                     if r != step.name
-                    and r not in ancestors[step.name]
-                    and step.name not in ancestors[r]
+                    and not ancestry.precedes(r, step.name)
+                    and not ancestry.precedes(step.name, r)
                 ]
                 if parallel:
                     found.append(
@@ -115,108 +100,131 @@ def _pip_installs(pipeline: Pipeline) -> list[Diagnostic]:
     return found
 
 
-def _loop_closures(pipeline: Pipeline, trees: dict[int, ast.Module]) -> list[Diagnostic]:
+def _loop_closures(pipeline: Pipeline) -> list[Diagnostic]:
     found = []
     for step in pipeline.steps:
         passed = set(step.outputs)
         for number in step.cells:
-            if number not in trees:
-                continue
-            for closure in loop_closures(trees[number]):
-                if closure.holder in passed:
+            for holder, variable, line in _facts(pipeline, number).loop_closures:
+                if holder in passed:
                     found.append(
                         D.LOOP_CLOSURE(
-                            f"the functions in {closure.holder} read the loop variable "
-                            f"{closure.variable} when they are called, not when they were made; "
-                            f"step '{step.name}' passes them on, and where they are called "
-                            f"{closure.variable} holds whatever value it has there",
-                            Origin(number, closure.line),
+                            f"the functions in {holder} read the loop variable {variable} when "
+                            f"they are called, not when they were made; step '{step.name}' "
+                            f"passes them on, and where they are called {variable} holds "
+                            "whatever value it has there",
+                            Origin(number, line),
                             hint=f"bind the value when making the function: lambda "
-                            f"{closure.variable}={closure.variable}: ...",
+                            f"{variable}={variable}: ...",
                         )
                     )
     return found
 
 
-def _process_state(pipeline: Pipeline, trees: dict[int, ast.Module]) -> list[Diagnostic]:
+def _first_steps_after(
+    pipeline: Pipeline, cells: list[tuple[int, str]]
+) -> dict[tuple[int, str], str]:
+    """For each (cell, its step): the first other step, in the pipeline's order, that ends
+    after the cell. Answered together, cells from last to first while the steps ending after
+    them are added, keeping the two first in order: a notebook may change process state in
+    every one of thousands of cells."""
+    order = {s.name: i for i, s in enumerate(pipeline.steps)}
+    ending = sorted(((max(s.cells), s.name) for s in pipeline.steps), reverse=True)
+    firsts: list[str] = []  # the two earliest in order of the steps added so far
+    added = 0
+    answers: dict[tuple[int, str], str] = {}
+    for number, step in sorted(cells, reverse=True):
+        while added < len(ending) and ending[added][0] > number:
+            firsts = sorted([*firsts, ending[added][1]], key=order.__getitem__)[:2]
+            added += 1
+        later = next((s for s in firsts if s != step), None)
+        if later is not None:
+            answers[number, step] = later
+    return answers
+
+
+def _process_state(pipeline: Pipeline) -> list[Diagnostic]:
     """Process state a step changes while steps after it (in the notebook's order) run in
     processes of their own: in the notebook they would see the change, in the pipeline not."""
-    modules = {name for cell in pipeline.cells if cell.facts for name, _ in cell.facts.imports}
-    last_cell = {s.name: max(s.cells) for s in pipeline.steps}
+    changing = [
+        (number, step.name)
+        for step in pipeline.steps
+        for number in step.cells
+        if _facts(pipeline, number).state_changes
+    ]
+    later_steps = _first_steps_after(pipeline, changing)
     found = []
-    for step in pipeline.steps:
-        for number in step.cells:
-            later = [s for s, last in last_cell.items() if s != step.name and last > number]
-            if number not in trees or not later:
+    for number, step_name in changing:
+        later = later_steps.get((number, step_name))
+        if later is None:
+            continue
+        seen: set[str] = set()
+        for kind, line, text in _facts(pipeline, number).state_changes:
+            if kind in seen:
                 continue
-            seen: set[str] = set()
-            for change in state_changes(trees[number], modules):
-                if change.kind in seen:
-                    continue
-                seen.add(change.kind)
-                found.append(
-                    D.PROCESS_STATE(
-                        f"step '{step.name}' changes {change.kind} ({change.text}); in the "
-                        f"notebook every later cell sees that, but step '{later[0]}' runs in a "
-                        "process of its own and will not, so it may compute or print something "
-                        "else than the notebook",
-                        Origin(number, change.line),
-                        hint="move it to the cell tagged imports or functions, which runs "
-                        "first in every step",
-                    )
+            seen.add(kind)
+            found.append(
+                D.PROCESS_STATE(
+                    f"step '{step_name}' changes {kind} ({text}); in the notebook every "
+                    f"later cell sees that, but step '{later}' runs in a process of its "
+                    "own and will not, so it may compute or print something else than the "
+                    "notebook",
+                    Origin(number, line),
+                    hint="move it to the cell tagged imports or functions, which runs "
+                    "first in every step",
                 )
+            )
     return found
 
 
-def _dynamic_reads(pipeline: Pipeline, trees: dict[int, ast.Module]) -> list[Diagnostic]:
+def _dynamic_reads(pipeline: Pipeline) -> list[Diagnostic]:
     """Names read through globals(), vars(), eval or exec: set in another step, they are not
     passed, since nothing in the code names them."""
     defined_in: dict[str, str] = {}
     for step in pipeline.steps:
         for number in step.cells:
-            facts = pipeline.cell(number).facts
-            for name in facts.writes if facts else ():
+            for name in _facts(pipeline, number).writes:
                 defined_in.setdefault(name, step.name)
     found = []
     for step in pipeline.steps:
-        own = {
-            n for c in step.cells if pipeline.cell(c).facts for n in pipeline.cell(c).facts.writes
-        }
-        others = {n: s for n, s in defined_in.items() if s != step.name and n not in own}
-        for number in step.cells:
-            for read in dynamic_reads(trees[number]) if number in trees else ():
-                names = [n for n in read.names if n in others] if read.names else []
-                if read.names and not names:
-                    continue
-                if not read.names and not others:
-                    continue
-                what = (
-                    f"{', '.join(names)} (set in step '{others[names[0]]}')"
-                    if names
-                    else "names kalec cannot tell"
+        reads = [(n, r) for n in step.cells for r in _facts(pipeline, n).dynamic_reads]
+        if not reads:
+            continue
+        own = {name for n in step.cells for name in _facts(pipeline, n).writes}
+        # every name a step writes is in defined_in: other steps set names exactly when
+        # defined_in holds more names than this step writes
+        others_set_names = len(defined_in) > len(own)
+        for number, (read_names, line, text) in reads:
+            names = [n for n in read_names if n in defined_in and n not in own]
+            if read_names and not names:
+                continue
+            if not read_names and not others_set_names:
+                continue
+            what = (
+                f"{', '.join(names)} (set in step '{defined_in[names[0]]}')"
+                if names
+                else "names kalec cannot tell"
+            )
+            found.append(
+                D.DYNAMIC_READ(
+                    f"step '{step.name}' reads {what} through {text}; the data flow only "
+                    "passes names the code uses directly, so the step will not have them",
+                    Origin(number, line),
+                    hint="use the name directly (total instead of globals()['total']), or "
+                    "compute it in this step",
                 )
-                found.append(
-                    D.DYNAMIC_READ(
-                        f"step '{step.name}' reads {what} through {read.text}; the data flow "
-                        "only passes names the code uses directly, so the step will not have "
-                        "them",
-                        Origin(number, read.line),
-                        hint="use the name directly (total instead of globals()['total']), or "
-                        "compute it in this step",
-                    )
-                )
+            )
     return found
 
 
 def lints(pipeline: Pipeline) -> Pipeline:
-    trees = _trees(pipeline)
     found = (
-        _run_to_run(pipeline, trees)
+        _run_to_run(pipeline)
         + _changed_in_parallel(pipeline)
         + _pip_installs(pipeline)
-        + _loop_closures(pipeline, trees)
-        + _process_state(pipeline, trees)
-        + _dynamic_reads(pipeline, trees)
+        + _loop_closures(pipeline)
+        + _process_state(pipeline)
+        + _dynamic_reads(pipeline)
     )
     if not found:
         return pipeline

@@ -6,11 +6,10 @@ halfway through a pipeline run.
 
 from __future__ import annotations
 
-import ast
 from dataclasses import replace
 
 from kalec import diagnostics as D
-from kalec.analysis.parsing import parse
+from kalec.analysis.parsing import depth, parse
 from kalec.ir import Origin, Pipeline
 
 # Deeper syntax trees than this are refused: the passes walk trees recursively, as pyflakes does,
@@ -18,23 +17,12 @@ from kalec.ir import Origin, Pipeline
 MAX_DEPTH = 300
 
 
-def _depth(tree: ast.AST) -> int:
-    """How deep the syntax tree goes, measured without recursion."""
-    deepest = 0
-    stack = [(tree, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
-    return deepest
-
-
 def check_syntax(pipeline: Pipeline) -> Pipeline:
     found = []
     for cell in pipeline.cells:
         try:
             tree = parse(cell.analyzed)
-            if _depth(tree) > MAX_DEPTH:
+            if depth(tree) > MAX_DEPTH:
                 raise RecursionError
         except (RecursionError, MemoryError):
             found.append(

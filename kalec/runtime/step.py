@@ -60,6 +60,8 @@ class StepFailure(Exception):
 
 @dataclass
 class StepResult:
+    """What a step's run produced: time, files written with their digests, metrics."""
+
     seconds: float
     outputs: dict[str, str] = field(default_factory=dict)  # name -> file written
     digests: dict[str, str] = field(default_factory=dict)  # name -> SHA-256 of that file

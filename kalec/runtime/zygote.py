@@ -2,16 +2,18 @@
 
 A fresh interpreter per step keeps the steps independent, as pods are; but a fresh interpreter
 pays for ``import pandas, sklearn`` again in every step, which the notebook's kernel paid once.
-This process imports the modules the notebook's prelude imports (never the notebook's code), and
-then, for each step the runner asks for, forks a child that is that fresh interpreter with the
-imports already done: its own session and process group, its output on the pipes the runner
+This process imports the modules the steps' code imports (never the notebook's code; which
+modules, ``kalec.local.preimports`` decides), and then, for each step the runner asks for, forks
+a child that is that fresh interpreter with the imports already done: its own session and process group, its output on the pipes the runner
 passed, and ``kalec.runtime.step`` run on the step's request as ``python -m`` would.
 
 Forking is only safe when nothing the imports started can break in a child: a Python thread
 (its locks would stay held), a framework known to break after fork (TensorFlow, JAX, gRPC, Ray,
 Spark, CUDA initialised by torch), or a native thread pool that hangs in a child (checked by
 forking a probe that uses numpy's and torch's pools and must end within seconds). When any is
-found the server says why and exits, and the runner starts every step as a fresh process.
+found the server says why and exits, and the runner starts every step as a fresh process. A
+module whose import writes something (a banner, a warning) would write it here instead of in the
+step's cell that imports it: the server starts again, in the same process, without it.
 
 Protocol, over a ``SOCK_SEQPACKET`` socket whose descriptor is the first argument (the second
 is a JSON file of the imports), one JSON message per packet: the server sends
@@ -24,6 +26,7 @@ the child leads its own session, and ``{"exited": pid, "code"}`` when a child en
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import importlib
 import importlib.util
@@ -33,9 +36,11 @@ import select
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 # Frameworks whose state does not survive fork (threads, device contexts, gRPC channels).
@@ -45,20 +50,51 @@ PROBE_SECONDS = 10.0
 
 def _import_all(imports: list[dict[str, Any]]) -> list[str]:
     """Import each module (``{"module", "names"}``: ``from module import names``), and names
-    that are submodules; the ones that fail are left to the steps, which report them."""
-    failed = []
+    that are submodules; the ones that fail are left to the steps, which report them. Returns
+    the modules whose import wrote something (a banner, a warning): in a step such output
+    belongs to the cell that imports them, so they must not be imported here."""
+    noisy = []
     for item in imports:
         module = item["module"]
+        with _output_watched() as wrote:
+            try:
+                loaded = importlib.import_module(module)
+                for name in item.get("names", ()):
+                    if not hasattr(loaded, name) and importlib.util.find_spec(f"{module}.{name}"):
+                        importlib.import_module(f"{module}.{name}")
+            except KeyboardInterrupt:
+                raise
+            except BaseException:  # noqa: BLE001 - an import may even call sys.exit(); the step will
+                pass
+        if wrote[0]:
+            noisy.append(module)
+    return noisy
+
+
+@contextlib.contextmanager
+def _output_watched() -> Iterator[list[bool]]:
+    """Send descriptors 1 and 2 (and so ``sys.stdout``, ``sys.stderr`` and C code's output)
+    to a scratch file meanwhile; the list yielded holds, once done, whether anything was
+    written there."""
+    wrote = [False]
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with tempfile.TemporaryFile() as scratch:
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(scratch.fileno(), 1)
+        os.dup2(scratch.fileno(), 2)
         try:
-            loaded = importlib.import_module(module)
-            for name in item.get("names", ()):
-                if not hasattr(loaded, name) and importlib.util.find_spec(f"{module}.{name}"):
-                    importlib.import_module(f"{module}.{name}")
-        except KeyboardInterrupt:
-            raise
-        except BaseException:  # noqa: BLE001 - an import may even call sys.exit(); the step will
-            failed.append(module)
-    return failed
+            yield wrote
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            wrote[0] = os.fstat(scratch.fileno()).st_size > 0
 
 
 def _probe() -> bool:
@@ -214,14 +250,21 @@ def serve(channel: socket.socket) -> int | None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m kalec.runtime.zygote FD IMPORTS.json``."""
+    """``python -m kalec.runtime.zygote FD IMPORTS.json [LEFT_OUT.json]``: ``LEFT_OUT``, the
+    modules found to print when imported, by an earlier start of this same server."""
     channel = socket.socket(fileno=int(argv[0]))
     os.environ.setdefault(
         "MPLBACKEND", "module://kalec.runtime.figures"
     )  # as a step sets it, before matplotlib is imported
     with open(argv[1], encoding="utf-8") as handle:
         imports = json.load(handle)
-    _import_all(imports)
+    left_out = set(json.loads(argv[2])) if len(argv) > 2 else set()
+    imports = [item for item in imports if item["module"] not in left_out]
+    noisy = _import_all(imports)
+    if noisy:  # imported here, they cannot be un-imported: start again without them
+        os.set_inheritable(channel.fileno(), True)
+        leave = json.dumps(sorted(left_out | set(noisy)))
+        os.execv(sys.executable, [sys.executable, "-m", "kalec.runtime.zygote", *argv[:2], leave])
     importlib.import_module("kalec.runtime.step")  # and kalec's own runtime, with the marshal
     if os.environ.get("KALEC_OBSERVE"):  # steps record what they read: wrap once, here
         importlib.import_module("kalec.runtime.file_hooks").install()

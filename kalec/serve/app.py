@@ -35,6 +35,8 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
 @dataclass
 class ServerConfig:
+    """How ``kalec serve`` listens, whom it lets in, and what it bounds."""
+
     host: str = "127.0.0.1"
     port: int = 5000
     token: str | None = None  # None: no token asked (loopback only, said loudly at start)

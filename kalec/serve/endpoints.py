@@ -49,6 +49,8 @@ class Call:
 
 @dataclass(frozen=True)
 class Endpoint:
+    """One HTTP endpoint: method, route, handler and the fields its body may hold."""
+
     name: str
     method: str  # GET or POST
     route: str  # below the API's prefix; ``ID`` stands for a run id

@@ -2,7 +2,8 @@
 
 May import the IR, analysis, packaging and the runtime (which it embeds); not the local runner,
 the service or the CLI. A target writes text (``emit(pipeline, options) -> str``: a script, a
-YAML document, the IR as JSON); one whose optional requirements (kfp) are not installed says
+YAML document, the IR as JSON), and may also give it in pieces (``pieces``, same arguments),
+which the command line writes as they come; one whose optional requirements (kfp) are not installed says
 so, with the command that installs them. Running on this machine is ``kalec.local``'s job.
 """
 
@@ -18,6 +19,8 @@ from kalec.errors import KalecError
 
 @dataclass(frozen=True)
 class Target:
+    """One target of ``build``/``emit``: where its module is and what it needs installed."""
+
     name: str
     summary: str
     module: str

@@ -34,7 +34,7 @@ from kalec.packaging.step_spec import (
 )
 from kalec.runtime.params import format_value
 from kalec.targets import BackendError
-from kalec.targets.escaping import placeholder_free, py_text
+from kalec.targets.escaping import placeholder_free, py_literal, py_text
 from kalec.targets.identifiers import spec_literal
 from kalec.targets.options import ArgoOptions
 from kalec.targets.templating import render
@@ -150,19 +150,20 @@ class _Lowering:
         metrics_folder = f"{DATA_ROOT}/metrics"
         packages = self.packages.for_step(step)
         source = render(
-            "argo_step.py.jinja",
+            "argo_step.py.template",
             modules=self.packages.local.for_step(self.pipeline, step)[0],
-            step=step.name,
-            source=Path(self.pipeline.source).name,
+            step=py_text(step.name),
+            source=py_text(Path(self.pipeline.source).name),
             cells_text=cells_text(step),
             spec=spec_literal(step_spec(self.pipeline, step), indent=0),
-            param_types={n: self.param_types[n] for n in params},
-            inputs=input_folders,
-            outputs=output_folders,
-            metrics_folder=metrics_folder,
-            metric_files={m: artifact_name(m) for m in step.metrics},
-            html=None if self.volume else HTML_PAGE,
-            packages=packages,
+            param_types=py_literal({n: self.param_types[n] for n in params}),
+            # kalec's own text holding the engine's placeholders (the volume's folders)
+            inputs=repr(input_folders),
+            outputs=repr(output_folders),
+            metrics_folder=py_literal(metrics_folder),
+            metric_files=py_literal({m: artifact_name(m) for m in step.metrics}),
+            html=py_literal(None if self.volume else HTML_PAGE),
+            packages=py_literal(packages),
         )
         if "{{" in source.replace("{{workflow.uid}}", ""):
             raise AssertionError("a step's script holds an Argo placeholder it should not")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
+from collections.abc import Iterator
 
 from kalec.ir import Pipeline
-from kalec.ir.serialize import to_data
+from kalec.ir.serialize import json_pieces
 from kalec.targets.options import IrOptions
 
 FORMAT_VERSION = 1  # ``kalec_ir``: which shape of the IR the file holds; also marks it kalec's
 
 
+def pieces(pipeline: Pipeline, options: IrOptions | None = None) -> Iterator[str]:
+    """The JSON text in pieces, to write as they come."""
+    fields = {f.name: getattr(pipeline, f.name) for f in dataclasses.fields(pipeline)}
+    yield from json_pieces({"kalec_ir": FORMAT_VERSION, **fields})
+    yield "\n"
+
+
 def emit(pipeline: Pipeline, options: IrOptions | None = None) -> str:
-    data = {"kalec_ir": FORMAT_VERSION, **to_data(pipeline)}
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return "".join(pieces(pipeline, options))

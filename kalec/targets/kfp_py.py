@@ -26,10 +26,10 @@ from kalec.packaging.step_spec import (
     step_spec,
 )
 from kalec.targets import BackendError
-from kalec.targets.escaping import code_literal, py_literal
+from kalec.targets.escaping import code_literal, py_literal, py_text
 from kalec.targets.identifiers import identifier, spec_literal
 from kalec.targets.options import KfpOptions
-from kalec.targets.templating import render
+from kalec.targets.templating import fill, render
 
 # Names the script itself defines or imports at module level. The pipeline function's parameters
 # are the notebook's parameter names, so anything the pipeline's body refers to (step functions,
@@ -131,21 +131,27 @@ class _Lowering:
             for name, producer, arg in inputs
         ]
         image = step.options.image or self.default_image
+        packages = py_literal(self.packages.for_step(step))
+        function = self.functions[step.name]
         return {
-            "name": step.name,
-            "function": self.functions[step.name],
-            "cells_text": cells_text(step),
-            "signature": ", ".join(signature),
-            "spec": spec_literal(step_spec(self.pipeline, step)),
-            "params": _dict_text([(name, arg) for name, arg in params]),
-            "inputs": _dict_text([(name, arg) for name, _, arg in inputs]),
-            "outputs": _dict_text(outputs),
-            "metrics": metrics_arg or "None",
-            "html": html_arg,
-            "image": "BASE_IMAGE" if image == self.default_image else py_literal(image),
-            "packages": self.packages.for_step(step),
-            "task": task,
-            "arguments": ", ".join(arguments),
+            "function_fields": {
+                "function": function,
+                "signature": ", ".join(signature),
+                "name": py_text(step.name),
+                "cells_text": cells_text(step),
+                "spec": spec_literal(step_spec(self.pipeline, step)),
+                "params": _dict_text([(name, arg) for name, arg in params]),
+                "inputs": _dict_text([(name, arg) for name, _, arg in inputs]),
+                "outputs": _dict_text(outputs),
+                "metrics": metrics_arg or "None",
+                "html": html_arg,
+            },
+            "component_fields": {
+                "function": function,
+                "image": "BASE_IMAGE" if image == self.default_image else py_literal(image),
+                "packages": packages,
+            },
+            "call": f"{task} = {function}({', '.join(arguments)})",
             "settings": self.settings(step, task, tasks, {producer for _, producer, _ in inputs}),
         }
 
@@ -206,21 +212,44 @@ class _Lowering:
         modules: dict = {}
         for step in self.pipeline.steps:
             modules.update(self.packages.local.for_step(self.pipeline, step)[0])
+        source = py_text(Path(self.pipeline.source).name)
+        step_functions = "".join(
+            "\n\n" + fill("kfp_step_function.py.template", source=source, **step["function_fields"])
+            for step in steps
+        )
+        components = "".join(
+            "\n" + fill("kfp_component.py.template", **step["component_fields"]).rstrip("\n")
+            for step in steps
+        )
+        body = []
+        for step in steps:
+            body.append(f"    {step['call']}")
+            body += [f"    {line}" for line in step["settings"]]
+        if not self.uses_kubernetes:
+            kubernetes_import = ""
+        elif self.kubernetes == "kubernetes":
+            kubernetes_import = "\nfrom kfp import kubernetes"
+        else:
+            kubernetes_import = f"\nfrom kfp import kubernetes as {self.kubernetes}"
+        title = f"Pipeline {pipeline_name(settings.name)}" + (
+            f": {settings.description}" if settings.description else ""
+        )
         return render(
-            "kfp_pipeline.py.jinja",
+            "kfp_pipeline.py.template",
             modules=modules,
-            title=f"Pipeline {pipeline_name(settings.name)}"
-            + (f": {settings.description}" if settings.description else ""),
-            source=Path(self.pipeline.source).name,
-            script_name=script_name,
-            yaml_name=_yaml_name(script_name),
-            uses_kubernetes=self.uses_kubernetes,
-            kubernetes=self.kubernetes,
-            base_image=self.default_image,
-            steps=steps,
-            name=pipeline_name(settings.name),
-            description=description(self.pipeline),
+            title=py_text(title),
+            source=source,
+            script_name=py_text(script_name),
+            yaml_name=py_text(_yaml_name(script_name)),
+            yaml_literal=py_literal(_yaml_name(script_name)),
+            kubernetes_import=kubernetes_import,
+            base_image=py_literal(self.default_image),
+            step_functions=step_functions,
+            components=components,
+            name=py_literal(pipeline_name(settings.name)),
+            description=py_literal(description(self.pipeline)),
             pipeline_signature=signature,
+            pipeline_body="\n".join(body),
             install_source=code_literal(install_source()),
         )
 
@@ -228,7 +257,9 @@ class _Lowering:
 # kfp 2.17 writes the description and each str parameter's default into comment lines at the
 # top of the compiled YAML, as they are: a line break in a default ends the comment (the rest
 # would be read as YAML), and a character YAML does not allow makes the file unreadable.
-_NOT_IN_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# YAML 1.1's printable set (tab, line breaks, x20-x7e, x85, xa0-ud7ff, ue000-ufffd, astral), as
+# the characters outside it: the class written the other way takes the regex compiler 5 ms.
+_NOT_IN_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 _LINE_BREAK = re.compile("[\n\r\x85\u2028\u2029]")
 
 

@@ -38,6 +38,8 @@ SEED = 20240611  # both runs' global random generators start here
 
 @dataclass(frozen=True)
 class VerifyOptions:
+    """How ``kalec verify`` compares: tolerances, kernel, time limit per cell, parallel jobs."""
+
     rtol: float = 1e-7
     atol: float = 0.0
     kernel: str | None = None

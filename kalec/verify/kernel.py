@@ -57,6 +57,8 @@ class Probes:
 
 @dataclass
 class KernelRun:
+    """What the notebook's run in a kernel saved: values around each step's cells, and outputs."""
+
     saved: dict[tuple[str, int], dict[str, Any]]  # ("before"|"after", cell) -> what was saved
     outputs: dict[int, list[dict[str, Any]]]  # cell -> its output records
 

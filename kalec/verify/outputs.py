@@ -70,6 +70,8 @@ def printed(outputs: list[dict[str, Any]]) -> str:
 
 @dataclass
 class CellOutput:
+    """One cell's printed outputs, pipeline against notebook."""
+
     cell: int
     step: str | None  # where the pipeline ran it (None: the notebook only)
     equal: bool

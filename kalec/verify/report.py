@@ -17,6 +17,8 @@ _DIFF_LINES = 12  # of each cell's diff in the report
 
 @dataclass
 class Row:
+    """One line of the verify report: a variable, where it travels, and whether it matched."""
+
     variable: str
     producer: str
     consumer: str | None  # None: a metric, or a value only checked where it is produced

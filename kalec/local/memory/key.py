@@ -45,6 +45,8 @@ def _digest(value: Any) -> str:
 
 @dataclass(frozen=True)
 class StaticKey:
+    """A step's cache key from what is known before it runs, with the parts that made it."""
+
     digest: str
     parts: dict[str, Any]  # part -> digest, or name -> digest for inputs, files, modules
 

@@ -46,6 +46,8 @@ class Unstable(Exception):
 
 @dataclass
 class Manifest:
+    """What a step was seen to read while it ran, each with the digest it had then."""
+
     files: dict[str, str | None] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     listings: dict[str, str | None] = field(default_factory=dict)

@@ -92,6 +92,8 @@ class Entry:
 
 @dataclass
 class Found:
+    """The result of looking a key up: an entry to reuse, or why there is none."""
+
     entry: Entry | None
     reason: str | None = None  # why no entry of the key could be used
 
