@@ -1,12 +1,14 @@
-"""How compiling grows with the notebook: time and memory of the whole command, up to 10,000 steps.
+"""How compiling grows with the notebook: time and memory of the whole command, up to 50,000 cells.
 
-Notebooks of a chain of N steps (one cell each, every step reading the previous step's values,
-defining a function and calling it; an imports cell and a parameters cell), for N from an eighth
-of `--steps` to `--steps`, each doubling the last. For each: the whole `kalec emit --target T`
-command's seconds and peak memory (the child's maximum resident set). Linear growth shows as
-2.0x per doubling, for time and for memory above the interpreter's fixed share.
+Notebooks of a chain of N steps of `--cells` cells each (5: every cell binding values, the first
+of a step reading the previous step's, each defining a function and calling it; an imports cell
+and a parameters cell), for N = 1,000, 2,000, 4,000 and 10,000 (`--steps` sets the largest; the
+others keep their ratio to it). For each: the whole `kalec build NB --target T` command's
+seconds and peak memory (the child's maximum resident set), and both as a multiple of the
+smallest notebook's. Linear growth shows as 10x at ten times the steps. Targets: at most 10x of
+1,000 steps in time and memory at 10,000, and at most 1 GB for the 50,000 cells.
 
-    python bench/compile_large.py [--steps 10000] [--target kfp-py]
+    python bench/compile_large.py [--steps 10000] [--cells 5] [--target ir]
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+# the command a user types: the installed script (``python -m`` would add runpy's imports)
+_SCRIPT = Path(sys.executable).with_name("kalec")
+KALEC = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "kalec"]
 
 
 def generate(path: Path, cells: int, steps: int) -> None:
@@ -67,48 +73,51 @@ def generate(path: Path, cells: int, steps: int) -> None:
 
 
 def measure(path: Path, target: str) -> tuple[float, float, int]:
-    """(seconds, peak MB, bytes written) of `kalec emit` on the notebook."""
+    """(seconds, peak MB, bytes written) of `kalec build` on the notebook."""
+    output = path.with_suffix(".out")
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "kalec", "emit", str(path), "--target", target],
+        [*KALEC, "build", str(path), "--target", target, "-o", str(output), "--force"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    out = process.stdout.read()  # kalec writes its few lines of stderr only at the end
+    out = process.stdout.read()
     err = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, not all children's
     process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     if process.returncode != 0:
-        raise SystemExit(f"kalec emit failed on {path.name}:\n{err.decode()[-2000:]}")
-    peak = usage.ru_maxrss / 1024
-    return seconds, peak, len(out)
+        raise SystemExit(f"kalec build failed on {path.name}:\n{(out + err).decode()[-2000:]}")
+    written = output.stat().st_size
+    output.unlink()
+    return seconds, usage.ru_maxrss / 1024, written
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10000)
-    parser.add_argument("--target", default="kfp-py", choices=["ir", "kfp-py", "argo"])
+    parser.add_argument("--steps", type=int, default=10000, help="steps of the largest notebook")
+    parser.add_argument("--cells", type=int, default=5, help="cells of each step")
+    parser.add_argument("--target", default="ir", choices=["ir", "kfp-py", "argo"])
     args = parser.parse_args()
-    sizes = [max(1, args.steps // 8), max(1, args.steps // 4), max(1, args.steps // 2), args.steps]
-    print(f"kalec emit --target {args.target}, a chain of N one-cell steps")
+    sizes = [max(1, args.steps * n // 10) for n in (1, 2, 4, 10)]
+    print(f"kalec build --target {args.target}, a chain of N steps of {args.cells} cells")
     print(
-        f"{'steps':>7} {'seconds':>8} {'x time':>7} {'peak MB':>8} {'x memory':>9} {'output MB':>10}"
+        f"{'steps':>7} {'cells':>7} {'notebook MB':>12} {'seconds':>8} {'x time':>7} "
+        f"{'peak MB':>8} {'x memory':>9} {'output MB':>10}"
     )
-    previous = None
+    first = None
     with tempfile.TemporaryDirectory() as folder:
         for steps in sizes:
             path = Path(folder) / f"chain_{steps}.ipynb"
-            generate(path, steps, steps)
+            generate(path, steps * args.cells, steps)
             seconds, peak, written = measure(path, args.target)
-            growth = (
-                f"{seconds / previous[0]:6.2f}x {peak / previous[1]:8.2f}x"
-                if previous
-                else f"{'':>7} {'':>9}"
+            first = first or (seconds, peak)
+            print(
+                f"{steps:>7} {steps * args.cells:>7} {path.stat().st_size / 1e6:12.1f} "
+                f"{seconds:8.1f} {seconds / first[0]:6.2f}x {peak:8.0f} {peak / first[1]:8.2f}x "
+                f"{written / 1e6:10.1f}"
             )
-            print(f"{steps:>7} {seconds:8.1f} {growth} {peak:8.0f} {written / 1e6:10.1f}")
-            previous = (seconds, peak)
-    print("linear growth: 2.0x per doubling of the steps")
+            path.unlink()
 
 
 if __name__ == "__main__":

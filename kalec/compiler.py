@@ -11,28 +11,24 @@ from kalec.frontend.notebook import read_notebook
 from kalec.ir import Pipeline
 from kalec.passes import run_passes
 
-# Full collections at most once per this many collections of the middle generation (Python's
-# default is 10): compiling allocates millions of syntax-tree nodes, and each full collection
-# goes through every object alive, which on a notebook of 50,000 cells made a tenth of the time
-# and grew faster than the notebook.
-FULL_COLLECTION_EVERY = 100
-
 
 @contextlib.contextmanager
-def _fewer_full_collections() -> Iterator[Callable[[], None]]:
-    """Collect garbage less often while compiling; yields ``settle``, to call between passes:
-    what exists then (the IR so far) is left out of later collections, until the end. Objects
-    freed by their reference counts (nearly all) are freed as usual meanwhile. Left alone when
-    the process froze objects of its own (``gc.freeze``), which the end would release."""
-    young, middle, old = gc.get_threshold()
-    own_freezing = gc.get_freeze_count() == 0
-    gc.set_threshold(young, middle, max(old, FULL_COLLECTION_EVERY))
+def _collector_paused() -> Iterator[Callable[[], None]]:
+    """Compile without the cyclic garbage collector's automatic runs; yields ``settle``, to
+    call between passes, which collects the youngest objects once: what the pass made.
+
+    Compiling allocates millions of syntax-tree nodes, which reference counting frees (the
+    passes make no reference cycles: pyflakes' are broken after each check). The automatic
+    collections went through the survivors again and again, ever more of them as the
+    notebook grows: a tenth of the time on a notebook of 50,000 cells, growing faster than
+    the notebook. Collecting once after each pass still frees any cycle a pass leaves."""
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        yield gc.freeze if own_freezing else (lambda: None)
+        yield lambda: gc.collect(0)
     finally:
-        gc.set_threshold(young, middle, old)
-        if own_freezing:
-            gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 def compile_notebook(path: str | Path, text: str | None = None) -> Pipeline:
@@ -41,5 +37,5 @@ def compile_notebook(path: str | Path, text: str | None = None) -> Pipeline:
     ``text``: the notebook's JSON, when it is not read from ``path`` (see ``read_notebook``).
     Raises ``kalec.frontend.notebook.NotebookError`` when the file is not a notebook at all.
     """
-    with _fewer_full_collections() as settle:
+    with _collector_paused() as settle:
         return run_passes(read_notebook(path, text), between=settle)

@@ -200,3 +200,50 @@ def test_the_diagnostics_page_lists_every_code() -> None:
 
     page = (Path(__file__).parent.parent / "docs" / "diagnostics.md").read_text()
     assert page == catalogue_markdown(), "regenerate: python -m kalec.diagnostics > docs/..."
+
+
+# What compiling to a script must not load once the user's start-up cache is warm: each costs
+# milliseconds of a command that takes well under a tenth of a second (bench/compile_vs_kale.py).
+NOT_ON_THE_COMPILE_PATH = (
+    "jinja2", "lark", "yaml", "kfp", "nbformat", "IPython", "tarfile", "gzip", "shutil",
+    "tempfile", "subprocess", "email", "http", "xml", "urllib.request", "flask",
+)  # fmt: skip
+
+
+def test_compiling_to_a_script_imports_only_what_it_needs(notebook, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = notebook(
+        [
+            (["imports"], "import math"),
+            (["pipeline-parameters"], "SCALE = 2"),
+            ([B + "a"], "x = math.sqrt(SCALE)"),
+            ([B + "b", "prev:a"], "print(x)"),
+        ]
+    )
+    probe = (
+        "import json, sys\nfrom kalec.cli import main\n"
+        f"code = main(['build', {str(path)!r}, '--target', 'kfp-py', '--force'])\n"
+        "print(json.dumps([code, sorted(sys.modules)]))"
+    )
+    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    for _ in range(2):  # the first run fills the start-up cache (tag meanings, the runtime)
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
+        )
+    code, modules = json.loads(done.stdout.splitlines()[-1])
+    assert code == 0, done.stderr
+    loaded = sorted(m for m in NOT_ON_THE_COMPILE_PATH if m in modules)
+    assert loaded == [], f"the kfp-py build imported {loaded}"
+
+
+def test_the_ir_is_written_as_it_is_made_and_is_the_same_text(notebook, tmp_path: Path) -> None:
+    path = notebook([([B + "a"], "x = 1"), ([B + "b", "prev:a"], "y = x + 1")])
+    output = tmp_path / "out.ir.json"
+    assert run_kalec("build", str(path), "--target", "ir", "-o", str(output)).returncode == 0
+    printed = run_kalec("emit", str(path), "--target", "ir")
+    assert printed.returncode == 0
+    assert output.read_text(encoding="utf-8") == printed.stdout
+    data = json.loads(printed.stdout)
+    assert data["kalec_ir"] == 1 and [s["name"] for s in data["steps"]] == ["a", "b"]

@@ -42,6 +42,7 @@ HOSTILE = [
     "\u2028\u2029 separators",
     "}}{{",
     "émoji 🎉 and ⓤⓝⓘⓒⓞⓓⓔ",
+    "$title ${version} $$ $step_functions",  # the script templates' own fields
     "",
 ]
 # Text without lone surrogates (which the frontend refuses, tested apart).
@@ -119,6 +120,14 @@ def _safe_file_stem(text: str) -> str:
     default=HOSTILE[3],
     annotation="{{workflow.name}}",
     experiment=HOSTILE[1],
+)
+@example(
+    description="$title ${description}",
+    name="$name",
+    file_stem="$source",
+    default="$$ $runtime_unpack ${archive}",
+    annotation="$step",
+    experiment="${spec}",
 )
 def test_user_text_in_every_place_parses_is_carried_exactly_and_runs_nothing(
     tmp_path_factory, description, name, file_stem, default, annotation, experiment

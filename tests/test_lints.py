@@ -3,6 +3,9 @@ loop closures passed on. Each names the cell and line, and says what to do."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from kalec.compiler import compile_notebook
 
 B = "block:"
@@ -145,3 +148,34 @@ def test_names_read_through_globals_or_eval_from_another_step_are_a_warning(note
     lines = sorted(d.origin.line for d in found["K906"])
     assert lines == [1, 2]
     assert all("set in step 'a'" in d.message for d in found["K906"])
+
+
+def _brute_force_first_after(pipeline, number: int, step: str) -> str | None:
+    later = [s.name for s in pipeline.steps if s.name != step and max(s.cells) > number]
+    return later[0] if later else None
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=4, unique=True),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_the_first_later_step_is_found_as_by_comparing_every_step(cells_of_steps) -> None:
+    """The process-state advice names the first step that ends after the cell; found for all
+    cells at once (a notebook may change process state in thousands of cells), it must be the
+    step a comparison with every step finds."""
+    from kalec.ir import Origin, Pipeline, Settings, Step
+    from kalec.passes.lints import _first_steps_after
+
+    steps = tuple(
+        Step(f"s{i}", tuple(sorted(cells)), Origin(min(cells)))
+        for i, cells in enumerate(cells_of_steps)
+    )
+    pipeline = Pipeline(source="nb.ipynb", settings=Settings(name="nb"), cells=(), steps=steps)
+    queries = [(n, s.name) for s in steps for n in s.cells]
+    answers = _first_steps_after(pipeline, queries)
+    for number, step in queries:
+        assert answers.get((number, step)) == _brute_force_first_after(pipeline, number, step)

@@ -140,3 +140,80 @@ def test_free_names_of_the_prelude_may_only_be_parameters() -> None:
     )
     assert [f.name for f in pipeline.prelude_reads] == ["N"]
     assert [(d.code, d.origin) for d in pipeline.diagnostics] == [("K601", Origin(2, 2))]
+
+
+def _corpus_notebooks() -> list:
+    from pathlib import Path
+
+    shared = Path(__file__).parent.parent.parent / "shared" / "notebooks"
+    examples = Path(__file__).parent.parent / "examples"
+    return sorted(shared.glob("*.ipynb")) + sorted(examples.glob("*.ipynb"))
+
+
+def test_what_the_passes_record_does_not_depend_on_which_trees_are_kept(monkeypatch) -> None:
+    """A notebook too large to keep its trees is parsed again by each sweep: the facts, the
+    steps and the advice must be those of a notebook whose trees are all kept."""
+    from kalec.analysis import parsing
+    from kalec.compiler import compile_notebook
+    from kalec.targets import ir_json
+
+    notebooks = _corpus_notebooks()
+    assert len(notebooks) >= 8
+    kept = {path: ir_json.emit(compile_notebook(path)) for path in notebooks}
+    monkeypatch.setattr(parsing.parse.cache, "max_bytes", 0)  # keeps no tree at all
+    parsing.parse.cache.clear()
+    for path in notebooks:
+        assert ir_json.emit(compile_notebook(path)) == kept[path], path.name
+
+
+def test_one_walk_gives_every_node_in_the_order_of_ast_walk() -> None:
+    import ast
+    import json
+
+    from kalec.analysis.parsing import children, walk
+
+    for path in _corpus_notebooks():
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            try:
+                tree = ast.parse(to_analyzed(to_python(source)))
+            except SyntaxError:
+                continue
+            assert list(walk(tree)) == list(ast.walk(tree))
+            for node in walk(tree):
+                assert children(node) == list(ast.iter_child_nodes(node))
+
+
+def test_compiling_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    from kalec.compiler import compile_notebook
+
+    before = gc.get_threshold(), gc.isenabled()
+    compile_notebook(_corpus_notebooks()[0])
+    assert (gc.get_threshold(), gc.isenabled()) == before
+    gc.disable()  # a caller that paused the collector itself finds it paused still
+    try:
+        compile_notebook(_corpus_notebooks()[0])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_passes_leave_no_reference_cycles_behind() -> None:
+    """Compiling pauses the cyclic collector (it went through millions of tree nodes, again
+    and again): safe because the passes free what they make by reference counting alone."""
+    import gc
+
+    from kalec.frontend.notebook import read_notebook
+
+    for path in _corpus_notebooks():
+        gc.collect()
+        gc.disable()
+        try:
+            pipeline = run_passes(read_notebook(path))
+            assert pipeline.steps
+            del pipeline
+            assert gc.collect() == 0, f"{path.name}: the passes left cycles to collect"
+        finally:
+            gc.enable()

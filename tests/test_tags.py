@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kalec.frontend.tags import parse_cell_tags, parse_duration, parse_tag
 from kalec.ir import Origin, Role, Secret, Severity
@@ -227,3 +229,22 @@ def test_skip_wins_over_anything() -> None:
 def test_unknown_tag_is_none_and_kalec_tag_is_parsed() -> None:
     assert parse_tag("whatever") is None
     assert parse_tag("block:x").names == ("x",)
+
+
+STEP_TAG_TEXT = st.text(alphabet="abAB09_-;:. é\t", max_size=12)
+
+
+@settings(max_examples=400, deadline=None)
+@given(head=st.sampled_from(["block", "step", "prev"]), rest=STEP_TAG_TEXT)
+def test_step_tags_read_without_the_parser_read_as_the_grammar_does(head: str, rest: str) -> None:
+    """The quick reading of block:, step: and prev: tags gives what the grammar gives, and
+    reads every such tag the grammar accepts (the others, errors, go to the grammar)."""
+    from kalec.frontend.tags import _parse_with_grammar, _step_tag
+
+    tag = f"{head}:{rest}"
+    quick = _step_tag(tag, head)
+    try:
+        grammar = _parse_with_grammar(tag, head)
+    except ValueError:
+        grammar = None
+    assert quick == grammar

@@ -190,7 +190,32 @@ def remember_meanings() -> None:
         startup_cache.write_atomically(path, pickle.dumps(kept))
 
 
+# The grammar's ``names`` (NAME (";" NAME)* ";"?), for the step tags' quick reading below.
+_STEP_NAMES = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:;[A-Za-z0-9_][A-Za-z0-9_-]*)*;?")
+
+
+def _step_tag(tag: str, head: str) -> ParsedTag | None:
+    """``block:``, ``step:`` and ``prev:`` tags of well-formed names, read as the grammar
+    reads them without loading its parser: they are most of a notebook's tags, and every new
+    step name is a new tag. None for anything else, errors included: the grammar's parser
+    decides those (tests/test_tags.py checks that both readings agree)."""
+    if head not in ("block", "step", "prev") or tag[len(head) : len(head) + 1] != ":":
+        return None
+    rest = tag[len(head) + 1 :]
+    if not rest:
+        return None if head == "prev" else ParsedTag("continue")
+    if not _STEP_NAMES.fullmatch(rest):
+        return None
+    names = tuple(name for name in rest.split(";") if name)
+    return ParsedTag("prev" if head == "prev" else "step", names=names)
+
+
 def _parse(tag: str, head: str) -> ParsedTag | None:
+    quick = _step_tag(tag, head)
+    return quick if quick is not None else _parse_with_grammar(tag, head)
+
+
+def _parse_with_grammar(tag: str, head: str) -> ParsedTag | None:
     import lark
 
     try:

@@ -4,7 +4,8 @@ The readings of code are in ``kalec.analysis``; this pass runs them over every c
 call to a function defined in another cell count that function's effects where it is called.
 It is the last pass that reads syntax trees: what the later passes and the lints need of the
 code is in the facts it records. Two sweeps: the first gathers the few names that reading a cell
-needs from the others (``WholeNotebook``), the second reads each cell; a cell's tree is dropped
+needs from the others (``WholeNotebook``; only cells that can tell any are parsed for it),
+the second reads each cell; a cell's tree is dropped
 once read (``kalec.analysis.parsing`` keeps recent ones), so a notebook of 50,000 cells never
 holds all its trees.
 """
@@ -46,54 +47,73 @@ def _own_readings(tree: ast.Module, whole: WholeNotebook) -> dict[str, Any]:
     }
 
 
+def _draft(visitor: CellVisitor, tree: ast.Module, whole: WholeNotebook) -> CellFacts:
+    """The cell's facts before calls to the notebook's functions count their effects."""
+    return CellFacts(
+        writes=_unique(visitor.writes),
+        mutates=_unique(visitor.mutates),
+        imports=tuple(sorted(visitor.imports.items())),
+        function_globals=tuple(
+            (name, tuple(sorted(effects.reads)))
+            for name, effects in sorted(visitor.functions.items())
+        ),
+        unpicklable=tuple(visitor.unpicklable),
+        deletes=_unique(list(visitor.deleted)),
+        star_imports=tuple(visitor.star_imports),
+        **_own_readings(tree, whole),
+    )
+
+
+def _with_calls(
+    facts: CellFacts,
+    calls: list[tuple[str, list[tuple[int | str, str]]]],
+    effects_by_function: dict[str, FunctionEffects],
+) -> CellFacts:
+    """Calling a function that rebinds or changes globals does so in the calling cell, and so
+    does passing a variable to a parameter the function changes."""
+    writes: list[str] = []
+    mutates: list[str] = []
+    for called, arguments in calls:
+        effects = effects_by_function.get(called)
+        if effects:
+            writes += sorted(effects.writes)
+            mutates += sorted(effects.mutates)
+            mutates += [name for key, name in arguments if key in effects.changed_params]
+    if not writes and not mutates:
+        return facts
+    direct = set(facts.writes) | set(facts.mutates)
+    return replace(
+        facts,
+        writes=_unique([*facts.writes, *writes]),
+        mutates=_unique([*facts.mutates, *mutates]),
+        via_calls=_unique([n for n in writes + mutates if n not in direct]),
+    )
+
+
 def cell_facts(pipeline: Pipeline) -> Pipeline:
     """Record each cell's ``CellFacts``; calls to functions of other cells count their effects."""
     whole = WholeNotebook()
     for cell in pipeline.cells:  # syntax checked before
-        whole.read(parse(cell.analyzed))
+        if whole.tells(cell.analyzed):
+            whole.read(parse(cell.analyzed))
     methods = whole.mutating_methods()
-    visitors: dict[int, CellVisitor] = {}
-    own: dict[int, dict[str, Any]] = {}
+    # each cell's facts so far and its calls: small records, where the readers were large
+    drafts: dict[int, tuple[CellFacts, list[tuple[str, list[tuple[int | str, str]]]]]] = {}
     effects_by_function: dict[str, FunctionEffects] = {}
     for cell in pipeline.cells:
         tree = parse(cell.analyzed)
         visitor = CellVisitor(methods, whole.random_aliases)
         for statement in tree.body:
             visitor.visit(statement)
-        visitors[cell.number] = visitor
-        own[cell.number] = _own_readings(tree, whole)
         for name, effects in visitor.functions.items():
             known = effects_by_function.setdefault(name, FunctionEffects())
             known.reads |= effects.reads
             known.writes |= effects.writes
             known.mutates |= effects.mutates
             known.changed_params.update(effects.changed_params)
+        drafts[cell.number] = (_draft(visitor, tree, whole), visitor.calls)
     cells = []
     for cell in pipeline.cells:
-        visitor = visitors.pop(cell.number)
-        writes = list(visitor.writes)
-        mutates = list(visitor.mutates)
-        direct = set(writes) | set(mutates)
-        for called, arguments in visitor.calls:
-            effects = effects_by_function.get(called)
-            if effects:  # calling a function that rebinds or changes globals does so here
-                writes += sorted(effects.writes)
-                mutates += sorted(effects.mutates)
-                # and so does passing a variable to a parameter the function changes
-                mutates += [name for key, name in arguments if key in effects.changed_params]
-        facts = CellFacts(
-            writes=_unique(writes),
-            mutates=_unique(mutates),
-            imports=tuple(sorted(visitor.imports.items())),
-            function_globals=tuple(
-                (name, tuple(sorted(effects.reads)))
-                for name, effects in sorted(visitor.functions.items())
-            ),
-            unpicklable=tuple(visitor.unpicklable),
-            deletes=_unique(list(visitor.deleted)),
-            via_calls=_unique([n for n in writes + mutates if n not in direct]),
-            star_imports=tuple(visitor.star_imports),
-            **own.pop(cell.number),
-        )
-        cells.append(replace(cell, facts=facts))
+        facts, calls = drafts.pop(cell.number)
+        cells.append(replace(cell, facts=_with_calls(facts, calls, effects_by_function)))
     return replace(pipeline, cells=tuple(cells))
