@@ -13,23 +13,26 @@ import re
 
 INT32_MAX = 2**31 - 1
 
+# Patterns as text, compiled (and kept) by ``re`` when first used: most compiles validate none
+# of these, and compiling them all took a fiftieth of a small build.
+
 # Kubernetes: DNS-1123 subdomains (object names), label keys and values.
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS_SUBDOMAIN = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
-_QUALIFIED_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
-_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
-_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+_DNS_SUBDOMAIN = rf"{_DNS_LABEL}(\.{_DNS_LABEL})*"
+_QUALIFIED_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+_LABEL_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
+_SECRET_KEY = r"[-._a-zA-Z0-9]+"
 
 # Resource quantities as kfp accepts them (a subset of Kubernetes' quantity grammar).
-_CPU = re.compile(r"([0-9]*\.)?[0-9]+m?")
-_MEMORY = re.compile(r"[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?")
-_COUNT = re.compile(r"[0-9]+")
+_CPU = r"([0-9]*\.)?[0-9]+m?"
+_MEMORY = r"[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?"
+_COUNT = r"[0-9]+"
 
 # Container image references (the grammar of the distribution project's reference package).
 _DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
 _PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_IMAGE = re.compile(
+_IMAGE = (
     rf"(?:{_DOMAIN}/)?{_PATH_PART}(?:/{_PATH_PART})*"
     r"(?::[\w][\w.-]{0,127})?"
     r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
@@ -37,7 +40,7 @@ _IMAGE = re.compile(
 
 # A pip requirement as a step installs it: a name, extras, version specifiers. Nothing else,
 # since kfp writes the requirement into a shell command line.
-_REQUIREMENT = re.compile(
+_REQUIREMENT = (
     r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
     r"(?:\[[A-Za-z0-9._-]+(?:,[A-Za-z0-9._-]+)*\])?"
     r"(?:(?:===|==|>=|<=|~=|!=|<|>)[A-Za-z0-9.*+!_-]+"
@@ -71,7 +74,7 @@ def pipeline_name(name: str) -> str:
 
 
 def image_problem(image: str) -> str | None:
-    if len(image) > 4096 or not _IMAGE.fullmatch(image):
+    if len(image) > 4096 or not re.fullmatch(_IMAGE, image):
         return (
             f"'{image}' is not a container image reference (such as python:3.11-slim or "
             "registry.example.com/team/image:1.0)"
@@ -80,7 +83,7 @@ def image_problem(image: str) -> str | None:
 
 
 def requirement_problem(requirement: str) -> str | None:
-    if len(requirement) > 500 or not _REQUIREMENT.fullmatch(requirement):
+    if len(requirement) > 500 or not re.fullmatch(_REQUIREMENT, requirement):
         return (
             f"'{requirement}' is not a package requirement such as numpy==1.26.4 or "
             "'pandas>=2,<3' (no spaces, URLs or options)"
@@ -91,13 +94,13 @@ def requirement_problem(requirement: str) -> str | None:
 def quantity_problem(resource: str, quantity: str) -> str | None:
     """Why ``limit:RESOURCE:QUANTITY`` cannot be set on a cluster step, or None."""
     if resource == "cpu":
-        if not _CPU.fullmatch(quantity) or len(quantity) > 15:
+        if not re.fullmatch(_CPU, quantity) or len(quantity) > 15:
             return "a cpu limit is a number of cores (2, 0.5) or of millicores (500m)"
         if float(quantity.rstrip("m")) == 0:
             return "a cpu limit must be more than zero"
         return None
     if resource == "memory":
-        if not _MEMORY.fullmatch(quantity) or len(quantity) > 18:
+        if not re.fullmatch(_MEMORY, quantity) or len(quantity) > 18:
             return (
                 "a memory limit is a whole number of bytes with an optional unit "
                 "(K, M, G, T, P, E or Ki, Mi, Gi, Ti, Pi, Ei), e.g. 512Mi or 4Gi; "
@@ -111,16 +114,16 @@ def quantity_problem(resource: str, quantity: str) -> str | None:
             f"unknown resource '{resource}': limit cpu, memory, or a device such as "
             "nvidia.com/gpu or amd.com/gpu"
         )
-    if not _COUNT.fullmatch(quantity) or len(quantity) > 6 or int(quantity) == 0:
+    if not re.fullmatch(_COUNT, quantity) or len(quantity) > 6 or int(quantity) == 0:
         return f"a {resource} limit is a whole number of devices from 1 to 999999"
     return None
 
 
 def label_key_problem(key: str) -> str | None:
     prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+    if prefix and (len(prefix) > 253 or not re.fullmatch(_DNS_SUBDOMAIN, prefix)):
         return f"the prefix of key '{key}' is not a DNS name (lower case, digits, '-', '.')"
-    if len(name) > 63 or not _QUALIFIED_NAME.fullmatch(name):
+    if len(name) > 63 or not re.fullmatch(_QUALIFIED_NAME, name):
         return (
             f"key '{key}' is not a Kubernetes key: at most 63 letters, digits, '-', '_' and "
             "'.', starting and ending with a letter or digit"
@@ -129,7 +132,7 @@ def label_key_problem(key: str) -> str | None:
 
 
 def label_value_problem(value: str) -> str | None:
-    if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
+    if len(value) > 63 or not re.fullmatch(_LABEL_VALUE, value):
         return (
             f"label value '{value}' is not a Kubernetes label value: at most 63 letters, "
             "digits, '-', '_' and '.', starting and ending with a letter or digit"
@@ -139,7 +142,7 @@ def label_value_problem(value: str) -> str | None:
 
 def object_name_problem(name: str, what: str) -> str | None:
     """A Kubernetes object name (a secret, a volume claim): a DNS-1123 subdomain."""
-    if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+    if len(name) > 253 or not re.fullmatch(_DNS_SUBDOMAIN, name):
         return (
             f"{what} '{name}' is not a Kubernetes name: lower-case letters, digits, '-' and "
             "'.', starting and ending with a letter or digit"
@@ -148,7 +151,7 @@ def object_name_problem(name: str, what: str) -> str | None:
 
 
 def secret_key_problem(key: str) -> str | None:
-    if len(key) > 253 or not _SECRET_KEY.fullmatch(key):
+    if len(key) > 253 or not re.fullmatch(_SECRET_KEY, key):
         return f"secret key '{key}' may hold only letters, digits, '-', '_' and '.'"
     return None
 

@@ -1,8 +1,10 @@
 """kalec's folder in the user's cache (``$XDG_CACHE_HOME/kalec``, else ``~/.cache/kalec``).
 
-It holds what makes kalec start fast and is safe to rebuild: the tag parser's tables and the
-compiled templates (not to be confused with the step cache of local runs, ``kalec.local.memory``). Files there are loaded with pickle and marshal, so the folder is used only when it belongs to the user and nobody else can
-write to it; otherwise kalec works without a cache. ``KALEC_NO_STARTUP_CACHE=1`` turns it off.
+It holds what makes kalec start fast and is safe to rebuild: the tag parser's tables, the
+meanings of tags met before, the runtime archive the script targets embed (not to be confused
+with the step cache of local runs, ``kalec.local.memory``). Files there are loaded with pickle,
+so the folder is used only when it belongs to the user and nobody else can write to it;
+otherwise kalec works without a cache. ``KALEC_NO_STARTUP_CACHE=1`` turns it off.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -38,6 +41,33 @@ def read(name: str) -> bytes | None:
         return (cache / name).read_bytes()
     except OSError:
         return None
+
+
+def stamps(paths: list[Path]) -> bytes:
+    """Each file's path, size and modification time: what Python's own bytecode cache checks,
+    so that finding an entry made from these files reads and hashes none of them."""
+    lines = []
+    for path in paths:
+        info = path.stat()
+        lines.append(f"{path}\t{info.st_size}\t{info.st_mtime_ns}")
+    return "\n".join(lines).encode("utf-8", "surrogateescape")
+
+
+def made_from(name: str, paths: list[Path], make: Callable[[], bytes]) -> bytes:
+    """The bytes ``make()`` gives, kept under ``name`` for as long as ``paths`` are unchanged
+    (``stamps``); without a cache, or a file gone, made each time."""
+    try:
+        key = stamps(paths)
+    except OSError:
+        return make()
+    kept = read(name)
+    if kept is not None:
+        header, separator, data = kept.partition(b"\0")
+        if separator and header == key:
+            return data
+    data = make()
+    write(name, key + b"\0" + data)
+    return data
 
 
 def write(name: str, data: bytes) -> None:

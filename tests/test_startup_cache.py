@@ -28,21 +28,30 @@ def _check(notebook: Path, cache: Path) -> subprocess.CompletedProcess:
 def test_known_tags_are_read_from_the_cache_without_the_parser(tmp_path: Path) -> None:
     notebook = make_notebook(
         tmp_path / "nb.ipynb",
-        [(["imports"], "import math"), (["block:a", "limit:cpu:2"], "x = math.pi")],
+        [
+            (["imports"], "import math"),
+            (["block:a", "limit:cpu:2", "image:python:3.11", "retry:2"], "x = math.pi"),
+            (
+                ["block:b", "prev:a", "annotation:example.com/owner:data team", "label:tier:gold"],
+                "y = x",
+            ),
+            (["block:c", "prev:b", "secret:db:password:DB_PASSWORD", "timeout:1h30m"], "z = y"),
+            (["block:d", "prev:c", "cache:disabled", "retry:two"], "w = z"),  # an error too
+        ],
     )
     first = _check(notebook, tmp_path / "cache")
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 2 and "retry:two" in first.stderr, first.stderr
     assert "lark imported: True" in first.stdout
     second = _check(notebook, tmp_path / "cache")
-    assert second.returncode == 0, second.stderr
+    assert second.returncode == 2 and second.stderr == first.stderr
     assert "lark imported: False" in second.stdout
     # the same steps, tags and diagnostics
     assert first.stdout.rsplit("lark", 1)[0] == second.stdout.rsplit("lark", 1)[0]
 
     for damaged in (tmp_path / "cache" / "kalec").glob("tag-meanings-*"):
-        damaged.write_bytes(b"not a pickle")
+        damaged.write_bytes(b"not what marshal wrote")
     third = _check(notebook, tmp_path / "cache")
-    assert third.returncode == 0, third.stderr
+    assert third.returncode == 2 and third.stderr == first.stderr
     assert "lark imported: True" in third.stdout
 
 
@@ -55,3 +64,55 @@ def test_a_cache_folder_others_can_write_to_is_not_used(tmp_path: Path, monkeypa
     (tmp_path / "kalec").chmod(0o700)
     monkeypatch.setenv("KALEC_NO_STARTUP_CACHE", "1")
     assert startup_cache.folder() is None
+
+
+def test_an_entry_made_from_files_is_made_again_when_a_file_changes(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("KALEC_NO_STARTUP_CACHE", raising=False)
+    source = tmp_path / "runtime.py"
+    source.write_text("VALUE = 1\n")
+    made: list[bytes] = []
+
+    def make() -> bytes:
+        made.append(source.read_bytes())
+        return b"from " + source.read_bytes()
+
+    assert startup_cache.made_from("entry.txt", [source], make) == b"from VALUE = 1\n"
+    assert startup_cache.made_from("entry.txt", [source], make) == b"from VALUE = 1\n"
+    assert len(made) == 1  # the second time, from the cache
+    source.write_text("VALUE = 2\n")  # same size: a new modification time
+    os.utime(source, ns=(10**18, 10**18))
+    assert startup_cache.made_from("entry.txt", [source], make) == b"from VALUE = 2\n"
+    source.write_text("VALUE = 33\n")
+    os.utime(source, ns=(10**18, 10**18))  # the same time: another size
+    assert startup_cache.made_from("entry.txt", [source], make) == b"from VALUE = 33\n"
+    assert len(made) == 3
+    source.unlink()  # a file gone: made each time, nothing kept
+    assert startup_cache.made_from("entry.txt", [source], lambda: b"anew") == b"anew"
+
+
+def test_the_embedded_runtime_is_the_runtime_on_disk(tmp_path: Path, monkeypatch) -> None:
+    """The archive the scripts embed comes from the start-up cache: it must hold the files
+    of the runtime as they are now."""
+    import base64
+    import gzip
+    import io
+    import tarfile
+
+    from kalec.packaging import runtime_bundle
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("KALEC_NO_STARTUP_CACHE", raising=False)
+    runtime_bundle.runtime_archive.cache.clear()
+    runtime_bundle.runtime_archive()  # kept in the cache
+    runtime_bundle.runtime_archive.cache.clear()
+    text, digest = runtime_bundle.runtime_archive()  # read from the cache
+    data = gzip.decompress(base64.b64decode(text))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        packed = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    for path in runtime_bundle._runtime_paths():
+        name = f"kalec/runtime/{path.relative_to(runtime_bundle.RUNTIME).as_posix()}"
+        assert packed[name] == path.read_bytes(), name
+    assert len(digest) == 12

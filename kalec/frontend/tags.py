@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import functools
 import io
-import pickle
+import marshal
 import re
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +152,7 @@ def _meanings_file() -> Path | None:
     except OSError:
         return None
     # the hash of a tuple of ints is the same in every process (only text hashes are salted)
-    return cache / f"tag-meanings-{hash(stamps) & 0xFFFF_FFFF_FFFF_FFFF:016x}.pickle"
+    return cache / f"tag-meanings-{hash(stamps) & 0xFFFF_FFFF_FFFF_FFFF:016x}.marshal"
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -160,15 +160,39 @@ def _stamp(path: Path) -> tuple[int, int]:
     return info.st_size, info.st_mtime_ns
 
 
+def _plain(meaning: tuple[str, Any]) -> tuple:
+    """A meaning as tuples, strings and numbers, which ``marshal`` keeps: it needs no import
+    and, unlike pickle, runs no code when it loads."""
+    outcome, parsed = meaning
+    if not isinstance(parsed, ParsedTag):
+        return outcome, parsed
+    options = tuple(
+        tuple(astuple(s) for s in value) if f.name == "secrets" else value
+        for f in fields(StepOptions)
+        for value in (getattr(parsed.options, f.name),)
+    )
+    return outcome, (parsed.kind, parsed.names, options)
+
+
+def _from_plain(plain: tuple) -> tuple[str, Any]:
+    outcome, parsed = plain
+    if outcome != "ok" or parsed is None:
+        return outcome, parsed
+    kind, names, options = parsed
+    values = {
+        f.name: tuple(Secret(*s) for s in value) if f.name == "secrets" else value
+        for f, value in zip(fields(StepOptions), options, strict=True)
+    }
+    return outcome, ParsedTag(kind, tuple(names), StepOptions(**values))
+
+
 @functools.cache
 def _meanings() -> dict[str, tuple[str, Any]]:
     path = _meanings_file()
     if path is not None and path.is_file():
         try:
-            with open(path, "rb") as handle:
-                loaded = pickle.load(handle)
-            if isinstance(loaded, dict):
-                return loaded
+            loaded = marshal.loads(path.read_bytes())
+            return {tag: _from_plain(plain) for tag, plain in loaded.items()}
         except Exception:  # damaged, or written by another version: start afresh
             pass
     return {}
@@ -187,7 +211,8 @@ def remember_meanings() -> None:
     kept = known if len(known) <= _MAX_MEANINGS else new if len(new) <= _MAX_MEANINGS else None
     path = _meanings_file()
     if path is not None and kept is not None:
-        startup_cache.write_atomically(path, pickle.dumps(kept))
+        plain = {tag: _plain(meaning) for tag, meaning in kept.items()}
+        startup_cache.write_atomically(path, marshal.dumps(plain))
 
 
 # The grammar's ``names`` (NAME (";" NAME)* ";"?), for the step tags' quick reading below.

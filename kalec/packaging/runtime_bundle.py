@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import base64
 import functools
-import hashlib
 import io
 from pathlib import Path
 
@@ -25,12 +24,15 @@ LOCAL_ONLY = ("zygote.py", "observe.py", "file_hooks.py")  # the local runner's 
 
 
 @functools.cache
+def _runtime_paths() -> tuple[Path, ...]:
+    return tuple(p for p in sorted(RUNTIME.rglob("*.py")) if p.name not in LOCAL_ONLY)
+
+
 def _runtime_files() -> tuple[tuple[str, bytes], ...]:
     files = [("kalec/__init__.py", b'"""kalec\'s step runtime, unpacked inside a step."""\n')]
     files += [
         (f"kalec/runtime/{path.relative_to(RUNTIME).as_posix()}", path.read_bytes())
-        for path in sorted(RUNTIME.rglob("*.py"))
-        if path.name not in LOCAL_ONLY
+        for path in _runtime_paths()
     ]
     return tuple(files)
 
@@ -38,24 +40,33 @@ def _runtime_files() -> tuple[tuple[str, bytes], ...]:
 @sized(64 * 2**20, lambda extra, archive: len(archive[0]) + sum(len(b) for _, b in extra))
 def runtime_archive(extra: tuple[tuple[str, bytes], ...] = ()) -> tuple[str, str]:
     """(base64 text of the archive, short digest naming its content); ``extra`` adds files
-    (archive path, bytes): the local modules. Kept in the startup cache under a digest of
-    what goes in: making the archive (tar, gzip at level 9) is a tenth of a small build."""
-    files = _runtime_files() + tuple(sorted(extra))
-    key = hashlib.sha256()
-    for name, data in files:
-        key.update(name.encode("utf-8", "surrogatepass") + b"\0" + hashlib.sha256(data).digest())
-    cached = startup_cache.read(f"archive-{key.hexdigest()[:24]}.txt")
-    if cached is not None:
-        digest, _, text = cached.decode("ascii", "replace").partition("\n")
-        if len(digest) == 12 and text:
-            return text, digest
-    text, digest = _make_archive(files)
-    startup_cache.write(f"archive-{key.hexdigest()[:24]}.txt", f"{digest}\n{text}".encode("ascii"))
+    (archive path, bytes): the local modules. Kept in the start-up cache while the runtime's
+    files are unchanged (making the archive, tar and gzip at level 9, is a tenth of a small
+    build); the local modules, when there are any, are part of the entry's name."""
+    name = "archive.txt"
+    if extra:
+        import hashlib  # only here: loading OpenSSL is a twentieth of a small build
+
+        key = hashlib.sha256()
+        for path, data in sorted(extra):
+            key.update(path.encode("utf-8", "surrogatepass") + b"\0")
+            key.update(hashlib.sha256(data).digest())
+        name = f"archive-{key.hexdigest()[:24]}.txt"
+
+    def make() -> bytes:
+        text, digest = _make_archive(_runtime_files() + tuple(sorted(extra)))
+        return f"{digest}\n{text}".encode("ascii")
+
+    kept = startup_cache.made_from(name, list(_runtime_paths()), make)
+    digest, _, text = kept.decode("ascii", "replace").partition("\n")
+    if len(digest) != 12 or not text:  # damaged: made again, not kept
+        digest, _, text = make().decode("ascii").partition("\n")
     return text, digest
 
 
 def _make_archive(files: tuple[tuple[str, bytes], ...]) -> tuple[str, str]:
     import gzip
+    import hashlib
     import tarfile
 
     buffer = io.BytesIO()
@@ -76,8 +87,16 @@ def archive_lines(text: str, width: int = 88) -> list[str]:
 def install_source() -> str:
     """The code of ``kalec/runtime/install.py`` without its docstrings: KFP steps run it with
     ``python3 -c`` before kfp's executor starts (the runtime archive is not unpacked yet), and
-    it is written into every step's command."""
-    tree = ast.parse((RUNTIME / "install.py").read_text(encoding="utf-8"))
+    it is written into every step's command. Kept in the start-up cache while the file is
+    unchanged."""
+    path = RUNTIME / "install.py"
+    return startup_cache.made_from(
+        "install-source.py", [path], lambda: _without_docstrings(path).encode("utf-8")
+    ).decode("utf-8")
+
+
+def _without_docstrings(path: Path) -> str:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (
