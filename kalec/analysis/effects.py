@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kalec.analysis.parsing import walk
@@ -433,11 +432,3 @@ class SelfMutatingMethods:
                     found.add(name)
                     changed = True
         return found
-
-
-def self_mutating_methods(trees: Iterable[ast.Module]) -> set[str]:
-    """``SelfMutatingMethods`` of all of ``trees``."""
-    methods = SelfMutatingMethods()
-    for tree in trees:
-        methods.read(tree)
-    return methods.names()

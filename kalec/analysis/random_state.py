@@ -12,7 +12,6 @@ np``, ``from numpy.random import rand``); nothing is imported.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kalec.analysis.parsing import walk
@@ -36,13 +35,6 @@ class RandomAliases:
     numpy_modules: set[str] = field(default_factory=set)  # import numpy [as np]
     numpy_random_modules: set[str] = field(default_factory=set)  # from numpy import random as npr
     numpy_functions: dict[str, str] = field(default_factory=dict)  # from numpy.random import rand
-
-    @classmethod
-    def of(cls, trees: Iterable[ast.Module]) -> RandomAliases:
-        aliases = cls()
-        for tree in trees:
-            aliases.read(tree)
-        return aliases
 
     def read(self, tree: ast.Module) -> None:
         """Add the aliases one cell's imports make."""

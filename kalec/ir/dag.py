@@ -106,12 +106,6 @@ def descendants(pipeline: Pipeline, names: Iterable[str]) -> set[str]:
     return set().union(*(ancestry.descendants(n) for n in names))
 
 
-def ancestry(pipeline: Pipeline) -> dict[str, set[str]]:
-    """Each step's ancestors."""
-    found = Ancestry(parents(pipeline))
-    return {s.name: found.ancestors(s.name) for s in pipeline.steps}
-
-
 def generations(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
     """Rows of steps: each step in the first row below all its parents, in the graph's order
     within a row. A cycle's steps are left out."""

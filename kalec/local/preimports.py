@@ -12,9 +12,8 @@ state (the environment, the module search path, the working folder, module attri
 magic other than a few that change nothing an import reads. Statements inside functions and
 loops are left out (they may never run); modules beside the notebook are left out (their code
 may read files earlier steps write, or be written by a step: an old copy would be imported).
-Modules whose import prints are
-found by the server itself, which imports them no earlier than the step does (see
-``kalec.runtime.zygote``).
+Modules whose import prints are found by the server itself, which leaves them to the step that
+imports them (see ``kalec.runtime.zygote``).
 """
 
 from __future__ import annotations
