@@ -16,13 +16,15 @@ def notebook(cells: list, name: str, metadata: dict | None = None) -> None:
                 {"id": f"cell-{index}", "cell_type": "markdown", "metadata": {}, "source": cell}
             )
         else:
-            tags, source = cell
+            tags, source, *extra = cell
+            meta = {"tags": tags} if tags else {}
+            meta.update(extra[0] if extra else {})
             out.append(
                 {
                     "id": f"cell-{index}",
                     "cell_type": "code",
                     "execution_count": None,
-                    "metadata": {"tags": tags} if tags else {},
+                    "metadata": meta,
                     "outputs": [],
                     "source": source,
                 }
@@ -37,6 +39,7 @@ def notebook(cells: list, name: str, metadata: dict | None = None) -> None:
             **(metadata or {}),
         },
     }
+    (HERE / name).parent.mkdir(parents=True, exist_ok=True)
     (HERE / name).write_text(
         json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
     )
@@ -113,4 +116,79 @@ notebook(
             "docker_image": "python:3.11-slim",
         }
     },
+)
+
+# A composition: three notebooks a data scientist ran by hand in order, and the one that
+# references them (Kale 2.3's format: a cell tagged notebook:NAME with notebook_path).
+notebook(
+    [
+        "# Prepare\n\nMakes noisy points on a line and splits them. Referenced by "
+        "`pipeline.ipynb`; it also runs on its own.",
+        (["imports"], "import random"),
+        (["pipeline-parameters"], "N_POINTS = 200\nSEED = 1"),
+        (
+            ["block:make-data"],
+            "rng = random.Random(SEED)\nxs = [rng.uniform(0, 10) for _ in range(N_POINTS)]\n"
+            "ys = [3.0 * x + 2.0 + rng.gauss(0, 0.5) for x in xs]",
+        ),
+        (
+            ["block:split", "prev:make-data"],
+            "cut = int(len(xs) * 0.75)\ntrain_x, test_x = xs[:cut], xs[cut:]\n"
+            "train_y, test_y = ys[:cut], ys[cut:]\nprint('RESULT split', len(train_x), len(test_x))",
+        ),
+    ],
+    "compose/prepare.ipynb",
+)
+notebook(
+    [
+        "# Train\n\nFits a line and a constant baseline; `fitting.py` beside this notebook "
+        "does the work. Reads the split that `prepare.ipynb` makes.",
+        (["imports"], "import fitting"),
+        (
+            ["block:fit"],
+            "slope, intercept = fitting.line(train_x, train_y)\n"
+            "print(f'RESULT fitted y = {slope:.3f} x + {intercept:.3f}')",
+        ),
+        (["block:baseline"], "baseline = fitting.constant(train_y)"),
+    ],
+    "compose/models/train.ipynb",
+)
+notebook(
+    [
+        "# Evaluate\n\nCompares the fitted line with the baseline on the test points.",
+        (["imports"], "import statistics"),
+        (
+            ["functions"],
+            "def mse(predict, xs, ys):\n"
+            "    return statistics.mean((predict(x) - y) ** 2 for x, y in zip(xs, ys))",
+        ),
+        (
+            ["block:evaluate"],
+            "model_mse = mse(lambda x: slope * x + intercept, test_x, test_y)\n"
+            "baseline_mse = mse(lambda x: baseline, test_x, test_y)\n"
+            "print('RESULT model beats baseline', model_mse < baseline_mse)",
+        ),
+        (["pipeline-metrics"], "model_mse"),
+    ],
+    "compose/evaluate.ipynb",
+)
+notebook(
+    [
+        "# A pipeline of three notebooks\n\nEach `notebook:` cell stands for a notebook; "
+        "kalec runs their steps as one pipeline, passing `train_x`, `slope` and the rest "
+        "between them as a top-to-bottom run of the three would:\n\n"
+        "    kalec run --local examples/compose/pipeline.ipynb",
+        (["pipeline-parameters"], "SEED = 7"),
+        (["notebook:prepare"], "", {"notebook_path": "prepare.ipynb"}),
+        (["notebook:train"], "", {"notebook_path": "models/train.ipynb"}),
+        (["notebook:evaluate"], "", {"notebook_path": "evaluate.ipynb"}),
+        (
+            ["block:summary"],
+            "improvement = baseline_mse / model_mse\n"
+            "print('RESULT improvement', round(improvement, 1))",
+        ),
+        (["pipeline-metrics"], "improvement"),
+    ],
+    "compose/pipeline.ipynb",
+    {"kalec": {"name": "composed", "description": "Prepare, train, evaluate: three notebooks"}},
 )

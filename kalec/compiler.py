@@ -31,11 +31,15 @@ def _collector_paused() -> Iterator[Callable[[], None]]:
             gc.enable()
 
 
-def compile_notebook(path: str | Path, text: str | None = None) -> Pipeline:
+def compile_notebook(
+    path: str | Path, text: str | None = None, confine: Path | None = None
+) -> Pipeline:
     """The compiled pipeline; check ``has_errors`` and ``diagnostics`` before using its steps.
 
-    ``text``: the notebook's JSON, when it is not read from ``path`` (see ``read_notebook``).
-    Raises ``kalec.frontend.notebook.NotebookError`` when the file is not a notebook at all.
+    ``text``: the notebook's JSON, when it is not read from ``path`` (see ``read_notebook``);
+    ``confine``: the folder the notebooks it references must be in (a server's).
+    Raises ``kalec.frontend.notebook.NotebookError`` when the file is not a notebook at all,
+    ``kalec.frontend.compose.ReferenceOutside`` when a reference leaves ``confine``.
     """
     with _collector_paused() as settle:
-        return run_passes(read_notebook(path, text), between=settle)
+        return run_passes(read_notebook(path, text, confine), between=settle)

@@ -130,6 +130,7 @@ def request_for(
     namespace: str | None = None,
     token: str | None = None,
     emit_yaml: Callable[[Any], str] | None = None,
+    index_urls: tuple[str, ...] = (),
 ) -> DeployRequest:
     """What to upload and run: the pipeline compiled to KFP's YAML, named and described as the
     user chose, else as the notebook's settings say. The one way the CLI and the service build a
@@ -141,7 +142,9 @@ def request_for(
     from kalec.targets.options import KfpOptions
 
     settings = pipeline.settings
-    options = KfpOptions(image=image, packages=packages, script_name=script_name)
+    options = KfpOptions(
+        image=image, packages=packages, script_name=script_name, index_urls=index_urls
+    )
     return DeployRequest(
         host=host,
         pipeline_name=pipeline_name(name or settings.name),

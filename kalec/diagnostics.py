@@ -80,6 +80,50 @@ MAGIC_UNREADABLE = _kind(
     "a shell line indented with a tab in a block indented with spaces",
 )
 
+# K11x: notebooks a composition references (notebook:NAME cells)
+REFERENCE_NO_PATH = _kind(
+    "K110",
+    ERROR,
+    "a notebook: cell without the path of the notebook it stands for",
+    "notebook:train with no notebook_path in the cell's metadata",
+)
+REFERENCE_UNREADABLE = _kind(
+    "K111",
+    ERROR,
+    "the notebook a notebook: cell names cannot be read",
+    'notebook_path: "trian.ipynb" where the file is train.ipynb',
+)
+REFERENCE_CYCLE = _kind(
+    "K112",
+    ERROR,
+    "notebooks that reference each other in a circle",
+    "a.ipynb references b.ipynb, which references a.ipynb",
+)
+REFERENCE_HAS_CODE = _kind(
+    "K113",
+    ERROR,
+    "code in a notebook: cell, which stands for another notebook",
+    "x = 1 in the cell tagged notebook:train",
+)
+REFERENCE_NAME_TAKEN = _kind(
+    "K114",
+    ERROR,
+    "two notebook: cells of one notebook with the same name",
+    "notebook:train twice in the root notebook",
+)
+REFERENCE_TAGS = _kind(
+    "K115",
+    WARNING,
+    "step tags on a notebook: cell, which is not a step",
+    "notebook:train with limit:cpu:2",
+)
+COMPOSITION_TOO_LARGE = _kind(
+    "K116",
+    ERROR,
+    "references nested too deep or inlining too many cells",
+    "each of 30 notebooks referencing the next one twice",
+)
+
 # K2xx: tags
 TAG_MALFORMED = _kind(
     "K201",
@@ -123,6 +167,18 @@ SETTINGS_ON_PRELUDE = _kind(
 PREV_SELF = _kind("K305", ERROR, "a step names itself in prev:", "block:train with prev:train")
 PREV_UNKNOWN = _kind(
     "K306", ERROR, "prev: names no step of the notebook", "prev:loda where the step is load"
+)
+UNTAGGED_AFTER_REFERENCE = _kind(
+    "K307",
+    ERROR,
+    "an untagged code cell right after a notebook: cell",
+    "x = 1 with no tag below the cell tagged notebook:train",
+)
+REFERENCE_IS_STEP_NAME = _kind(
+    "K308",
+    ERROR,
+    "a notebook: cell named like a step of the same notebook",
+    "notebook:train and block:train in one notebook",
 )
 
 # K4xx: Python syntax
@@ -213,6 +269,18 @@ SHARED_NAME = _kind(
     NOTE,
     "parallel steps set a name; the last before the read wins",
     "sections that each set X, read by a summary step",
+)
+PRELUDE_NOT_RUN = _kind(
+    "K611",
+    ERROR,
+    "a step reads a name only another notebook's imports or functions cells define",
+    "a root step calls plot(), defined in the functions cell of a referenced notebook",
+)
+PRELUDES_DISAGREE = _kind(
+    "K612",
+    ERROR,
+    "two notebooks of a composition define a prelude name differently",
+    "def clean() in the root's functions cell and another def clean() in a referenced one's",
 )
 
 # K7xx: the pipeline as a whole

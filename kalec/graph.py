@@ -16,6 +16,7 @@ from html import escape
 from kalec.analysis.symbols import describe
 from kalec.ir import InputKind, Pipeline
 from kalec.ir.dag import generations
+from kalec.ir.places import place
 
 FORMATS = ("svg", "dot", "mermaid")
 MARKERS = {  # the first line of each format: how kalec knows a file is one it wrote
@@ -76,8 +77,12 @@ def _arrows(pipeline: Pipeline) -> list[Arrow]:
 def layout(pipeline: Pipeline) -> tuple[list[Box], list[Arrow]]:
     """Boxes placed in rows (a step below every step it depends on) and the arrows."""
     arrows = _arrows(pipeline)
-    cells = {s.name: s.cells for s in pipeline.steps}
+    # cells as their own notebook numbers them (a composition's steps may come from several)
+    cells = {s.name: tuple(place(pipeline, n)[1] for n in s.cells) for s in pipeline.steps}
     order = {s.name: i for i, s in enumerate(pipeline.steps)}
+    # a composition: a referenced notebook's steps side by side, so that a box holds them
+    tops = list(dict.fromkeys(s.name.partition("/")[0] for s in pipeline.steps))
+    group = {s.name: tops.index(s.name.partition("/")[0]) for s in pipeline.steps}
     parents: dict[str, list[str]] = {s.name: [] for s in pipeline.steps}
     for arrow in arrows:
         parents[arrow.target].append(arrow.source)
@@ -85,9 +90,10 @@ def layout(pipeline: Pipeline) -> tuple[list[Box], list[Arrow]]:
     slot: dict[str, float] = {}
     for row, generation in enumerate(generations(parents)):
 
-        def key(name: str) -> tuple[float, int]:  # under its parents' middle, then notebook order
+        def key(name: str) -> tuple[int, float, int]:  # notebook, under its parents, then order
             above = [slot[p] for p in parents[name] if p in slot]
-            return (sum(above) / len(above) if above else float("inf"), order[name])
+            middle = sum(above) / len(above) if above else float("inf")
+            return (group[name], middle, order[name])
 
         placed, x = [], float(_MARGIN)
         for position, name in enumerate(sorted(generation, key=key)):
@@ -105,6 +111,13 @@ def layout(pipeline: Pipeline) -> tuple[list[Box], list[Arrow]]:
     return boxes, arrows
 
 
+def _notebook_labels(pipeline: Pipeline) -> dict[str, str]:
+    """scope -> the caption of its box: ``notebook:train (models/train.ipynb)``."""
+    return {
+        n.scope: f"notebook:{n.scope.rpartition('/')[2]} ({n.path})" for n in pipeline.notebooks
+    }
+
+
 def _short(text: str) -> str:
     return text if len(text) <= _LABEL_MAX else text[: _LABEL_MAX - 1] + "\u2026"
 
@@ -114,10 +127,12 @@ def to_svg(pipeline: Pipeline) -> str:
     where = {b.name: b for b in boxes}
     rows = max((b.row for b in boxes), default=-1) + 1
     width = max((b.x + b.width for b in boxes), default=0.0) + _MARGIN
-    height = _MARGIN * 2 + rows * _BOX_H + max(rows - 1, 0) * _ROW_GAP
+    notebooks = _notebook_labels(pipeline)
+    above = 32 if notebooks else 0  # room for the caption of a notebook's box
+    height = _MARGIN * 2 + above + rows * _BOX_H + max(rows - 1, 0) * _ROW_GAP
 
     def top(row: int) -> float:
-        return _MARGIN + row * (_BOX_H + _ROW_GAP)
+        return _MARGIN + above + row * (_BOX_H + _ROW_GAP)
 
     title = escape(pipeline.settings.name or "pipeline")
     out = [
@@ -129,6 +144,23 @@ def to_svg(pipeline: Pipeline) -> str:
         'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
         'fill="#555"/></marker></defs>',
     ]
+    for scope in sorted(notebooks, key=lambda s: s.count("/")):  # outer boxes first
+        inside = [b for b in boxes if b.name.startswith(scope + "/")]
+        if not inside:
+            continue
+        pad = max(4, 16 - 6 * scope.count("/"))
+        left = min(b.x for b in inside) - pad
+        right = max(b.x + b.width for b in inside) + pad
+        upper = min(top(b.row) for b in inside) - pad - 14
+        lower = max(top(b.row) for b in inside) + _BOX_H + pad
+        out.append(
+            f'<g class="notebook" data-notebook="{escape(scope)}">'
+            f'<rect x="{left:.1f}" y="{upper:.1f}" width="{right - left:.1f}" '
+            f'height="{lower - upper:.1f}" rx="8" fill="none" stroke="#8a6d3b" '
+            'stroke-dasharray="5 3"/>'
+            f'<text x="{left + 6:.1f}" y="{upper + 12:.1f}" fill="#8a6d3b" font-size="11">'
+            f"{escape(_short(notebooks[scope]))}</text></g>"
+        )
     for arrow in arrows:
         source, target = where[arrow.source], where[arrow.target]
         x1, y1 = source.x + source.width / 2, top(source.row) + _BOX_H
@@ -175,10 +207,21 @@ def to_dot(pipeline: Pipeline) -> str:
         "  rankdir=TB;",
         '  node [shape=box, style="rounded,filled", fillcolor="#eef4fb", fontname="sans-serif"];',
     ]
-    for box in boxes:
-        out.append(
-            f"  {_dot_string(box.name)} [label={_dot_string(box.name + chr(10) + box.caption)}];"
-        )
+    labels = _notebook_labels(pipeline)
+
+    def nodes(scope: str, indent: str) -> None:
+        for box in boxes:
+            if box.name.rpartition("/")[0] == scope:
+                label = _dot_string(box.name + chr(10) + box.caption)
+                out.append(f"{indent}{_dot_string(box.name)} [label={label}];")
+        for inner in labels:
+            if inner.rpartition("/")[0] == scope:
+                out.append(f"{indent}subgraph {_dot_string('cluster_' + inner)} {{")
+                out.append(f"{indent}  label={_dot_string(labels[inner])}; style=dashed;")
+                nodes(inner, indent + "  ")
+                out.append(f"{indent}}}")
+
+    nodes("", "  ")
     for arrow in arrows:
         label = f" [label={_dot_string(arrow.label)}]" if arrow.label else ""
         out.append(f"  {_dot_string(arrow.source)} -> {_dot_string(arrow.target)}{label};")
@@ -198,10 +241,21 @@ def to_mermaid(pipeline: Pipeline) -> str:
     boxes, arrows = layout(pipeline)
     ids = {b.name: f"s{i}" for i, b in enumerate(boxes)}
     out = [MARKERS["mermaid"], "flowchart TD"]
-    for box in boxes:
-        out.append(
-            f'  {ids[box.name]}["{_mermaid_text(box.name)}<br/>{_mermaid_text(box.caption)}"]'
-        )
+    labels = _notebook_labels(pipeline)
+    groups = {scope: f"n{i}" for i, scope in enumerate(labels)}
+
+    def nodes(scope: str, indent: str) -> None:
+        for box in boxes:
+            if box.name.rpartition("/")[0] == scope:
+                text = f"{_mermaid_text(box.name)}<br/>{_mermaid_text(box.caption)}"
+                out.append(f'{indent}{ids[box.name]}["{text}"]')
+        for inner in labels:
+            if inner.rpartition("/")[0] == scope:
+                out.append(f'{indent}subgraph {groups[inner]}["{_mermaid_text(labels[inner])}"]')
+                nodes(inner, indent + "  ")
+                out.append(f"{indent}end")
+
+    nodes("", "  ")
     for arrow in arrows:
         label = f'|"{_mermaid_text(arrow.label)}"|' if arrow.label else ""
         out.append(f"  {ids[arrow.source]} -->{label} {ids[arrow.target]}")

@@ -6,6 +6,7 @@ from typing import Any
 
 from kalec.analysis.symbols import describe
 from kalec.ir import Diagnostic, InputKind, Pipeline, Severity
+from kalec.ir.places import cell_name, diagnostic_data, notebook_path, place
 
 
 def check_report(pipeline: Pipeline) -> str:
@@ -22,16 +23,17 @@ def check_report(pipeline: Pipeline) -> str:
         lines.append(f"parameters: {params}")
     if pipeline.metrics:
         lines.append(
-            "metrics: " + ", ".join(f"{m.name} (from {m.producer})" for m in pipeline.metrics)
+            "metrics: " + ", ".join(f"{m.reported} (from {m.producer})" for m in pipeline.metrics)
         )
     if pipeline.prelude:
-        lines.append(
-            "prelude (run first in every step): cells "
-            + ", ".join(str(n) for n in pipeline.prelude)
-        )
+        lines.append("prelude (run first in every step): " + _cells(pipeline, pipeline.prelude, ""))
+    scope = ""
     for step in pipeline.steps:
         lines.append("")
-        lines.append(f"step {step.name}  (cells {', '.join(str(n) for n in step.cells)})")
+        if step.scope != scope:
+            scope = step.scope
+            lines.append(_notebook_heading(pipeline, scope))
+        lines.append(f"step {step.name}  ({_cells(pipeline, step.cells, step.scope)})")
         if step.dependencies:
             after = ", ".join(
                 d.step + ("" if d.reason == "prev" else f" [added: reads {describe(d.variable)}]")
@@ -72,6 +74,26 @@ def check_report(pipeline: Pipeline) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cells(pipeline: Pipeline, numbers: tuple[int, ...], scope: str) -> str:
+    """ "cells 3, 4" as their notebook numbers them (another notebook's named)."""
+    shown = []
+    for number in numbers:
+        where, own = place(pipeline, number)
+        shown.append(str(own) if where == scope else cell_name(pipeline, number))
+    return ("cell " if len(numbers) == 1 else "cells ") + ", ".join(shown)
+
+
+def _notebook_heading(pipeline: Pipeline, scope: str) -> str:
+    """The line that starts a notebook's steps in a composition."""
+    if not scope:
+        return f"notebook {pipeline.source} (the root):"
+    reference = next(n for n in pipeline.notebooks if n.scope == scope).reference
+    return (
+        f"notebook {scope}: {notebook_path(pipeline, scope)} "
+        f"(referenced in {cell_name(pipeline, reference.cell)})"
+    )
+
+
 def not_a_notebook(source: str, error: Exception) -> dict[str, Any]:
     """``check_data`` of a file that is not a notebook at all (K100)."""
     from kalec.diagnostics import NOT_A_NOTEBOOK
@@ -79,11 +101,21 @@ def not_a_notebook(source: str, error: Exception) -> dict[str, Any]:
     return {"notebook": source, "ok": False, "diagnostics": [NOT_A_NOTEBOOK(str(error)).as_dict()]}
 
 
-def _where(origin: Any) -> dict[str, int | None]:
-    return {
-        "cell": origin.cell if origin else None,
-        "line": (origin.line or None) if origin else None,
-    }
+def _where(pipeline: Pipeline, origin: Any) -> dict[str, Any]:
+    """Cell and line as the cell's notebook numbers them; in a composition also which
+    notebook that is (None: the root)."""
+    if origin is None:
+        found: dict[str, Any] = {"cell": None, "line": None}
+    else:
+        found = {"cell": place(pipeline, origin.cell)[1], "line": origin.line or None}
+    if pipeline.places:
+        found["notebook"] = _notebook_of(pipeline, origin.cell) if origin else None
+    return found
+
+
+def _notebook_of(pipeline: Pipeline, number: int) -> str | None:
+    scope = place(pipeline, number)[0]
+    return next((n.path for n in pipeline.notebooks if n.scope == scope and scope), None)
 
 
 def check_data(pipeline: Pipeline, diagnostics: tuple[Diagnostic, ...] | None = None) -> dict:
@@ -95,19 +127,43 @@ def check_data(pipeline: Pipeline, diagnostics: tuple[Diagnostic, ...] | None = 
         "pipeline": pipeline.settings.name,
         "ok": not any(d.severity is Severity.ERROR for d in shown),
         "parameters": [
-            {"name": p.name, "type": p.type.value, "default": p.default, **_where(p.origin)}
+            {
+                "name": p.name,
+                "type": p.type.value,
+                "default": p.default,
+                **_where(pipeline, p.origin),
+            }
             for p in pipeline.params
         ],
         "metrics": [
-            {"name": m.name, "step": m.producer, **_where(m.origin)} for m in pipeline.metrics
+            {"name": m.reported, "step": m.producer, **_where(pipeline, m.origin)}
+            for m in pipeline.metrics
         ],
-        "prelude": list(pipeline.prelude),
+        "prelude": [place(pipeline, n)[1] for n in pipeline.prelude],
+        "notebooks": [
+            {
+                "name": n.scope,
+                "path": n.path,
+                **_where(pipeline, n.reference),
+            }
+            for n in pipeline.notebooks
+        ],
         "steps": [
             {
                 "name": step.name,
-                "cells": list(step.cells),
+                "cells": [place(pipeline, n)[1] for n in step.cells],
+                **(
+                    {"notebook": _notebook_of(pipeline, step.cells[0]), "global_cells": step.cells}
+                    if pipeline.places
+                    else {}
+                ),
                 "dependencies": [
-                    {"step": d.step, "reason": d.reason, "variable": d.variable, **_where(d.origin)}
+                    {
+                        "step": d.step,
+                        "reason": d.reason,
+                        "variable": d.variable,
+                        **_where(pipeline, d.origin),
+                    }
                     for d in step.dependencies
                 ],
                 "inputs": [
@@ -116,7 +172,7 @@ def check_data(pipeline: Pipeline, diagnostics: tuple[Diagnostic, ...] | None = 
                         "kind": i.kind.value,
                         "producer": i.producer,
                         "statement": i.statement,
-                        **_where(i.origin),
+                        **_where(pipeline, i.origin),
                     }
                     for i in step.inputs
                 ],
@@ -125,5 +181,5 @@ def check_data(pipeline: Pipeline, diagnostics: tuple[Diagnostic, ...] | None = 
             }
             for step in pipeline.steps
         ],
-        "diagnostics": [d.as_dict() for d in shown],
+        "diagnostics": [diagnostic_data(pipeline, d) for d in shown],
     }

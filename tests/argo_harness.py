@@ -115,10 +115,47 @@ def execute(workflow: dict, root: Path, secrets: dict[str, str] | None = None) -
     def inside(path: str) -> Path:
         return container / path.lstrip("/")
 
-    for task in _order(dag["tasks"]):
-        template = templates[task["template"]]
+    def artifact(scope: Path, given: dict[str, Path], reference: str) -> Path:
+        """The stored artifact an argument's ``from`` names, in the DAG being run."""
+        found = re.fullmatch(r"\{\{inputs\.artifacts\.([^}]+)\}\}", reference)
+        if found:
+            return given[found.group(1)]
+        producer, name = re.fullmatch(
+            r"\{\{tasks\.([^.]+)\.outputs\.artifacts\.([^}]+)\}\}", reference
+        ).groups()
+        return scope / producer / name
+
+    def run_dag(dag: dict, scope: Path, given: dict[str, Path]) -> int:
+        """Run a DAG's tasks; a task whose template is a DAG runs it in a store of its own."""
+        for task in _order(dag["tasks"]):
+            template = templates[task["template"]]
+            arguments = task.get("arguments", {})
+            if "dag" in template:
+                declared = {a["name"] for a in template.get("inputs", {}).get("artifacts", [])}
+                passed = {
+                    a["name"]: artifact(scope, given, a["from"])
+                    for a in arguments.get("artifacts", [])
+                }
+                assert set(passed) == declared, (task["name"], passed, declared)
+                inner = scope / task["name"] / "dag"
+                code = run_dag(template["dag"], inner, passed)
+                if code:
+                    return code
+                for output in template.get("outputs", {}).get("artifacts", []):
+                    found = artifact(inner, passed, output["from"])
+                    target = scope / task["name"] / output["name"]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    (shutil.copytree if found.is_dir() else shutil.copy2)(found, target)
+                continue
+            code = run_script(task, template, arguments, scope, given)
+            if code:
+                return code
+        return 0
+
+    def run_script(
+        task: dict, template: dict, arguments: dict, scope: Path, given: dict[str, Path]
+    ) -> int:
         script = template["script"]
-        arguments = task.get("arguments", {})
         inputs = {
             f"inputs.parameters.{p['name']}": _substitute(p["value"], values)
             for p in arguments.get("parameters", [])
@@ -128,11 +165,10 @@ def execute(workflow: dict, root: Path, secrets: dict[str, str] | None = None) -
         for folder in (container / "tmp",):  # a fresh container: nothing left by earlier tasks
             shutil.rmtree(folder, ignore_errors=True)
         paths = {a["name"]: a["path"] for a in template.get("inputs", {}).get("artifacts", [])}
-        for artifact in arguments.get("artifacts", []):
-            producer, name = re.fullmatch(
-                r"\{\{tasks\.([^.]+)\.outputs\.artifacts\.([^}]+)\}\}", artifact["from"]
-            ).groups()
-            shutil.copytree(store / producer / name, inside(paths[artifact["name"]]))
+        for argument in arguments.get("artifacts", []):
+            shutil.copytree(
+                artifact(scope, given, argument["from"]), inside(paths[argument["name"]])
+            )
         env = dict(os.environ)
         for item in script.get("env", []):
             if "value" in item:
@@ -154,15 +190,18 @@ def execute(workflow: dict, root: Path, secrets: dict[str, str] | None = None) -
         )
         printed.append(done.stdout + done.stderr)
         if done.returncode != 0:
-            return done.returncode, "\n".join(printed)
-        for artifact in template.get("outputs", {}).get("artifacts", []):
-            source, target = inside(artifact["path"]), store / task["name"] / artifact["name"]
+            return done.returncode
+        for output in template.get("outputs", {}).get("artifacts", []):
+            source, target = inside(output["path"]), scope / task["name"] / output["name"]
             if source.is_dir():
                 shutil.copytree(source, target)
-            elif source.is_file() or not artifact.get("optional"):  # a missing one fails here
+            elif source.is_file() or not output.get("optional"):  # a missing one fails here
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, target)
         for parameter in template.get("outputs", {}).get("parameters", []):
             value = inside(parameter["valueFrom"]["path"]).read_text()
             printed.append(f"output parameter {task['name']}.{parameter['name']} = {value}")
-    return 0, "\n".join(printed)
+        return 0
+
+    code = run_dag(dag, store, {})
+    return code, "\n".join(printed)

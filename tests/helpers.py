@@ -20,7 +20,8 @@ Cell = tuple[list[str], str]  # (tags, source)
 def make_notebook(
     path: Path, cells: list[Cell | str], metadata: dict[str, Any] | None = None
 ) -> Path:
-    """Write a notebook; a bare string is a markdown cell."""
+    """Write a notebook; a bare string is a markdown cell, a cell (tags, source, metadata)
+    has more cell metadata (a reference's ``notebook_path``)."""
     nb_cells = []
     for index, cell in enumerate(cells):
         if isinstance(cell, str):
@@ -28,14 +29,14 @@ def make_notebook(
                 {"id": f"c{index}", "cell_type": "markdown", "metadata": {}, "source": cell}
             )
             continue
-        tags, source = cell
+        tags, source, *more = cell
         nb_cells.append(
             {
                 "id": f"c{index}",
                 "cell_type": "code",
                 "execution_count": None,
                 "outputs": [],
-                "metadata": {"tags": list(tags)} if tags else {},
+                "metadata": ({"tags": list(tags)} if tags else {}) | (more[0] if more else {}),
                 "source": source,
             }
         )

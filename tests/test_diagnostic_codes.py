@@ -26,6 +26,9 @@ def own(settings: dict[str, Any]) -> dict[str, Any]:
     return {"kalec": settings}
 
 
+OTHER = {"notebook_path": "other.ipynb"}
+REF = (["notebook:o"], "", OTHER)  # a cell standing for other.ipynb
+
 # code -> (cells, notebook metadata, the cell the diagnostic names: None for the notebook)
 SMALLEST: dict[str, tuple[list[Any], dict[str, Any], int | None]] = {
     "K100": ([], {}, None),  # written as something that is not a notebook, below
@@ -39,6 +42,13 @@ SMALLEST: dict[str, tuple[list[Any], dict[str, Any], int | None]] = {
     ),
     "K105": ([([B + "a"], "x = 1")], own({"image": "My Image"}), None),
     "K106": ([([B + "a"], "if True:\n\t!ls\n    x = 1\n")], {}, 1),
+    "K110": ([(["notebook:o"], ""), ([B + "a"], "x = 1")], {}, 1),
+    "K111": ([(["notebook:o"], "", {"notebook_path": "gone.ipynb"})], {}, 1),
+    "K112": ([(["notebook:o"], "", {"notebook_path": "nb.ipynb"}), ([B + "a"], "x = 1")], {}, 1),
+    "K113": ([(["notebook:o"], "x = 1", OTHER)], {}, 1),
+    "K114": ([REF, (["notebook:o"], "", OTHER)], {}, 2),
+    "K115": ([(["notebook:o", "limit:cpu:1"], "", OTHER)], {}, 1),
+    "K116": ([(["notebook:o"], "", {"notebook_path": "deep1.ipynb"})], {}, 1),
     "K201": ([([B + "a", "limit:gpu"], "x = 1")], {}, 1),
     "K202": ([(["blok:a"], "x = 1")], {}, 1),
     "K203": ([([B + "a", "hide-input"], "x = 1")], {}, 1),
@@ -49,6 +59,8 @@ SMALLEST: dict[str, tuple[list[Any], dict[str, Any], int | None]] = {
     "K304": ([(["functions", "prev:a"], "def f():\n    return 1"), ([B + "a"], "x = f()")], {}, 1),
     "K305": ([([B + "a", "prev:a"], "x = 1")], {}, 1),
     "K306": ([([B + "a", "prev:loda"], "x = 1")], {}, 1),
+    "K307": ([REF, ([], "z = 1")], {}, 2),
+    "K308": ([([B + "o"], "x = 1"), REF], {}, 2),
     "K401": ([([B + "a"], "x = (1,")], {}, 1),
     "K402": ([([B + "a"], "x = " + "-" * 400 + "1")], {}, 1),
     "K501": ([(["pipeline-parameters"], "print(1)"), ([B + "a"], "x = 1")], {}, 1),
@@ -94,6 +106,8 @@ SMALLEST: dict[str, tuple[list[Any], dict[str, Any], int | None]] = {
         {},
         3,
     ),
+    "K611": ([REF, ([B + "a"], "y = helper()")], {}, 2),
+    "K612": ([(["functions"], "def f():\n    return 1"), REF], {}, 1),
     "K701": ([(["imports"], "import os")], {}, None),
     "K702": ([([B + "a", "prev:b"], "x = 1"), ([B + "b", "prev:a"], "y = 1")], {}, 2),
     "K703": ([([B + "train_model"], "x = 1"), ([B + "train-model"], "y = 1")], {}, 2),
@@ -127,6 +141,13 @@ SMALLEST: dict[str, tuple[list[Any], dict[str, Any], int | None]] = {
 }
 
 
+# the notebook other.ipynb that REF stands for, where a code needs more than one step
+REFERENCED: dict[str, list[Any]] = {
+    "K611": [(["functions"], "def helper():\n    return 1"), ([B + "b"], "x = 1")],
+    "K612": [(["functions"], "def f():\n    return 2"), ([B + "b"], "x = f()")],
+}
+
+
 def diagnostics(path: Path, code: str) -> list[dict[str, Any]]:
     if code == "K801":  # said when building for a cluster, where the file will not be
         done = run_kalec("emit", str(path), "--target", "kfp-py", cwd=path.parent)
@@ -148,6 +169,11 @@ def test_the_smallest_notebook_gives_the_code(code: str, tmp_path: Path) -> None
         path.write_text('{"cells": "not a list"}')
     if code == "K801":
         (tmp_path / "data.csv").write_text("a\n1\n")
+    make_notebook(tmp_path / "other.ipynb", REFERENCED.get(code, [([B + "b"], "y = 2")]))
+    if code == "K116":  # references nested deeper than kalec follows: deep1 -> deep2 -> ...
+        for depth in range(1, 40):
+            link = {"notebook_path": f"deep{depth + 1}.ipynb"}
+            make_notebook(tmp_path / f"deep{depth}.ipynb", [(["notebook:d"], "", link)])
     found = [d for d in diagnostics(path, code) if d["code"] == code]
     assert found, f"{code} not given"
     assert any(d.get("cell") == cell for d in found), found

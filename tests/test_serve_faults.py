@@ -282,9 +282,11 @@ def test_caches_are_bounded_in_bytes(tmp_path: Path) -> None:
         ]
         nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
         service.check(nb, name=f"big{index}.ipynb")
-    assert service._compile.cache.bytes <= service._compile.cache.max_bytes
+    assert (
+        service._compiled_with_stamps.cache.bytes <= service._compiled_with_stamps.cache.max_bytes
+    )
     assert parse.cache.bytes <= parse.cache.max_bytes
-    assert len(service._compile.cache) >= 1
+    assert len(service._compiled_with_stamps.cache) >= 1
 
 
 def make_cell(tag: str, source: str) -> dict:

@@ -112,11 +112,31 @@ def _unencodable_argument(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _kale_command_line(argv: list[str]) -> int:
+    """``kalec --nb NB ...``: Kale's own command line (``kalec.cli.kale``)."""
+    from kalec.cli import kale
+
+    try:
+        return kale.run(argv)
+    except UsageError as error:
+        sys.stderr.write(f"{error}\n")
+        return EXIT_BAD_INPUT
+    except KalecError as error:
+        sys.stderr.write(f"kalec: error: {error}\n")
+        return EXIT_BAD_INPUT
+
+
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a file name with odd bytes must not crash a print
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     argv = _papermill_params(sys.argv[1:] if argv is None else list(argv))
+    if (
+        argv
+        and (argv[0] == "--nb" or argv[0].startswith("--nb="))
+        or (any(a == "--nb" or a.startswith("--nb=") for a in argv) and argv[0] not in COMMANDS)
+    ):
+        return _kale_command_line(argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     args = parser(chosen).parse_args(argv)
     bad = _unencodable_argument(args)

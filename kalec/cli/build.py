@@ -18,6 +18,7 @@ from kalec.cli.common import (
     count,
     ignored,
     refuse_foreign,
+    step_index_urls,
     write_output,
 )
 
@@ -108,6 +109,7 @@ def lowered(args: argparse.Namespace, pipeline: Any) -> Iterable[str]:
         argo_data=args.argo_data,
         argo_volume_claim=args.argo_volume_claim,
         argo_volume_size=args.argo_volume_size,
+        index_urls=step_index_urls(args),
     )
     pieces = getattr(target, "pieces", None)
     text = pieces(pipeline, options) if pieces else [target.emit(pipeline, options)]
@@ -120,6 +122,7 @@ def warn_unshipped(pipeline: Any, target: str, ignore: set[str]) -> None:
     if target == "ir":
         return
     from kalec.diagnostics import DATA_NOT_SHIPPED
+    from kalec.ir.places import render
     from kalec.packaging.shipping import unshipped_reads
 
     for step, path, origin in unshipped_reads(pipeline):
@@ -131,7 +134,7 @@ def warn_unshipped(pipeline: Any, target: str, ignore: set[str]) -> None:
             "storage, and read it from there",
         )
         if diagnostic.code not in ignore:
-            sys.stderr.write(diagnostic.render(pipeline.source) + "\n")
+            sys.stderr.write(render(pipeline, diagnostic) + "\n")
 
 
 def _written_by_kalec(path: Path) -> bool:

@@ -59,6 +59,18 @@ def add_cluster(sub: argparse.ArgumentParser) -> None:
         help="install this requirement in every step, replacing the version "
         "kalec found for the same package (repeatable), e.g. numpy==1.26.4",
     )
+    sub.add_argument(
+        "--index-url",
+        metavar="URL",
+        help="the package index the steps install from (pip's --index-url), e.g. a mirror",
+    )
+    sub.add_argument(
+        "--extra-index-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="another package index for the steps' installs (repeatable)",
+    )
 
 
 def add_parameters(sub: argparse.ArgumentParser) -> None:
@@ -106,6 +118,17 @@ def check_cluster_options(args: argparse.Namespace) -> None:
 
     for option, problem in option_problems(getattr(args, "image", None), args.package):
         raise UsageError(f"error: --{option}: {problem}")
+    args.index_urls = step_index_urls(args)
+
+
+def step_index_urls(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--index-url`` and ``--extra-index-url``, checked: they reach generated commands."""
+    from kalec.targets.options import index_urls
+
+    try:
+        return index_urls(getattr(args, "index_url", None), getattr(args, "extra_index_url", []))
+    except ValueError as error:
+        raise UsageError(f"error: --index-url/--extra-index-url: {error}") from None
 
 
 # --- compiling ---------------------------------------------------------------------------------
@@ -134,6 +157,7 @@ def compiled(args: argparse.Namespace, verbose: bool | None = None, text: str | 
     from kalec.compiler import compile_notebook
     from kalec.frontend.notebook import NotebookError
     from kalec.ir import Severity
+    from kalec.ir.places import render
 
     path, skip = args.notebook, ignored(args)
     verbose = args.verbose if verbose is None else verbose
@@ -143,7 +167,7 @@ def compiled(args: argparse.Namespace, verbose: bool | None = None, text: str | 
         raise UsageError(f"{path}: error {error.code}: {error}") from None
     for diagnostic in pipeline.diagnostics:
         if (verbose or diagnostic.severity is not Severity.NOTE) and diagnostic.code not in skip:
-            sys.stderr.write(diagnostic.render(path) + "\n")
+            sys.stderr.write(render(pipeline, diagnostic) + "\n")
     if pipeline.has_errors:
         errors = sum(d.severity is Severity.ERROR for d in pipeline.diagnostics)
         raise UsageError(f"{path}: {count(errors, 'error')}; nothing was built or run")

@@ -15,6 +15,7 @@ from kalec.cli.common import (
     check_cluster_options,
     compiled,
     parameter_values,
+    step_index_urls,
 )
 
 
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         experiment=args.experiment,
         image=args.image,
         packages=tuple(args.package),
+        index_urls=step_index_urls(args),
         run=args.run,
         params=values,
         namespace=args.namespace,

@@ -15,8 +15,9 @@ from typing import Any
 from kalec import cluster_names
 from kalec import diagnostics as D
 from kalec.errors import KalecError
+from kalec.frontend.compose import inline
 from kalec.frontend.magics import MagicError, to_analyzed, to_python
-from kalec.frontend.tags import parse_cell_tags, remember_meanings
+from kalec.frontend.tags import remember_meanings
 from kalec.ir import (
     CodeCell,
     Diagnostic,
@@ -279,38 +280,46 @@ def _cell_problem(cell: Any) -> str | None:
     return None
 
 
-def read_notebook(path: str | Path, text: str | None = None) -> Pipeline:
-    """The notebook's kept code cells, each with its tags and its runnable and analysed text.
+def read_notebook(
+    path: str | Path, text: str | None = None, confine: Path | None = None
+) -> Pipeline:
+    """The notebook's kept code cells, each with its tags and its runnable and analysed text;
+    a composition's (``notebook:`` cells) those of the program it stands for.
 
     ``text``: the notebook's JSON when it did not come from the file ``path`` (a server's
-    request); ``path`` still names it and places it (local modules are looked for beside it).
+    request); ``path`` still names it and places it (local modules, and the notebooks it
+    references, are looked for beside it). ``confine``: the folder references must stay in
+    (``ReferenceOutside`` otherwise), for a server.
     """
     path = Path(path)
     notebook = load(path) if text is None else loads(text)
     diagnostics: list[Diagnostic] = []
     metadata = notebook.get("metadata", {})
     settings = read_settings(metadata if isinstance(metadata, dict) else {}, path, diagnostics)
+    composition = inline(notebook, path, load, confine)
+    diagnostics += composition.diagnostics
     cells: list[CodeCell] = []
-    for number, cell in enumerate(notebook["cells"], start=1):
-        origin = Origin(number)
-        if cell.get("cell_type") != "code":
+    for item in composition.cells:
+        cell = item.raw
+        if cell.get("cell_type") != "code" or item.tags.reference is not None:
             continue
-        raw_tags = cell.get("metadata", {}).get("tags") or []
-        tags, tag_diagnostics = parse_cell_tags(raw_tags, origin)
-        diagnostics.extend(tag_diagnostics)
-        if tags.role is Role.SKIP:
+        if item.tags.role is Role.SKIP:
             continue
         source = cell.get("source", "")
         try:
             python = to_python(source)
         except MagicError as error:
-            diagnostics.append(D.MAGIC_UNREADABLE(str(error), origin))
+            diagnostics.append(D.MAGIC_UNREADABLE(str(error), Origin(item.number)))
             python = ""
-        cells.append(CodeCell(number, source, python, to_analyzed(python), tags))
+        cells.append(
+            CodeCell(item.number, source, python, to_analyzed(python), item.tags, scope=item.scope)
+        )
     remember_meanings()
     return Pipeline(
         source=str(path),
         settings=settings,
         cells=tuple(cells),
         diagnostics=tuple(diagnostics),
+        notebooks=tuple(composition.notebooks),
+        places=tuple(composition.places) if composition.composed else (),
     )

@@ -25,7 +25,7 @@ from kalec.ir import CellTags, Diagnostic, Origin, Role, Secret, StepOptions
 KEYWORDS = (
     "block", "step", "prev", "imports", "functions", "skip", "pipeline-parameters", "parameters",
     "pipeline-metrics", "limit", "image", "annotation", "label", "cache", "retry", "timeout",
-    "secret",
+    "secret", "report", "notebook",
 )  # fmt: skip
 
 # The expected form of each keyword, shown when a tag of it is malformed.
@@ -47,6 +47,8 @@ FORMS = {
     "retry": "retry:N, a whole number of retries",
     "timeout": "timeout:DURATION, e.g. timeout:90s, timeout:15m, timeout:2h",
     "secret": "secret:NAME:KEY:ENV, e.g. secret:db-creds:password:DB_PASSWORD",
+    "report": "report:enabled or report:disabled",
+    "notebook": "notebook:NAME, with the notebook's path in the cell's metadata (notebook_path)",
 }
 
 ROLE_TAGS = {
@@ -274,6 +276,10 @@ def _parse_with_grammar(tag: str, head: str) -> ParsedTag | None:
         options = StepOptions(labels=((args[0], args[1]),))
     elif kind == "cache":
         options = StepOptions(cache=args[0] == "enabled")
+    elif kind == "report":
+        options = StepOptions(report=args[0] == "enabled")
+    elif kind == "notebook":
+        return ParsedTag("notebook", names=(args[0],))
     elif kind == "retry":
         problem = cluster_names.count_problem("retries", int(args[0]))
         options = StepOptions(retries=int(args[0]))
@@ -339,6 +345,7 @@ def parse_cell_tags(tags: list[str], origin: Origin) -> tuple[CellTags, list[Dia
     roles: list[Role] = []
     steps: list[str] = []
     prev: list[str] = []
+    references: list[str] = []
     options = StepOptions()
     for raw in tags:
         tag = str(raw).strip()
@@ -374,14 +381,21 @@ def parse_cell_tags(tags: list[str], origin: Origin) -> tuple[CellTags, list[Dia
             prev.extend(parsed.names)
         elif parsed.kind == "option":
             options = options.merged(parsed.options)
+        elif parsed.kind == "notebook":
+            references.extend(parsed.names)
         else:
             roles.append(ROLE_TAGS[parsed.kind])
     role = None
     distinct = list(dict.fromkeys(roles))
+    references = list(dict.fromkeys(references))
     if Role.SKIP in distinct:
         role = Role.SKIP  # skip wins: the cell is left out whatever else it says
-    elif len(distinct) > 1 or (distinct and steps):
-        given = [r.value for r in distinct] + [f"block:{s}" for s in steps]
+    elif len(distinct) + bool(steps) + len(references) > 1:
+        given = (
+            [r.value for r in distinct]
+            + [f"block:{s}" for s in steps]
+            + [f"notebook:{r}" for r in references]
+        )
         diagnostics.append(
             D.TAG_ROLES_CONFLICT(
                 f"the cell has tags of different kinds ({', '.join(given)}); a cell is one of them",
@@ -399,6 +413,9 @@ def parse_cell_tags(tags: list[str], origin: Origin) -> tuple[CellTags, list[Dia
             steps=tuple(dict.fromkeys(steps)),
             prev=tuple(dict.fromkeys(prev)),
             options=options,
+            reference=references[0]
+            if len(references) == 1 and not distinct and not steps
+            else None,
         ),
         diagnostics,
     )

@@ -7,6 +7,9 @@ and local runner each translate into their own terms.
 
 Cells are referred to by their number (1-based, counting every cell of the notebook from the top,
 markdown included, as a person counts them), so that steps sharing a cell share one record of it.
+A composition (``notebook:`` cells) numbers the cells of the program it stands for: the root
+notebook with each reference replaced by the cells of the notebook it names; ``places`` says
+which notebook and which of its cells a number is, for people (``kalec.ir.places``).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class StepOptions:
     retries: int | None = None
     timeout_seconds: int | None = None
     secrets: tuple[Secret, ...] = ()
+    report: bool | None = None  # Kale 2.3's report:enabled/disabled: the step's HTML page
 
     def merged(self, other: StepOptions) -> StepOptions:
         """The settings of two cells of one step: lists add up, later single values win."""
@@ -78,6 +82,7 @@ class StepOptions:
             retries=last(self.retries, other.retries),
             timeout_seconds=last(self.timeout_seconds, other.timeout_seconds),
             secrets=union(self.secrets, other.secrets),
+            report=last(self.report, other.report),
         )
 
 
@@ -89,6 +94,7 @@ class CellTags:
     steps: tuple[str, ...] = ()
     prev: tuple[str, ...] = ()
     options: StepOptions = field(default_factory=StepOptions)
+    reference: str | None = None  # notebook:NAME: the cell stands for another notebook
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,7 @@ class CodeCell:
     analyzed: str  # what analysis reads: ``python`` with cell-magic bodies unwrapped
     tags: CellTags = field(default_factory=CellTags)
     facts: CellFacts | None = None
+    scope: str = ""  # the notebook it comes from: "" the root, else a ``Notebook.scope``
 
     @property
     def origin(self) -> Origin:
@@ -163,6 +170,11 @@ class Metric:
     name: str
     origin: Origin
     producer: str | None = None
+    label: str = ""  # the name it is reported under, where not ``name`` (composed notebooks)
+
+    @property
+    def reported(self) -> str:
+        return self.label or self.name
 
 
 class InputKind(str, Enum):
@@ -216,6 +228,13 @@ class Step:
     inputs: tuple[Input, ...] = ()
     outputs: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
+    prelude: tuple[int, ...] = ()  # the imports and functions cells it runs first, in order
+
+    @property
+    def scope(self) -> str:
+        """The composed notebook the step belongs to ("" the root): its name's part before
+        the last ``/`` (step names themselves never hold one)."""
+        return self.name.rpartition("/")[0]
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -249,6 +268,25 @@ class Settings:
     image: str | None = None
     experiment: str | None = None
     volumes: tuple[Volume, ...] = ()
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """A notebook that a ``notebook:NAME`` cell stands for, inlined where that cell stands."""
+
+    scope: str  # the names of the references from the root down, joined by "/": "prep/clean"
+    path: str  # its file, from the root notebook's folder
+    reference: Origin  # the cell that references it
+
+
+@dataclass(frozen=True, order=True)
+class Place:
+    """From cell number ``first`` on (the composed numbering), the cells are those of the
+    notebook ``scope`` from its own cell ``own`` on: how a number is shown to a person."""
+
+    first: int
+    scope: str
+    own: int
 
 
 class Severity(str, Enum):
@@ -299,11 +337,14 @@ class Pipeline:
     settings: Settings
     cells: tuple[CodeCell, ...]  # every kept code cell, notebook order
     steps: tuple[Step, ...] = ()
-    prelude: tuple[int, ...] = ()  # imports cells, then functions cells: run first in every step
+    prelude: tuple[int, ...] = ()  # the root's imports then functions cells (``Step.prelude``)
     params: tuple[Param, ...] = ()
     metrics: tuple[Metric, ...] = ()
-    prelude_reads: tuple[FreeName, ...] = ()  # parameters the prelude itself reads
+    prelude_reads: tuple[FreeName, ...] = ()  # parameters the preludes themselves read
     diagnostics: tuple[Diagnostic, ...] = ()
+    # a composition (``notebook:`` cells): the notebooks inlined, and where their cells are
+    notebooks: tuple[Notebook, ...] = ()
+    places: tuple[Place, ...] = ()
 
     def cell(self, number: int) -> CodeCell:
         index = self.__dict__.get("_cell_index")
@@ -313,10 +354,11 @@ class Pipeline:
         return index[number]
 
     def step(self, name: str) -> Step:
-        for s in self.steps:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+        index = self.__dict__.get("_step_index")
+        if index is None:
+            index = {s.name: s for s in self.steps}
+            object.__setattr__(self, "_step_index", index)
+        return index[name]
 
     @property
     def has_errors(self) -> bool:

@@ -38,7 +38,9 @@ def new_run_id() -> str:
 
 def file_name(name: str) -> str:
     """A step's or variable's name as a file name: itself, or when too long for a file system,
-    its start and a digest of the whole (two long names never share a file)."""
+    its start and a digest of the whole (two long names never share a file). A composed
+    notebook's step (``prepare/load``) becomes ``prepare.load``: no tag name holds a dot."""
+    name = name.replace("/", ".")
     if len(name.encode("utf-8", "surrogatepass")) <= _MAX_NAME_BYTES:
         return name
     return name[:40] + "-" + digest(name, 16)

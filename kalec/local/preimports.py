@@ -107,12 +107,14 @@ def preimports(pipeline: Pipeline, steps: Iterable[str] | None = None) -> list[d
     """The absolute imports to make in the fork server (``{"module", "names"}``), in the order
     the notebook makes them: the prelude's, then those of ``steps`` (every step when None)."""
     reader = _Reader(pipeline)
-    if reader.read(pipeline.prelude):
+    preludes = dict.fromkeys(n for s in pipeline.steps for n in s.prelude)
+    if reader.read(tuple(preludes) or pipeline.prelude):
         wanted = None if steps is None else set(steps)
         for step in pipeline.steps:
             if wanted is None or step.name in wanted:
                 reader.read(step.cells)
     local = LocalModules(pipeline)
+    every = tuple(dict.fromkeys(f for s in pipeline.steps for f in local.folders(s.scope)))
 
     def beside_the_notebook(module: str) -> bool:
         top = module.split(".")[0]
@@ -121,9 +123,8 @@ def preimports(pipeline: Pipeline, steps: Iterable[str] | None = None) -> list[d
                 path == f"{top}.py" or path.startswith(f"{top}/")
                 for path in map(posixpath.normpath, local.written)
             )
-            or bool(local.files_of(top))
-            or (local.folder / f"{top}.py").exists()
-            or (local.folder / top).is_dir()
+            or bool(local.files_of(top, every))
+            or any((folder / f"{top}.py").exists() or (folder / top).is_dir() for folder in every)
         )
 
     return [

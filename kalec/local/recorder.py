@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kalec.ir import Origin, Pipeline
+from kalec.ir.places import notebook_path, place
 from kalec.local.console import Console, summary_table
 from kalec.local.folder import METRICS_FILE, RunFolder
 from kalec.local.records import write_record
@@ -94,7 +95,9 @@ class RunRecorder:
         outcome = state.outcome
         where = os.path.basename(self.pipeline.source)
         if outcome and outcome.cell:
-            where += f": {Origin(outcome.cell, outcome.line or 0)}"
+            scope, own = place(self.pipeline, outcome.cell)
+            where = os.path.basename(notebook_path(self.pipeline, scope))
+            where += f": {Origin(own, outcome.line or 0)}"
         error = outcome.error if outcome else "no outcome"
         self.console.err.write(f"{where}: error: step '{state.step.name}' failed: {error}\n")
         self.console.err.flush()

@@ -53,8 +53,9 @@ class Packages:
         if step.name not in self._own:
             cells = step_code(self.pipeline, step)
             modules = imported_modules(cells)
-            _, external = self.local.closure(modules)
-            modules = {m for m in modules | external if not self.local.files_of(m)}
+            folders = self.local.folders(step.scope)
+            _, external = self.local.closure(modules, folders)
+            modules = {m for m in modules | external if not self.local.files_of(m, folders)}
             for code in cells:
                 modules.update(magic_needs(code).modules)
             if any("get_ipython()" in c for c in cells):

@@ -21,6 +21,7 @@ from pathlib import Path
 from kalec.analysis.installs import MagicNeeds, magic_needs  # noqa: F401 - used from here
 from kalec.analysis.parsing import parse
 from kalec.ir import InputKind, Origin, Pipeline, Step
+from kalec.ir.places import notebook_path
 
 _MAX_MODULE_BYTES = 5 * 2**20  # a "module" larger than this is data, not code to embed
 
@@ -43,7 +44,7 @@ def imported_modules(code: Iterable[str]) -> set[str]:
 
 def step_code(pipeline: Pipeline, step: Step) -> list[str]:
     """The code a step runs: prelude, its cells, the imports it repeats (runnable text)."""
-    code = [pipeline.cell(n).python for n in pipeline.prelude + step.cells]
+    code = [pipeline.cell(n).python for n in step.prelude + step.cells]
     code += [i.statement for i in step.inputs if i.kind is InputKind.IMPORT and i.statement]
     return code
 
@@ -54,35 +55,54 @@ def _written_files(pipeline: Pipeline) -> set[str]:
 
 
 class LocalModules:
-    """The notebook folder's own modules that the steps import, found by reading their source."""
+    """The notebook folder's own modules that the steps import, found by reading their source.
+
+    In a composition a step of a referenced notebook also finds the modules beside that
+    notebook (and beside the notebooks above it), as the inlined program does with their
+    folders on ``sys.path``: its own folder first."""
 
     def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
         self.folder = Path(pipeline.source).resolve().parent
         self.written = _written_files(pipeline)
-        self._files: dict[str, dict[str, Path]] = {}  # module -> archive path -> file
+        self._files: dict[tuple[Path, str], dict[str, Path]] = {}  # -> archive path -> file
 
-    def files_of(self, module: str) -> dict[str, Path]:
+    def folders(self, scope: str) -> tuple[Path, ...]:
+        """Where a step of notebook ``scope`` finds local modules, nearest first."""
+        found: list[Path] = []
+        while scope:
+            found.append(Path(notebook_path(self.pipeline, scope)).resolve().parent)
+            scope = scope.rpartition("/")[0]
+        return tuple(dict.fromkeys([*found, self.folder]))
+
+    def files_of(self, module: str, folders: tuple[Path, ...] = ()) -> dict[str, Path]:
         """The files of a local module (archive path -> file); empty when it is not local."""
-        if module not in self._files:
-            self._files[module] = self._find(module)
-        return self._files[module]
+        for folder in folders or (self.folder,):
+            key = (folder, module)
+            if key not in self._files:
+                self._files[key] = self._find(module, folder)
+            if self._files[key]:
+                return self._files[key]
+        return {}
 
-    def _find(self, module: str) -> dict[str, Path]:
+    def _find(self, module: str, folder: Path) -> dict[str, Path]:
         if not module.isidentifier() or f"{module}.py" in self.written:
             return {}
-        single = self.folder / f"{module}.py"
-        package = self.folder / module
+        single = folder / f"{module}.py"
+        package = folder / module
         if single.is_file() and single.stat().st_size <= _MAX_MODULE_BYTES:
             return {single.name: single}
         if (package / "__init__.py").is_file():
             return {
-                path.relative_to(self.folder).as_posix(): path
+                path.relative_to(folder).as_posix(): path
                 for path in sorted(package.rglob("*.py"))
                 if path.stat().st_size <= _MAX_MODULE_BYTES and "__pycache__" not in path.parts
             }
         return {}
 
-    def closure(self, modules: set[str]) -> tuple[dict[str, Path], set[str]]:
+    def closure(
+        self, modules: set[str], folders: tuple[Path, ...] = ()
+    ) -> tuple[dict[str, Path], set[str]]:
         """Every local module that ``modules`` reach through imports, with the non-local
         modules those local ones import (whose packages the step must install)."""
         files: dict[str, Path] = {}
@@ -94,24 +114,25 @@ class LocalModules:
             if module in seen:
                 continue
             seen.add(module)
-            found = self.files_of(module)
+            found = self.files_of(module, folders)
             if not found:
                 continue
-            files.update(found)
+            for archived, path in found.items():
+                files.setdefault(archived, path)
             for path in found.values():
                 try:
                     source = path.read_text(encoding="utf-8")
                 except (OSError, UnicodeDecodeError):
                     continue
                 for imported in imported_modules([source]):
-                    if self.files_of(imported):
+                    if self.files_of(imported, folders):
                         pending.append(imported)
                     else:
                         external.add(imported)
         return files, external
 
     def for_step(self, pipeline: Pipeline, step: Step) -> tuple[dict[str, Path], set[str]]:
-        return self.closure(imported_modules(step_code(pipeline, step)))
+        return self.closure(imported_modules(step_code(pipeline, step)), self.folders(step.scope))
 
 
 def unshipped_reads(pipeline: Pipeline) -> list[tuple[str, str, Origin]]:
@@ -121,7 +142,7 @@ def unshipped_reads(pipeline: Pipeline) -> list[tuple[str, str, Origin]]:
     modules = LocalModules(pipeline)
     found = []
     for step in pipeline.steps:
-        for number in pipeline.prelude + step.cells:
+        for number in step.prelude + step.cells:
             facts = pipeline.cell(number).facts
             for path in facts.file_reads if facts else ():
                 if path in written or path.startswith(("/", "~")):

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import sys
 from typing import Any
 
 from kalec.ir import InputKind, Pipeline, Step
+from kalec.ir.places import notebook_path, place
 
 
 def step_spec(pipeline: Pipeline, step: Step) -> dict[str, Any]:
     """The argument ``spec`` of ``kalec.runtime.step.run_step`` for ``step``."""
     params = step_params(pipeline, step)
-    return {
+    spec: dict[str, Any] = {
         "step": step.name,
         "source": os.path.basename(pipeline.source),
-        "prelude": [{"cell": n, "code": pipeline.cell(n).python} for n in pipeline.prelude],
+        "prelude": [_cell(pipeline, n) for n in step.prelude],
         "imports": [i.statement for i in step.inputs if i.kind is InputKind.IMPORT],
-        "cells": [{"cell": n, "code": pipeline.cell(n).python} for n in step.cells],
+        "cells": [_cell(pipeline, n) for n in step.cells],
         "metrics": list(step.metrics),
         "whole_number_params": [
             p.name
@@ -31,6 +33,33 @@ def step_spec(pipeline: Pipeline, step: Step) -> dict[str, Any]:
             p.name for p in pipeline.params if p.name in params and p.default is None
         ],
     }
+    if step.scope:  # a referenced notebook's step: its folders on sys.path, nearest first
+        spec["paths"] = _folders(pipeline, step.scope)
+    return spec
+
+
+def _cell(pipeline: Pipeline, number: int) -> dict[str, Any]:
+    """A cell as the runtime runs it; in a composition with the name tracebacks show
+    ("train.ipynb, cell 3") when it is not the root notebook's."""
+    found: dict[str, Any] = {"cell": number, "code": pipeline.cell(number).python}
+    if pipeline.places:
+        scope, own = place(pipeline, number)
+        if scope:
+            found["name"] = f"{posixpath.basename(notebook_path(pipeline, scope))}, cell {own}"
+        else:
+            found["name"] = f"{os.path.basename(pipeline.source)}, cell {own}"
+    return found
+
+
+def _folders(pipeline: Pipeline, scope: str) -> list[str]:
+    """The folders of notebook ``scope`` and of those above it, from the root's folder."""
+    root = posixpath.dirname(pipeline.source)
+    found: list[str] = []
+    while scope:
+        folder = posixpath.dirname(notebook_path(pipeline, scope))
+        found.append(posixpath.relpath(folder or ".", root or ".") if root or folder else ".")
+        scope = scope.rpartition("/")[0]
+    return [f for f in dict.fromkeys(found) if f != "."]
 
 
 def _only_whole_numbers(value: Any) -> bool:
@@ -45,9 +74,10 @@ def _only_whole_numbers(value: Any) -> bool:
 
 
 def step_params(pipeline: Pipeline, step: Step) -> list[str]:
-    """The pipeline parameters a step needs: those it reads, and those the prelude reads."""
+    """The pipeline parameters a step needs: those it reads, and those its prelude reads."""
     names = [i.name for i in step.inputs if i.kind is InputKind.PARAM]
-    names += [f.name for f in pipeline.prelude_reads]
+    prelude = set(step.prelude)
+    names += [f.name for f in pipeline.prelude_reads if f.origin.cell in prelude]
     return list(dict.fromkeys(names))
 
 

@@ -20,6 +20,7 @@ from kalec.passes.lints import lints
 from kalec.passes.metrics import metrics
 from kalec.passes.outputs import outputs
 from kalec.passes.parameters import parameters
+from kalec.passes.preludes import preludes
 from kalec.passes.syntax import check_syntax
 from kalec.passes.validate import validate
 
@@ -28,6 +29,7 @@ Pass = Callable[[Pipeline], Pipeline]
 PASSES: tuple[Pass, ...] = (
     check_syntax,
     group_steps,
+    preludes,
     parameters,
     metrics,
     cell_facts,

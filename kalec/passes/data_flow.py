@@ -44,6 +44,7 @@ from kalec.ir import (
     Step,
 )
 from kalec.ir.dag import Ancestry
+from kalec.ir.places import cell_name
 from kalec.runtime.global_state import STATES
 
 
@@ -54,7 +55,8 @@ class _Index:
         self.pipeline = pipeline
         self.writers: dict[str, list[int]] = defaultdict(list)  # name -> cells, in order
         self.cell_steps: dict[int, list[str]] = defaultdict(list)
-        self.prelude = set(pipeline.prelude)
+        # every notebook's imports and functions cells; a step runs its own (``Step.prelude``)
+        self.prelude = set(pipeline.prelude).union(*(s.prelude for s in pipeline.steps))
         self.params = {p.name: p for p in pipeline.params}
         self.param_cells = {c.number for c in pipeline.cells if c.tags.role is Role.PARAMETERS}
         for step in pipeline.steps:
@@ -189,7 +191,7 @@ class _Resolver:
             self.diagnostics.append(
                 D.RANDOM_STATE_DRAWN_AGAIN(
                     f"{reader} draws from {describe(name)} here, but step '{candidates[0]}' draws "
-                    f"from it again in cell {later[0]}, after this; the numbers drawn here may differ "
+                    f"from it again in {cell_name(self.pipeline, later[0])}, after this; the numbers drawn here may differ "
                     "from the notebook's",
                     read,
                     hint="seed the generator in this step, or use a generator object "
@@ -199,14 +201,41 @@ class _Resolver:
             return candidates[0]
         self.error(
             D.CHANGED_AFTER_READ,
-            f"{reader} reads {name} here, but step '{candidates[0]}' sets {name} again in cell "
-            f"{later[0]}, after this read; a step passes on only its final values, so "
+            f"{reader} reads {name} here, but step '{candidates[0]}' sets {name} again in "
+            f"{cell_name(self.pipeline, later[0])}, after this read; a step passes on only its final values, so "
             f"{reader} would get a different {name} than the notebook does",
             read,
-            hint=f"use another name for one of the two values, or move cell {later[0]} into a "
+            hint=f"use another name for one of the two values, or move {cell_name(self.pipeline, later[0])} into a "
             "step of its own that runs later",
         )
         return None
+
+    def other_prelude(self, name: str, before: int, own: set[int]) -> int | None:
+        """A prelude cell of another notebook that binds ``name`` (the last before ``before``,
+        else the first): what the inlined program's value may come from."""
+        cells = [w for w in self.index.writers.get(name, ()) if w in self.index.prelude]
+        cells = [w for w in cells if w not in own]
+        earlier = [w for w in cells if w < before]
+        return (earlier or cells or [None])[-1 if earlier else 0]
+
+    def prelude_not_run(
+        self, step: Step, name: str, origin: Origin, writer: int, inputs: dict[str, Input]
+    ) -> None:
+        """``name`` comes from the imports or functions cells of a notebook whose steps this
+        one is not: an import is repeated, anything else cannot reach the step."""
+        statement = self.index.binding_import(name, writer)
+        if statement is not None:
+            inputs[name] = Input(name, InputKind.IMPORT, origin, statement=statement)
+            return
+        where = cell_name(self.pipeline, writer)
+        self.error(
+            D.PRELUDE_NOT_RUN,
+            f"step '{step.name}' reads {name}, which {where} defines; that cell is the prelude of "
+            "another notebook of the composition, which this step does not run",
+            origin,
+            hint=f"define {name} in an imports or functions cell of this step's notebook (or of "
+            "a notebook that references it, above the reference)",
+        )
 
     def undefined(self, name: str, origin: Origin, step: str, deferred: bool) -> None:
         later = [w for w in self.index.writers.get(name, ()) if w > origin.cell]
@@ -214,9 +243,9 @@ class _Resolver:
             self.error(
                 D.USED_BEFORE_ASSIGNED,
                 f"name '{name}' is used before any cell assigns it (step '{step}'); "
-                f"cell {later[0]} assigns it later in the notebook",
+                f"{cell_name(self.pipeline, later[0])} assigns it later in the notebook",
                 origin,
-                hint=f"move cell {later[0]} above this cell, as the notebook would have to run it",
+                hint=f"move {cell_name(self.pipeline, later[0])} above this cell, as the notebook would have to run it",
             )
             return
         from difflib import get_close_matches  # only for a hint: imported when one is due
@@ -244,6 +273,7 @@ class _Resolver:
         pending = list(step.free_names)
         seen = {f.name for f in pending}
         own_cells = set(step.cells)
+        own_prelude = set(step.prelude) if self.pipeline.notebooks else self.index.prelude
         while pending:
             free = pending.pop(0)
             name, origin = free.name, free.origin
@@ -259,9 +289,11 @@ class _Resolver:
                 elif name in BUILTIN_NAMES:
                     pass  # a builtin the notebook rebinds only later: here it is the builtin
                 elif name in STATES or any(
-                    w in self.index.prelude for w in self.index.writers.get(name, ())
+                    w in own_prelude for w in self.index.writers.get(name, ())
                 ):
                     pass  # defined by the prelude, run first in every step; or a fresh generator
+                elif other := self.other_prelude(name, origin.cell, own_prelude):
+                    self.prelude_not_run(step, name, origin, other, inputs)
                 elif star := self.index.star_import_before(origin.cell):
                     if star[0] not in own_cells and star[0] not in self.index.prelude:
                         for statement in star[1]:  # repeat the other step's `import *`
@@ -279,13 +311,15 @@ class _Resolver:
                 steps = "', '".join(self.index.cell_steps.get(writer, ()))
                 self.error(
                     D.DELETED_BEFORE_READ,
-                    f"name '{name}' is deleted in cell {writer} (step '{steps}') before "
+                    f"name '{name}' is deleted in {cell_name(self.pipeline, writer)} (step '{steps}') before "
                     f"step '{step.name}' reads it here",
                     origin,
-                    hint=f"remove `del {name}` from cell {writer}, or stop reading it here",
+                    hint=f"remove `del {name}` from {cell_name(self.pipeline, writer)}, or stop reading it here",
                 )
                 continue
-            if writer not in self.index.prelude:
+            if writer in self.index.prelude and writer not in own_prelude:
+                self.prelude_not_run(step, name, origin, writer, inputs)
+            elif writer not in self.index.prelude:
                 statement = self.index.binding_import(name, writer)
                 if statement is not None:
                     inputs[name] = Input(name, InputKind.IMPORT, origin, statement=statement)
@@ -373,7 +407,7 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
                     )
                 )
     final = Ancestry({s.name: [d.step for d in s.dependencies] for s in steps})
-    diagnostics += _shared_names(resolver.index, steps, final)
+    diagnostics += _shared_names(resolver.index, steps, final, pipeline)
     return replace(
         pipeline,
         steps=tuple(steps),
@@ -382,7 +416,9 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
     )
 
 
-def _shared_names(index: _Index, steps: list[Step], ancestry: Ancestry) -> list[Diagnostic]:
+def _shared_names(
+    index: _Index, steps: list[Step], ancestry: Ancestry, pipeline: Pipeline
+) -> list[Diagnostic]:
     """Notes for inputs that several earlier steps set (sections reusing ``X``, ``model``).
 
     The reader gets the value of the last of them before the read in notebook order, as a
@@ -415,7 +451,7 @@ def _shared_names(index: _Index, steps: list[Step], ancestry: Ancestry) -> list[
                 found.append(
                     D.SHARED_NAME(
                         f"step '{step.name}' reads {item.name} from step '{item.producer}', the "
-                        f"last to set it before this cell; step '{other}' (cell {writer}) sets "
+                        f"last to set it before this cell; step '{other}' ({cell_name(pipeline, writer)}) sets "
                         f"{item.name} too, earlier in the notebook",
                         item.origin,
                     )

@@ -115,12 +115,15 @@ def _file_reads(pipeline: Pipeline, cell_numbers: tuple[int, ...]) -> tuple[Free
 def free_names(pipeline: Pipeline) -> Pipeline:
     diagnostics: list[Diagnostic] = []
     params = {p.name for p in pipeline.params}
-    prelude_reads: list[FreeName] = []
-    if pipeline.prelude:
-        for name, origin, top_level in _undefined_names(pipeline, pipeline.prelude):
+    prelude_reads: dict[tuple[str, Origin], FreeName] = {}
+    preludes = dict.fromkeys([pipeline.prelude, *(s.prelude for s in pipeline.steps)])
+    reported: set[tuple[str, Origin]] = set()
+    for prelude in (p for p in preludes if p):
+        for name, origin, top_level in _undefined_names(pipeline, prelude):
             if name in params:
-                prelude_reads.append(FreeName(name, origin))
-            elif top_level:
+                prelude_reads.setdefault((name, origin), FreeName(name, origin))
+            elif top_level and (name, origin) not in reported:
+                reported.add((name, origin))
                 diagnostics.append(
                     D.PRELUDE_READS_VALUE(
                         f"name '{name}' is not defined: imports and functions cells run at the start "
@@ -152,6 +155,6 @@ def free_names(pipeline: Pipeline) -> Pipeline:
     return replace(
         pipeline,
         steps=steps,
-        prelude_reads=tuple(prelude_reads),
+        prelude_reads=tuple(prelude_reads.values()),
         diagnostics=pipeline.diagnostics + tuple(diagnostics),
     )

@@ -11,11 +11,12 @@ what the next untagged cell continues. Untagged cells before any step tag form a
 from __future__ import annotations
 
 import ast
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from kalec import diagnostics as D
 from kalec.analysis.parsing import parse
 from kalec.ir import Dependency, Diagnostic, Origin, Pipeline, Role, Step, StepOptions
+from kalec.ir.places import cell_name
 
 IMPLICIT_STEP = "main"
 # Line magics that only set up the session: at home in a prelude.
@@ -67,34 +68,84 @@ def _first_action(code: str) -> tuple[int, str] | None:
     return None
 
 
+_AFTER_REFERENCE = "after a notebook: cell"  # what an untagged cell would continue: nothing
+
+
+def qualified(scope: str, name: str) -> str:
+    """A step's name in the pipeline: in a referenced notebook, after that notebook's scope."""
+    return f"{scope}/{name}" if scope else name
+
+
+@dataclass
+class _Notebook:
+    """Grouping state of one notebook of a composition (the root alone, usually)."""
+
+    scope: str
+    references: list[int]  # the cells of its notebook: cells, in order
+    imports: list[int] = field(default_factory=list)
+    functions: list[int] = field(default_factory=list)
+    current: Role | tuple[str, ...] | str | None = None
+    prelude_cell: int = 0  # the imports or functions cell untagged cells now continue
+    last_cell: int = 0
+    tagged: bool = False  # has a step tag: an untagged first cell is said to form 'main'
+
+
+def _prelude_of(scope: str, books: dict[str, _Notebook], reference_of: dict[str, int]) -> tuple:
+    """What a step of ``scope`` runs first: the imports and functions cells of each notebook
+    above it that come before the reference leading down to it, then its own notebook's."""
+    chain = [scope]
+    while chain[-1]:
+        chain.append(chain[-1].rpartition("/")[0])
+    cells: list[int] = []
+    for outer, inner in zip(reversed(chain[1:]), reversed(chain[:-1]), strict=True):
+        before = reference_of[inner]
+        book = books[outer]
+        cells += [n for n in book.imports + book.functions if n < before]
+    own = books.get(scope)
+    if own is not None:
+        cells += own.imports + own.functions
+    return tuple(cells)
+
+
 def group_steps(pipeline: Pipeline) -> Pipeline:
     diagnostics: list[Diagnostic] = []
-    imports: list[int] = []
-    functions: list[int] = []
+    reference_of = {n.scope: n.reference.cell for n in pipeline.notebooks}
+    books = {"": _Notebook("", [])}
+    for notebook in pipeline.notebooks:
+        books[notebook.scope] = _Notebook(notebook.scope, [])
+    for notebook in pipeline.notebooks:
+        books[notebook.scope.rpartition("/")[0]].references.append(notebook.reference.cell)
+    for cell in pipeline.cells:
+        if cell.tags.role is Role.STEP:
+            books[cell.scope].tagged = True
     step_cells: dict[str, list[int]] = {}
     step_origin: dict[str, Origin] = {}
     step_options: dict[str, StepOptions] = {}
     step_prev: dict[str, list[Dependency]] = {}
-    current: Role | tuple[str, ...] | None = None
-    prelude_cell = 0  # the imports or functions cell that untagged cells now continue
+    step_scope: dict[str, str] = {}
 
-    def join(names: tuple[str, ...], cell_number: int) -> None:
+    def join(names: tuple[str, ...], cell_number: int, scope: str) -> None:
         for name in names:
             if name not in step_cells:
                 step_cells[name] = []
                 step_origin[name] = Origin(cell_number)
                 step_options[name] = StepOptions()
                 step_prev[name] = []
+                step_scope[name] = scope
             step_cells[name].append(cell_number)
 
     for cell in pipeline.cells:
+        book = books[cell.scope]
+        if any(book.last_cell < r < cell.number for r in book.references):
+            book.current = _AFTER_REFERENCE
+        book.last_cell = cell.number
         tags = cell.tags
         role = tags.role
         if role is Role.STEP:
-            current = tags.steps
+            book.current = tuple(qualified(cell.scope, s) for s in tags.steps)
         elif role in (Role.IMPORTS, Role.FUNCTIONS):
-            current = role
-            prelude_cell = cell.number
+            book.current = role
+            book.prelude_cell = cell.number
         elif role in (Role.PARAMETERS, Role.METRICS):
             if tags.prev or tags.options != StepOptions():
                 diagnostics.append(
@@ -104,9 +155,19 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                     )
                 )
             continue
-        elif current is None:
-            current = (IMPLICIT_STEP,)
-            if any(c.tags.role is Role.STEP for c in pipeline.cells):
+        elif book.current == _AFTER_REFERENCE:
+            diagnostics.append(
+                D.UNTAGGED_AFTER_REFERENCE(
+                    "this cell has no step tag and comes right after a notebook: cell, which "
+                    "stands for another notebook and is no step this cell could continue",
+                    cell.origin,
+                    hint="tag it block:NAME (or imports, functions)",
+                )
+            )
+            continue
+        elif book.current is None:
+            book.current = (qualified(cell.scope, IMPLICIT_STEP),)
+            if book.tagged:
                 diagnostics.append(
                     D.IMPLICIT_STEP(
                         f"this cell comes before any step tag; it forms step '{IMPLICIT_STEP}'",
@@ -114,26 +175,27 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                         hint="tag it block:NAME to give its step a name",
                     )
                 )
+        current = book.current
         if current in (Role.IMPORTS, Role.FUNCTIONS) and role is None:
             action = _first_action(cell.analyzed)
             if action:
                 line, text = action
                 diagnostics.append(
                     D.PRELUDE_DOES_WORK(
-                        f"cell {cell.number} has no step tag and follows the {current.value} "
-                        f"cell {prelude_cell}, so it joins the prelude that runs at the start of "
-                        f"every step; it does more than import and define: "
-                        f"`{text.splitlines()[0][:60] if text else ''}`",
+                        f"{cell_name(pipeline, cell.number)} has no step tag and follows the "
+                        f"{current.value} {cell_name(pipeline, book.prelude_cell)}, so it joins "
+                        "the prelude that runs at the start of every step; it does more than "
+                        f"import and define: `{text.splitlines()[0][:60] if text else ''}`",
                         Origin(cell.number, line),
                         hint="tag it block:NAME to make it a step of its own (or skip)",
                     )
                 )
         if current == Role.IMPORTS:
-            imports.append(cell.number)
+            book.imports.append(cell.number)
         elif current == Role.FUNCTIONS:
-            functions.append(cell.number)
+            book.functions.append(cell.number)
         if isinstance(current, tuple):
-            join(current, cell.number)
+            join(current, cell.number, cell.scope)
             for name in current:
                 step_options[name] = step_options[name].merged(tags.options)
                 step_prev[name] += [Dependency(p, "prev", cell.origin) for p in tags.prev]
@@ -147,37 +209,10 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                 )
             )
 
-    known = list(step_cells)
+    diagnostics += _reference_names(pipeline, step_scope)
     steps = []
-    for name in known:
-        prev: list[Dependency] = []
-        for dep in step_prev[name]:
-            if dep.step == name:
-                diagnostics.append(
-                    D.PREV_SELF(
-                        f"step '{name}' names itself in prev:{name}",
-                        dep.origin,
-                        hint=f"remove prev:{name}",
-                    )
-                )
-            elif dep.step not in step_cells:
-                from difflib import get_close_matches  # only for a hint: imported when one is due
-
-                close = get_close_matches(dep.step, known, n=1)
-                hint = (
-                    f"did you mean prev:{close[0]}?"
-                    if close
-                    else f"the steps are: {', '.join(known)}"
-                )
-                diagnostics.append(
-                    D.PREV_UNKNOWN(
-                        f"prev:{dep.step} names no step of this notebook",
-                        dep.origin,
-                        hint=hint,
-                    )
-                )
-            elif all(d.step != dep.step for d in prev):
-                prev.append(dep)
+    for name, scope in step_scope.items():
+        prev = _resolved_prev(name, scope, step_prev[name], step_scope, diagnostics)
         steps.append(
             Step(
                 name=name,
@@ -185,11 +220,79 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                 origin=step_origin[name],
                 options=step_options[name],
                 prev=tuple(prev),
+                prelude=_prelude_of(scope, books, reference_of),
             )
         )
+    root = books[""]
     return replace(
         pipeline,
         steps=tuple(steps),
-        prelude=tuple(imports + functions),
+        prelude=tuple(root.imports + root.functions),
         diagnostics=pipeline.diagnostics + tuple(diagnostics),
     )
+
+
+def _reference_names(pipeline: Pipeline, step_scope: dict[str, str]) -> list[Diagnostic]:
+    """A reference named like a step of its notebook: their steps' names would collide."""
+    found = []
+    for notebook in pipeline.notebooks:
+        if notebook.scope in step_scope:
+            name = notebook.scope.rpartition("/")[2]
+            found.append(
+                D.REFERENCE_IS_STEP_NAME(
+                    f"notebook:{name} is named like step '{name}' of the same notebook; the "
+                    f"referenced notebook's steps are named {name}/..., which must not be "
+                    "taken for that step",
+                    notebook.reference,
+                    hint=f"rename the reference or the step, e.g. notebook:{name}-notebook",
+                )
+            )
+    return found
+
+
+def _resolved_prev(
+    name: str,
+    scope: str,
+    declared: list[Dependency],
+    step_scope: dict[str, str],
+    diagnostics: list[Diagnostic],
+) -> list[Dependency]:
+    """A step's prev: names, read within its own notebook: a step of it, or a notebook it
+    references (every step of that notebook then runs before)."""
+    local = {s.rpartition("/")[2]: s for s, sc in step_scope.items() if sc == scope}
+    prev: list[Dependency] = []
+    for dep in declared:
+        target = qualified(scope, dep.step)
+        if target == name:
+            diagnostics.append(
+                D.PREV_SELF(
+                    f"step '{name}' names itself in prev:{dep.step}",
+                    dep.origin,
+                    hint=f"remove prev:{dep.step}",
+                )
+            )
+            continue
+        if dep.step in local:
+            targets = [local[dep.step]]
+        else:
+            inside = target + "/"
+            targets = [s for s in step_scope if s.startswith(inside)]
+        if not targets:
+            from difflib import get_close_matches  # only for a hint: imported when one is due
+
+            close = get_close_matches(dep.step, list(local), n=1)
+            hint = (
+                f"did you mean prev:{close[0]}?" if close else f"the steps are: {', '.join(local)}"
+            )
+            diagnostics.append(
+                D.PREV_UNKNOWN(
+                    f"prev:{dep.step} names no step of this notebook",
+                    dep.origin,
+                    hint=hint,
+                )
+            )
+            continue
+        for step in targets:
+            if all(d.step != step for d in prev):
+                prev.append(Dependency(step, dep.reason, dep.origin, dep.variable))
+    return prev

@@ -1,7 +1,9 @@
 """Pass: the ``pipeline-metrics`` cells -> the names reported as pipeline metrics.
 
 One name per line, bare (``accuracy``) or printed (``print(accuracy)``, Kale's spelling).
-Which step reports each one is decided by the data flow, like any other read.
+Which step reports each one is decided by the data flow, like any other read. In a composition
+every notebook's metrics are reported; a name two notebooks report is reported under
+``SCOPE/NAME`` for the referenced ones (the root keeps the bare name), so both are seen.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def _names(expression: ast.expr) -> list[str] | None:
 
 def metrics(pipeline: Pipeline) -> Pipeline:
     diagnostics: list[Diagnostic] = []
-    found: dict[str, Metric] = {}
+    found: dict[tuple[str, str], Metric] = {}  # (scope, name) -> metric
     for cell in pipeline.cells:
         if cell.tags.role is not Role.METRICS:
             continue
@@ -48,9 +50,16 @@ def metrics(pipeline: Pipeline) -> Pipeline:
                 )
                 continue
             for name in names:
-                found.setdefault(name, Metric(name, origin))
+                found.setdefault((cell.scope, name), Metric(name, origin))
+    scopes_of: dict[str, list[str]] = {}
+    for scope, name in found:
+        scopes_of.setdefault(name, []).append(scope)
+    labelled = tuple(
+        replace(metric, label=f"{scope}/{name}") if scope and len(scopes_of[name]) > 1 else metric
+        for (scope, name), metric in found.items()
+    )
     return replace(
         pipeline,
-        metrics=tuple(found.values()),
+        metrics=labelled,
         diagnostics=pipeline.diagnostics + tuple(diagnostics),
     )

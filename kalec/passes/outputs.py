@@ -1,7 +1,8 @@
 """Pass: each step's outputs are exactly the variables later steps read from it.
 
 Nothing else is saved: a step's temporary variables never cost a write. Metrics are attached to
-the step that produces their value.
+the step that produces their value, under the name they are reported as (``scope/name`` where
+two notebooks of a composition report a name; the variable is the part after the last ``/``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def outputs(pipeline: Pipeline) -> Pipeline:
     reported: dict[str, list[str]] = defaultdict(list)
     for metric in pipeline.metrics:
         if metric.producer:
-            reported[metric.producer].append(metric.name)
+            reported[metric.producer].append(metric.reported)
     steps = tuple(
         replace(s, outputs=tuple(consumed.get(s.name, ())), metrics=tuple(reported.get(s.name, ())))
         for s in pipeline.steps

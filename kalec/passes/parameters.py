@@ -86,11 +86,16 @@ def param_type(value: object) -> ParamType | None:
 
 
 def parameters(pipeline: Pipeline) -> Pipeline:
+    """Each notebook's parameters (the last assignment of a name is its default); in a
+    composition one parameter per name, declared by the notebook nearest the root: the root's
+    own, else the first in reading order. (In the program a composition stands for, a
+    parameters cell assigns only the names it declares for the pipeline.)"""
     diagnostics: list[Diagnostic] = []
-    found: dict[str, Param] = {}
+    by_scope: dict[str, dict[str, Param]] = {}
     for cell in pipeline.cells:
         if cell.tags.role is not Role.PARAMETERS:
             continue
+        found = by_scope.setdefault(cell.scope, {})
         tree = parse(cell.analyzed)
         for statement in tree.body:
             origin = Origin(cell.number, statement.lineno)
@@ -176,8 +181,12 @@ def parameters(pipeline: Pipeline) -> Pipeline:
                     )
                 )
             found[target.id] = Param(target.id, kind, value, origin)
+    declared: dict[str, Param] = {}
+    for scope in sorted(by_scope, key=lambda s: s != ""):  # the root first, then reading order
+        for name, param in by_scope[scope].items():
+            declared.setdefault(name, param)
     return replace(
         pipeline,
-        params=tuple(found.values()),
+        params=tuple(declared.values()),
         diagnostics=pipeline.diagnostics + tuple(diagnostics),
     )

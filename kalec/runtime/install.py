@@ -31,8 +31,12 @@ def satisfied(requirement: str) -> bool:
         return False
 
 
-def install_missing(packages: list[str], no_deps: list[str] = ()) -> list[str]:
-    """pip-install the requirements not yet satisfied; return them (empty: pip did not run)."""
+def install_missing(
+    packages: list[str], no_deps: list[str] = (), index_urls: list[str] = ()
+) -> list[str]:
+    """pip-install the requirements not yet satisfied; return them (empty: pip did not run).
+    ``index_urls``: the package index to install from, then extra ones (``--index-url``,
+    ``--extra-index-url``), as the user gave them when building."""
     missing = [r for r in packages if not satisfied(r)]
     missing_no_deps = [r for r in no_deps if not satisfied(r)]
     if not missing and not missing_no_deps:
@@ -45,6 +49,8 @@ def install_missing(packages: list[str], no_deps: list[str] = ()) -> list[str]:
     ):
         subprocess.run([sys.executable, "-m", "ensurepip", "--user"], env=env, check=True)
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-warn-script-location"]
+    for number, url in enumerate(index_urls):
+        pip += ["--index-url" if number == 0 else "--extra-index-url", url]
     if missing:
         subprocess.run([*pip, *missing], env=env, check=True)
     if missing_no_deps:
@@ -54,4 +60,6 @@ def install_missing(packages: list[str], no_deps: list[str] = ()) -> list[str]:
 
 if __name__ == "__main__":
     wanted = json.loads(sys.argv[1])
-    install_missing(wanted.get("packages", []), wanted.get("no_deps", []))
+    install_missing(
+        wanted.get("packages", []), wanted.get("no_deps", []), wanted.get("index_urls", [])
+    )

@@ -75,13 +75,22 @@ class _Cells:
         self.source = os.path.basename(source)
         self.names: dict[str, int] = {}
 
-    def filename(self, cell: int) -> str:
-        name = f"{self.source}, cell {cell}"
+    def filename(self, cell: int, name: str | None = None) -> str:
+        """The name tracebacks show for a cell: ``nb.ipynb, cell 4`` (``name``, in a
+        composition: the notebook the cell is in and its number there)."""
+        name = name or f"{self.source}, cell {cell}"
         self.names[name] = cell
         return name
 
-    def run(self, code: str, cell: int, namespace: dict[str, Any], show_last: bool) -> None:
-        filename = self.filename(cell)
+    def run(
+        self,
+        code: str,
+        cell: int,
+        namespace: dict[str, Any],
+        show_last: bool,
+        name: str | None = None,
+    ) -> None:
+        filename = self.filename(cell, name)
         lines = code.splitlines(keepends=True)
         linecache.cache[filename] = (len(code), None, lines, filename)
         tree = ast.parse(code, filename)
@@ -242,6 +251,10 @@ def _run_code(
 ) -> None:
     """Parameters, prelude, repeated imports, inputs, then the step's own cells."""
     step = spec["step"]
+    for folder in reversed(spec.get("paths", [])):  # a referenced notebook's local modules
+        found = os.path.abspath(folder)
+        if found not in sys.path:
+            sys.path.insert(1 if sys.path and sys.path[0] in ("", os.getcwd()) else 0, found)
     whole = set(spec.get("whole_number_params", ()))
     namespace.update({k: _whole_numbers(v) if k in whole else v for k, v in params.items()})
     for name in spec.get("none_if_empty_params", ()):  # default None, carried as a string
@@ -309,8 +322,8 @@ def _save_outputs(
                 "(or give another --run-dir) and run again",
                 phase="save",
             ) from error
-    for name in spec.get("metrics", []):
-        result.metrics[name] = metric_value(namespace.get(name))
+    for name in spec.get("metrics", []):  # "accuracy", or "train/accuracy" in a composition
+        result.metrics[name] = metric_value(namespace.get(name.rpartition("/")[2]))
     result.seconds = time.perf_counter() - started
     return result
 
@@ -319,7 +332,7 @@ def _run_cell(
     cells: _Cells, cell: dict[str, Any], namespace: dict[str, Any], show_last: bool
 ) -> None:
     try:
-        cells.run(cell["code"], cell["cell"], namespace, show_last)
+        cells.run(cell["code"], cell["cell"], namespace, show_last, cell.get("name"))
     except BaseException as error:
         # SystemExit and KeyboardInterrupt too: in a kernel, sys.exit() or a raised
         # KeyboardInterrupt in a cell is an error of that cell, which ends a top-to-bottom run

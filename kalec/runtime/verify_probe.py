@@ -37,7 +37,7 @@ def save(namespace: dict[str, Any], number: int) -> None:
         except Exception as error:  # what cannot be saved is reported, never ends the kernel
             saved["values"][name] = {"error": f"{type(error).__name__}: {error}"}
     for name in request.get("metrics", []):
-        saved["metrics"][name] = metric_value(namespace.get(name))
+        saved["metrics"][name] = metric_value(namespace.get(name.rpartition("/")[2]))
     with open(os.path.join(folder, f"saved-{number}.json"), "w", encoding="utf-8") as handle:
         json.dump(saved, handle)
 

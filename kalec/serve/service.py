@@ -65,11 +65,12 @@ class ServiceError(KalecError):
         diagnostics: list[dict[str, Any]] | None = None,
         cell: int | None = None,
         line: int | None = None,
+        notebook: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.diagnostics = diagnostics or []
-        self.cell, self.line = cell, line
+        self.cell, self.line, self.notebook = cell, line, notebook
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {
@@ -78,6 +79,8 @@ class ServiceError(KalecError):
             "cell": self.cell,
             "line": self.line,
         }
+        if self.notebook:  # the cell is one of this referenced notebook's
+            error["notebook"] = self.notebook
         if self.diagnostics:
             error["diagnostics"] = self.diagnostics
         return {"error": error}
@@ -159,14 +162,42 @@ def _empty_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="kalec-service-"))
 
 
-@sized(128 * 2**20, lambda source, text, pipeline: 8 * len(text) + 10_000)
-def _compile(source: Path, text: str) -> Any:
-    """Compiling reads nothing but the text (its path only names it): the same notebook posted
-    again, as an editor's panel re-checks it on every save, is answered from memory. Pipelines
-    are immutable, so threads share them safely."""
+@sized(128 * 2**20, lambda source, text, found: 8 * len(text) + 10_000)
+def _compiled_with_stamps(source: Path, text: str) -> tuple[Any, tuple]:
     from kalec.compiler import compile_notebook
+    from kalec.frontend.compose import ReferenceOutside
 
-    return compile_notebook(source, text)
+    try:
+        pipeline = compile_notebook(source, text, confine=source.parent)
+    except ReferenceOutside as error:
+        raise ServiceError(400, "bad_field", f"nb: {error}") from None
+    return pipeline, _stamps(pipeline)
+
+
+def _stamps(pipeline: Any) -> tuple:
+    """What the notebooks a composition references look like on disk now."""
+    from kalec.ir.places import notebook_path
+
+    found = []
+    for notebook in pipeline.notebooks:
+        try:
+            stat = Path(notebook_path(pipeline, notebook.scope)).stat()
+            found.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
+        except OSError:
+            found.append(None)
+    return tuple(found)
+
+
+def _compile(source: Path, text: str) -> Any:
+    """Compiling reads nothing but the text (its path only names it) and, in a composition,
+    the notebooks it references (inside the notebook's folder only): the same notebook posted
+    again, as an editor's panel re-checks it on every save, is answered from memory while the
+    notebooks it references are unchanged. Pipelines are immutable, so threads share them."""
+    pipeline, stamps = _compiled_with_stamps(source, text)
+    if stamps and stamps != _stamps(pipeline):
+        _compiled_with_stamps.cache.clear()
+        pipeline, _ = _compiled_with_stamps(source, text)
+    return pipeline
 
 
 @sized(64 * 2**20, lambda source, text, target, options, out: len(text) + len(out))
@@ -204,6 +235,8 @@ def compiled(nb: Any, name: str | None, folder: Path | None) -> Any:
     except NotebookError as error:
         raise ServiceError(400, "not_a_notebook", f"nb: {error}") from None
     if pipeline.has_errors:
+        from kalec.ir.places import diagnostic_data
+
         errors = [d for d in pipeline.diagnostics if d.severity is Severity.ERROR]
         first = errors[0]
         raise ServiceError(
@@ -211,8 +244,9 @@ def compiled(nb: Any, name: str | None, folder: Path | None) -> Any:
             "refused",
             f"{len(errors)} error{'s' * (len(errors) != 1)} in the notebook; the first: "
             f"{first.message}",
-            diagnostics=[d.as_dict() for d in pipeline.diagnostics],
-            cell=first.origin.cell if first.origin else None,
+            diagnostics=[diagnostic_data(pipeline, d) for d in pipeline.diagnostics],
+            cell=diagnostic_data(pipeline, first)["cell"],
+            notebook=diagnostic_data(pipeline, first)["notebook"],
             line=first.origin.line if first.origin and first.origin.line else None,
         )
     return pipeline
@@ -304,6 +338,8 @@ def build(
         raise ServiceError(501, "unavailable", str(error)) from None
     except BackendError as error:
         raise ServiceError(422, "refused", str(error)) from None
+    from kalec.ir.places import diagnostic_data
+
     stem = source.name.removesuffix(".ipynb")
     return {
         "target": target,
@@ -312,7 +348,9 @@ def build(
         "text": text,
         "steps": len(pipeline.steps),
         "diagnostics": [
-            d.as_dict() for d in pipeline.diagnostics if d.severity is not Severity.NOTE
+            diagnostic_data(pipeline, d)
+            for d in pipeline.diagnostics
+            if d.severity is not Severity.NOTE
         ],
     }
 

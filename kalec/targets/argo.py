@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from kalec.cluster_names import digest, normalized_name, pipeline_name
+from kalec.cluster_names import pipeline_name
 from kalec.ir import Pipeline, Step
 from kalec.packaging.packages import Packages
 from kalec.packaging.step_spec import (
@@ -34,8 +34,11 @@ from kalec.packaging.step_spec import (
 )
 from kalec.runtime.params import format_value
 from kalec.targets import BackendError
+from kalec.targets.argo_composition import NotebookDags
+from kalec.targets.argo_names import Placeholder, artifact_name, k8s_name, unique
 from kalec.targets.escaping import placeholder_free, py_literal, py_text
 from kalec.targets.identifiers import spec_literal
+from kalec.targets.nesting import Member, Nesting
 from kalec.targets.options import ArgoOptions
 from kalec.targets.templating import render
 
@@ -48,28 +51,6 @@ VOLUME_NAME = "kalec-data"
 
 class ArgoError(BackendError):
     """The pipeline cannot be expressed as an Argo workflow (names Kubernetes cannot hold)."""
-
-
-def k8s_name(name: str) -> str:
-    """A DNS-1123 label: lower-case letters, digits and '-', at most 63 characters; a longer
-    name keeps its start and gains a digest of the whole, so two long names stay apart."""
-    label = normalized_name(name) or "step"
-    if len(label) > 63:
-        label = label[:50].strip("-") + "-" + digest(name)
-    return label
-
-
-def artifact_name(variable: str) -> str:
-    """An Argo artifact name (letters, digits, '-', '_') for a variable; the variable's own name
-    when it is one, else its ASCII part and a digest."""
-    if re.fullmatch(r"[A-Za-z0-9_-]{1,100}", variable):
-        return variable
-    ascii_part = re.sub(r"[^A-Za-z0-9_]+", "_", variable)[:50]
-    return f"{ascii_part}-{digest(variable)}".lstrip("-")
-
-
-class Placeholder(str):
-    """Text kalec writes that holds placeholders Argo is meant to substitute."""
 
 
 def _user_placeholders(node: Any, path: str = "") -> list[tuple[str, str]]:
@@ -105,7 +86,7 @@ _Dumper.add_representer(str, _literal_block)
 _Dumper.add_representer(Placeholder, _literal_block)
 
 
-class _Lowering:
+class _Lowering(NotebookDags):
     def __init__(self, pipeline: Pipeline, options: ArgoOptions) -> None:
         self.pipeline = pipeline
         self.options = options
@@ -113,15 +94,9 @@ class _Lowering:
         self.image = base_image(pipeline, options.image)
         self.volume = options.data == "volume"
         self.templates = self._template_names()
-        self.entrypoint = self._unique("pipeline", set(self.templates.values()))
+        self.entrypoint = unique("pipeline", set(self.templates.values()))
         self.param_types = {p.name: p.type.value for p in pipeline.params}
-
-    @staticmethod
-    def _unique(name: str, taken: set[str]) -> str:
-        candidate, n = name, 2
-        while candidate in taken:
-            candidate, n = f"{name}-{n}", n + 1
-        return candidate
+        self.nesting = Nesting(pipeline)
 
     def _template_names(self) -> dict[str, str]:
         names: dict[str, str] = {}
@@ -162,8 +137,9 @@ class _Lowering:
             outputs=repr(output_folders),
             metrics_folder=py_literal(metrics_folder),
             metric_files=py_literal({m: artifact_name(m) for m in step.metrics}),
-            html=py_literal(None if self.volume else HTML_PAGE),
+            html=py_literal(None if self.volume or not self._page(step) else HTML_PAGE),
             packages=py_literal(packages),
+            index_urls=py_literal(list(self.options.index_urls)),
         )
         if "{{" in source.replace("{{workflow.uid}}", ""):
             raise AssertionError("a step's script holds an Argo placeholder it should not")
@@ -212,14 +188,14 @@ class _Lowering:
                 {"name": artifact_name(n), "path": output_folders[n]} for n in step.outputs
             ]
             # the step's cells and what they showed, one HTML file, kept even when it fails
-            outputs["artifacts"].append(
+            outputs["artifacts"] += [
                 {
                     "name": HTML_ARTIFACT,
                     "path": HTML_PAGE,
                     "optional": True,
                     "archive": {"none": {}},
                 }
-            )
+            ][: self._page(step)]
         if step.metrics:
             outputs["parameters"] = [
                 {
@@ -237,13 +213,20 @@ class _Lowering:
         template["script"] = script
         return template
 
-    def task(self, step: Step) -> dict[str, Any]:
+    @staticmethod
+    def _page(step: Step) -> int:
+        """1 when the step's cells become an HTML page (not under ``report:disabled``)."""
+        return int(step.options.report is not False)
+
+    def task(self, step: Step, scope: str = "") -> dict[str, Any]:
         task: dict[str, Any] = {
             "name": self.templates[step.name],
             "template": self.templates[step.name],
         }
-        if step.upstream:
-            task["dependencies"] = [self.templates[s] for s in step.upstream]
+        member = Member(step.name, True)
+        after = self.nesting.after(scope, member, set())
+        if after:
+            task["dependencies"] = [self._task_name(m) for m in after]
         arguments: dict[str, Any] = {}
         params = step_params(self.pipeline, step)
         if params:
@@ -254,13 +237,7 @@ class _Lowering:
         inputs = step.artifact_inputs()
         if inputs and not self.volume:
             arguments["artifacts"] = [
-                {
-                    "name": artifact_name(n),
-                    "from": Placeholder(
-                        f"{{{{tasks.{self.templates[p]}.outputs.artifacts.{artifact_name(n)}}}}}"
-                    ),
-                }
-                for n, p in inputs
+                {"name": artifact_name(n), "from": self._artifact(scope, p, n)} for n, p in inputs
             ]
         if arguments:
             task["arguments"] = arguments
@@ -298,11 +275,9 @@ class _Lowering:
             ]
         if volumes:
             spec["volumes"] = volumes
-        dag = {
-            "name": self.entrypoint,
-            "dag": {"tasks": [self.task(s) for s in self.pipeline.steps]},
-        }
-        spec["templates"] = [dag] + [self.template(s) for s in self.pipeline.steps]
+        self._plan_notebooks()
+        dags = [self.dag("")] + [self.dag(scope) for scope in self.dags]
+        spec["templates"] = dags + [self.template(s) for s in self.pipeline.steps]
         metadata: dict[str, Any] = {
             "generateName": pipeline_name(settings.name)[:56] + "-",
             "labels": {"kalec/pipeline": k8s_name(settings.name)},

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kalec.cluster_names import pipeline_name
-from kalec.ir import ParamType, Pipeline, Step
+from kalec.ir import Pipeline, Step
 from kalec.packaging.packages import Packages
 from kalec.packaging.runtime_bundle import install_source
 from kalec.packaging.step_spec import (
@@ -28,6 +28,16 @@ from kalec.packaging.step_spec import (
 from kalec.targets import BackendError
 from kalec.targets.escaping import code_literal, py_literal, py_text
 from kalec.targets.identifiers import identifier, spec_literal
+from kalec.targets.kfp_composition import NotebookPipelines
+from kalec.targets.kfp_names import (
+    ANNOTATIONS,
+    HELPERS,
+    KFP_RESERVED,
+    argument,
+    artifact_type,
+    function_name,
+)
+from kalec.targets.nesting import Nesting
 from kalec.targets.options import KfpOptions
 from kalec.targets.templating import fill, render
 
@@ -40,26 +50,19 @@ _MODULE_NAMES = {
     "dsl",
     "kubernetes",
     "Artifact",
+    "Dataset",
+    "Model",
     "Input",
     "Metrics",
     "Output",
     "HTML",
     "BASE_IMAGE",
+    "PIP_INDEX_URLS",
     "pipeline",
     "pathlib",
     "_kalec_step",
     "_kalec_runtime",
     *dir(builtins),
-}
-_HELPERS = {"_kalec_step", "_kalec_runtime"}
-_KFP_RESERVED = {"Output"}  # kfp refuses a component argument of this name
-_ANNOTATIONS = {
-    ParamType.INT: "int",
-    ParamType.FLOAT: "float",
-    ParamType.STR: "str",
-    ParamType.BOOL: "bool",
-    ParamType.LIST: "list",
-    ParamType.DICT: "dict",
 }
 _CPU, _MEMORY = "cpu", "memory"
 
@@ -71,28 +74,12 @@ def _yaml_name(script_name: str) -> str:
     return script_name.removesuffix(".py") + ".yaml"
 
 
-def _function_name(step: str, taken: set[str]) -> str:
-    """The step's function: an identifier that starts with a letter, since kfp names the
-    component after it and a leading ``_`` leaves kfp an empty or clashing name."""
-    name = identifier(step)
-    return identifier(name if name[0].isalpha() else "step" + name, taken)
-
-
-def _argument(name: str, taken: set[str]) -> str:
-    """A component argument for a variable or parameter: kfp names inputs and outputs after
-    the arguments and wants an ASCII letter first."""
-    text = identifier(name).lstrip("_")
-    if not text or not ("a" <= text[0].lower() <= "z"):
-        text = "v_" + text
-    return identifier(text, taken)
-
-
 def _dict_text(pairs: list[tuple[str, str]]) -> str:
     """``{'name': argument, ...}``: names as literals, arguments as the identifiers they are."""
     return "{" + ", ".join(f"{py_literal(k)}: {v}" for k, v in pairs) + "}"
 
 
-class _Lowering:
+class _Lowering(NotebookPipelines):
     def __init__(self, pipeline: Pipeline, options: KfpOptions) -> None:
         self.pipeline = pipeline
         self.options = options
@@ -100,36 +87,32 @@ class _Lowering:
         self.default_image = base_image(pipeline, options.image)
         self.param_names = {p.name for p in pipeline.params}
         taken = set(_MODULE_NAMES) | self.param_names
-        self.functions = {s.name: _function_name(s.name, taken) for s in pipeline.steps}
+        self.functions = {s.name: function_name(s.name, taken) for s in pipeline.steps}
         self.kubernetes = identifier("kubernetes", self.param_names | set(self.functions.values()))
         self.output_args: dict[str, dict[str, str]] = {}  # step -> variable -> argument name
         self.uses_kubernetes = False
 
-    def step(self, step: Step, tasks: dict[str, str]) -> dict[str, Any]:
-        taken: set[str] = _HELPERS | _KFP_RESERVED
+    def step(self, step: Step) -> dict[str, Any]:
+        taken: set[str] = HELPERS | KFP_RESERVED
         signature: list[str] = []
-        params = [(name, _argument(name, taken)) for name in step_params(self.pipeline, step)]
+        params = [(name, argument(name, taken)) for name in step_params(self.pipeline, step)]
         declared = {p.name: p for p in self.pipeline.params}
-        signature += [f"{arg}: {_ANNOTATIONS[declared[name].type]}" for name, arg in params]
+        signature += [f"{arg}: {ANNOTATIONS[declared[name].type]}" for name, arg in params]
         inputs = [
-            (name, producer, _argument(name, taken)) for name, producer in step.artifact_inputs()
+            (name, producer, argument(name, taken)) for name, producer in step.artifact_inputs()
         ]
-        signature += [f"{arg}: Input[Artifact]" for _, _, arg in inputs]
-        outputs = [(name, _argument(name + "_out", taken)) for name in step.outputs]
+        signature += [f"{arg}: Input[{artifact_type(name)}]" for name, _, arg in inputs]
+        outputs = [(name, argument(name + "_out", taken)) for name in step.outputs]
         self.output_args[step.name] = dict(outputs)
-        signature += [f"{arg}: Output[Artifact]" for _, arg in outputs]
-        metrics_arg = _argument("metrics", taken) if step.metrics else None
+        signature += [f"{arg}: Output[{artifact_type(name)}]" for name, arg in outputs]
+        metrics_arg = argument("metrics", taken) if step.metrics else None
         if metrics_arg:
             signature.append(f"{metrics_arg}: Output[Metrics]")
-        html_arg = _argument("cells_html", taken)
-        signature.append(f"{html_arg}: Output[HTML]")
+        html_arg = None
+        if step.options.report is not False:  # report:disabled: no page of the step's cells
+            html_arg = argument("cells_html", taken)
+            signature.append(f"{html_arg}: Output[HTML]")
 
-        task = tasks[step.name]
-        arguments = [f"{arg}={name}" for name, arg in params]
-        arguments += [
-            f"{arg}={tasks[producer]}.outputs[{self.output_args[producer][name]!r}]"
-            for name, producer, arg in inputs
-        ]
         image = step.options.image or self.default_image
         packages = py_literal(self.packages.for_step(step))
         function = self.functions[step.name]
@@ -144,20 +127,19 @@ class _Lowering:
                 "inputs": _dict_text([(name, arg) for name, _, arg in inputs]),
                 "outputs": _dict_text(outputs),
                 "metrics": metrics_arg or "None",
-                "html": html_arg,
+                "html": html_arg or "None",
             },
             "component_fields": {
                 "function": function,
                 "image": "BASE_IMAGE" if image == self.default_image else py_literal(image),
                 "packages": packages,
             },
-            "call": f"{task} = {function}({', '.join(arguments)})",
-            "settings": self.settings(step, task, tasks, {producer for _, producer, _ in inputs}),
+            "arguments": [(arg, name) for name, arg in params]
+            + [(arg, (producer, name)) for name, producer, arg in inputs],
         }
 
-    def settings(self, step: Step, task: str, tasks: dict[str, str], fed_by: set[str]) -> list[str]:
-        lines = [f"{task}.set_display_name({py_literal(step.name)})"]
-        after = [tasks[name] for name in step.upstream if name not in fed_by]
+    def settings(self, step: Step, task: str, after: list[str]) -> list[str]:
+        lines = [f"{task}.set_display_name({py_literal(step.name.rpartition('/')[2])})"]
         if after:
             lines.append(f"{task}.after({', '.join(after)})")
         options = step.options
@@ -196,16 +178,33 @@ class _Lowering:
         return lines + kubernetes
 
     def render(self) -> str:
-        taken = self.param_names | set(self.functions.values()) | {self.kubernetes}
-        tasks = {
+        taken = self.param_names | set(self.functions.values())
+        taken |= {self.kubernetes, "NamedTuple"}
+        self.tasks = {
             s.name: identifier(f"{self.functions[s.name]}_task", taken) for s in self.pipeline.steps
         }
-        steps = [self.step(s, tasks) for s in self.pipeline.steps]
+        self.nesting = Nesting(self.pipeline)
+        self.notebook_functions = {
+            scope: function_name(scope.rpartition("/")[2] + "_notebook", taken)
+            for scope in self.nesting.scopes
+        }
+        self.notebook_tasks = {
+            scope: identifier(f"{function}_task", taken)
+            for scope, function in self.notebook_functions.items()
+        }
+        self.steps = {s.name: self.step(s) for s in self.pipeline.steps}
+        steps = list(self.steps.values())
         # a default of None travels as "" (the step turns it back into None): kfp has no
         # value for an unset optional parameter
         signature = ", ".join(
-            f"{p.name}: {_ANNOTATIONS[p.type]} = {py_literal('' if p.default is None else p.default)}"
+            f"{p.name}: {ANNOTATIONS[p.type]} = {py_literal('' if p.default is None else p.default)}"
             for p in self.pipeline.params
+        )
+        self.exports, self.notebook_params, self.imports, self.notebook_argument = {}, {}, {}, {}
+        notebooks = "".join(
+            self.notebook_pipeline(scope)
+            for scope in sorted(self.nesting.scopes, key=lambda s: -s.count("/"))
+            if self.nesting.members(scope)
         )
         settings = self.pipeline.settings
         script_name = self.options.script_name
@@ -221,10 +220,7 @@ class _Lowering:
             "\n" + fill("kfp_component.py.template", **step["component_fields"]).rstrip("\n")
             for step in steps
         )
-        body = []
-        for step in steps:
-            body.append(f"    {step['call']}")
-            body += [f"    {line}" for line in step["settings"]]
+        body = self.body("", {})
         if not self.uses_kubernetes:
             kubernetes_import = ""
         elif self.kubernetes == "kubernetes":
@@ -244,12 +240,15 @@ class _Lowering:
             yaml_literal=py_literal(_yaml_name(script_name)),
             kubernetes_import=kubernetes_import,
             base_image=py_literal(self.default_image),
+            index_urls=py_literal(list(self.options.index_urls)),
             step_functions=step_functions,
             components=components,
             name=py_literal(pipeline_name(settings.name)),
             description=py_literal(description(self.pipeline)),
             pipeline_signature=signature,
             pipeline_body="\n".join(body),
+            notebook_pipelines=notebooks,
+            named_tuple_import="from typing import NamedTuple\n\n" if notebooks else "",
             install_source=code_literal(install_source()),
         )
 

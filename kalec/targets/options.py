@@ -30,6 +30,7 @@ class KfpOptions:
     image: str | None = None  # default base image of every step
     packages: tuple[str, ...] = ()  # requirement overrides (--package)
     script_name: str = "pipeline.kfp.py"
+    index_urls: tuple[str, ...] = ()  # where steps install from: the index, then extra ones
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class ArgoOptions:
     data: str = "artifacts"  # or "volume"
     volume_claim: str | None = None  # an existing claim, for data=volume
     volume_size: str = "1Gi"  # size of the claim made for each run, for data=volume
+    index_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,16 @@ def options_for(
     argo_data: str = "artifacts",
     argo_volume_claim: str | None = None,
     argo_volume_size: str = "1Gi",
+    index_urls: tuple[str, ...] = (),
 ) -> TargetOptions:
     """The options of ``target`` from what a user chose (``output``: where the result goes,
     which names the kfp-py script)."""
     if target in ("kfp-py", "yaml"):
         return KfpOptions(
-            image=image, packages=packages, script_name=script_name_for(output, notebook)
+            image=image,
+            packages=packages,
+            script_name=script_name_for(output, notebook),
+            index_urls=index_urls,
         )
     if target == "argo":
         return ArgoOptions(
@@ -74,8 +80,25 @@ def options_for(
             data=argo_data,
             volume_claim=argo_volume_claim,
             volume_size=argo_volume_size,
+            index_urls=index_urls,
         )
     return IrOptions()
+
+
+PYPI = "https://pypi.org/simple"
+
+
+def index_urls(index_url: str | None, extra: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The package indexes steps install from, the main one first (PyPI when only extra ones
+    are given); ``ValueError`` naming a value that is no http(s) URL."""
+    import re
+
+    for url in [index_url or "", *extra]:
+        if url and not re.fullmatch(r"https?://[^\s'\"{}\\<>`]+", url):
+            raise ValueError(f"{url!r} is not an http(s) URL of a package index")
+    if not index_url and not extra:
+        return ()
+    return (index_url or PYPI, *extra)
 
 
 def option_problems(

@@ -10,6 +10,8 @@ seeds its own, so that both runs draw the same numbers.
 
 from __future__ import annotations
 
+import ast
+import copy
 import json
 import os
 import time
@@ -63,6 +65,49 @@ class KernelRun:
     outputs: dict[int, list[dict[str, Any]]]  # cell -> its output records
 
 
+def inlined_program(pipeline: Pipeline, notebook: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cells a composition stands for: each reference replaced by the referenced notebook's
+    cells (the reference itself a heading), and each parameters cell assigning only the names
+    it is the pipeline's declaration of."""
+    from kalec.analysis.parsing import parse
+    from kalec.frontend.compose import inline
+    from kalec.frontend.notebook import load
+    from kalec.ir import Role
+
+    lines: dict[int, set[int]] = {}
+    for param in pipeline.params:
+        lines.setdefault(param.origin.cell, set()).add(param.origin.line)
+    cells = []
+    for item in inline(notebook, Path(pipeline.source), load).cells:
+        cell = copy.deepcopy(dict(item.raw))
+        if item.tags.reference is not None:
+            cell = {"cell_type": "markdown", "metadata": {}, "source": ""}
+        elif item.tags.role is Role.PARAMETERS:
+            source = str(cell.get("source", ""))
+            try:
+                tree = parse(source)
+            except SyntaxError:
+                tree = None
+            if tree is not None:
+                wanted = lines.get(item.number, set())
+                kept = [
+                    ast.get_source_segment(source, s) or "" for s in tree.body if s.lineno in wanted
+                ]
+                cell["source"] = "\n".join(kept)
+        cell.pop("id", None)
+        cells.append(cell)
+    return cells
+
+
+def referenced_folders(pipeline: Pipeline) -> list[str]:
+    """The folders of the notebooks a composition references, absolute."""
+    from kalec.ir.places import notebook_path
+
+    root = Path(pipeline.source).resolve().parent
+    found = [Path(notebook_path(pipeline, n.scope)).resolve().parent for n in pipeline.notebooks]
+    return [str(f) for f in dict.fromkeys(found) if f != root]
+
+
 def run_kernel(
     pipeline: Pipeline,
     probes: Probes,
@@ -82,6 +127,8 @@ def run_kernel(
             "pip install 'kalec[verify]'"
         ) from None
     notebook = nbformat.read(pipeline.source, as_version=4)
+    if pipeline.notebooks:
+        notebook.cells = [nbformat.from_dict(c) for c in inlined_program(pipeline, notebook)]
     kernel = kernel or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
     skipped = {
         number
@@ -97,6 +144,9 @@ def run_kernel(
     client.km = client.create_kernel_manager()
     client.km.transport = "ipc"  # a socket file only this user can open, not a TCP port
     env = with_kalec_importable(dict(os.environ, KALEC_VERIFY_DIR=str(folder), MPLBACKEND="Agg"))
+    folders = referenced_folders(pipeline)
+    if folders:  # a referenced notebook's local modules import, as in its steps
+        env["PYTHONPATH"] = os.pathsep.join([*folders, *filter(None, [env.get("PYTHONPATH")])])
     run = KernelRun({}, {})
     counter = iter(range(1_000_000))
     err.write(f"kalec: running the notebook top to bottom in a Jupyter kernel ({kernel}) ...\n")

@@ -118,7 +118,7 @@ def named_paths(
 def written_paths(pipeline: Pipeline, step: Step) -> list[str]:
     """Literal paths of files the step's code writes (its products, which a hit puts back)."""
     paths: dict[str, None] = {}
-    for number in pipeline.prelude + step.cells:
+    for number in step.prelude + step.cells:
         facts = pipeline.cell(number).facts
         for path in facts.file_writes if facts else ():
             if not glob.has_magic(path):
@@ -134,7 +134,7 @@ def read_paths(pipeline: Pipeline, step: Step, params: dict[str, Any]) -> list[s
     keyed as missing, so creating one later runs the step again."""
     reads: dict[str, None] = {}
     mentioned: dict[str, None] = {}
-    for number in pipeline.prelude + step.cells:
+    for number in step.prelude + step.cells:
         cell = pipeline.cell(number)
         facts = cell.facts
         for path in facts.file_reads if facts else ():

@@ -1,0 +1,150 @@
+"""kfp-py for a composition: each referenced notebook a nested ``@dsl.pipeline`` (a sub-DAG in
+the KFP UI), whose tasks are its steps and the nested pipelines of the notebooks it references.
+A mixin of the script's lowering, which provides the step functions and tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kalec.cluster_names import pipeline_name
+from kalec.ir import Pipeline, Step
+from kalec.packaging.step_spec import step_params
+from kalec.targets.escaping import py_literal, py_text
+from kalec.targets.kfp_names import ANNOTATIONS, HELPERS, KFP_RESERVED, argument, artifact_type
+from kalec.targets.nesting import Member, Nesting
+from kalec.targets.templating import fill
+
+
+def _printable(text: str) -> str:
+    """A file name as a description kfp can write anywhere in its YAML: no line breaks or
+    control characters (a path may hold them)."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+class NotebookPipelines:
+    pipeline: Pipeline
+    nesting: Nesting
+    tasks: dict[str, str]  # step -> its task's variable
+    functions: dict[str, str]  # step -> its function
+    steps: dict[str, dict[str, Any]]  # step -> what ``step`` made of it
+    output_args: dict[str, dict[str, str]]  # step -> variable -> output argument
+    notebook_functions: dict[str, str]  # scope -> its pipeline function
+    notebook_tasks: dict[str, str]  # scope -> its task's variable
+    exports: dict[str, dict[tuple[str, str], str]]  # scope -> value -> its output's name
+    # scope -> what its pipeline function takes: parameters, values, the notebook's path
+    notebook_params: dict[str, list[str]]
+    imports: dict[str, dict[tuple[str, str], str]]
+    notebook_argument: dict[str, str]
+
+    def settings(self, step: Step, task: str, after: list[str]) -> list[str]:
+        raise NotImplementedError  # the lowering's: a step task's settings lines
+
+    def body(self, scope: str, imported: dict[tuple[str, str], str]) -> list[str]:
+        """The lines of the pipeline function of notebook ``scope`` ("" the root): a task per
+        step of it and per notebook it references; ``imported``: the values its function
+        receives (producer, variable) -> argument."""
+        nesting = self.nesting
+
+        def value(producer: str, name: str) -> str:
+            return self.value_in(scope, (producer, name), imported)
+
+        def task_of(member: Member) -> str:
+            return self.tasks[member.name] if member.is_step else self.notebook_tasks[member.name]
+
+        lines: list[str] = []
+        for member in nesting.members(scope):
+            if member.is_step:
+                step = self.pipeline.step(member.name)
+                fields = self.steps[member.name]
+                received = [v for _, v in fields["arguments"] if isinstance(v, tuple)]
+                arguments = [
+                    f"{arg}={value(*v) if isinstance(v, tuple) else v}"
+                    for arg, v in fields["arguments"]
+                ]
+                call = f"{self.tasks[member.name]} = {self.functions[member.name]}"
+                settings = self.settings(
+                    step,
+                    self.tasks[member.name],
+                    [
+                        task_of(m)
+                        for m in nesting.after(scope, member, nesting.fed_by(scope, received))
+                    ],
+                )
+            else:
+                inner = member.name
+                received = nesting.inputs(inner)
+                arguments = [f"{a}={a}" for a in self.notebook_params[inner]]
+                arguments += [f"{self.imports[inner][v]}={value(*v)}" for v in received]
+                arguments.append(
+                    f"{self.notebook_argument[inner]}={py_literal(nesting.reference[inner].path)}"
+                )
+                call = f"{self.notebook_tasks[inner]} = {self.notebook_functions[inner]}"
+                after = nesting.after(scope, member, nesting.fed_by(scope, received))
+                settings = [
+                    f"{self.notebook_tasks[inner]}.set_display_name("
+                    f"{py_literal(inner.rpartition('/')[2])})"
+                ]
+                if after:
+                    settings.append(
+                        f"{self.notebook_tasks[inner]}.after({', '.join(map(task_of, after))})"
+                    )
+            lines.append(f"    {call}({', '.join(arguments)})")
+            lines += [f"    {line}" for line in settings]
+        return lines
+
+    def notebook_pipeline(self, scope: str) -> str:
+        """The nested pipeline of referenced notebook ``scope``: a sub-DAG in the KFP UI."""
+        nesting = self.nesting
+        needed = {s.name: step_params(self.pipeline, s) for s in self.pipeline.steps}
+        params = nesting.params(scope, needed)
+        declared = {p.name: p for p in self.pipeline.params}
+        taken = set(params) | HELPERS | KFP_RESERVED | {"NamedTuple"}
+        imports = {v: argument(v[1], taken) for v in nesting.inputs(scope)}
+        # kfp.local hands a nested pipeline its artifacts only when the task also passes it a
+        # parameter: each gets the notebook's path, which the UI then shows on the task too
+        notebook_arg = argument("notebook", taken)
+        self.notebook_params[scope], self.imports[scope] = params, imports
+        self.notebook_argument[scope] = notebook_arg
+        outputs_taken: set[str] = set()
+        self.exports[scope] = {v: argument(v[1], outputs_taken) for v in nesting.outputs(scope)}
+        signature = [f"{p}: {ANNOTATIONS[declared[p].type]}" for p in params]
+        signature += [f"{arg}: Input[{artifact_type(v[1])}]" for v, arg in imports.items()]
+        signature.append(f"{notebook_arg}: str")
+        fields = ", ".join(
+            f"({name!r}, {artifact_type(value[1])})" for value, name in self.exports[scope].items()
+        )
+        returns = f" -> NamedTuple('Outputs', [{fields}])" if fields else ""
+        body = self.body(scope, imports)
+        if fields:
+            result = ", ".join(
+                f"{name}={self.value_in(scope, value, imports)}"
+                for value, name in self.exports[scope].items()
+            )
+            body.append(f"    return NamedTuple('Outputs', [{fields}])({result})")
+        reference = nesting.reference[scope]
+        return fill(
+            "kfp_notebook_pipeline.py.template",
+            name=py_literal(pipeline_name(f"{self.pipeline.settings.name}-{scope}")),
+            description=py_literal(
+                _printable(f"notebook:{scope.rpartition('/')[2]} ({reference.path})")
+            ),
+            function=self.notebook_functions[scope],
+            signature=", ".join(signature),
+            returns=returns,
+            docstring=py_text(f"Notebook {reference.path}, referenced as {scope}."),
+            body="\n".join(body),
+        )
+
+    def value_in(
+        self, scope: str, value: tuple[str, str], imported: dict[tuple[str, str], str]
+    ) -> str:
+        """The expression, in notebook ``scope``'s pipeline function, of the value (producer,
+        variable): an argument it received, a step's output or a nested pipeline's."""
+        if value in imported:
+            return imported[value]
+        producer, name = value
+        holder = self.nesting.member(scope, producer)
+        if holder.is_step:
+            return f"{self.tasks[producer]}.outputs[{self.output_args[producer][name]!r}]"
+        output = self.exports[holder.name][value]
+        return f"{self.notebook_tasks[holder.name]}.outputs[{output!r}]"
