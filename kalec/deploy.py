@@ -250,6 +250,35 @@ def deploy(request: DeployRequest, out: TextIO) -> DeployResult:
         ) from None
 
 
+def list_experiments(
+    host: str, namespace: str | None = None, token: str | None = None
+) -> list[str]:
+    """The names of the experiments on the server, newest first, for a form to offer; raises
+    ``DeployError`` in words when the server cannot be asked."""
+    from kfp_server_api.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    request = DeployRequest(
+        host=host, pipeline_name="", yaml_text="", description="", experiment="",
+        namespace=namespace, token=token,
+    )  # fmt: skip
+    try:
+        client = _client(request)
+        with contextlib.redirect_stdout(io.StringIO()):
+            listed = client.list_experiments(
+                page_size=100, sort_by="created_at desc", namespace=namespace
+            )
+    except ApiException as error:
+        raise DeployError(
+            f"the Kubeflow Pipelines server at {host} answered {error.status} {error.reason}"
+        ) from None
+    except (HTTPError, OSError) as error:
+        raise DeployError(
+            f"cannot reach Kubeflow Pipelines at {host}: {_in_words(error)}"
+        ) from None
+    return [e.display_name for e in listed.experiments or [] if e.display_name]
+
+
 def _in_words(error: BaseException) -> str:
     """A connection failure as a person says it, from the chain urllib3 wraps it in."""
     import socket

@@ -10,13 +10,11 @@ variable names, file paths, the pipeline's name) is escaped for the format it go
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
 from html import escape
 
-from kalec.analysis.symbols import describe
-from kalec.ir import InputKind, Pipeline
-from kalec.ir.dag import generations
-from kalec.ir.places import place
+from kalec import graph_layout
+from kalec.graph_layout import BOX_H, LABEL_H, Arrow, Box, boxes_in_rows, describe_arrows
+from kalec.ir import Pipeline
 
 FORMATS = ("svg", "dot", "mermaid")
 MARKERS = {  # the first line of each format: how kalec knows a file is one it wrote
@@ -24,91 +22,12 @@ MARKERS = {  # the first line of each format: how kalec knows a file is one it w
     "dot": "// kalec graph",
     "mermaid": "%% kalec graph",
 }
-_CHAR = 7.2  # average width of a character of the 12 px sans-serif font, in pixels
-_BOX_H, _ROW_GAP, _COL_GAP, _MARGIN = 44, 70, 36, 24
-_LABEL_MAX = 40
-
-
-@dataclass(frozen=True)
-class Box:
-    """A step's box in the picture: its row and horizontal place."""
-
-    name: str
-    cells: tuple[int, ...]
-    row: int
-    x: float = 0.0
-    width: float = 0.0
-
-    @property
-    def caption(self) -> str:
-        numbers = ", ".join(str(n) for n in self.cells)
-        return ("cell " if len(self.cells) == 1 else "cells ") + numbers
-
-
-@dataclass(frozen=True)
-class Arrow:
-    """An edge of the picture, with what it carries from one step to the next."""
-
-    source: str
-    target: str
-    travels: tuple[str, ...]  # variables and files, as people read them
-
-    @property
-    def label(self) -> str:
-        return ", ".join(self.travels)
-
-
-def _arrows(pipeline: Pipeline) -> list[Arrow]:
-    arrows = []
-    for step in pipeline.steps:
-        for dependency in step.dependencies:
-            travels = tuple(
-                dict.fromkeys(
-                    describe(i.name)
-                    for i in step.inputs
-                    if i.producer == dependency.step
-                    and i.kind in (InputKind.ARTIFACT, InputKind.FILE)
-                )
-            )
-            arrows.append(Arrow(dependency.step, step.name, travels))
-    return arrows
 
 
 def layout(pipeline: Pipeline) -> tuple[list[Box], list[Arrow]]:
     """Boxes placed in rows (a step below every step it depends on) and the arrows."""
-    arrows = _arrows(pipeline)
-    # cells as their own notebook numbers them (a composition's steps may come from several)
-    cells = {s.name: tuple(place(pipeline, n)[1] for n in s.cells) for s in pipeline.steps}
-    order = {s.name: i for i, s in enumerate(pipeline.steps)}
-    # a composition: a referenced notebook's steps side by side, so that a box holds them
-    tops = list(dict.fromkeys(s.name.partition("/")[0] for s in pipeline.steps))
-    group = {s.name: tops.index(s.name.partition("/")[0]) for s in pipeline.steps}
-    parents: dict[str, list[str]] = {s.name: [] for s in pipeline.steps}
-    for arrow in arrows:
-        parents[arrow.target].append(arrow.source)
-    rows: list[list[Box]] = []
-    slot: dict[str, float] = {}
-    for row, generation in enumerate(generations(parents)):
-
-        def key(name: str) -> tuple[int, float, int]:  # notebook, under its parents, then order
-            above = [slot[p] for p in parents[name] if p in slot]
-            middle = sum(above) / len(above) if above else float("inf")
-            return (group[name], middle, order[name])
-
-        placed, x = [], float(_MARGIN)
-        for position, name in enumerate(sorted(generation, key=key)):
-            slot[name] = position
-            width = max(len(name), len(Box(name, cells[name], row).caption)) * _CHAR + 24
-            placed.append(Box(name, cells[name], row, x, width))
-            x += width + _COL_GAP
-        rows.append(placed)
-    widest = max((r[-1].x + r[-1].width for r in rows if r), default=0.0)
-    boxes = [  # each row centred under the widest
-        replace(box, x=box.x + (widest - (row[-1].x + row[-1].width)) / 2)
-        for row in rows
-        for box in row
-    ]
-    return boxes, arrows
+    arrows = describe_arrows(pipeline)
+    return boxes_in_rows(pipeline, arrows), arrows
 
 
 def _notebook_labels(pipeline: Pipeline) -> dict[str, str]:
@@ -118,22 +37,11 @@ def _notebook_labels(pipeline: Pipeline) -> dict[str, str]:
     }
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= _LABEL_MAX else text[: _LABEL_MAX - 1] + "\u2026"
-
-
 def to_svg(pipeline: Pipeline) -> str:
-    boxes, arrows = layout(pipeline)
-    where = {b.name: b for b in boxes}
-    rows = max((b.row for b in boxes), default=-1) + 1
-    width = max((b.x + b.width for b in boxes), default=0.0) + _MARGIN
     notebooks = _notebook_labels(pipeline)
-    above = 32 if notebooks else 0  # room for the caption of a notebook's box
-    height = _MARGIN * 2 + above + rows * _BOX_H + max(rows - 1, 0) * _ROW_GAP
-
-    def top(row: int) -> float:
-        return _MARGIN + above + row * (_BOX_H + _ROW_GAP)
-
+    drawn = graph_layout.layout(pipeline, above=32 if notebooks else 0)
+    boxes, tops = drawn.boxes, drawn.tops
+    width, height = drawn.width, drawn.height
     title = escape(pipeline.settings.name or "pipeline")
     out = [
         MARKERS["svg"],
@@ -151,38 +59,42 @@ def to_svg(pipeline: Pipeline) -> str:
         pad = max(4, 16 - 6 * scope.count("/"))
         left = min(b.x for b in inside) - pad
         right = max(b.x + b.width for b in inside) + pad
-        upper = min(top(b.row) for b in inside) - pad - 14
-        lower = max(top(b.row) for b in inside) + _BOX_H + pad
+        upper = min(tops[b.row] for b in inside) - pad - 14
+        lower = max(tops[b.row] for b in inside) + BOX_H + pad
         out.append(
             f'<g class="notebook" data-notebook="{escape(scope)}">'
             f'<rect x="{left:.1f}" y="{upper:.1f}" width="{right - left:.1f}" '
             f'height="{lower - upper:.1f}" rx="8" fill="none" stroke="#8a6d3b" '
             'stroke-dasharray="5 3"/>'
             f'<text x="{left + 6:.1f}" y="{upper + 12:.1f}" fill="#8a6d3b" font-size="11">'
-            f"{escape(_short(notebooks[scope]))}</text></g>"
+            f"{escape(graph_layout.short(notebooks[scope]))}</text></g>"
         )
-    for arrow in arrows:
-        source, target = where[arrow.source], where[arrow.target]
-        x1, y1 = source.x + source.width / 2, top(source.row) + _BOX_H
-        x2, y2 = target.x + target.width / 2, top(target.row)
-        bend = (y2 - y1) / 2
+    labels = {label.arrow: label for label in drawn.labels}
+    for index, arrow in enumerate(drawn.arrows):
+        x1, y1, cx1, cy1, cx2, cy2, x2, y2 = drawn.curve(arrow)
         out.append(
-            f'<g class="arrow"><title>{escape(arrow.source)} \u2192 {escape(arrow.target)}'
+            f'<g class="arrow" data-from="{escape(arrow.source)}" data-to="{escape(arrow.target)}">'
+            f"<title>{escape(arrow.source)} \u2192 {escape(arrow.target)}"
             f"{': ' + escape(arrow.label) if arrow.label else ''}</title>"
-            f'<path d="M {x1:.1f} {y1:.1f} C {x1:.1f} {y1 + bend:.1f} {x2:.1f} {y2 - bend:.1f} '
+            f'<path d="M {x1:.1f} {y1:.1f} C {cx1:.1f} {cy1:.1f} {cx2:.1f} {cy2:.1f} '
             f'{x2:.1f} {y2:.1f}" fill="none" stroke="#555" marker-end="url(#arrow)"/>'
         )
-        if arrow.label:
+        label = labels.get(index)
+        if label is not None:
             out.append(
-                f'<text x="{(x1 + x2) / 2 + 6:.1f}" y="{(y1 + y2) / 2 + 4:.1f}" fill="#333" '
-                f'font-size="11">{escape(_short(arrow.label))}</text>'
+                f'<rect class="label-back" x="{label.x - 2:.1f}" y="{label.y:.1f}" '
+                f'width="{label.width + 4:.1f}" height="{LABEL_H}" rx="3" fill="#fff" '
+                'fill-opacity="0.85"/>'
+                f'<text class="label" x="{label.x:.1f}" y="{label.y + 11:.1f}" fill="#333" '
+                f'font-size="11">{escape(label.text)}</text>'
             )
         out.append("</g>")
     for box in boxes:
-        y = top(box.row)
+        y = tops[box.row]
+        cells = " ".join(str(n) for n in box.cells)
         out.append(
-            f'<g class="step" data-step="{escape(box.name)}">'
-            f'<rect x="{box.x:.1f}" y="{y:.1f}" width="{box.width:.1f}" height="{_BOX_H}" '
+            f'<g class="step" data-step="{escape(box.name)}" data-cells="{cells}">'
+            f'<rect x="{box.x:.1f}" y="{y:.1f}" width="{box.width:.1f}" height="{BOX_H}" '
             'rx="6" fill="#eef4fb" stroke="#3b6ea5"/>'
             f'<text x="{box.x + box.width / 2:.1f}" y="{y + 18:.1f}" text-anchor="middle" '
             f'font-weight="bold">{escape(box.name)}</text>'

@@ -95,3 +95,40 @@ def test_the_command_writes_a_file_and_never_replaces_one_it_did_not_write(
     assert failed.returncode == 2
     assert "broken.ipynb: cell 1" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_edge_labels_never_overlap_a_fan_out_of_eight_and_its_fan_in(notebook) -> None:
+    """Kale's titanic notebook fans five arrows out of one step and five into another; here
+    eight, each label long enough to collide with its neighbours if placed at the middle."""
+    from kalec.graph_layout import LABEL_CHAR, LABEL_H
+
+    names = [f"feature_matrix_for_model_{n}" for n in range(8)]
+    cells = [(["block:featureengineering"], "\n".join(f"{v} = [{n}]" for n, v in enumerate(names)))]
+    cells += [([f"block:model{n}"], f"score_of_model_{n} = len({v})") for n, v in enumerate(names)]
+    cells.append(
+        (["block:results"], "print(" + " + ".join(f"score_of_model_{n}" for n in range(8)) + ")")
+    )
+    svg = ET.fromstring(to_svg(compile_notebook(notebook(cells))))
+    labels = [
+        (float(t.get("x")), float(t.get("y")) - 11, len(t.text) * LABEL_CHAR, LABEL_H)
+        for t in svg.iter(f"{SVG}text")
+        if t.get("class") == "label"
+    ]
+    assert len(labels) == 16
+    boxes = [
+        (float(r.get("x")), float(r.get("y")), float(r.get("width")), float(r.get("height")))
+        for g in svg.iter(f"{SVG}g")
+        if g.get("class") == "step"
+        for r in g.iter(f"{SVG}rect")
+    ]
+
+    def overlap(a: tuple, b: tuple) -> bool:
+        return (
+            a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+        )
+
+    for index, label in enumerate(labels):
+        assert not any(overlap(label, other) for other in labels[index + 1 :]), label
+        assert not any(overlap(label, box) for box in boxes), label
+    width = float(svg.get("width"))
+    assert all(x >= 0 and x + w <= width for x, _, w, _ in labels)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import socket
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from helpers import start_server
+from helpers import make_notebook, start_server
 
 TOKEN = "lab-test-token-7"
 CHROMIUM = os.environ.get("KALEC_CHROMIUM") or shutil.which("chromium") or ""
@@ -31,6 +30,16 @@ pytestmark = [
 def lab(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("lab-root")
     shutil.copy(ROOT / "examples" / "quickstart.ipynb", root / "quickstart.ipynb")
+    shutil.copytree(ROOT / "examples" / "compose", root / "compose")
+    make_notebook(  # a second notebook, whose steps' order kalec adds (notes K609)
+        root / "sections.ipynb",
+        [
+            (["block:load"], "rows = [1, 2, 3]"),
+            (["block:clean"], "rows = [r * 2 for r in rows]"),
+            (["block:report"], "print(sum(rows))"),
+        ],
+        {"kalec": {"name": "sections"}},
+    )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -44,7 +53,7 @@ def lab(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     process = start_server(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
          f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={root}", "--allow-root"],
+         f"--ServerApp.root_dir={root}", "--allow-root", "--LabApp.expose_app_in_browser=True"],
         env=env,
         ready=ready,
         log=root.parent / "lab.log",
@@ -83,7 +92,7 @@ def test_panel_chips_check_run_and_build_in_a_real_browser(lab, tmp_path: Path) 
                 expect(panel.locator(f".kalec-step[data-step='{step}']")).to_be_visible()
             expect(panel.locator(".kalec-status")).to_contain_text("4 steps, no errors")
             expect(panel.locator(".kalec-inputs").nth(1)).to_contain_text("xs ← make-data")
-            expect(panel.locator(".kalec-graph")).to_have_attribute("src", re.compile("^blob:"))
+            expect(panel.locator(".kalec-graph-overview svg g.step")).to_have_count(4)
             page.screenshot(path=str(shots / "1-panel.png"))
 
             # 2. the chip editor renames a step; the check follows (evaluate's prev: now
@@ -97,6 +106,8 @@ def test_panel_chips_check_run_and_build_in_a_real_browser(lab, tmp_path: Path) 
             expect(panel.locator(".kalec-step[data-step='base-line']")).to_be_visible()
             diagnostic = panel.locator(".kalec-diagnostic.kalec-error").first
             expect(diagnostic).to_contain_text("baseline")
+            # the cell the error points at has its chip marked
+            expect(page.locator(".kalec-chip.kalec-chip-error")).to_have_text("evaluate")
             page.screenshot(path=str(shots / "3-diagnostic.png"))
 
             # 3. clicking the diagnostic selects its cell
@@ -115,10 +126,10 @@ def test_panel_chips_check_run_and_build_in_a_real_browser(lab, tmp_path: Path) 
 
             # 4. run locally: every step reaches done, then the summary
             panel.locator(".kalec-run-button").click()
-            expect(panel.locator(".kalec-summary")).to_be_visible(timeout=120_000)
-            states = panel.locator(".kalec-run-step summary").all_inner_texts()
-            assert [s.split(":")[1].split()[0] for s in states] == ["done"] * 4, states
-            expect(panel.locator(".kalec-summary")).to_contain_text("evaluate")
+            expect(panel.locator(".kalec-run-line[data-state='ok']")).to_be_visible(timeout=120_000)
+            states = panel.locator(".kalec-step .kalec-badge").all_inner_texts()
+            assert [s.split()[0] for s in states] == ["done"] * 4, states
+            expect(panel.locator(".kalec-metrics")).to_contain_text("improvement = ")
             page.screenshot(path=str(shots / "5-run.png"))
 
             # 5. build: the kfp-py file arrives as a download
@@ -132,6 +143,184 @@ def test_panel_chips_check_run_and_build_in_a_real_browser(lab, tmp_path: Path) 
             page.screenshot(path=str(shots / "6-built.png"))
         except Exception:
             page.screenshot(path=str(shots / "failure.png"))
+            raise
+        finally:
+            browser.close()
+
+
+PANEL_WIDTH = 250  # the right sidebar's default width
+
+
+def _no_horizontal_scroll(page, selector: str) -> None:
+    """Nothing in the element is wider than it, and it does not scroll sideways."""
+    found = page.evaluate(
+        """(selector) => {
+            const root = document.querySelector(selector);
+            const box = root.getBoundingClientRect();
+            const wide = [...root.querySelectorAll('*')]
+                .filter(e => e.getClientRects().length && getComputedStyle(e).display !== 'none')
+                .filter(e => e.getBoundingClientRect().right > box.right + 1)
+                .map(e => e.className || e.tagName);
+            return {scroll: root.scrollWidth - root.clientWidth, wide: wide.slice(0, 5)};
+        }""",
+        selector,
+    )
+    assert found["scroll"] <= 0 and not found["wide"], found
+
+
+def _sidebar_width(page, width: int) -> None:
+    """Give the right sidebar ``width`` CSS pixels, as dragging its handle does."""
+    panel = page.locator("#kalec-panel")
+    handle = page.evaluate(
+        """() => [...document.querySelectorAll('#jp-main-split-panel > .lm-SplitPanel-handle')]
+            .map(h => h.getBoundingClientRect()).filter(r => r.height > 0)
+            .reduce((a, b) => (a.x > b.x ? a : b)).toJSON()"""
+    )
+    now = panel.bounding_box()
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + 300)
+    page.mouse.down()
+    page.mouse.move(handle["x"] + now["width"] - width, handle["y"] + 300, steps=5)
+    page.mouse.up()
+    assert abs(panel.bounding_box()["width"] - width) <= 8, panel.bounding_box()
+
+
+@pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])
+def test_panel_keeps_each_notebook_apart_and_fits_at_250_px(
+    lab, tmp_path: Path, theme: str
+) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect, sync_playwright
+
+    base, root = lab
+    shots = Path(os.environ.get("KALEC_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    tag = "dark" if "Dark" in theme else "light"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.set_default_timeout(60_000)
+        expect.set_options(timeout=60_000)
+        try:
+            page.goto(f"{base}/lab?reset&token={TOKEN}")
+            expect(page.locator(".jp-LabShell")).to_be_visible()
+            with contextlib.suppress(PlaywrightTimeout):
+                page.get_by_role("button", name="No", exact=True).click(timeout=3_000)
+            page.evaluate(
+                "([id, theme]) => window.jupyterapp.commands.execute(id, {theme}).then(() => null)",
+                ["apputils:change-theme", theme],
+            )
+            expect(page.locator("body")).to_have_attribute(
+                "data-jp-theme-light", "false" if tag == "dark" else "true"
+            )
+
+            # 1. the sidebar route, no notebook open: words saying what to do, no broken image
+            page.locator(".jp-SideBar.jp-mod-right [title^='kalec']").first.click()
+            panel = page.locator("#kalec-panel")
+            expect(panel.locator(".kalec-empty")).to_contain_text("Open a notebook")
+            assert panel.locator("img").count() == 0
+            page.screenshot(path=str(shots / f"panel-empty-{tag}.png"))
+
+            # 2. a notebook: its steps, and its settings read from its metadata once loaded
+            page.evaluate(
+                "(path) => window.jupyterapp.commands.execute('docmanager:open', {path}).then(() => null)",
+                "quickstart.ipynb",
+            )
+            expect(panel.locator(".kalec-status")).to_contain_text("4 steps, no errors")
+            panel.locator(".kalec-settings-box > summary").click()
+            expect(panel.locator(".kalec-settings input[name=name]")).to_have_value("quickstart")
+            panel.locator(".kalec-deploy-box > summary").click()
+            _sidebar_width(page, PANEL_WIDTH)
+            _no_horizontal_scroll(page, "#kalec-panel")
+            colours = panel.locator(".kalec-step").evaluate_all(
+                "(steps) => steps.map(s => getComputedStyle(s).borderLeftColor)"
+            )
+            assert all(a != b for a, b in zip(colours, colours[1:], strict=False)), colours
+            page.screenshot(path=str(shots / f"panel-250px-{tag}.png"))
+
+            # 3. a second notebook: its own steps, notes folded; switching back shows the first's
+            page.evaluate(
+                "(path) => window.jupyterapp.commands.execute('docmanager:open', {path}).then(() => null)",
+                "sections.ipynb",
+            )
+            expect(panel.locator(".kalec-notebook")).to_have_text("sections.ipynb")
+            expect(panel.locator(".kalec-step[data-step='clean']")).to_be_visible()
+            expect(panel.locator(".kalec-step[data-step='fit']")).to_have_count(0)
+            notes = panel.locator("details.kalec-notes")
+            expect(notes).to_have_count(1)
+            assert notes.evaluate("(d) => d.open") is False
+            expect(panel.locator(".kalec-settings input[name=name]")).to_have_value("sections")
+            page.locator(".lm-TabBar-tab", has_text="quickstart.ipynb").click()
+            expect(panel.locator(".kalec-notebook")).to_have_text("quickstart.ipynb")
+            expect(panel.locator(".kalec-status")).to_contain_text("4 steps, no errors")
+            expect(panel.locator(".kalec-step[data-step='clean']")).to_have_count(0)
+            expect(panel.locator(".kalec-step[data-step='fit']")).to_be_visible()
+
+            # 4. commands in the palette; the graph opens in a tab, readable, and a step
+            # clicked there selects its cell
+            page.keyboard.press("Control+Shift+C")
+            page.keyboard.type("kalec")
+            palette = page.locator(".lm-CommandPalette-item")
+            for label in (
+                "Kalec: Check pipeline",
+                "Kalec: Run pipeline locally",
+                "Kalec: Build pipeline",
+                "Kalec: Deploy pipeline to Kubeflow Pipelines",
+                "Kalec: Open pipeline graph",
+            ):
+                expect(palette.filter(has_text=label)).to_have_count(1)
+            palette.filter(has_text="Kalec: Open pipeline graph").click()
+            graph = page.locator("#kalec-graph")
+            expect(graph.locator("svg g.step")).to_have_count(4)
+            names = graph.locator("svg g.step text[font-weight=bold]")
+            smallest = names.evaluate_all(
+                "(texts) => Math.min(...texts.map(t => t.getBoundingClientRect().height))"
+            )
+            assert smallest >= 11, smallest  # the step names, in CSS pixels
+            graph.locator("svg g.step[data-step='evaluate']").click()
+            active = page.locator(".jp-Notebook .jp-Cell.jp-mod-active").filter(visible=True)
+            expect(active).to_contain_text("model_mse = mse(")
+            expect(graph.locator("svg g.step.kalec-current")).to_have_attribute(
+                "data-step", "evaluate"
+            )
+            page.screenshot(path=str(shots / f"graph-tab-{tag}.png"))
+
+            # 5. the Pipeline menu holds the same commands
+            page.locator(".lm-MenuBar-itemLabel", has_text="Pipeline").click()
+            expect(
+                page.locator(".lm-Menu-itemLabel", has_text="Kalec: Check pipeline")
+            ).to_be_visible()
+            page.keyboard.press("Escape")
+
+            # 6. a composition: reference cells have a chip naming the notebook, which opens
+            # it; the panel lists the steps of every notebook
+            if tag == "light":
+                page.evaluate(
+                    "(path) => window.jupyterapp.commands.execute('docmanager:open', {path})"
+                    ".then(() => null)",
+                    "compose/pipeline.ipynb",
+                )
+                expect(panel.locator(".kalec-step[data-step='train/fit']")).to_contain_text(
+                    "of models/train.ipynb"
+                )
+                chip = page.locator(".kalec-chip[data-kind='notebook']", has_text="prepare")
+                expect(chip).to_have_text("notebook: prepare (prepare.ipynb)")
+                page.screenshot(path=str(shots / "panel-composition.png"))
+                chip.click()
+                expect(page.get_by_role("tab", name="prepare.ipynb", exact=True)).to_be_visible()
+                page.get_by_role("tab", name="quickstart.ipynb", exact=True).click()
+                expect(panel.locator(".kalec-notebook")).to_have_text("quickstart.ipynb")
+
+            # 7. deploy to a server that is not there: said in words
+            host = panel.locator(".kalec-deploy input[name=host]")
+            host.fill("http://127.0.0.1:9")
+            panel.locator(".kalec-deploy-button").click()
+            expect(panel.locator(".kalec-deploy-status")).to_contain_text(
+                "cannot reach Kubeflow Pipelines at http://127.0.0.1:9", timeout=90_000
+            )
+            _no_horizontal_scroll(page, "#kalec-panel")
+            page.screenshot(path=str(shots / f"panel-deploy-error-{tag}.png"))
+        except Exception:
+            page.screenshot(path=str(shots / f"failure-{tag}.png"))
             raise
         finally:
             browser.close()

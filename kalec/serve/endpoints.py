@@ -13,6 +13,7 @@ requests are authenticated, how a notebook is found from a ``path``).
 | GET    | runs/ID                | the run's state, each step's, output, metrics| 200 |
 | POST   | runs/ID/cancel         | stop it, as Ctrl-C would                     | 200 |
 | POST   | deploy                 | upload to Kubeflow Pipelines, optionally run | 200 |
+| POST   | experiments            | the experiments on a Kubeflow Pipelines server | 200 |
 | POST   | /kale (kalec serve)    | Kale's API: the kfp-py script (and YAML), deploy on request | 200 |
 """
 
@@ -111,6 +112,12 @@ def _deploy(call: Call) -> dict[str, Any]:
     return service.deploy(nb, **fields)
 
 
+def _experiments(call: Call) -> dict[str, Any]:
+    if "host" not in call.fields:
+        raise ServiceError(400, "bad_field", "host: the Kubeflow Pipelines URL is required")
+    return service.experiments(call.fields["host"])
+
+
 def _kale(call: Call) -> dict[str, Any]:
     """Kale's endpoint: the kfp-py script (and YAML where kfp is installed), and a deployment
     to ``http://localhost:<kfp_port>`` when asked."""
@@ -173,6 +180,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "params": (dict,),
         },
     ),
+    Endpoint("experiments", "POST", "experiments", _experiments, {"host": (str,)}),
     Endpoint(
         "kale",
         "POST",

@@ -136,6 +136,7 @@ class KalecExtension(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         runtime = Path(self.serverapp.runtime_dir)
+        service.NOTEBOOKS_ROOT = Path(self.serverapp.root_dir).resolve()
         self.runs = Runs(runtime / "kalec-runs" / str(os.getpid()))
         base = url_path_join("kalec", "api", "v1")
         self.handlers.extend(

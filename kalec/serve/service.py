@@ -39,6 +39,9 @@ class Limits:
 
 
 LIMITS = Limits()
+# The folder a server serves notebooks from (Jupyter's root, ``kalec serve --folder``): the
+# notebooks a composition references must be inside it. None: the notebook's own folder.
+NOTEBOOKS_ROOT: Path | None = None
 COMPILER = KfpCompiler()  # kfp's compiles, in worker processes; the adapters start and end it
 _DEPLOYS = threading.BoundedSemaphore(LIMITS.max_deploys)
 
@@ -110,7 +113,7 @@ def request_fields(
         ):
             wanted = " or ".join(_TYPE_NAMES[t] for t in types)
             raise ServiceError(400, "bad_field", f"{key}: {wanted}")
-    if "nb" not in body and not (placed and "path" in body):
+    if "nb" in fields and "nb" not in body and not (placed and "path" in body):
         raise ServiceError(400, "bad_field", "nb: the notebook is required")
     return {k: v for k, v in body.items() if v is not None}
 
@@ -168,7 +171,9 @@ def _compiled_with_stamps(source: Path, text: str) -> tuple[Any, tuple]:
     from kalec.frontend.compose import ReferenceOutside
 
     try:
-        pipeline = compile_notebook(source, text, confine=source.parent)
+        root = NOTEBOOKS_ROOT
+        inside = root is not None and source.resolve().is_relative_to(root)
+        pipeline = compile_notebook(source, text, confine=root if inside else source.parent)
     except ReferenceOutside as error:
         raise ServiceError(400, "bad_field", f"nb: {error}") from None
     return pipeline, _stamps(pipeline)
@@ -386,6 +391,51 @@ def graph(
     }
 
 
+def _check_host(host: Any) -> None:
+    """A Kubeflow Pipelines URL this server may contact: 400 otherwise."""
+    if not isinstance(host, str) or not host.startswith(("http://", "https://")):
+        raise ServiceError(400, "bad_field", "host: the Kubeflow Pipelines URL, http(s)://...")
+    from kalec.deploy import host_problem
+
+    refused = host_problem(host, LIMITS.allow_link_local)
+    if refused:
+        raise ServiceError(
+            400,
+            "host_refused",
+            f"host: {refused}: this server does not deploy there (start it with "
+            "--allow-link-local to allow it)",
+        )
+
+
+EXPERIMENTS_SECONDS = 15.0
+
+
+def experiments(host: Any) -> dict[str, Any]:
+    """The experiments on a Kubeflow Pipelines server, for the deploy form's list; 502 in words
+    when it cannot be asked, 504 when it does not answer in time."""
+    import concurrent.futures
+
+    from kalec.targets import KFP_INSTALL_HINT, missing_requirements
+
+    _check_host(host)
+    if missing_requirements(("kfp",)):
+        raise ServiceError(501, "unavailable", f"listing experiments needs kfp: {KFP_INSTALL_HINT}")
+    from kalec.deploy import DeployError, list_experiments
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        names = pool.submit(list_experiments, host).result(timeout=EXPERIMENTS_SECONDS)
+    except concurrent.futures.TimeoutError:
+        raise ServiceError(
+            504, "timeout", f"Kubeflow Pipelines at {host} did not answer in time"
+        ) from None
+    except DeployError as error:
+        raise ServiceError(502, "unreachable", str(error)) from None
+    finally:
+        pool.shutdown(wait=False)
+    return {"host": host, "experiments": names}
+
+
 def deploy(
     nb: Any,
     host: str,
@@ -413,18 +463,7 @@ def deploy(
     ):
         if value is not None and not isinstance(value, str):
             raise ServiceError(400, "bad_field", f"{field_name}: text")
-    if not host or not host.startswith(("http://", "https://")):
-        raise ServiceError(400, "bad_field", "host: the Kubeflow Pipelines URL, http(s)://...")
-    from kalec.deploy import host_problem
-
-    refused = host_problem(host, LIMITS.allow_link_local)
-    if refused:
-        raise ServiceError(
-            400,
-            "host_refused",
-            f"host: {refused}: this server does not deploy there (start it with "
-            "--allow-link-local to allow it)",
-        )
+    _check_host(host)
     if not isinstance(run, bool):
         raise ServiceError(400, "bad_field", "run: true or false")
     _check_image_and_packages(image, ())

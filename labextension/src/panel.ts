@@ -1,40 +1,36 @@
 /**
- * The kalec side panel: follows the active notebook and shows what kalec sees in it (steps,
- * inputs and where they come from, parameters, metrics, diagnostics, the DAG), the pipeline's
- * settings (stored in the notebook's metadata), and the actions: check, run locally, build,
- * deploy. Every request goes through `KalecApi`; every failure is shown in the panel.
+ * The kalec side panel. It renders the model (`NotebookModel`) of the current notebook and
+ * nothing else: each notebook has its own check, run, deploy and status, kept while the user
+ * works in another one, and an answer that arrives late lands in the model of the notebook it
+ * was asked for (and is dropped when a newer request of its kind was made since).
+ *
+ * Sections, top to bottom: the notebook and a status line; the actions (check, run locally,
+ * build); the steps, each in its colour, with the cells they are made of, what they receive and
+ * pass on, and during a run their state and output; problems (errors and warnings; notes folded);
+ * a small overview of the graph, which opens it in a tab; the pipeline's settings (in the
+ * notebook's metadata); deploy to Kubeflow Pipelines. The layout holds at the panel's default
+ * 250 px and wraps at any width; JupyterLab's own buttons, inputs and colours are used so it
+ * fits light and dark themes.
  */
 
 import { PathExt } from '@jupyterlab/coreutils';
 import { NotebookPanel } from '@jupyterlab/notebook';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { ApiError, Diagnostic, KalecApi } from './api';
-import { RunView, progress, runView } from './runState';
-import { stepColour } from './tags';
-
-interface Input {
-  name: string;
-  kind: string;
-  producer: string | null;
-}
-
-interface Step {
-  name: string;
-  cells: number[];
-  dependencies: { step: string; reason: string }[];
-  inputs: Input[];
-  outputs: string[];
-}
-
-interface CheckResult {
-  ok: boolean;
-  pipeline: string;
-  steps: Step[];
-  parameters: { name: string; type: string; default: unknown }[];
-  metrics: { name: string; step: string | null }[];
-  diagnostics: Diagnostic[];
-}
+import { openReferenced, setErrorCells } from './chips';
+import { GraphView } from './graph';
+import {
+  CheckResult,
+  NotebookModel,
+  Poller,
+  deployError,
+  palette,
+  parameterValue,
+  runLink
+} from './model';
+import { StepView, progress, runView } from './runState';
 
 const SETTINGS = ['name', 'description', 'image', 'experiment'] as const;
 const KALE_SETTINGS: Record<string, string> = {
@@ -43,6 +39,14 @@ const KALE_SETTINGS: Record<string, string> = {
   image: 'docker_image',
   experiment: 'experiment_name'
 };
+const TARGETS = ['kfp-py', 'yaml', 'argo'];
+
+/** Defaults from JupyterLab's settings registry. */
+export interface PanelDefaults {
+  kfpUrl: string;
+  target: string;
+  experiment: string;
+}
 
 function element<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -59,206 +63,414 @@ function element<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+function button(label: string, className: string, kind: 'accept' | 'reject' = 'reject'): HTMLButtonElement {
+  return element('button', { type: 'button', class: `jp-Button jp-mod-styled jp-mod-${kind} ${className}` }, label);
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
 export class KalecPanel extends Widget {
+  readonly defaults: PanelDefaults = { kfpUrl: '', target: 'kfp-py', experiment: '' };
   private notebook: NotebookPanel | null = null;
-  private checked: CheckResult | null = null;
-  private runId: string | null = null;
-  private graphUrl: string | null = null;
-  private readonly watched = new WeakSet<NotebookPanel>();
+  private readonly models = new Map<NotebookPanel, NotebookModel>();
+  private readonly pollers = new Map<NotebookModel, Poller>();
+  private readonly graphRequested = new Signal<KalecPanel, void>(this);
+  private readonly modelChanged = new Signal<KalecPanel, NotebookModel | null>(this);
+  private readonly notebookLine = element('div', { class: 'kalec-notebook' });
   private readonly status = element('div', { class: 'kalec-status', role: 'status' });
-  private readonly title_ = element('div', { class: 'kalec-notebook' });
-  private readonly settingsForm = element('form', { class: 'kalec-settings' });
-  private readonly diagnostics = element('ul', { class: 'kalec-diagnostics' });
-  private readonly steps = element('div', { class: 'kalec-steps' });
-  private readonly run = element('div', { class: 'kalec-run' });
-  private readonly graph = element('img', { class: 'kalec-graph', alt: 'the pipeline graph' });
-  private readonly cancelButton = element('button', { class: 'kalec-cancel', type: 'button' }, 'Cancel');
-  private readonly target = element('select', { class: 'kalec-target' });
-  private readonly deployForm = element('form', { class: 'kalec-deploy' });
+  private readonly empty = element('p', { class: 'kalec-empty' });
+  private readonly body_ = element('div', { class: 'kalec-body' });
+  private readonly steps = element('ol', { class: 'kalec-steps' });
+  private readonly facts = element('div', { class: 'kalec-facts' });
+  private readonly problems = element('div', { class: 'kalec-problems' });
+  private readonly runLine = element('div', { class: 'kalec-run-line' });
+  private readonly checkButton = button('Check', 'kalec-check', 'accept');
+  private readonly runButton = button('Run locally', 'kalec-run-button');
+  private readonly cancelButton = button('Stop run', 'kalec-cancel');
+  private readonly buildButton = button('Build', 'kalec-build');
+  private readonly target = element('select', { class: 'kalec-target jp-mod-styled', 'aria-label': 'build target' });
+  private readonly settingsForm = element('form', { class: 'kalec-form kalec-settings' });
+  private readonly deployForm = element('form', { class: 'kalec-form kalec-deploy' });
+  private readonly paramsBox = element('fieldset', { class: 'kalec-run-params' });
+  private readonly deployStatus = element('div', { class: 'kalec-deploy-status', role: 'status' });
+  private readonly experimentList = element('datalist', { id: `kalec-experiments-${Math.random().toString(36).slice(2)}` });
+  readonly overview: GraphView;
 
   constructor(private readonly api: KalecApi) {
     super();
     this.id = 'kalec-panel';
-    this.title.caption = 'kalec pipeline';
+    this.title.caption = 'kalec: the pipeline of this notebook';
     this.title.label = 'Pipeline';
     this.addClass('kalec-panel');
+    this.overview = new GraphView({ onStep: () => undefined, overview: true });
     this.build();
+    this.render();
   }
 
-  private build(): void {
-    const root = this.node;
-    root.append(element('h2', {}, 'Pipeline'), this.title_, this.status);
-    const actions = element('div', { class: 'kalec-actions' });
-    const check = element('button', { class: 'kalec-check', type: 'button' }, 'Check');
-    check.onclick = () => void this.check();
-    const runButton = element('button', { class: 'kalec-run-button', type: 'button' }, 'Run locally');
-    runButton.onclick = () => void this.startRun();
-    this.cancelButton.onclick = () => void this.cancelRun();
-    this.cancelButton.hidden = true;
-    for (const target of ['kfp-py', 'yaml', 'argo']) {
-      this.target.appendChild(element('option', { value: target }, target));
-    }
-    const buildButton = element('button', { class: 'kalec-build', type: 'button' }, 'Build');
-    buildButton.onclick = () => void this.buildPipeline();
-    actions.append(check, runButton, this.cancelButton, this.target, buildButton);
-    root.append(actions);
-
-    for (const key of SETTINGS) {
-      const input = element('input', { name: key, placeholder: key });
-      this.settingsForm.append(element('label', {}, key), input);
-    }
-    this.settingsForm.append(element('button', { type: 'submit' }, 'Save settings'));
-    this.settingsForm.onsubmit = event => {
-      event.preventDefault();
-      this.saveSettings();
-    };
-    const settings = element('details', { class: 'kalec-settings-box' });
-    settings.append(element('summary', {}, 'Settings'), this.settingsForm);
-
-    this.deployForm.append(
-      element('label', {}, 'Kubeflow Pipelines URL'),
-      element('input', { name: 'host', placeholder: 'http://localhost:8080' }),
-      element('label', {}, 'experiment'),
-      element('input', { name: 'experiment' }),
-      element('label', { class: 'kalec-inline' }, 'run now'),
-      element('input', { name: 'run', type: 'checkbox' }),
-      element('button', { type: 'submit' }, 'Deploy')
-    );
-    this.deployForm.onsubmit = event => {
-      event.preventDefault();
-      void this.deploy();
-    };
-    const deploy = element('details', { class: 'kalec-deploy-box' });
-    deploy.append(element('summary', {}, 'Deploy'), this.deployForm);
-
-    root.append(
-      settings,
-      deploy,
-      element('h3', {}, 'Diagnostics'),
-      this.diagnostics,
-      element('h3', {}, 'Steps'),
-      this.steps,
-      element('h3', {}, 'Run'),
-      this.run,
-      element('h3', {}, 'Graph'),
-      this.graph
-    );
+  /** The user asked for the graph in a tab. */
+  get openGraph(): ISignal<KalecPanel, void> {
+    return this.graphRequested;
   }
 
-  /** Follow ``panel``: its settings, and a fresh check. */
+  /** The shown model changed (another notebook, or news of the current one). */
+  get changed(): ISignal<KalecPanel, NotebookModel | null> {
+    return this.modelChanged;
+  }
+
+  get currentNotebook(): NotebookPanel | null {
+    return this.notebook;
+  }
+
+  /** The model of ``panel``, made on first use. */
+  model(panel: NotebookPanel): NotebookModel {
+    let found = this.models.get(panel);
+    if (!found) {
+      found = new NotebookModel(panel.context.path);
+      const model = found;
+      model.changed.connect(() => {
+        if (this.models.get(this.notebook as NotebookPanel) === model) {
+          this.render();
+        }
+      });
+      panel.disposed.connect(() => {
+        this.pollers.get(model)?.stop();
+        this.models.delete(panel);
+      });
+      panel.context.saveState.connect((_, state) => {
+        if (state === 'completed') {
+          void this.check(panel);
+        }
+      });
+      // settings are read from the metadata once the notebook has loaded
+      void panel.context.ready.then(() => {
+        if (this.notebook === panel) {
+          this.loadSettings();
+        }
+      });
+      this.models.set(panel, found);
+    }
+    return found;
+  }
+
+  get current(): NotebookModel | null {
+    return this.notebook ? this.model(this.notebook) : null;
+  }
+
+  /** Follow ``panel``: render its model (checking it the first time). */
   setNotebook(panel: NotebookPanel | null): void {
     if (panel === this.notebook) {
       return;
     }
     this.notebook = panel;
-    this.checked = null;
-    this.title_.textContent = panel ? panel.context.path : 'no notebook open';
+    const fresh = panel !== null && !this.models.has(panel);
+    this.render();
     this.loadSettings();
-    this.diagnostics.replaceChildren();
-    this.steps.replaceChildren();
-    if (panel && !this.watched.has(panel)) {
-      this.watched.add(panel); // once per notebook, however often the panel comes back to it
-      panel.context.saveState.connect((_, state) => {
-        if (state === 'completed' && this.notebook === panel) {
-          void this.check();
-        }
-      });
+    if (panel && fresh) {
+      void panel.context.ready.then(() => this.check(panel));
     }
   }
 
-  private say(text: string, kind: 'info' | 'error' | 'busy' = 'info'): void {
-    this.status.textContent = text;
-    this.status.dataset.kind = kind;
+  private build(): void {
+    const header = element('div', { class: 'kalec-header' });
+    header.append(element('h2', {}, 'Pipeline'), this.notebookLine, this.status);
+    const actions = element('div', { class: 'kalec-actions' });
+    this.checkButton.onclick = () => void this.check();
+    this.runButton.onclick = () => void this.startRun();
+    this.cancelButton.onclick = () => void this.cancelRun();
+    for (const target of TARGETS) {
+      this.target.appendChild(element('option', { value: target }, target));
+    }
+    this.buildButton.onclick = () => void this.buildPipeline();
+    const buildGroup = element('span', { class: 'kalec-build-group' });
+    buildGroup.append(this.target, this.buildButton);
+    actions.append(this.checkButton, this.runButton, this.cancelButton, buildGroup);
+
+    const graph = element('section', { class: 'kalec-graph-section' });
+    const open = button('Open pipeline graph', 'kalec-open-graph');
+    open.onclick = () => this.graphRequested.emit();
+    this.overview.node.title = 'open the pipeline graph';
+    this.overview.node.onclick = () => this.graphRequested.emit();
+    graph.append(element('h3', {}, 'Graph'), this.overview.node, open);
+
+    this.buildSettings();
+    this.buildDeploy();
+    const settings = element('details', { class: 'kalec-settings-box' });
+    settings.append(element('summary', {}, 'Settings'), this.settingsForm);
+    const deploy = element('details', { class: 'kalec-deploy-box' });
+    deploy.append(element('summary', {}, 'Deploy to Kubeflow Pipelines'), this.deployForm);
+
+    this.body_.append(
+      actions,
+      this.runLine,
+      element('h3', {}, 'Steps'),
+      this.steps,
+      this.facts,
+      this.problems,
+      graph,
+      settings,
+      deploy
+    );
+    this.node.append(header, this.empty, this.body_);
   }
 
-  /** The request body naming the notebook: its current content, and its path in Jupyter. */
-  private body(extra: Record<string, unknown> = {}): Record<string, unknown> | null {
-    if (!this.notebook) {
-      this.say('open a notebook first', 'error');
-      return null;
-    }
-    const path = this.notebook.context.path;
-    const body: Record<string, unknown> = {
-      nb: this.notebook.content.model?.toJSON(),
-      name: PathExt.basename(path),
-      ...extra
+  private field(form: HTMLElement, label: string, input: HTMLElement): void {
+    const row = element('label', { class: 'kalec-field' });
+    row.append(element('span', {}, label), input);
+    form.append(row);
+  }
+
+  private buildSettings(): void {
+    const labels: Record<string, string> = {
+      name: 'pipeline name',
+      description: 'description',
+      image: 'base image',
+      experiment: 'experiment'
     };
-    if (this.api.inJupyter) {
-      body.path = path; // its folder: local modules beside it, and where its steps run
+    for (const key of SETTINGS) {
+      this.field(this.settingsForm, labels[key], element('input', { name: key, class: 'jp-mod-styled' }));
     }
-    return body;
+    const save = element('button', { type: 'submit', class: 'jp-Button jp-mod-styled jp-mod-accept' }, 'Save settings');
+    this.settingsForm.append(save);
+    this.settingsForm.onsubmit = event => {
+      event.preventDefault();
+      this.saveSettings();
+    };
   }
 
-  private failed(what: string, error: unknown): void {
-    const message = error instanceof ApiError ? error.message : String(error);
-    this.say(`${what} failed: ${message}`, 'error');
-    if (error instanceof ApiError && error.diagnostics.length) {
-      this.showDiagnostics(error.diagnostics);
-    }
+  private buildDeploy(): void {
+    const host = element('input', { name: 'host', class: 'jp-mod-styled', placeholder: 'http://localhost:8080' });
+    const experiment = element('input', { name: 'experiment', class: 'jp-mod-styled', list: this.experimentList.id });
+    this.field(this.deployForm, 'Kubeflow Pipelines URL', host);
+    this.field(this.deployForm, 'experiment', experiment);
+    this.deployForm.append(this.experimentList);
+    host.onchange = () => void this.loadExperiments();
+    const run = element('label', { class: 'kalec-check-field' });
+    run.append(element('input', { name: 'run', type: 'checkbox' }), element('span', {}, 'start a run'));
+    this.deployForm.append(run, this.paramsBox);
+    const submit = element('button', { type: 'submit', class: 'jp-Button jp-mod-styled jp-mod-accept kalec-deploy-button' }, 'Deploy');
+    this.deployForm.append(submit, this.deployStatus);
+    this.deployForm.onsubmit = event => {
+      event.preventDefault();
+      void this.deploy();
+    };
+    (run.querySelector('input') as HTMLInputElement).onchange = () => this.render();
   }
 
-  async check(): Promise<void> {
-    const body = this.body();
-    if (!body) {
+  // --- rendering the current model ------------------------------------------------------
+
+  private render(): void {
+    const model = this.current;
+    this.modelChanged.emit(model);
+    this.empty.hidden = model !== null;
+    this.body_.hidden = model === null;
+    if (!model) {
+      this.notebookLine.textContent = '';
+      this.empty.textContent =
+        'Open a notebook to see the pipeline kalec makes of it: its steps, what each passes ' +
+        'to the next, and any problem, with Check, Run and Deploy.';
+      this.say({ text: 'no notebook open', kind: 'empty' });
       return;
     }
-    this.say('checking ...', 'busy');
-    try {
-      const result = await this.api.post<CheckResult>('check', body);
-      this.checked = result;
-      this.showDiagnostics(result.diagnostics);
-      this.showSteps(result);
-      const errors = result.diagnostics.filter(d => d.severity === 'error').length;
-      this.say(
-        result.ok
-          ? `${result.steps.length} steps, no errors`
-          : `${errors} error${errors === 1 ? '' : 's'}: see Diagnostics`,
-        result.ok ? 'info' : 'error'
-      );
-      if (result.ok) {
-        await this.refreshGraph();
-      }
-    } catch (error) {
-      this.failed('check', error);
+    this.notebookLine.textContent = model.path;
+    this.notebookLine.title = model.path;
+    this.say(model.status);
+    const running = model.run !== null && !model.run.ended;
+    this.cancelButton.hidden = !running;
+    this.runButton.disabled = running;
+    this.renderSteps(model);
+    this.renderProblems(model);
+    this.renderRunLine(model);
+    const shown = model.check?.ok ? model.check : model.lastGood;
+    const stale = model.check && !model.check.ok && model.lastGood ? 'the last version without errors' : '';
+    this.overview.draw(model.graphSvg, palette((shown?.steps ?? []).map(s => s.name)), stale);
+    this.renderParams(model);
+    this.renderDeploy(model);
+    if (this.notebook) {
+      setErrorCells(this.notebook, model.errorCells());
     }
   }
 
-  private async refreshGraph(): Promise<void> {
-    const body = this.body({ format: 'svg' });
-    if (!body) {
+  private say(status: { text: string; kind: string }): void {
+    this.status.textContent = status.text;
+    this.status.dataset.kind = status.kind;
+  }
+
+  private renderSteps(model: NotebookModel): void {
+    this.steps.replaceChildren();
+    this.facts.replaceChildren();
+    const check = model.check ?? model.lastGood;
+    if (!check) {
+      this.steps.append(element('li', { class: 'kalec-none' }, 'Check the notebook to see its steps.'));
       return;
     }
-    const drawn = await this.api.post<{ text: string }>('graph', body);
-    if (this.graphUrl) {
-      URL.revokeObjectURL(this.graphUrl);
+    const colours = palette(check.steps.map(s => s.name));
+    const runs = new Map<string, StepView>((model.run?.steps ?? []).map(s => [s.name, s]));
+    for (const step of check.steps) {
+      const item = element('li', { class: 'kalec-step', 'data-step': step.name });
+      item.style.setProperty('--kalec-step-colour', colours.get(step.name) ?? '');
+      const head = element('div', { class: 'kalec-step-head' });
+      const name = element('button', { type: 'button', class: 'kalec-step-name', title: step.notebook ? `open ${step.notebook}` : 'select its cells' }, step.name);
+      name.onclick = () => (step.notebook ? openReferenced(model.path, step.notebook) : this.reveal(step.cells[0] ?? 0, null));
+      head.append(element('span', { class: 'kalec-swatch', 'aria-hidden': 'true' }), name);
+      const ran = runs.get(step.name);
+      if (ran) {
+        const seconds = ran.seconds !== null && ran.state !== 'waiting' ? ` ${ran.seconds.toFixed(1)} s` : '';
+        head.append(element('span', { class: `kalec-badge kalec-${ran.state}` }, `${ran.state}${seconds}`));
+      }
+      item.append(head);
+      const cells = `${step.cells.length === 1 ? 'cell' : 'cells'} ${step.cells.join(', ')}`;
+      const after = [...new Set(step.dependencies.map(d => d.step))];
+      const where = step.notebook ? ` of ${step.notebook}` : '';
+      item.append(element('div', { class: 'kalec-step-cells' }, after.length ? `${cells}${where} · after ${after.join(', ')}` : `${cells}${where}`));
+      const received = step.inputs.filter(i => i.kind === 'artifact' || i.kind === 'param');
+      if (received.length) {
+        const text = received.map(i => (i.producer ? `${i.name} ← ${i.producer}` : `${i.name} (parameter)`));
+        item.append(element('div', { class: 'kalec-inputs' }, `in: ${text.join(', ')}`));
+      }
+      if (step.outputs.length) {
+        item.append(element('div', { class: 'kalec-outputs' }, `out: ${step.outputs.join(', ')}`));
+      }
+      if (ran && (ran.output.length || ran.error || ran.note)) {
+        const output = element('details', { class: 'kalec-step-output' });
+        output.open = ran.state === 'failed';
+        output.append(element('summary', {}, ran.state === 'failed' ? 'error' : 'output'));
+        const text = [ran.note ? `(${ran.note})` : '', ran.output.join('\n'), ran.error ?? ''].filter(Boolean).join('\n');
+        output.append(element('pre', {}, text));
+        item.append(output);
+      }
+      this.steps.append(item);
     }
-    // an <img> shows the drawing and can run nothing in it
-    this.graphUrl = URL.createObjectURL(new Blob([drawn.text], { type: 'image/svg+xml' }));
-    this.graph.src = this.graphUrl;
+    if (check.parameters.length) {
+      const text = check.parameters.map(p => `${p.name} = ${JSON.stringify(p.default)}`);
+      this.facts.append(element('div', { class: 'kalec-parameters' }, `parameters: ${text.join(', ')}`));
+    }
+    if (check.metrics.length) {
+      const values = model.run?.metrics ?? {};
+      const text = check.metrics.map(m => (m.name in values ? `${m.name} = ${String(values[m.name])}` : m.name));
+      this.facts.append(element('div', { class: 'kalec-metrics' }, `metrics: ${text.join(', ')}`));
+    }
   }
 
-  private showDiagnostics(diagnostics: Diagnostic[]): void {
-    this.diagnostics.replaceChildren();
-    if (!diagnostics.length) {
-      this.diagnostics.append(element('li', { class: 'kalec-none' }, 'none'));
+  private diagnosticItem(found: Diagnostic & { notebook?: string | null }): HTMLElement {
+    const where = found.cell
+      ? `${found.notebook ? `${found.notebook}, ` : ''}cell ${found.cell}${found.line ? `, line ${found.line}` : ''}: `
+      : '';
+    const item = element('li', { class: `kalec-diagnostic kalec-${found.severity}` });
+    item.append(element('span', { class: 'kalec-code' }, `${found.code}`), ` ${where}${found.message}`);
+    if (found.hint) {
+      item.append(element('div', { class: 'kalec-hint' }, found.hint));
     }
-    for (const found of diagnostics) {
-      const where = found.cell ? `cell ${found.cell}${found.line ? `, line ${found.line}` : ''}: ` : '';
-      const item = element('li', { class: `kalec-diagnostic kalec-${found.severity}` });
-      item.append(element('span', { class: 'kalec-code' }, `${found.severity} ${found.code}`), ` ${where}${found.message}`);
-      if (found.hint) {
-        item.append(element('div', { class: 'kalec-hint' }, found.hint));
+    if (found.cell && !found.notebook) {
+      item.title = 'select this cell';
+      item.tabIndex = 0;
+      item.onclick = () => this.reveal(found.cell as number, found.line);
+    }
+    return item;
+  }
+
+  private renderProblems(model: NotebookModel): void {
+    this.problems.replaceChildren();
+    const all = (model.check?.diagnostics ?? []) as (Diagnostic & { notebook?: string | null })[];
+    const serious = all.filter(d => d.severity !== 'note');
+    const notes = all.filter(d => d.severity === 'note');
+    if (!model.check) {
+      return;
+    }
+    this.problems.append(element('h3', {}, serious.length ? `Problems (${serious.length})` : 'Problems'));
+    const list = element('ul', { class: 'kalec-diagnostics' });
+    if (!serious.length) {
+      list.append(element('li', { class: 'kalec-none' }, 'none'));
+    }
+    for (const found of serious) {
+      list.append(this.diagnosticItem(found));
+    }
+    this.problems.append(list);
+    if (notes.length) {
+      const folded = element('details', { class: 'kalec-notes' });
+      folded.append(element('summary', {}, plural(notes.length, 'note')));
+      const noteList = element('ul', { class: 'kalec-diagnostics' });
+      for (const found of notes) {
+        noteList.append(this.diagnosticItem(found));
       }
-      if (found.cell) {
-        item.title = 'show this cell';
-        item.onclick = () => this.reveal(found.cell as number, found.line);
+      folded.append(noteList);
+      this.problems.append(folded);
+    }
+  }
+
+  private renderRunLine(model: NotebookModel): void {
+    this.runLine.replaceChildren();
+    if (!model.run) {
+      return;
+    }
+    const { finished, total } = progress(model.run);
+    const bar = element('progress', { max: String(total || 1), value: String(finished), 'aria-label': 'run progress' });
+    const text = model.run.ended
+      ? model.run.message ?? `run ${model.run.state}: ${finished} of ${total} steps`
+      : `running: ${finished} of ${total} steps finished`;
+    this.runLine.dataset.state = model.run.state;
+    this.runLine.append(bar, element('span', {}, text));
+  }
+
+  private renderParams(model: NotebookModel): void {
+    const run = (this.deployForm.elements.namedItem('run') as HTMLInputElement).checked;
+    const params = model.check?.parameters ?? model.lastGood?.parameters ?? [];
+    const kept = new Map<string, string>();
+    for (const input of Array.from(this.paramsBox.querySelectorAll('input'))) {
+      kept.set(input.name, input.type === 'checkbox' ? String(input.checked) : input.value);
+    }
+    this.paramsBox.replaceChildren();
+    this.paramsBox.hidden = !run || !params.length;
+    if (!params.length) {
+      return;
+    }
+    this.paramsBox.append(element('legend', {}, 'run parameters'));
+    for (const param of params) {
+      const name = `param:${param.name}`;
+      const shown = typeof param.default === 'string' ? param.default : JSON.stringify(param.default);
+      let input: HTMLInputElement;
+      if (param.type === 'bool') {
+        input = element('input', { name, type: 'checkbox' });
+        input.checked = (kept.get(name) ?? String(param.default)) === 'true';
+      } else {
+        const numeric = param.type === 'int' || param.type === 'float';
+        input = element('input', { name, class: 'jp-mod-styled', type: numeric ? 'number' : 'text' });
+        if (param.type === 'float') {
+          input.step = 'any';
+        }
+        input.value = kept.get(name) ?? shown ?? '';
       }
-      this.diagnostics.append(item);
+      this.field(this.paramsBox, `${param.name} (${param.type})`, input);
+    }
+  }
+
+  private renderDeploy(model: NotebookModel): void {
+    const host = this.deployForm.elements.namedItem('host') as HTMLInputElement;
+    if (!host.value && this.defaults.kfpUrl) {
+      host.value = this.defaults.kfpUrl;
+    }
+    const experiment = this.deployForm.elements.namedItem('experiment') as HTMLInputElement;
+    if (!experiment.value) {
+      experiment.value = this.savedSetting('experiment') || this.defaults.experiment;
+    }
+    this.experimentList.replaceChildren(...model.experiments.map(name => element('option', { value: name })));
+    this.deployStatus.replaceChildren();
+    this.deployStatus.dataset.kind = model.deploy.state;
+    if (model.deploy.text) {
+      this.deployStatus.append(element('span', {}, model.deploy.text));
+    }
+    if (model.deploy.runUrl) {
+      const link = element('a', { href: model.deploy.runUrl, target: '_blank', rel: 'noopener noreferrer' }, 'open the run in Kubeflow Pipelines');
+      this.deployStatus.append(' ', link);
+    }
+    if (!this.target.dataset.touched) {
+      this.target.value = TARGETS.includes(this.defaults.target) ? this.defaults.target : 'kfp-py';
     }
   }
 
   /** Select notebook cell ``number`` (1-based, every cell counted) and put the cursor on ``line``. */
-  private reveal(number: number, line: number | null): void {
+  reveal(number: number, line: number | null): void {
     const notebook = this.notebook?.content;
     if (!notebook || number < 1 || number > notebook.widgets.length) {
       return;
@@ -275,166 +487,247 @@ export class KalecPanel extends Widget {
     }
   }
 
-  private showSteps(result: CheckResult): void {
-    this.steps.replaceChildren();
-    for (const step of result.steps) {
-      const box = element('div', { class: 'kalec-step', 'data-step': step.name });
-      const name = element('div', { class: 'kalec-step-name' }, step.name);
-      name.style.borderLeftColor = stepColour(step.name);
-      box.append(name);
-      const cells = `cell${step.cells.length === 1 ? '' : 's'} ${step.cells.join(', ')}`;
-      const after = step.dependencies.map(d => d.step);
-      box.append(element('div', {}, after.length ? `${cells}; after ${[...new Set(after)].join(', ')}` : cells));
-      const received = step.inputs.filter(i => i.kind === 'artifact' || i.kind === 'param');
-      if (received.length) {
-        const text = received.map(i => (i.producer ? `${i.name} ← ${i.producer}` : `${i.name} (parameter)`));
-        box.append(element('div', { class: 'kalec-inputs' }, `inputs: ${text.join(', ')}`));
-      }
-      if (step.outputs.length) {
-        box.append(element('div', { class: 'kalec-outputs' }, `outputs: ${step.outputs.join(', ')}`));
-      }
-      this.steps.append(box);
+  // --- requests: each writes into the model of the notebook it was made for ----------------
+
+  /** The request body naming the notebook: its current content, and its path in Jupyter. */
+  private body(panel: NotebookPanel, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const path = panel.context.path;
+    const body: Record<string, unknown> = {
+      nb: panel.content.model?.toJSON(),
+      name: PathExt.basename(path),
+      ...extra
+    };
+    if (this.api.inJupyter) {
+      body.path = path; // its folder: local modules beside it, and where its steps run
     }
-    if (result.parameters.length) {
-      const text = result.parameters.map(p => `${p.name}: ${p.type} = ${JSON.stringify(p.default)}`);
-      this.steps.append(element('div', { class: 'kalec-parameters' }, `parameters: ${text.join(', ')}`));
-    }
-    if (result.metrics.length) {
-      const text = result.metrics.map(m => `${m.name}${m.step ? ` (${m.step})` : ''}`);
-      this.steps.append(element('div', { class: 'kalec-metrics' }, `metrics: ${text.join(', ')}`));
-    }
+    return body;
   }
 
-  // --- running ------------------------------------------------------------------------
+  private failure(what: string, error: unknown): string {
+    const message = error instanceof ApiError ? error.message : String(error);
+    return `${what} failed: ${message}`;
+  }
 
-  private async startRun(): Promise<void> {
-    const body = this.body();
-    if (!body) {
+  async check(panel: NotebookPanel | null = this.notebook): Promise<void> {
+    if (!panel) {
       return;
     }
-    if (!this.checked) {
-      await this.check();
-    }
-    this.say('starting the run ...', 'busy');
+    const model = this.model(panel);
+    const ticket = model.begin('check');
+    model.update({ status: { text: 'checking ...', kind: 'busy' } });
     try {
-      const started = await this.api.post<{ id: string }>('runs', body);
-      this.runId = started.id;
-      this.cancelButton.hidden = false;
-      await this.follow(started.id);
-    } catch (error) {
-      this.failed('run', error);
-    }
-  }
-
-  private async follow(id: string): Promise<void> {
-    const planned = (this.checked?.steps ?? []).map(s => s.name);
-    for (;;) {
-      const status = await this.api.get<Record<string, unknown>>(`runs/${encodeURIComponent(id)}`);
-      const view = runView(planned, status);
-      this.showRun(view);
-      if (view.ended || this.runId !== id) {
-        this.cancelButton.hidden = true;
-        return;
+      const result = await this.api.post<CheckResult>('check', this.body(panel));
+      if (!model.isCurrent('check', ticket)) {
+        return; // a newer check was asked for: its answer is the one to show
       }
-      await new Promise(resolve => setTimeout(resolve, 700));
+      const errors = result.diagnostics.filter(d => d.severity === 'error').length;
+      model.update({
+        check: result,
+        lastGood: result.ok ? result : model.lastGood,
+        status: result.ok
+          ? { text: `${plural(result.steps.length, 'step')}, no errors`, kind: 'info' }
+          : { text: `${plural(errors, 'error')}: see Problems`, kind: 'error' }
+      });
+      if (result.ok) {
+        await this.refreshGraph(panel, model);
+      }
+    } catch (error) {
+      if (model.isCurrent('check', ticket)) {
+        const diagnostics = error instanceof ApiError ? error.diagnostics : [];
+        const check = diagnostics.length && model.check ? { ...model.check, ok: false, diagnostics } : model.check;
+        model.update({ check, status: { text: this.failure('check', error), kind: 'error' } });
+      }
     }
   }
 
-  private showRun(view: RunView): void {
-    const { finished, total } = progress(view);
-    if (view.ended) {
-      this.say(
-        view.message ?? `run ${view.state}: ${finished} of ${total} steps`,
-        view.state === 'ok' ? 'info' : 'error'
-      );
-    } else {
-      this.say(`running: ${finished} of ${total} steps finished`, 'busy');
+  private async refreshGraph(panel: NotebookPanel, model: NotebookModel): Promise<void> {
+    const ticket = model.begin('graph');
+    try {
+      const drawn = await this.api.post<{ text: string }>('graph', this.body(panel, { format: 'svg' }));
+      if (model.isCurrent('graph', ticket)) {
+        model.update({ graphSvg: drawn.text });
+      }
+    } catch {
+      // the check said what is wrong; the graph keeps its last good drawing
     }
-    this.run.replaceChildren();
-    for (const step of view.steps) {
-      const row = element('details', { class: `kalec-run-step kalec-${step.state}`, 'data-step': step.name });
-      const seconds = step.seconds !== null && step.state !== 'waiting' ? ` ${step.seconds.toFixed(1)} s` : '';
-      row.append(element('summary', {}, `${step.name}: ${step.state}${seconds}`));
-      row.append(element('pre', {}, step.output.join('\n') || step.error || '(no output)'));
-      this.run.append(row);
+  }
+
+  private async startRun(): Promise<void> {
+    const panel = this.notebook;
+    if (!panel) {
+      return;
     }
-    if (view.summary) {
-      this.run.append(element('pre', { class: 'kalec-summary' }, view.summary));
+    const model = this.model(panel);
+    if (!model.check) {
+      await this.check(panel);
     }
+    model.begin('run');
+    this.pollers.get(model)?.stop();
+    model.update({ status: { text: 'starting the run ...', kind: 'busy' }, run: runView((model.check?.steps ?? []).map(s => s.name), null) });
+    try {
+      const started = await this.api.post<{ id: string }>('runs', this.body(panel));
+      model.update({ runId: started.id });
+      this.follow(model, started.id);
+    } catch (error) {
+      model.update({ run: null, status: { text: this.failure('run', error), kind: 'error' } });
+    }
+  }
+
+  private follow(model: NotebookModel, id: string): void {
+    const planned = (model.check?.steps ?? []).map(s => s.name);
+    const poller = new Poller(
+      async () => {
+        const status = await this.api.get<Record<string, unknown>>(`runs/${encodeURIComponent(id)}`);
+        if (model.runId !== id) {
+          return true; // another run was started since
+        }
+        const view = runView(planned, status);
+        const { finished, total } = progress(view);
+        const text = view.ended
+          ? view.message ?? `run ${view.state}: ${finished} of ${total} steps`
+          : `running: ${finished} of ${total} steps finished`;
+        model.update({ run: view, status: { text, kind: view.ended ? (view.state === 'ok' ? 'info' : 'error') : 'busy' } });
+        return view.ended;
+      },
+      (failures, retry, error) => {
+        const why = error instanceof ApiError ? error.message : String(error);
+        model.update({
+          status: { text: `lost touch with the run (${plural(failures, 'failed request')}: ${why}); trying again in ${Math.round(retry / 1000)} s`, kind: 'busy' }
+        });
+      }
+    );
+    this.pollers.set(model, poller);
+    void poller.start();
   }
 
   private async cancelRun(): Promise<void> {
-    if (!this.runId) {
+    const model = this.current;
+    if (!model?.runId) {
       return;
     }
     try {
-      await this.api.post(`runs/${encodeURIComponent(this.runId)}/cancel`, {});
-      this.say('cancelling ...', 'busy');
+      await this.api.post(`runs/${encodeURIComponent(model.runId)}/cancel`, {});
+      model.update({ status: { text: 'stopping the run ...', kind: 'busy' } });
     } catch (error) {
-      this.failed('cancel', error);
+      model.update({ status: { text: this.failure('stop', error), kind: 'error' } });
     }
   }
 
-  // --- building and deploying -----------------------------------------------------------
-
   private async buildPipeline(): Promise<void> {
-    const body = this.body({ target: this.target.value });
-    if (!body) {
+    const panel = this.notebook;
+    if (!panel) {
       return;
     }
-    this.say(`building ${this.target.value} ...`, 'busy');
+    const model = this.model(panel);
+    const target = this.target.value;
+    model.update({ status: { text: `building ${target} ...`, kind: 'busy' } });
     try {
-      const built = await this.api.post<{ text: string; file_name: string }>('build', body);
+      const built = await this.api.post<{ text: string; file_name: string }>('build', this.body(panel, { target }));
       const link = element('a', { download: built.file_name });
       link.href = URL.createObjectURL(new Blob([built.text], { type: 'text/plain' }));
       document.body.appendChild(link);
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-      this.say(`built ${built.file_name}`);
+      model.update({ status: { text: `built ${built.file_name}`, kind: 'info' } });
     } catch (error) {
-      this.failed('build', error);
+      model.update({ status: { text: this.failure('build', error), kind: 'error' } });
     }
   }
 
-  private async deploy(): Promise<void> {
+  /** The experiments of the server the deploy form names, for its list. */
+  async loadExperiments(): Promise<void> {
+    const model = this.current;
+    const host = (this.deployForm.elements.namedItem('host') as HTMLInputElement).value.trim();
+    if (!model || !/^https?:\/\//.test(host)) {
+      return;
+    }
+    const ticket = model.begin('experiments');
+    try {
+      const found = await this.api.post<{ experiments: string[] }>('experiments', { host });
+      if (model.isCurrent('experiments', ticket)) {
+        model.update({ experiments: found.experiments });
+      }
+    } catch {
+      if (model.isCurrent('experiments', ticket)) {
+        model.update({ experiments: [] }); // typed by hand; deploy says what is wrong
+      }
+    }
+  }
+
+  async deploy(): Promise<void> {
+    const panel = this.notebook;
+    if (!panel) {
+      return;
+    }
+    const model = this.model(panel);
     const form = new FormData(this.deployForm);
     const host = String(form.get('host') ?? '').trim();
     const experiment = String(form.get('experiment') ?? '').trim();
-    const body = this.body({
-      host,
-      run: form.get('run') === 'on',
-      ...(experiment ? { experiment } : {})
-    });
-    if (!body) {
+    const run = form.get('run') === 'on';
+    if (!/^https?:\/\//.test(host)) {
+      model.update({ deploy: { state: 'error', text: 'give the Kubeflow Pipelines URL, http(s)://...', runUrl: null } });
       return;
     }
-    this.say(`deploying to ${host} ...`, 'busy');
+    const params: Record<string, unknown> = {};
+    if (run) {
+      for (const param of model.check?.parameters ?? []) {
+        const input = this.paramsBox.querySelector(`input[name="param:${CSS.escape(param.name)}"]`) as HTMLInputElement | null;
+        if (!input) {
+          continue;
+        }
+        const read = parameterValue(param.type, input.type === 'checkbox' ? String(input.checked) : input.value);
+        if (read.error) {
+          model.update({ deploy: { state: 'error', text: `${param.name}: ${read.error}`, runUrl: null } });
+          input.focus();
+          return;
+        }
+        params[param.name] = read.value;
+      }
+    }
+    const ticket = model.begin('deploy');
+    model.update({ deploy: { state: 'busy', text: `uploading to ${host}${run ? ' and starting a run' : ''} ...`, runUrl: null } });
     try {
-      const done = await this.api.post<Record<string, unknown>>('deploy', body);
-      const run = done.run_id ? `, run ${String(done.run_id)}` : '';
-      this.say(`deployed pipeline ${String(done.pipeline_id ?? '')}${run}`);
+      const done = await this.api.post<Record<string, unknown>>(
+        'deploy',
+        this.body(panel, { host, run, ...(experiment ? { experiment } : {}), ...(run ? { params } : {}) })
+      );
+      if (!model.isCurrent('deploy', ticket)) {
+        return;
+      }
+      const runId = done.run_id ? String(done.run_id) : null;
+      const text = `uploaded ${String(done.pipeline_name ?? 'the pipeline')}${runId ? `; run ${runId} started` : ''}`;
+      model.update({ deploy: { state: 'done', text, runUrl: runId ? runLink(host, runId) : null } });
     } catch (error) {
-      this.failed('deploy', error);
+      if (model.isCurrent('deploy', ticket)) {
+        const message = error instanceof ApiError ? error.message : String(error);
+        model.update({ deploy: { state: 'error', text: deployError(host, message), runUrl: null } });
+      }
     }
   }
 
   // --- settings in the notebook's metadata ------------------------------------------------
 
-  private loadSettings(): void {
+  private savedSetting(key: (typeof SETTINGS)[number]): string {
     const model = this.notebook?.content.model;
     const own = (model?.getMetadata('kalec') ?? {}) as Record<string, unknown>;
     const kale = (model?.getMetadata('kubeflow_notebook') ?? {}) as Record<string, unknown>;
+    const value = own[key] ?? kale[KALE_SETTINGS[key]] ?? '';
+    return typeof value === 'string' ? value : '';
+  }
+
+  private loadSettings(): void {
     for (const key of SETTINGS) {
       const input = this.settingsForm.elements.namedItem(key) as HTMLInputElement;
-      const value = own[key] ?? kale[KALE_SETTINGS[key]] ?? '';
-      input.value = typeof value === 'string' ? value : '';
+      input.value = this.savedSetting(key);
     }
+    const experiment = this.deployForm.elements.namedItem('experiment') as HTMLInputElement;
+    experiment.value = this.savedSetting('experiment') || this.defaults.experiment;
   }
 
   private saveSettings(): void {
     const model = this.notebook?.content.model;
-    if (!model) {
+    if (!model || !this.notebook) {
       return;
     }
     const settings = { ...((model.getMetadata('kalec') ?? {}) as Record<string, unknown>) };
@@ -447,11 +740,16 @@ export class KalecPanel extends Widget {
       }
     }
     model.setMetadata('kalec', settings);
-    this.say('settings saved in the notebook (save the notebook to keep them)');
+    this.model(this.notebook).update({ status: { text: 'settings saved in the notebook (save the notebook to keep them)', kind: 'info' } });
     void this.check();
   }
 
-  protected onCloseRequest(): void {
-    this.runId = null;
+  /** The build target the user chose last (kept over renders). */
+  setTargetTouched(): void {
+    this.target.dataset.touched = '1';
+  }
+
+  protected onAfterAttach(): void {
+    this.target.onchange = () => this.setTargetTouched();
   }
 }

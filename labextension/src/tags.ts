@@ -18,6 +18,8 @@ export interface CellTags {
   prev: string[];
   /** Every other tag, kept as written and in order. */
   others: string[];
+  /** `notebook:NAME`: the cell stands for another notebook (its path is in the metadata). */
+  reference: string | null;
 }
 
 const ROLE_OF: Record<string, Role> = {
@@ -48,7 +50,7 @@ function names(value: string): string[] {
 }
 
 export function parseTags(tags: readonly unknown[] | undefined | null): CellTags {
-  const parsed: CellTags = { steps: [], role: null, prev: [], others: [] };
+  const parsed: CellTags = { steps: [], role: null, prev: [], others: [], reference: null };
   for (const raw of tags ?? []) {
     if (typeof raw !== 'string') {
       continue;
@@ -56,6 +58,8 @@ export function parseTags(tags: readonly unknown[] | undefined | null): CellTags
     const tag = raw.trim();
     if (tag.startsWith('block:') || tag.startsWith('step:')) {
       parsed.steps.push(...names(tag.slice(tag.indexOf(':') + 1)));
+    } else if (tag.startsWith('notebook:') && parsed.reference === null) {
+      parsed.reference = tag.slice('notebook:'.length).trim();
     } else if (tag.startsWith('prev:')) {
       parsed.prev.push(...names(tag.slice(5)));
     } else if (tag in ROLE_OF && parsed.role === null) {
@@ -75,6 +79,20 @@ export interface Edit {
   prev: string[];
   /** The other kalec tags the editor shows (`cache:disabled`, `limit:cpu:2` ...). */
   others: string[];
+}
+
+/** Why a reference cannot be written (Kale 2.3's format: `notebook:NAME`, `notebook_path`). */
+export function referenceProblem(name: string, path: string): string | null {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_-]*$/.test(name)) {
+    return `"${name}" is not a reference name: use letters, digits, '-' and '_'`;
+  }
+  if (!path.trim().endsWith('.ipynb')) {
+    return 'the path of the notebook, relative to this one, e.g. prepare.ipynb';
+  }
+  if (path.trim().startsWith('/')) {
+    return 'a path relative to this notebook\'s folder';
+  }
+  return null;
 }
 
 /** Why an edit cannot be written, or null when it can. */
@@ -120,7 +138,7 @@ export function writeTags(edit: Edit): string[] {
 /** What the chip above a code cell says, given the cells above it. */
 export interface Chip {
   label: string;
-  kind: 'step' | 'continues' | Role;
+  kind: 'step' | 'continues' | 'notebook' | Role;
   step: string | null;
 }
 
@@ -135,6 +153,10 @@ export const IMPLICIT_STEP = 'main';
 export function chips(cells: readonly CellTags[]): Chip[] {
   let current: { step: string | null; role: Role | null } | null = null;
   return cells.map(cell => {
+    if (cell.reference !== null) {
+      current = null; // a reference is no step the next cell could continue
+      return { label: `notebook: ${cell.reference}`, kind: 'notebook', step: null };
+    }
     if (cell.role !== null) {
       if (cell.role === 'imports' || cell.role === 'functions') {
         current = { step: null, role: cell.role };
@@ -164,13 +186,4 @@ export function stepNames(cells: readonly CellTags[]): string[] {
     }
   }
   return found;
-}
-
-/** A colour of the step's own, stable across sessions: a hue from its name. */
-export function stepColour(name: string): string {
-  let hash = 0;
-  for (let index = 0; index < name.length; index++) {
-    hash = (hash * 31 + name.charCodeAt(index)) >>> 0;
-  }
-  return `hsl(${hash % 360}, 55%, 42%)`;
 }

@@ -1,4 +1,4 @@
-import { chips, editProblem, parseTags, stepColour, stepNames, writeTags } from '../src/tags';
+import { chips, editProblem, parseTags, referenceProblem, stepNames, writeTags } from '../src/tags';
 
 describe('parseTags', () => {
   it('reads steps, roles, prev and keeps the rest in order', () => {
@@ -76,10 +76,23 @@ describe('chips', () => {
     ]);
   });
 
-  it('lists step names once, in order, and gives each a stable colour', () => {
+  it('lists step names once, in order', () => {
     const cells = [parseTags(['block:a']), parseTags(['block:b;a']), parseTags(['block:c'])];
     expect(stepNames(cells)).toEqual(['a', 'b', 'c']);
-    expect(stepColour('train')).toBe(stepColour('train'));
-    expect(stepColour('train')).not.toBe(stepColour('load'));
+  });
+});
+
+describe('notebook references', () => {
+  it('reads notebook:NAME as a reference, which no cell below continues', () => {
+    const cells = [parseTags(['block:load']), parseTags(['notebook:prepare']), parseTags([])];
+    expect(cells[1].reference).toBe('prepare');
+    expect(chips(cells).map(c => c.kind)).toEqual(['step', 'notebook', 'continues']);
+    expect(chips(cells)[2].label).toBe('main');
+  });
+
+  it('checks a reference as Kale 2.3 writes it', () => {
+    expect(referenceProblem('prepare', 'prepare.ipynb')).toBeNull();
+    expect(referenceProblem('pre pare', 'prepare.ipynb')).toContain('not a reference name');
+    expect(referenceProblem('prepare', 'prepare.py')).toContain('.ipynb');
   });
 });
