@@ -192,3 +192,64 @@ notebook(
     "compose/pipeline.ipynb",
     {"kalec": {"name": "composed", "description": "Prepare, train, evaluate: three notebooks"}},
 )
+
+# Tuning: a scikit-learn notebook whose search space is in its metadata (Katib's fields, as Kale
+# writes them); `kalec tune examples/tune_digits.ipynb` loads and splits the data once.
+notebook(
+    [
+        "# Tuning a classifier\n\nThe search space is in the notebook's metadata (Katib's "
+        "fields); `kalec tune` loads and splits the data once and trains once per trial:\n\n"
+        "    kalec tune examples/tune_digits.ipynb",
+        (
+            ["imports"],
+            "from sklearn.datasets import load_digits\nfrom sklearn.model_selection import train_test_split\nfrom sklearn.svm import SVC",
+        ),
+        (["pipeline-parameters"], "C = 1.0\nGAMMA = 0.001\nKERNEL = 'rbf'"),
+        (
+            ["block:load"],
+            "digits = load_digits()\nX_train, X_test, y_train, y_test = train_test_split(\n"
+            "    digits.data, digits.target, test_size=0.3, random_state=0)",
+        ),
+        (
+            ["block:train", "prev:load"],
+            "model = SVC(C=C, gamma=GAMMA, kernel=KERNEL).fit(X_train, y_train)\n"
+            "accuracy = model.score(X_test, y_test)\nprint('RESULT accuracy', round(accuracy, 4))",
+        ),
+        (["pipeline-metrics"], "accuracy"),
+    ],
+    "tune_digits.ipynb",
+    {
+        "kalec": {"name": "tune-digits"},
+        "kubeflow_notebook": {
+            "katib_run": True,
+            "katib_metadata": {
+                "parameters": [
+                    {
+                        "name": "C",
+                        "parameterType": "double",
+                        "feasibleSpace": {"min": "0.1", "max": "100", "distribution": "logUniform"},
+                    },
+                    {
+                        "name": "GAMMA",
+                        "parameterType": "double",
+                        "feasibleSpace": {
+                            "min": "0.0001",
+                            "max": "0.01",
+                            "distribution": "logUniform",
+                        },
+                    },
+                    {
+                        "name": "KERNEL",
+                        "parameterType": "categorical",
+                        "feasibleSpace": {"list": ["rbf", "linear"]},
+                    },
+                ],
+                "objective": {"type": "maximize", "objectiveMetricName": "accuracy", "goal": 0.995},
+                "algorithm": {"algorithmName": "tpe"},
+                "maxTrialCount": 12,
+                "parallelTrialCount": 1,
+                "maxFailedTrialCount": 3,
+            },
+        },
+    },
+)

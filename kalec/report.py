@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kalec.analysis.symbols import describe
@@ -140,6 +141,8 @@ def check_data(pipeline: Pipeline, diagnostics: tuple[Diagnostic, ...] | None = 
             for m in pipeline.metrics
         ],
         "prelude": [place(pipeline, n)[1] for n in pipeline.prelude],
+        # the search space of ``kalec tune`` (Katib's Experiment fields), when the notebook has one
+        "search": json.loads(pipeline.settings.search) if pipeline.settings.search else None,
         "notebooks": [
             {
                 "name": n.scope,

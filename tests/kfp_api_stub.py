@@ -23,6 +23,10 @@ class KfpApiStub:
         self.runs: list[dict] = []
         self.uploads: list[str] = []  # the pipeline files received
         self.requests: list[str] = []  # "METHOD path"
+        # what a finished run's tasks printed: pod name -> log text (the Kubernetes API's
+        # pod log endpoint, which a Katib trial reads its metrics from)
+        self.pod_logs: dict[str, str] = {}
+        self.run_state = "SUCCEEDED"
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,6 +59,35 @@ class KfpApiStub:
                 elif url.path == "/apis/v2beta1/experiments":
                     found = [e for e in stub.experiments if wanted in (None, e["display_name"])]
                     self._reply({"experiments": found, "total_size": len(found)})
+                elif url.path.startswith("/apis/v2beta1/runs/"):
+                    run_id = url.path.rsplit("/", 1)[1]
+                    run = next((r for r in stub.runs if r["run_id"] == run_id), None)
+                    if run is None:
+                        self._reply({"error": "no such run"}, 404)
+                        return
+                    tasks = [
+                        {
+                            "display_name": pod.rsplit("-", 1)[0],
+                            "pod_name": pod,
+                            "state": "SUCCEEDED",
+                        }
+                        for pod in stub.pod_logs
+                    ]
+                    self._reply(
+                        run | {"state": stub.run_state, "run_details": {"task_details": tasks}}
+                    )
+                elif url.path.startswith("/api/v1/namespaces/") and url.path.endswith("/log"):
+                    pod = url.path.split("/")[-2]
+                    text = stub.pod_logs.get(pod)
+                    if text is None:
+                        self._reply({"error": "no such pod"}, 404)
+                        return
+                    data = text.encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
                 elif url.path.startswith("/apis/v2beta1/pipelines/") and url.path.endswith(
                     "/versions"
                 ):

@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("kalec.packaging",),
     ("kalec.targets", "kalec.local"),
-    ("kalec.deploy", "kalec.verify"),
+    ("kalec.deploy", "kalec.verify", "kalec.tune"),
     ("kalec.serve",),
     ("kalec.cli", "kalec.__main__"),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import sys
@@ -31,6 +32,30 @@ def lab(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("lab-root")
     shutil.copy(ROOT / "examples" / "quickstart.ipynb", root / "quickstart.ipynb")
     shutil.copytree(ROOT / "examples" / "compose", root / "compose")
+    make_notebook(  # a notebook with a search space, for the Tune section
+        root / "tune.ipynb",
+        [
+            (["pipeline-parameters"], "X = 0  # the parameter searched"),
+            (["block:data"], "offset = 2"),
+            (["block:fit"], "loss = (X - offset) ** 2"),
+            (["pipeline-metrics"], "loss"),
+        ],
+        {
+            "kalec": {
+                "tune": {
+                    "parameters": [
+                        {
+                            "name": "X",
+                            "parameterType": "int",
+                            "feasibleSpace": {"min": "0", "max": "3"},
+                        }
+                    ],
+                    "objective": {"type": "minimize", "objectiveMetricName": "loss"},
+                    "algorithm": {"algorithmName": "grid"},
+                }
+            }
+        },
+    )
     make_notebook(  # a second notebook, whose steps' order kalec adds (notes K609)
         root / "sections.ipynb",
         [
@@ -310,7 +335,32 @@ def test_panel_keeps_each_notebook_apart_and_fits_at_250_px(
                 page.get_by_role("tab", name="quickstart.ipynb", exact=True).click()
                 expect(panel.locator(".kalec-notebook")).to_have_text("quickstart.ipynb")
 
-            # 7. deploy to a server that is not there: said in words
+            # 7. tune: a search from the notebook's space, its trials as they finish, the best
+            # written into the parameters cell
+            if tag == "light":
+                page.evaluate(
+                    "(path) => window.jupyterapp.commands.execute('docmanager:open', {path})"
+                    ".then(() => null)",
+                    "tune.ipynb",
+                )
+                expect(panel.locator(".kalec-notebook")).to_have_text("tune.ipynb")
+                panel.locator(".kalec-tune-box > summary").click()
+                expect(panel.locator(".kalec-tune-space")).to_have_value(re.compile("grid"))
+                panel.locator(".kalec-tune-start").click()
+                expect(panel.locator(".kalec-tune-status")).to_contain_text(
+                    "search ok: 4 of 4 trials", timeout=120_000
+                )
+                expect(panel.locator(".kalec-trials tr.kalec-best")).to_contain_text("2")
+                _no_horizontal_scroll(page, "#kalec-panel")
+                page.screenshot(path=str(shots / "panel-tune.png"))
+                panel.locator(".kalec-tune-apply").click()
+                cell = page.locator(".jp-Cell", has_text="the parameter searched").filter(
+                    visible=True
+                )
+                expect(cell).to_contain_text("X = 2  # the parameter searched")
+                page.get_by_role("tab", name="quickstart.ipynb", exact=True).click()
+
+            # 8. deploy to a server that is not there: said in words
             host = panel.locator(".kalec-deploy input[name=host]")
             host.fill("http://127.0.0.1:9")
             panel.locator(".kalec-deploy-button").click()

@@ -171,6 +171,68 @@ def test_every_api_endpoint_and_a_local_run_followed_to_its_end(
 
 
 @pytest.mark.slow
+def test_a_search_is_started_followed_and_cancelled_over_http(
+    server: Client, tmp_path: Path
+) -> None:
+    nb = json.loads(
+        make_notebook(
+            tmp_path / "t.ipynb",
+            [
+                (["pipeline-parameters"], "X = 1"),
+                (["block:data"], "offset = 2"),
+                (["block:fit"], "loss = (X - offset) ** 2"),
+                (["pipeline-metrics"], "loss"),
+            ],
+        ).read_text()
+    )
+    space = {
+        "parameters": [
+            {"name": "X", "parameterType": "int", "feasibleSpace": {"min": "0", "max": "3"}}
+        ],
+        "objective": {"type": "minimize", "objectiveMetricName": "loss"},
+        "algorithm": {"algorithmName": "grid"},
+    }
+    status, started = server.request("POST", "/api/v1/tunes", {"nb": nb, "space": space})
+    assert status == 202, started
+    deadline = time.monotonic() + 120
+    while True:
+        status, tune = server.request("GET", f"/api/v1/tunes/{started['id']}")
+        assert status == 200
+        if tune["state"] != "running":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert tune["state"] == "ok", tune["errors"]
+    assert sorted(t["params"]["X"] for t in tune["trials"]) == [0, 1, 2, 3]
+    assert tune["best"]["params"] == {"X": 2} and tune["best"]["value"] == 0
+    assert [t["ran"] + t["reused"] for t in tune["trials"]] == [2, 2, 2, 2]
+    # a space naming what the notebook does not declare: refused at once, in words
+    bad = dict(
+        space,
+        parameters=[
+            {"name": "Y", "parameterType": "int", "feasibleSpace": {"min": "0", "max": "3"}}
+        ],
+    )
+    status, refused = server.request("POST", "/api/v1/tunes", {"nb": nb, "space": bad})
+    assert status == 422 and "'Y' is not a pipeline parameter" in refused["error"]["message"]
+    slow = json.loads(
+        make_notebook(
+            tmp_path / "slow.ipynb",
+            [
+                (["pipeline-parameters"], "X = 1"),
+                (["block:wait"], "import time\ntime.sleep(60)\nloss = X"),
+                (["pipeline-metrics"], "loss"),
+            ],
+        ).read_text()
+    )
+    status, started = server.request("POST", "/api/v1/tunes", {"nb": slow, "space": space})
+    assert status == 202
+    time.sleep(1)
+    assert server.request("POST", f"/api/v1/tunes/{started['id']}/cancel")[0] == 200
+    assert server.request("GET", f"/api/v1/tunes/{started['id']}")[1]["state"] == "cancelled"
+
+
+@pytest.mark.slow
 def test_hostile_requests_get_their_status_and_the_server_still_answers(server: Client) -> None:
     nb = json.loads(QUICKSTART.read_text())
     check = "/api/v1/check"

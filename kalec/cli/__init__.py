@@ -26,6 +26,7 @@ COMMANDS = {
     "emit": "print the pipeline for a target",
     "run": "run the pipeline on this machine",
     "verify": "check that the pipeline computes what the notebook computes",
+    "tune": "search the notebook's parameters for the best value of a metric",
     "runs": "list the earlier local runs of a notebook",
     "clean": "remove old local runs and step-cache entries",
     "deploy": "upload the pipeline to Kubeflow Pipelines, optionally start a run",

@@ -150,6 +150,16 @@ def ignored(args: argparse.Namespace) -> set[str]:
     return codes
 
 
+def contents_text(args: argparse.Namespace) -> str | None:
+    """The text of ``--contents FILE`` (an editor's unsaved notebook), or None without it."""
+    if getattr(args, "contents", None) is None:
+        return None
+    try:
+        return args.contents.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"error: --contents: cannot read {args.contents}: {error}") from None
+
+
 def compiled(args: argparse.Namespace, verbose: bool | None = None, text: str | None = None) -> Any:
     """The notebook compiled (from ``text`` when given: its cells, as an editor holds them),
     its diagnostics on standard error; ``UsageError`` (exit 2) when it has errors or is not a

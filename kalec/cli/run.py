@@ -6,7 +6,14 @@ import argparse
 import os
 from pathlib import Path
 
-from kalec.cli.common import UsageError, add_notebook, add_parameters, compiled, parameter_values
+from kalec.cli.common import (
+    UsageError,
+    add_notebook,
+    add_parameters,
+    compiled,
+    contents_text,
+    parameter_values,
+)
 
 
 def add_arguments(sub: argparse.ArgumentParser) -> None:
@@ -100,12 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError("error: --jobs must be at least 1")
-    source_text = None
-    if args.contents is not None:
-        try:
-            source_text = args.contents.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise UsageError(f"error: --contents: cannot read {args.contents}: {error}") from None
+    source_text = contents_text(args)
     pipeline = compiled(args, text=source_text)
     options = RunOptions(
         source_text=source_text,

@@ -36,7 +36,7 @@ class NotebookError(KalecError):
 
 
 # Notebook metadata kalec reads: its own section, and Kale's so that Kale notebooks compile as-is.
-_KALEC_KEYS = {"name", "description", "image", "experiment", "volumes"}
+_KALEC_KEYS = {"name", "description", "image", "experiment", "volumes", "tune"}
 _KALE_KEYS = {
     "pipeline_name": "name",
     "pipeline_description": "description",
@@ -147,7 +147,21 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
         image=text("image"),
         experiment=text("experiment"),
         volumes=_volumes(values.get("volumes"), diagnostics),
+        search=_search(own, kale),
     )
+
+
+def _search(own: Any, kale: Any) -> str:
+    """The search space of ``kalec tune`` and ``--target katib`` as JSON text: Katib's
+    Experiment fields from ``kalec.tune``, else Kale's ``katib_metadata`` (read when used)."""
+    for section, key in ((own, "tune"), (kale, "katib_metadata")):
+        found = section.get(key) if isinstance(section, dict) else None
+        if isinstance(found, dict) and found:
+            try:
+                return json.dumps(found, sort_keys=True, allow_nan=False)
+            except (TypeError, ValueError):
+                return ""
+    return ""
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -268,6 +268,7 @@ class Settings:
     image: str | None = None
     experiment: str | None = None
     volumes: tuple[Volume, ...] = ()
+    search: str = ""  # a search space in Katib's Experiment fields, as JSON (``kalec tune``)
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,13 @@ class LocalRun:
         options: RunOptions,
         out: TextIO | None = None,
         err: TextIO | None = None,
+        starter: Starter | None = None,
     ) -> None:
+        """``starter``: a step starter shared by several runs of one pipeline (a search's
+        trials), whose fork server imports the steps' modules once for all of them; the run
+        leaves it open. By default each run has its own."""
         self.pipeline = pipeline
+        self.shared_starter = starter
         self.options = options
         self.workdir = Path(pipeline.source).resolve().parent
         default = self.workdir / ".kalec" / "runs" / new_run_id()
@@ -114,7 +119,7 @@ class LocalRun:
         self.recall = Recall(
             self.memory, self.plan, self.folder, self.options, self.console.progress
         )
-        self.starter = Starter(
+        self.starter = self.shared_starter or Starter(
             self.pipeline,
             self.run_dir,
             self.workdir,
@@ -129,7 +134,8 @@ class LocalRun:
                 return self._execute(stop)
         finally:
             self.memory.save()
-            self.starter.close()
+            if self.shared_starter is None:
+                self.starter.close()
             self.folder.close()
 
     def _execute(self, stop: StopSignals) -> int:

@@ -33,13 +33,81 @@ _RUN_ID = re.compile(r"\A[0-9]{8}-[0-9]{6}-[0-9a-f]{4}\Z")
 TAIL_LINES = 20
 
 
-class Runs:
-    def __init__(self, root: Path, limit: int = 2, jobs: int = 2, keep: int = 20) -> None:
+def state_of(code: int | None) -> str:
+    """A background kalec's state from its exit code (``kalec.cli``'s codes)."""
+    if code is None:
+        return "running"
+    if code in (0, 1, 2):
+        return ("ok", "failed", "refused")[code]
+    return "cancelled" if code in (130, 143, -signal.SIGTERM, -signal.SIGKILL) else "failed"
+
+
+class Background:
+    """kalec commands a server runs in processes of their own, each in a folder ``ROOT/ID``."""
+
+    noun = "run"  # what they are called in messages
+
+    def __init__(self, root: Path, limit: int) -> None:
         self.root = root
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.limit, self.jobs, self.keep = limit, jobs, keep
+        self.limit = limit
         self._processes: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
+        self.closers: list[Any] = []  # what else ends with these (a server's searches)
+
+    def _admit(self) -> str:
+        """A new id and its folder (the caller holds the lock); 429 past the limit."""
+        active = sum(p.poll() is None for p in self._processes.values())
+        if active >= self.limit:
+            raise ServiceError(
+                429, "busy", f"{active} {self.noun}s are going on, the most this server allows"
+            )
+        job_id = new_run_id()
+        while (self.root / job_id).exists():
+            job_id = new_run_id()
+        (self.root / job_id).mkdir(mode=0o700)
+        return job_id
+
+    def _launch(self, job_id: str, command: list[str]) -> None:
+        """Start ``command`` in the job's folder, in a session of its own (so that cancelling
+        ends everything it started), its output in the folder."""
+        home = self.root / job_id
+        with open(home / "output.log", "wb") as out, open(home / "errors.log", "wb") as err:
+            self._processes[job_id] = subprocess.Popen(
+                command,
+                cwd=home,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            )
+
+    def _process(self, job_id: Any) -> subprocess.Popen:
+        if not isinstance(job_id, str) or not _RUN_ID.match(job_id):
+            raise ServiceError(400, "bad_field", f"id: a {self.noun} id, as start returned it")
+        with self._lock:
+            process = self._processes.get(job_id)
+        if process is None:
+            raise ServiceError(
+                404, f"no_such_{self.noun}", f"no {self.noun} {job_id} on this server"
+            )
+        return process
+
+    def close(self) -> None:
+        """End those still going (the server is stopping): each ends its steps as on Ctrl-C,
+        then the whole group goes."""
+        with self._lock:
+            going = [p for p in self._processes.values() if p.poll() is None]
+        end_groups(going, grace=10.0)
+        for close in self.closers:
+            close()
+
+
+class Runs(Background):
+    def __init__(self, root: Path, limit: int = 2, jobs: int = 2, keep: int = 20) -> None:
+        super().__init__(root, limit)
+        self.jobs, self.keep = jobs, keep
 
     def start(
         self,
@@ -53,17 +121,9 @@ class Runs:
         pipeline = compiled(nb, name, folder)
         typed_params(pipeline, params)  # refused here, not by the run's process
         with self._lock:
-            active = sum(p.poll() is None for p in self._processes.values())
-            if active >= self.limit:
-                raise ServiceError(
-                    429, "busy", f"{active} runs are going on, the most this server allows"
-                )
-            run_id = new_run_id()
-            while (self.root / run_id).exists():
-                run_id = new_run_id()
             self._forget_old_runs()
+            run_id = self._admit()
             home = self.root / run_id
-            home.mkdir(mode=0o700)
             # the notebook as the request gave it, which the run executes even when a file of
             # that name (Jupyter's) sits in its folder: an editor posts what it shows, unsaved
             contents = home / placed(name, None).name
@@ -76,16 +136,7 @@ class Runs:
                 "--cache-dir", str(self.root / "cache"),  # the server's, not the user's folder
                 "-y", json.dumps(params or {}),
             ]  # fmt: skip
-            with open(home / "output.log", "wb") as out, open(home / "errors.log", "wb") as err:
-                self._processes[run_id] = subprocess.Popen(
-                    command,
-                    cwd=home,
-                    stdout=out,
-                    stderr=err,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                    env=dict(os.environ, PYTHONUNBUFFERED="1"),
-                )
+            self._launch(run_id, command)
         return {"id": run_id, "state": "running", "steps": [s.name for s in pipeline.steps]}
 
     def _forget_old_runs(self) -> None:
@@ -101,15 +152,6 @@ class Runs:
             shutil.rmtree(self.root / run_id, ignore_errors=True)
             del self._processes[run_id]
 
-    def _process(self, run_id: Any) -> subprocess.Popen:
-        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
-            raise ServiceError(400, "bad_field", "id: a run id, as start returned it")
-        with self._lock:
-            process = self._processes.get(run_id)
-        if process is None:
-            raise ServiceError(404, "no_such_run", f"no run {run_id} on this server")
-        return process
-
     def status(self, run_id: Any) -> dict[str, Any]:
         """The run's state, each step's state, seconds and bytes, the last lines of each step's
         output; once ended, its exit code, summary table and metrics."""
@@ -123,16 +165,7 @@ class Runs:
         for step in steps:
             log = home / "run" / file_name(str(step.get("name"))) / LOG_FILE
             step["output"] = _read(log).splitlines()[-TAIL_LINES:]
-        if code is None:
-            state = "running"
-        elif code == 0:
-            state = "ok"
-        elif code == 1:
-            state = "failed"
-        elif code == 2:
-            state = "refused"
-        else:
-            state = "cancelled" if code in (130, 143, -signal.SIGTERM) else "failed"
+        state = state_of(code)
         return {
             "id": run_id,
             "state": state,
@@ -151,13 +184,6 @@ class Runs:
             raise ServiceError(409, "ended", f"run {run_id} has already ended")
         process.send_signal(signal.SIGTERM)
         return {"id": run_id, "state": "cancelling"}
-
-    def close(self) -> None:
-        """End the runs still going (the server is stopping): each ends its steps as on Ctrl-C,
-        then the whole group goes."""
-        with self._lock:
-            going = [p for p in self._processes.values() if p.poll() is None]
-        end_groups(going, grace=10.0)
 
 
 def _read(path: Path) -> str:

@@ -14,12 +14,16 @@ requests are authenticated, how a notebook is found from a ``path``).
 | POST   | runs/ID/cancel         | stop it, as Ctrl-C would                     | 200 |
 | POST   | deploy                 | upload to Kubeflow Pipelines, optionally run | 200 |
 | POST   | experiments            | the experiments on a Kubeflow Pipelines server | 200 |
+| POST   | tunes                  | start a search of the notebook's parameters  | 202 |
+| GET    | tunes/ID               | the search's trials, the best so far         | 200 |
+| POST   | tunes/ID/cancel        | stop it                                      | 200 |
 | POST   | /kale (kalec serve)    | Kale's API: the kfp-py script (and YAML), deploy on request | 200 |
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +122,30 @@ def _experiments(call: Call) -> dict[str, Any]:
     return service.experiments(call.fields["host"])
 
 
+_TUNES_LOCK = threading.Lock()
+
+
+def _tunes(call: Call) -> Any:
+    """The server's searches, kept beside its runs (made on first use)."""
+    from kalec.serve.tunes import Tunes
+
+    with _TUNES_LOCK:
+        tunes = getattr(call.runs, "tunes", None)
+        if tunes is None:
+            tunes = Tunes(call.runs.root.with_name(call.runs.root.name + "-tunes"))
+            call.runs.tunes = tunes
+            call.runs.closers.append(tunes.close)
+    return tunes
+
+
+def _start_tune(call: Call) -> dict[str, Any]:
+    f = call.fields
+    return _tunes(call).start(
+        f["nb"], f.get("name"), call.folder, f.get("space"), f.get("trials"), f.get("algorithm"),
+        f.get("seed"),
+    )  # fmt: skip
+
+
 def _kale(call: Call) -> dict[str, Any]:
     """Kale's endpoint: the kfp-py script (and YAML where kfp is installed), and a deployment
     to ``http://localhost:<kfp_port>`` when asked."""
@@ -181,6 +209,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         },
     ),
     Endpoint("experiments", "POST", "experiments", _experiments, {"host": (str,)}),
+    Endpoint(
+        "tunes",
+        "POST",
+        "tunes",
+        _start_tune,
+        NOTEBOOK | {"space": (dict,), "trials": (int,), "algorithm": (str,), "seed": (int,)},
+        status=202,
+    ),
+    Endpoint("tune", "GET", "tunes/ID", lambda call: _tunes(call).status(call.run_id)),
+    Endpoint(
+        "tune_cancel", "POST", "tunes/ID/cancel", lambda call: _tunes(call).cancel(call.run_id)
+    ),
     Endpoint(
         "kale",
         "POST",

@@ -41,6 +41,13 @@ TARGETS: dict[str, Target] = {
             requires=("kfp",),
         ),
         Target("argo", "an Argo Workflow", "kalec.targets.argo", ".argo.yaml"),
+        Target(
+            "katib",
+            "a Katib Experiment searching the notebook's parameters, each trial a KFP run",
+            "kalec.tune.katib",
+            ".katib.yaml",
+            requires=("kfp",),
+        ),
     )
 }
 

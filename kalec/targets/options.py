@@ -66,7 +66,7 @@ def options_for(
 ) -> TargetOptions:
     """The options of ``target`` from what a user chose (``output``: where the result goes,
     which names the kfp-py script)."""
-    if target in ("kfp-py", "yaml"):
+    if target in ("kfp-py", "yaml", "katib"):
         return KfpOptions(
             image=image,
             packages=packages,

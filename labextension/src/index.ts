@@ -179,7 +179,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isEnabled: hasNotebook,
       execute: () => {
         focusPanel();
-        (panel.node.querySelector('.kalec-run-button') as HTMLButtonElement | null)?.click();
+        return panel.startRun();
       }
     });
     app.commands.addCommand(COMMANDS.build, {
@@ -188,7 +188,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isEnabled: hasNotebook,
       execute: () => {
         focusPanel();
-        (panel.node.querySelector('.kalec-build') as HTMLButtonElement | null)?.click();
+        return panel.buildPipeline();
       }
     });
     app.commands.addCommand(COMMANDS.deploy, {
@@ -201,7 +201,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (box) {
           box.open = true;
           (box.querySelector('input[name=host]') as HTMLInputElement | null)?.focus();
-          void panel.loadExperiments();
+          void panel.deploySection.loadExperiments();
         }
       }
     });

@@ -42,6 +42,27 @@ export interface CheckResult {
   metrics: { name: string; step: string | null }[];
   diagnostics: Diagnostic[];
   notebooks?: { name: string; path: string; cell: number | null; notebook?: string | null }[];
+  /** The notebook's search space (Katib's Experiment fields), when it has one. */
+  search?: Record<string, unknown> | null;
+}
+
+export interface TuneTrial {
+  number: number;
+  params: Record<string, unknown>;
+  value: number | null;
+  state: string;
+  seconds: number | null;
+  ran: number | null;
+  reused: number | null;
+  error?: string | null;
+}
+
+export interface TuneState {
+  id: string;
+  state: string;
+  trials: TuneTrial[];
+  best: TuneTrial | null;
+  errors?: string;
 }
 
 export type StatusKind = 'info' | 'error' | 'busy' | 'empty';
@@ -57,7 +78,7 @@ export interface DeployState {
   runUrl: string | null;
 }
 
-export type RequestKind = 'check' | 'graph' | 'run' | 'deploy' | 'experiments';
+export type RequestKind = 'check' | 'graph' | 'run' | 'deploy' | 'experiments' | 'tune';
 
 export class NotebookModel {
   /** The last check's answer (null before the first, or while it failed to arrive). */
@@ -70,6 +91,7 @@ export class NotebookModel {
   runId: string | null = null;
   deploy: DeployState = { state: 'idle', text: '', runUrl: null };
   experiments: string[] = [];
+  tune: TuneState | null = null;
   private readonly tickets = new Map<RequestKind, number>();
   private readonly changedSignal = new Signal<NotebookModel, void>(this);
 
@@ -91,7 +113,9 @@ export class NotebookModel {
     return this.tickets.get(kind) === ticket;
   }
 
-  update(change: Partial<Pick<NotebookModel, 'check' | 'lastGood' | 'graphSvg' | 'status' | 'run' | 'runId' | 'deploy' | 'experiments'>>): void {
+  update(
+    change: Partial<Pick<NotebookModel, 'check' | 'lastGood' | 'graphSvg' | 'status' | 'run' | 'runId' | 'deploy' | 'experiments' | 'tune'>>
+  ): void {
     Object.assign(this, change);
     this.changedSignal.emit();
   }
@@ -230,4 +254,56 @@ export function parameterValue(type: string, text: string): { value?: unknown; e
     }
   }
   return { value: text };
+}
+
+/**
+ * A search space to start from when the notebook has none: every parameter (numbers over a
+ * range around their default, others their default), the first metric maximised, 10 random
+ * trials. In Katib's Experiment fields, as the notebook's metadata keeps them.
+ */
+export function defaultSpace(check: CheckResult): Record<string, unknown> {
+  const parameters = check.parameters.map(p => {
+    const value = typeof p.default === 'number' ? p.default : 0;
+    if (p.type === 'int') {
+      return { name: p.name, parameterType: 'int', feasibleSpace: { min: String(Math.max(value - 5, 0)), max: String(value + 5) } };
+    }
+    if (p.type === 'float') {
+      const low = value > 0 ? value / 10 : 0;
+      const high = value > 0 ? value * 10 : 1;
+      return { name: p.name, parameterType: 'double', feasibleSpace: { min: String(low), max: String(high) } };
+    }
+    return { name: p.name, parameterType: 'categorical', feasibleSpace: { list: [String(p.default)] } };
+  });
+  return {
+    parameters,
+    objective: { type: 'maximize', objectiveMetricName: check.metrics[0]?.name ?? '' },
+    algorithm: { algorithmName: 'random' },
+    maxTrialCount: 10
+  };
+}
+
+/**
+ * The parameters cell's text with ``values`` written in: each ``NAME = ...`` line of a name
+ * given gets the value as Python writes it; other lines are kept.
+ */
+export function withValues(source: string, values: Record<string, unknown>): string {
+  const python = (value: unknown): string => {
+    if (typeof value === 'boolean') {
+      return value ? 'True' : 'False';
+    }
+    if (typeof value === 'string') {
+      return JSON.stringify(value);
+    }
+    return JSON.stringify(value).replace(/\btrue\b/g, 'True').replace(/\bfalse\b/g, 'False').replace(/\bnull\b/g, 'None');
+  };
+  return source
+    .split('\n')
+    .map(line => {
+      const found = /^(\s*)([A-Za-z_][A-Za-z0-9_]*)(\s*(?::[^=]*)?=\s*)(.*?)(\s*#.*)?$/.exec(line);
+      if (!found || !(found[2] in values)) {
+        return line;
+      }
+      return `${found[1]}${found[2]}${found[3]}${python(values[found[2]])}${found[5] ?? ''}`;
+    })
+    .join('\n');
 }

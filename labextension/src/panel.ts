@@ -20,16 +20,12 @@ import { Widget } from '@lumino/widgets';
 
 import { ApiError, Diagnostic, KalecApi } from './api';
 import { openReferenced, setErrorCells } from './chips';
+import { DeploySection } from './deploySection';
+import { button, element, field, plural } from './dom';
 import { GraphView } from './graph';
-import {
-  CheckResult,
-  NotebookModel,
-  Poller,
-  deployError,
-  palette,
-  parameterValue,
-  runLink
-} from './model';
+import { PanelDefaults, PanelHost } from './host';
+import { TuneSection } from './tuneSection';
+import { CheckResult, NotebookModel, Poller, palette } from './model';
 import { StepView, progress, runView } from './runState';
 
 const SETTINGS = ['name', 'description', 'image', 'experiment'] as const;
@@ -41,37 +37,9 @@ const KALE_SETTINGS: Record<string, string> = {
 };
 const TARGETS = ['kfp-py', 'yaml', 'argo'];
 
-/** Defaults from JupyterLab's settings registry. */
-export interface PanelDefaults {
-  kfpUrl: string;
-  target: string;
-  experiment: string;
-}
+export type { PanelDefaults };
 
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attributes: Record<string, string> = {},
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    node.setAttribute(key, value);
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
-
-function button(label: string, className: string, kind: 'accept' | 'reject' = 'reject'): HTMLButtonElement {
-  return element('button', { type: 'button', class: `jp-Button jp-mod-styled jp-mod-${kind} ${className}` }, label);
-}
-
-function plural(count: number, word: string): string {
-  return `${count} ${word}${count === 1 ? '' : 's'}`;
-}
-
-export class KalecPanel extends Widget {
+export class KalecPanel extends Widget implements PanelHost {
   readonly defaults: PanelDefaults = { kfpUrl: '', target: 'kfp-py', experiment: '' };
   private notebook: NotebookPanel | null = null;
   private readonly models = new Map<NotebookPanel, NotebookModel>();
@@ -92,19 +60,19 @@ export class KalecPanel extends Widget {
   private readonly buildButton = button('Build', 'kalec-build');
   private readonly target = element('select', { class: 'kalec-target jp-mod-styled', 'aria-label': 'build target' });
   private readonly settingsForm = element('form', { class: 'kalec-form kalec-settings' });
-  private readonly deployForm = element('form', { class: 'kalec-form kalec-deploy' });
-  private readonly paramsBox = element('fieldset', { class: 'kalec-run-params' });
-  private readonly deployStatus = element('div', { class: 'kalec-deploy-status', role: 'status' });
-  private readonly experimentList = element('datalist', { id: `kalec-experiments-${Math.random().toString(36).slice(2)}` });
   readonly overview: GraphView;
+  readonly deploySection: DeploySection;
+  readonly tuneSection: TuneSection;
 
-  constructor(private readonly api: KalecApi) {
+  constructor(readonly api: KalecApi) {
     super();
     this.id = 'kalec-panel';
     this.title.caption = 'kalec: the pipeline of this notebook';
     this.title.label = 'Pipeline';
     this.addClass('kalec-panel');
     this.overview = new GraphView({ onStep: () => undefined, overview: true });
+    this.deploySection = new DeploySection(this, () => this.render());
+    this.tuneSection = new TuneSection(this);
     this.build();
     this.render();
   }
@@ -195,11 +163,12 @@ export class KalecPanel extends Widget {
     graph.append(element('h3', {}, 'Graph'), this.overview.node, open);
 
     this.buildSettings();
-    this.buildDeploy();
     const settings = element('details', { class: 'kalec-settings-box' });
     settings.append(element('summary', {}, 'Settings'), this.settingsForm);
     const deploy = element('details', { class: 'kalec-deploy-box' });
-    deploy.append(element('summary', {}, 'Deploy to Kubeflow Pipelines'), this.deployForm);
+    deploy.append(element('summary', {}, 'Deploy to Kubeflow Pipelines'), this.deploySection.form);
+    const tune = element('details', { class: 'kalec-tune-box' });
+    tune.append(element('summary', {}, 'Tune parameters'), this.tuneSection.form);
 
     this.body_.append(
       actions,
@@ -210,15 +179,10 @@ export class KalecPanel extends Widget {
       this.problems,
       graph,
       settings,
+      tune,
       deploy
     );
     this.node.append(header, this.empty, this.body_);
-  }
-
-  private field(form: HTMLElement, label: string, input: HTMLElement): void {
-    const row = element('label', { class: 'kalec-field' });
-    row.append(element('span', {}, label), input);
-    form.append(row);
   }
 
   private buildSettings(): void {
@@ -229,7 +193,7 @@ export class KalecPanel extends Widget {
       experiment: 'experiment'
     };
     for (const key of SETTINGS) {
-      this.field(this.settingsForm, labels[key], element('input', { name: key, class: 'jp-mod-styled' }));
+      field(this.settingsForm, labels[key], element('input', { name: key, class: 'jp-mod-styled' }));
     }
     const save = element('button', { type: 'submit', class: 'jp-Button jp-mod-styled jp-mod-accept' }, 'Save settings');
     this.settingsForm.append(save);
@@ -237,25 +201,6 @@ export class KalecPanel extends Widget {
       event.preventDefault();
       this.saveSettings();
     };
-  }
-
-  private buildDeploy(): void {
-    const host = element('input', { name: 'host', class: 'jp-mod-styled', placeholder: 'http://localhost:8080' });
-    const experiment = element('input', { name: 'experiment', class: 'jp-mod-styled', list: this.experimentList.id });
-    this.field(this.deployForm, 'Kubeflow Pipelines URL', host);
-    this.field(this.deployForm, 'experiment', experiment);
-    this.deployForm.append(this.experimentList);
-    host.onchange = () => void this.loadExperiments();
-    const run = element('label', { class: 'kalec-check-field' });
-    run.append(element('input', { name: 'run', type: 'checkbox' }), element('span', {}, 'start a run'));
-    this.deployForm.append(run, this.paramsBox);
-    const submit = element('button', { type: 'submit', class: 'jp-Button jp-mod-styled jp-mod-accept kalec-deploy-button' }, 'Deploy');
-    this.deployForm.append(submit, this.deployStatus);
-    this.deployForm.onsubmit = event => {
-      event.preventDefault();
-      void this.deploy();
-    };
-    (run.querySelector('input') as HTMLInputElement).onchange = () => this.render();
   }
 
   // --- rendering the current model ------------------------------------------------------
@@ -285,8 +230,11 @@ export class KalecPanel extends Widget {
     const shown = model.check?.ok ? model.check : model.lastGood;
     const stale = model.check && !model.check.ok && model.lastGood ? 'the last version without errors' : '';
     this.overview.draw(model.graphSvg, palette((shown?.steps ?? []).map(s => s.name)), stale);
-    this.renderParams(model);
-    this.renderDeploy(model);
+    this.deploySection.render(model);
+    this.tuneSection.render(model);
+    if (!this.target.dataset.touched) {
+      this.target.value = TARGETS.includes(this.defaults.target) ? this.defaults.target : 'kfp-py';
+    }
     if (this.notebook) {
       setErrorCells(this.notebook, model.errorCells());
     }
@@ -413,62 +361,6 @@ export class KalecPanel extends Widget {
     this.runLine.append(bar, element('span', {}, text));
   }
 
-  private renderParams(model: NotebookModel): void {
-    const run = (this.deployForm.elements.namedItem('run') as HTMLInputElement).checked;
-    const params = model.check?.parameters ?? model.lastGood?.parameters ?? [];
-    const kept = new Map<string, string>();
-    for (const input of Array.from(this.paramsBox.querySelectorAll('input'))) {
-      kept.set(input.name, input.type === 'checkbox' ? String(input.checked) : input.value);
-    }
-    this.paramsBox.replaceChildren();
-    this.paramsBox.hidden = !run || !params.length;
-    if (!params.length) {
-      return;
-    }
-    this.paramsBox.append(element('legend', {}, 'run parameters'));
-    for (const param of params) {
-      const name = `param:${param.name}`;
-      const shown = typeof param.default === 'string' ? param.default : JSON.stringify(param.default);
-      let input: HTMLInputElement;
-      if (param.type === 'bool') {
-        input = element('input', { name, type: 'checkbox' });
-        input.checked = (kept.get(name) ?? String(param.default)) === 'true';
-      } else {
-        const numeric = param.type === 'int' || param.type === 'float';
-        input = element('input', { name, class: 'jp-mod-styled', type: numeric ? 'number' : 'text' });
-        if (param.type === 'float') {
-          input.step = 'any';
-        }
-        input.value = kept.get(name) ?? shown ?? '';
-      }
-      this.field(this.paramsBox, `${param.name} (${param.type})`, input);
-    }
-  }
-
-  private renderDeploy(model: NotebookModel): void {
-    const host = this.deployForm.elements.namedItem('host') as HTMLInputElement;
-    if (!host.value && this.defaults.kfpUrl) {
-      host.value = this.defaults.kfpUrl;
-    }
-    const experiment = this.deployForm.elements.namedItem('experiment') as HTMLInputElement;
-    if (!experiment.value) {
-      experiment.value = this.savedSetting('experiment') || this.defaults.experiment;
-    }
-    this.experimentList.replaceChildren(...model.experiments.map(name => element('option', { value: name })));
-    this.deployStatus.replaceChildren();
-    this.deployStatus.dataset.kind = model.deploy.state;
-    if (model.deploy.text) {
-      this.deployStatus.append(element('span', {}, model.deploy.text));
-    }
-    if (model.deploy.runUrl) {
-      const link = element('a', { href: model.deploy.runUrl, target: '_blank', rel: 'noopener noreferrer' }, 'open the run in Kubeflow Pipelines');
-      this.deployStatus.append(' ', link);
-    }
-    if (!this.target.dataset.touched) {
-      this.target.value = TARGETS.includes(this.defaults.target) ? this.defaults.target : 'kfp-py';
-    }
-  }
-
   /** Select notebook cell ``number`` (1-based, every cell counted) and put the cursor on ``line``. */
   reveal(number: number, line: number | null): void {
     const notebook = this.notebook?.content;
@@ -490,7 +382,7 @@ export class KalecPanel extends Widget {
   // --- requests: each writes into the model of the notebook it was made for ----------------
 
   /** The request body naming the notebook: its current content, and its path in Jupyter. */
-  private body(panel: NotebookPanel, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  body(panel: NotebookPanel, extra: Record<string, unknown> = {}): Record<string, unknown> {
     const path = panel.context.path;
     const body: Record<string, unknown> = {
       nb: panel.content.model?.toJSON(),
@@ -552,7 +444,8 @@ export class KalecPanel extends Widget {
     }
   }
 
-  private async startRun(): Promise<void> {
+  /** Run the current notebook on this machine (the Run locally button, the command). */
+  async startRun(): Promise<void> {
     const panel = this.notebook;
     if (!panel) {
       return;
@@ -613,7 +506,8 @@ export class KalecPanel extends Widget {
     }
   }
 
-  private async buildPipeline(): Promise<void> {
+  /** Download the pipeline for the chosen target (the Build button, the command). */
+  async buildPipeline(): Promise<void> {
     const panel = this.notebook;
     if (!panel) {
       return;
@@ -635,80 +529,9 @@ export class KalecPanel extends Widget {
     }
   }
 
-  /** The experiments of the server the deploy form names, for its list. */
-  async loadExperiments(): Promise<void> {
-    const model = this.current;
-    const host = (this.deployForm.elements.namedItem('host') as HTMLInputElement).value.trim();
-    if (!model || !/^https?:\/\//.test(host)) {
-      return;
-    }
-    const ticket = model.begin('experiments');
-    try {
-      const found = await this.api.post<{ experiments: string[] }>('experiments', { host });
-      if (model.isCurrent('experiments', ticket)) {
-        model.update({ experiments: found.experiments });
-      }
-    } catch {
-      if (model.isCurrent('experiments', ticket)) {
-        model.update({ experiments: [] }); // typed by hand; deploy says what is wrong
-      }
-    }
-  }
-
-  async deploy(): Promise<void> {
-    const panel = this.notebook;
-    if (!panel) {
-      return;
-    }
-    const model = this.model(panel);
-    const form = new FormData(this.deployForm);
-    const host = String(form.get('host') ?? '').trim();
-    const experiment = String(form.get('experiment') ?? '').trim();
-    const run = form.get('run') === 'on';
-    if (!/^https?:\/\//.test(host)) {
-      model.update({ deploy: { state: 'error', text: 'give the Kubeflow Pipelines URL, http(s)://...', runUrl: null } });
-      return;
-    }
-    const params: Record<string, unknown> = {};
-    if (run) {
-      for (const param of model.check?.parameters ?? []) {
-        const input = this.paramsBox.querySelector(`input[name="param:${CSS.escape(param.name)}"]`) as HTMLInputElement | null;
-        if (!input) {
-          continue;
-        }
-        const read = parameterValue(param.type, input.type === 'checkbox' ? String(input.checked) : input.value);
-        if (read.error) {
-          model.update({ deploy: { state: 'error', text: `${param.name}: ${read.error}`, runUrl: null } });
-          input.focus();
-          return;
-        }
-        params[param.name] = read.value;
-      }
-    }
-    const ticket = model.begin('deploy');
-    model.update({ deploy: { state: 'busy', text: `uploading to ${host}${run ? ' and starting a run' : ''} ...`, runUrl: null } });
-    try {
-      const done = await this.api.post<Record<string, unknown>>(
-        'deploy',
-        this.body(panel, { host, run, ...(experiment ? { experiment } : {}), ...(run ? { params } : {}) })
-      );
-      if (!model.isCurrent('deploy', ticket)) {
-        return;
-      }
-      const runId = done.run_id ? String(done.run_id) : null;
-      const text = `uploaded ${String(done.pipeline_name ?? 'the pipeline')}${runId ? `; run ${runId} started` : ''}`;
-      model.update({ deploy: { state: 'done', text, runUrl: runId ? runLink(host, runId) : null } });
-    } catch (error) {
-      if (model.isCurrent('deploy', ticket)) {
-        const message = error instanceof ApiError ? error.message : String(error);
-        model.update({ deploy: { state: 'error', text: deployError(host, message), runUrl: null } });
-      }
-    }
-  }
-
   // --- settings in the notebook's metadata ------------------------------------------------
 
-  private savedSetting(key: (typeof SETTINGS)[number]): string {
+  savedSetting(key: (typeof SETTINGS)[number]): string {
     const model = this.notebook?.content.model;
     const own = (model?.getMetadata('kalec') ?? {}) as Record<string, unknown>;
     const kale = (model?.getMetadata('kubeflow_notebook') ?? {}) as Record<string, unknown>;
@@ -721,8 +544,7 @@ export class KalecPanel extends Widget {
       const input = this.settingsForm.elements.namedItem(key) as HTMLInputElement;
       input.value = this.savedSetting(key);
     }
-    const experiment = this.deployForm.elements.namedItem('experiment') as HTMLInputElement;
-    experiment.value = this.savedSetting('experiment') || this.defaults.experiment;
+    this.deploySection.loadSettings();
   }
 
   private saveSettings(): void {

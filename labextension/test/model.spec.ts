@@ -1,4 +1,4 @@
-import { NotebookModel, PALETTE, Poller, deployError, palette, parameterValue, runLink } from '../src/model';
+import { NotebookModel, PALETTE, Poller, defaultSpace, deployError, palette, parameterValue, runLink, withValues } from '../src/model';
 
 describe('NotebookModel', () => {
   it('drops the answer to a request the user has moved past', () => {
@@ -118,5 +118,31 @@ describe('deploy words', () => {
     expect(parameterValue('list', '[1, 2]')).toEqual({ value: [1, 2] });
     expect(parameterValue('dict', '[1]').error).toBe('a JSON object');
     expect(parameterValue('str', ' a b ')).toEqual({ value: ' a b ' });
+  });
+});
+
+describe('tune helpers', () => {
+  it('writes the best values into the parameters cell, keeping the rest', () => {
+    const source = 'X = 0  # searched\nRATE: float = 0.1\nNAME = "a"\nFLAG = False\nOTHER = [1]';
+    expect(withValues(source, { X: 2, RATE: 0.25, NAME: 'b"c', FLAG: true })).toBe(
+      'X = 2  # searched\nRATE: float = 0.25\nNAME = "b\\"c"\nFLAG = True\nOTHER = [1]'
+    );
+  });
+
+  it('offers a space to start from: numbers over a range, the first metric', () => {
+    const space = defaultSpace({
+      ok: true,
+      pipeline: 'p',
+      steps: [],
+      parameters: [
+        { name: 'N', type: 'int', default: 3 },
+        { name: 'LR', type: 'float', default: 0.01 },
+        { name: 'KIND', type: 'str', default: 'rbf' }
+      ],
+      metrics: [{ name: 'accuracy', step: 'train' }],
+      diagnostics: []
+    }) as { parameters: { name: string; parameterType: string }[]; objective: { objectiveMetricName: string } };
+    expect(space.parameters.map(p => p.parameterType)).toEqual(['int', 'double', 'categorical']);
+    expect(space.objective.objectiveMetricName).toBe('accuracy');
   });
 });

@@ -1,0 +1,154 @@
+"""Searches a server starts in the background (``/api/v1/tunes``): start, status, cancel.
+
+Each search is ``kalec tune`` in a process of its own, in a folder under the server's
+(``ROOT/ID``: the notebook as posted, its searches, the output). Its status is read from the
+search's own record (Optuna's study in ``study.db``): every trial's values, metric, seconds and
+steps run or reused, and the best so far. At most ``limit`` go at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from kalec.local.processes import end_groups
+from kalec.serve.background import Background, _read, state_of
+from kalec.serve.service import ServiceError, compiled, notebook_text, placed
+
+
+class Tunes(Background):
+    noun = "search"
+
+    def __init__(self, root: Path, limit: int = 1) -> None:
+        super().__init__(root, limit)
+
+    def start(
+        self,
+        nb: Any,
+        name: str | None = None,
+        folder: Path | None = None,
+        space: dict[str, Any] | None = None,
+        trials: int | None = None,
+        algorithm: str | None = None,
+        seed: int | None = None,
+    ) -> dict[str, Any]:
+        """Start a search of the notebook (its own search space, or ``space`` in Katib's
+        fields); its id. The space is checked first: a refused one is a 422 at once."""
+        import importlib.util
+
+        if importlib.util.find_spec("optuna") is None:
+            raise ServiceError(
+                501, "unavailable", "searching needs optuna: pip install 'kalec[tune]'"
+            )
+        from kalec.tune.space import SpaceError, checked, from_katib
+
+        pipeline = compiled(nb, name, folder)
+        if space is None and not pipeline.settings.search:
+            raise ServiceError(
+                422, "no_space", "the notebook has no search space; send one (space)"
+            )
+        data = space if space is not None else json.loads(pipeline.settings.search)
+        for field, value in (("trials", trials), ("seed", seed)):
+            if value is not None and (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or value < (0 if field == "seed" else 1)
+            ):
+                raise ServiceError(400, "bad_field", f"{field}: a whole number")
+        try:
+            parsed = checked(from_katib(data, "space"), pipeline)
+            if algorithm is not None:
+                from dataclasses import replace
+
+                from kalec.tune.search import sampler
+
+                parsed = replace(parsed, algorithm=algorithm)
+                sampler(parsed, seed)
+        except SpaceError as error:
+            raise ServiceError(422, "refused", str(error)) from None
+        with self._lock:
+            tune_id = self._admit()
+            home = self.root / tune_id
+            document = json.loads(notebook_text(nb))
+            metadata = document.setdefault("metadata", {})
+            own = metadata.get("kalec") if isinstance(metadata.get("kalec"), dict) else {}
+            metadata["kalec"] = own | {"tune": parsed.as_katib()}
+            contents = home / placed(name, None).name
+            contents.write_text(json.dumps(document), encoding="utf-8")
+            notebook = contents if folder is None else placed(name, folder)
+            command = [
+                sys.executable,
+                "-m",
+                "kalec",
+                "tune",
+                str(notebook),
+                "--contents",
+                str(contents),
+                "--tunes-dir",
+                str(home / "tunes"),
+            ]
+            if trials is not None:
+                command += ["--trials", str(trials)]
+            if seed is not None:
+                command += ["--seed", str(seed)]
+            self._launch(tune_id, command)
+        return {"id": tune_id, "state": "running", "space": parsed.as_katib()}
+
+    def status(self, tune_id: Any) -> dict[str, Any]:
+        """The search's state, every trial so far and the best one."""
+        import optuna
+
+        process = self._process(tune_id)
+        home = self.root / tune_id
+        code = process.poll()
+        trials: list[dict[str, Any]] = []
+        best = None
+        objective = None
+        for record in sorted((home / "tunes").glob("*/tune.json")):
+            saved = json.loads(record.read_text(encoding="utf-8"))
+            objective = saved["space"]["objective"]
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            try:
+                study = optuna.load_study(
+                    study_name=record.parent.name, storage=f"sqlite:///{record.parent / 'study.db'}"
+                )
+            except (KeyError, ValueError, optuna.exceptions.OptunaError):
+                continue
+            for trial in study.trials:
+                attrs = trial.user_attrs
+                trials.append(
+                    {
+                        "number": trial.number,
+                        "params": trial.params,
+                        "value": trial.value,
+                        "state": trial.state.name.lower(),
+                        "seconds": attrs.get("seconds"),
+                        "ran": attrs.get("ran"),
+                        "reused": attrs.get("reused"),
+                        "error": attrs.get("error"),
+                    }
+                )
+            complete = [t for t in trials if t["state"] == "complete"]
+            if complete:
+                pick = max if objective.get("type", "maximize") == "maximize" else min
+                best = pick(complete, key=lambda t: t["value"])
+        state = state_of(code)
+        return {
+            "id": tune_id,
+            "state": state,
+            "exit_code": code,
+            "objective": objective,
+            "trials": trials,
+            "best": best,
+            "output": _read(home / "output.log")[-65536:],
+            "errors": _read(home / "errors.log")[-16384:],
+        }
+
+    def cancel(self, tune_id: Any) -> dict[str, Any]:
+        process = self._process(tune_id)
+        if process.poll() is not None:
+            raise ServiceError(409, "ended", f"search {tune_id} has already ended")
+        end_groups([process], grace=5.0)
+        return {"id": tune_id, "state": "cancelled"}

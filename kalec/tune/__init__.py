@@ -1,0 +1,6 @@
+"""``kalec tune``: hyperparameter searches over the notebook's pipeline parameters, run here with
+the step cache (steps a parameter does not reach run once for the whole search), or written as
+a Katib Experiment (``--target katib``).
+
+May import the IR, the local runner and the packaging; not the service or the CLI.
+"""

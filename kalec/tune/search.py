@@ -1,0 +1,118 @@
+"""The search itself, by Optuna (the ``kalec[tune]`` extra): Katib's algorithm names mapped to
+Optuna's samplers where one does the same thing, the study kept in SQLite in the tune's folder
+so a stopped search resumes where it was.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from kalec.tune.space import Dimension, Space, SpaceError
+
+INSTALL_HINT = "pip install 'kalec[tune]'"
+# Katib's names (and Optuna's own short ones) -> what kalec runs
+ALGORITHMS = {
+    "random": "random search",
+    "grid": "every point of the grid",
+    "tpe": "tree-structured Parzen estimator",
+    "multivariate-tpe": "TPE over the parameters together",
+    "sobol": "a Sobol quasi-random sequence",
+    "cmaes": "CMA-ES (needs the cmaes package)",
+}
+REFUSED = {  # Katib algorithms kalec cannot run locally, and why
+    "bayesianoptimization": "use tpe (kalec has no Gaussian-process optimiser)",
+    "hyperband": "it stops trials early inside a run, which a pipeline run does not report",
+    "enas": "it searches network architectures, not parameters",
+    "darts": "it searches network architectures, not parameters",
+    "pbt": "it trains a population with checkpoints, not independent runs",
+}
+
+
+def need_optuna() -> None:
+    if importlib.util.find_spec("optuna") is None:
+        raise SpaceError(f"kalec tune searches with Optuna, which is not installed: {INSTALL_HINT}")
+
+
+def sampler(space: Space, seed: int | None) -> Any:
+    """The Optuna sampler of ``space.algorithm``; ``SpaceError`` listing the names otherwise."""
+    import optuna
+
+    name = space.algorithm.lower()
+    if name in REFUSED:
+        raise SpaceError(f"algorithm {space.algorithm!r}: {REFUSED[name]}")
+    if name not in ALGORITHMS:
+        raise SpaceError(
+            f"algorithm {space.algorithm!r} is not one kalec runs; use one of: "
+            + ", ".join(ALGORITHMS)
+        )
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        grid_points(space)  # every parameter has values to walk
+        # the points are queued in the study (``grid_points``); Optuna's GridSampler stops the
+        # study from inside, which only its own optimisation loop allows
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name in ("tpe", "multivariate-tpe"):
+        return optuna.samplers.TPESampler(seed=seed, multivariate=name == "multivariate-tpe")
+    if name == "sobol":
+        return optuna.samplers.QMCSampler(qmc_type="sobol", seed=seed)
+    if importlib.util.find_spec("cmaes") is None:
+        raise SpaceError("algorithm 'cmaes' needs the cmaes package: pip install cmaes")
+    return optuna.samplers.CmaEsSampler(seed=seed)
+
+
+def grid_points(space: Space) -> list[dict[str, Any]]:
+    """Every point of a grid search, in order (the first parameter slowest)."""
+    import itertools
+
+    axes = []
+    for dim in space.dimensions:
+        values = dim.grid()
+        if values is None:
+            raise SpaceError(
+                f"grid search: parameter {dim.name} is a continuous range; give it a step "
+                "(float(A,B,STEP), or feasibleSpace.step) or a list of values"
+            )
+        axes.append(values)
+    names = [d.name for d in space.dimensions]
+    return [dict(zip(names, point, strict=True)) for point in itertools.product(*axes)]
+
+
+def grid_size(space: Space) -> int | None:
+    """How many points a grid search has (None: not a grid search)."""
+    if space.algorithm.lower() != "grid":
+        return None
+    total = 1
+    for dim in space.dimensions:
+        total *= len(dim.grid() or [])
+    return total
+
+
+def suggest(trial: Any, dim: Dimension) -> Any:
+    """The trial's value of one parameter."""
+    if dim.choices:
+        return trial.suggest_categorical(dim.name, list(dim.choices))
+    if dim.kind == "int":
+        if dim.log:
+            return trial.suggest_int(dim.name, int(dim.low), int(dim.high), log=True)
+        return trial.suggest_int(dim.name, int(dim.low), int(dim.high), step=int(dim.step or 1))
+    if dim.log:
+        return trial.suggest_float(dim.name, dim.low, dim.high, log=True)
+    return trial.suggest_float(dim.name, dim.low, dim.high, step=dim.step)
+
+
+def open_study(folder: Path, space: Space, seed: int | None, name: str) -> Any:
+    """The study kept in ``folder/study.db``: made on first use, continued after."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = f"sqlite:///{folder / 'study.db'}"
+    return optuna.create_study(
+        study_name=name,
+        storage=storage,
+        sampler=sampler(space, seed),
+        direction="maximize" if space.objective.maximize else "minimize",
+        load_if_exists=True,
+    )
