@@ -333,3 +333,19 @@ def test_the_katib_trial_starts_a_kfp_run_and_reports_its_metrics(tmp_path: Path
             timeout=60,
         )
         assert failed.returncode == 1 and "=57.125" not in failed.stdout
+
+
+def test_the_readmes_scikit_learn_example_tunes(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import ROOT
+
+    path = Path(
+        shutil.copy(ROOT / "examples" / "tune_digits.ipynb", tmp_path / "tune_digits.ipynb")
+    )
+    done = run_kalec("tune", str(path), "--trials", "3", "--seed", "0", cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    table = rows(done.stdout)
+    assert [r[-1] for r in table] == ["2/0", "1/1", "1/1"]  # the digits are loaded and split once
+    assert "maximising accuracy with tpe" in done.stderr
+    assert re.search(r"best: trial \d: accuracy = 0\.\d+ with C=", done.stdout)
