@@ -270,6 +270,19 @@ def test_refusals_name_the_notebook_and_cell(
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["a\0b.ipynb", "x" * 5000 + ".ipynb", ".", "..", "", "sub/", 7],
+    ids=["nul", "too-long", "folder", "parent", "empty", "trailing-slash", "number"],
+)
+def test_a_notebook_path_that_is_no_file_is_refused_in_words(tmp_path: Path, path: Any) -> None:
+    root = write(tmp_path, {"root.ipynb": [ref("a", path)]})  # type: ignore[arg-type]
+    done = run_kalec("check", str(root), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert re.search(r"root.ipynb: cell 1: error K11[01]", done.stderr), done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
 def test_a_prelude_of_another_notebook_is_not_silently_missing(tmp_path: Path) -> None:
     files = {
         "root.ipynb": [ref("a", "a.ipynb"), ([S + "use"], "print(helper(), np.pi)")],

@@ -14,7 +14,6 @@ is refused before it is expanded past ``MAX_CELLS``.
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -169,7 +168,18 @@ class _Inliner:
                 )
             )
             return None
-        target = (folder / relative).resolve()
+        try:
+            target = (folder / relative).resolve()
+        except (OSError, ValueError, RuntimeError) as error:  # a NUL byte, a name too long
+            report(
+                D.REFERENCE_UNREADABLE(
+                    f"notebook:{name} names {relative!r}, which is not a file name here: {error}",
+                    origin,
+                    hint="fix notebook_path in the cell's metadata (relative to this "
+                    "notebook's folder)",
+                )
+            )
+            return None
         if self.confine is not None and not target.is_relative_to(self.confine):
             raise ReferenceOutside(
                 f"notebook_path {relative!r} of the cell tagged notebook:{name} leads out of "
@@ -197,10 +207,13 @@ class _Inliner:
         from kalec.frontend.notebook import NotebookError
 
         try:
-            if target.exists() and not target.is_file():  # a folder, a device, a pipe
-                raise NotebookError("it is not a file")
-            if target.is_file() and target.stat().st_size > MAX_NOTEBOOK_BYTES:
-                raise NotebookError(f"it is over {MAX_NOTEBOOK_BYTES // 2**20} MB")
+            try:
+                if target.exists() and not target.is_file():  # a folder, a device, a pipe
+                    raise NotebookError("it is not a file")
+                if target.is_file() and target.stat().st_size > MAX_NOTEBOOK_BYTES:
+                    raise NotebookError(f"it is over {MAX_NOTEBOOK_BYTES // 2**20} MB")
+            except OSError as error:
+                raise NotebookError(str(error)) from None
             notebook = self.load(target)
         except NotebookError as error:
             report(
@@ -221,6 +234,6 @@ class _Inliner:
 def _shown(path: Path, base: Path) -> str:
     """A notebook's path as a person reads it: from the root's folder where possible."""
     try:
-        return posixpath.join(*Path(os.path.relpath(path, base)).parts)
+        return Path(os.path.relpath(path, base)).as_posix()
     except ValueError:  # another drive
         return str(path)
