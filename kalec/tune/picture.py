@@ -36,9 +36,16 @@ def _chart(
     if not points:
         return ""
     numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x, _ in points)
+    axis: list[str] = []
     if numeric:
-        fx = _scale([float(x) for x, _ in points], _W - 2 * _PAD, x_log)
+        xs = [float(x) for x, _ in points]
+        fx = _scale(xs, _W - 2 * _PAD, x_log)
         place = lambda x: _PAD + fx(float(x))  # noqa: E731
+        axis = [
+            f'<text x="{_PAD}" y="{_H - _PAD + 14}" font-size="10">{min(xs):.4g}</text>',
+            f'<text x="{_W - _PAD}" y="{_H - _PAD + 14}" font-size="10" '
+            f'text-anchor="end">{max(xs):.4g}</text>',
+        ]
     else:
         labels = list(dict.fromkeys(str(x) for x, _ in points))
         step = (_W - 2 * _PAD) / max(len(labels), 1)
@@ -54,6 +61,7 @@ def _chart(
         f'<text x="4" y="{_PAD}" font-size="10">{max(ys):.4g}</text>',
         f'<text x="4" y="{_H - _PAD}" font-size="10">{min(ys):.4g}</text>',
     ]
+    out += axis
     if best_line:
         path = " ".join(
             f"{'M' if i == 0 else 'L'} {place(i):.1f} {_H - _PAD - fy(v):.1f}"
@@ -113,7 +121,12 @@ def write_report(path: Path, study: Any, space: Space, pipeline: Pipeline) -> Pa
     for trial in study.trials:
         attrs = trial.user_attrs
         value = "failed" if trial.value is None else f"{trial.value:.6g}"
-        cells = [str(trial.number), *(escape(str(trial.params.get(n, ""))) for n in names), value]
+        shown = [trial.params.get(n, "") for n in names]
+        cells = [
+            str(trial.number),
+            *(escape(f"{v:.6g}" if isinstance(v, float) else str(v)) for v in shown),
+            value,
+        ]
         cells += [
             f"{attrs.get('seconds', 0):.1f}",
             f"{attrs.get('ran', 0)}/{attrs.get('reused', 0)}",
