@@ -18,7 +18,7 @@ import { NotebookPanel } from '@jupyterlab/notebook';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { ApiError, Diagnostic, KalecApi } from './api';
+import { ApiError, KalecApi } from './api';
 import { openReferenced, setErrorCells } from './chips';
 import { DeploySection } from './deploySection';
 import { button, element, field, plural } from './dom';
@@ -26,7 +26,8 @@ import { GraphView } from './graph';
 import { PanelDefaults, PanelHost } from './host';
 import { TuneSection } from './tuneSection';
 import { CheckResult, NotebookModel, Poller, palette } from './model';
-import { StepView, progress, runView } from './runState';
+import { progress, runView } from './runState';
+import { renderProblems, renderRunLine, renderSteps } from './views';
 
 const SETTINGS = ['name', 'description', 'image', 'experiment'] as const;
 const KALE_SETTINGS: Record<string, string> = {
@@ -224,9 +225,13 @@ export class KalecPanel extends Widget implements PanelHost {
     const running = model.run !== null && !model.run.ended;
     this.cancelButton.hidden = !running;
     this.runButton.disabled = running;
-    this.renderSteps(model);
-    this.renderProblems(model);
-    this.renderRunLine(model);
+    const actions = {
+      reveal: (cell: number, line: number | null) => this.reveal(cell, line),
+      open: (path: string) => openReferenced(model.path, path)
+    };
+    renderSteps(this.steps, this.facts, model, actions);
+    renderProblems(this.problems, model, actions);
+    renderRunLine(this.runLine, model);
     const shown = model.check?.ok ? model.check : model.lastGood;
     const stale = model.check && !model.check.ok && model.lastGood ? 'the last version without errors' : '';
     this.overview.draw(model.graphSvg, palette((shown?.steps ?? []).map(s => s.name)), stale);
@@ -243,122 +248,6 @@ export class KalecPanel extends Widget implements PanelHost {
   private say(status: { text: string; kind: string }): void {
     this.status.textContent = status.text;
     this.status.dataset.kind = status.kind;
-  }
-
-  private renderSteps(model: NotebookModel): void {
-    this.steps.replaceChildren();
-    this.facts.replaceChildren();
-    const check = model.check ?? model.lastGood;
-    if (!check) {
-      this.steps.append(element('li', { class: 'kalec-none' }, 'Check the notebook to see its steps.'));
-      return;
-    }
-    const colours = palette(check.steps.map(s => s.name));
-    const runs = new Map<string, StepView>((model.run?.steps ?? []).map(s => [s.name, s]));
-    for (const step of check.steps) {
-      const item = element('li', { class: 'kalec-step', 'data-step': step.name });
-      item.style.setProperty('--kalec-step-colour', colours.get(step.name) ?? '');
-      const head = element('div', { class: 'kalec-step-head' });
-      const name = element('button', { type: 'button', class: 'kalec-step-name', title: step.notebook ? `open ${step.notebook}` : 'select its cells' }, step.name);
-      name.onclick = () => (step.notebook ? openReferenced(model.path, step.notebook) : this.reveal(step.cells[0] ?? 0, null));
-      head.append(element('span', { class: 'kalec-swatch', 'aria-hidden': 'true' }), name);
-      const ran = runs.get(step.name);
-      if (ran) {
-        const seconds = ran.seconds !== null && ran.state !== 'waiting' ? ` ${ran.seconds.toFixed(1)} s` : '';
-        head.append(element('span', { class: `kalec-badge kalec-${ran.state}` }, `${ran.state}${seconds}`));
-      }
-      item.append(head);
-      const cells = `${step.cells.length === 1 ? 'cell' : 'cells'} ${step.cells.join(', ')}`;
-      const after = [...new Set(step.dependencies.map(d => d.step))];
-      const where = step.notebook ? ` of ${step.notebook}` : '';
-      item.append(element('div', { class: 'kalec-step-cells' }, after.length ? `${cells}${where} · after ${after.join(', ')}` : `${cells}${where}`));
-      const received = step.inputs.filter(i => i.kind === 'artifact' || i.kind === 'param');
-      if (received.length) {
-        const text = received.map(i => (i.producer ? `${i.name} ← ${i.producer}` : `${i.name} (parameter)`));
-        item.append(element('div', { class: 'kalec-inputs' }, `in: ${text.join(', ')}`));
-      }
-      if (step.outputs.length) {
-        item.append(element('div', { class: 'kalec-outputs' }, `out: ${step.outputs.join(', ')}`));
-      }
-      if (ran && (ran.output.length || ran.error || ran.note)) {
-        const output = element('details', { class: 'kalec-step-output' });
-        output.open = ran.state === 'failed';
-        output.append(element('summary', {}, ran.state === 'failed' ? 'error' : 'output'));
-        const text = [ran.note ? `(${ran.note})` : '', ran.output.join('\n'), ran.error ?? ''].filter(Boolean).join('\n');
-        output.append(element('pre', {}, text));
-        item.append(output);
-      }
-      this.steps.append(item);
-    }
-    if (check.parameters.length) {
-      const text = check.parameters.map(p => `${p.name} = ${JSON.stringify(p.default)}`);
-      this.facts.append(element('div', { class: 'kalec-parameters' }, `parameters: ${text.join(', ')}`));
-    }
-    if (check.metrics.length) {
-      const values = model.run?.metrics ?? {};
-      const text = check.metrics.map(m => (m.name in values ? `${m.name} = ${String(values[m.name])}` : m.name));
-      this.facts.append(element('div', { class: 'kalec-metrics' }, `metrics: ${text.join(', ')}`));
-    }
-  }
-
-  private diagnosticItem(found: Diagnostic & { notebook?: string | null }): HTMLElement {
-    const where = found.cell
-      ? `${found.notebook ? `${found.notebook}, ` : ''}cell ${found.cell}${found.line ? `, line ${found.line}` : ''}: `
-      : '';
-    const item = element('li', { class: `kalec-diagnostic kalec-${found.severity}` });
-    item.append(element('span', { class: 'kalec-code' }, `${found.code}`), ` ${where}${found.message}`);
-    if (found.hint) {
-      item.append(element('div', { class: 'kalec-hint' }, found.hint));
-    }
-    if (found.cell && !found.notebook) {
-      item.title = 'select this cell';
-      item.tabIndex = 0;
-      item.onclick = () => this.reveal(found.cell as number, found.line);
-    }
-    return item;
-  }
-
-  private renderProblems(model: NotebookModel): void {
-    this.problems.replaceChildren();
-    const all = (model.check?.diagnostics ?? []) as (Diagnostic & { notebook?: string | null })[];
-    const serious = all.filter(d => d.severity !== 'note');
-    const notes = all.filter(d => d.severity === 'note');
-    if (!model.check) {
-      return;
-    }
-    this.problems.append(element('h3', {}, serious.length ? `Problems (${serious.length})` : 'Problems'));
-    const list = element('ul', { class: 'kalec-diagnostics' });
-    if (!serious.length) {
-      list.append(element('li', { class: 'kalec-none' }, 'none'));
-    }
-    for (const found of serious) {
-      list.append(this.diagnosticItem(found));
-    }
-    this.problems.append(list);
-    if (notes.length) {
-      const folded = element('details', { class: 'kalec-notes' });
-      folded.append(element('summary', {}, plural(notes.length, 'note')));
-      const noteList = element('ul', { class: 'kalec-diagnostics' });
-      for (const found of notes) {
-        noteList.append(this.diagnosticItem(found));
-      }
-      folded.append(noteList);
-      this.problems.append(folded);
-    }
-  }
-
-  private renderRunLine(model: NotebookModel): void {
-    this.runLine.replaceChildren();
-    if (!model.run) {
-      return;
-    }
-    const { finished, total } = progress(model.run);
-    const bar = element('progress', { max: String(total || 1), value: String(finished), 'aria-label': 'run progress' });
-    const text = model.run.ended
-      ? model.run.message ?? `run ${model.run.state}: ${finished} of ${total} steps`
-      : `running: ${finished} of ${total} steps finished`;
-    this.runLine.dataset.state = model.run.state;
-    this.runLine.append(bar, element('span', {}, text));
   }
 
   /** Select notebook cell ``number`` (1-based, every cell counted) and put the cursor on ``line``. */
