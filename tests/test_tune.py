@@ -241,15 +241,15 @@ print(json.dumps({
 @pytest.fixture(scope="session")
 def katib_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The kubeflow-katib SDK from PyPI, beside this environment: its pins (protobuf 4) clash
-    with kfp's (protobuf 6), so it is installed apart, without dependencies (its models need
-    none that kfp does not bring)."""
+    with kfp's (protobuf 6), so it is installed apart, without dependencies (its client imports
+    grpc too; the rest kfp brings)."""
     import subprocess
     import sys
 
     target = tmp_path_factory.mktemp("katib")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         "kubeflow-katib==0.19.0", "kubeflow-training==1.9.3"],
+         "kubeflow-katib==0.19.0", "kubeflow-training==1.9.3", "grpcio>=1.60,<2"],
         check=True,
     )  # fmt: skip
     return target
