@@ -144,6 +144,7 @@ def test_the_goal_ends_the_search(tmp_path: Path) -> None:
         (["--param", "N=int(2,8)", "--algorithm", "hyperband"], "hyperband"),
         (["--param", "N=int(2,8)", "--algorithm", "anneal"], "use one of: random, grid"),
         (["--param", "N=wobbly(1,2)"], "the range is uniform(A,B)"),
+        (["--param", "N=int(1,30000000)", "--algorithm", "grid"], "over 100,000 points"),
         (["--param", "NAME=[a,b]"], "NAME"),
     ],
 )

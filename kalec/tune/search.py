@@ -6,6 +6,7 @@ so a stopped search resumes where it was.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def sampler(space: Space, seed: int | None) -> Any:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        grid_points(space)  # every parameter has values to walk
+        grid_size(space, check=True)  # every parameter has values to walk, not too many
         # the points are queued in the study (``grid_points``); Optuna's GridSampler stops the
         # study from inside, which only its own optimisation loop allows
         return optuna.samplers.RandomSampler(seed=seed)
@@ -63,30 +64,39 @@ def sampler(space: Space, seed: int | None) -> Any:
     return optuna.samplers.CmaEsSampler(seed=seed)
 
 
-def grid_points(space: Space) -> list[dict[str, Any]]:
-    """Every point of a grid search, in order (the first parameter slowest)."""
+MAX_GRID = 100_000  # points a grid search may have
+
+
+def grid_points(space: Space) -> Iterator[dict[str, Any]]:
+    """The points of a grid search in order (the first parameter slowest); ``SpaceError`` for
+    a range without a step or a grid past MAX_GRID."""
     import itertools
 
-    axes = []
-    for dim in space.dimensions:
-        values = dim.grid()
-        if values is None:
-            raise SpaceError(
-                f"grid search: parameter {dim.name} is a continuous range; give it a step "
-                "(float(A,B,STEP), or feasibleSpace.step) or a list of values"
-            )
-        axes.append(values)
+    grid_size(space, check=True)
+    axes = [d.grid() or [] for d in space.dimensions]
     names = [d.name for d in space.dimensions]
-    return [dict(zip(names, point, strict=True)) for point in itertools.product(*axes)]
+    for point in itertools.product(*axes):
+        yield dict(zip(names, point, strict=True))
 
 
-def grid_size(space: Space) -> int | None:
+def grid_size(space: Space, check: bool = False) -> int | None:
     """How many points a grid search has (None: not a grid search)."""
     if space.algorithm.lower() != "grid":
         return None
     total = 1
     for dim in space.dimensions:
-        total *= len(dim.grid() or [])
+        count = dim.count()
+        if count is None:
+            raise SpaceError(
+                f"grid search: parameter {dim.name} is a continuous range; give it a step "
+                "(float(A,B,STEP), or feasibleSpace.step) or a list of values"
+            )
+        total *= count
+        if check and total > MAX_GRID:
+            raise SpaceError(
+                f"grid search: the grid has over {MAX_GRID:,} points; give coarser steps, fewer "
+                "values, or another algorithm (random, tpe) with --trials"
+            )
     return total
 
 

@@ -47,6 +47,16 @@ class Dimension:
         step = f", step {self.step:g}" if self.step else ""
         return f"{self.name} {self.kind} from {self.low:g} to {self.high:g}{step}{scale}"
 
+    def count(self) -> int | None:
+        """How many values a grid search walks (None: a continuous range), without listing them."""
+        if self.choices:
+            return len(self.choices)
+        if self.kind == "int":
+            return max(int(self.high) - int(self.low), 0) // int(self.step or 1) + 1
+        if self.step:
+            return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+        return None
+
     def grid(self) -> list[Any] | None:
         """Every value a grid search tries; None when the range has no step to walk."""
         if self.choices:
@@ -197,6 +207,10 @@ def from_katib(data: Any, where: str = "katib_metadata") -> Space:
         tuple(str(m) for m in objective_data.get("additionalMetricNames") or ()),
     )
     algorithm = data.get("algorithm") or {}
+    if isinstance(algorithm, str):  # "grid" where Katib writes {"algorithmName": "grid"}
+        algorithm = {"algorithmName": algorithm}
+    if not isinstance(algorithm, dict):
+        raise SpaceError(f"{where}: algorithm is an object with algorithmName")
     settings = {
         str(s.get("name")): s.get("value")
         for s in (algorithm.get("algorithmSettings") or [])

@@ -95,20 +95,16 @@ class Search:
             }
             (self.folder / "tune.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
         self.study = search.open_study(self.folder, space, self.seed, self.id)
-        if search.grid_size(space) is not None and not self.study.trials:
-            for point in search.grid_points(space):
-                self.study.enqueue_trial(point)
+
         self.names = [d.name for d in space.dimensions]
         metric = space.objective.metric
         self.widths = [5] + [max(len(n), 10) for n in self.names] + [max(len(metric), 10), 7, 14]
         self.header = ["trial", *self.names, metric, "seconds", "steps run/reused"]
 
     def total(self) -> int:
-        if self.options.trials is not None:
-            return self.options.trials
-        if self.space.trials is not None:
-            return self.space.trials
-        return search.grid_size(self.space) or DEFAULT_TRIALS
+        grid = search.grid_size(self.space)
+        wanted = self.options.trials or self.space.trials or grid or DEFAULT_TRIALS
+        return min(wanted, grid) if grid is not None else wanted
 
     def run(self) -> int:
         """Run trials until the count, the goal, or the grid's end; 0, or 1 when none worked."""
@@ -137,6 +133,20 @@ class Search:
         failures = 0
         limit = self.space.max_failed
         pending = total - done
+        if search.grid_size(self.space) is not None:  # the grid's next points, in order
+            seen = set()
+            queued = 0
+            for trial in self.study.trials:
+                params = trial.params or trial.system_attrs.get("fixed_params") or {}
+                seen.add(tuple(sorted(params.items())))
+                queued += trial.state == optuna.trial.TrialState.WAITING
+            wanted = max(pending - queued, 0)
+            for point in search.grid_points(self.space):
+                if wanted <= 0:
+                    break
+                if tuple(sorted(point.items())) not in seen:
+                    self.study.enqueue_trial(point)
+                    wanted -= 1
         first = True
         # one after the other, the trials share one fork server: the steps' modules are
         # imported once for the whole search
