@@ -350,3 +350,42 @@ def test_the_readmes_scikit_learn_example_tunes(tmp_path: Path) -> None:
     assert [r[-1] for r in table] == ["2/0", "1/1", "1/1"]  # the digits are loaded and split once
     assert "maximising accuracy with tpe" in done.stderr
     assert re.search(r"best: trial \d: accuracy = 0\.\d+ with C=", done.stdout)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_search_and_resume_finishes_the_grid(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = make_notebook(
+        tmp_path / "r.ipynb",
+        [
+            (["pipeline-parameters"], "X = 0"),
+            (["block:fit"], "import time\ntime.sleep(0.6)\nloss = (X - 3) ** 2"),
+            (["pipeline-metrics"], "loss"),
+        ],
+    )
+    args = ["--param", "X=int(0,5)", "--metric", "loss", "--minimize", "--algorithm", "grid"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kalec", "tune", str(path), *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    while len(lines) < 2:  # the header and the first trial
+        lines.append(process.stdout.readline())
+    time.sleep(0.3)  # the second trial is running
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "search stopped; kalec tune" in err and "--resume" in err
+    assert "Traceback" not in err
+    again = run_kalec("tune", str(path), "--resume", cwd=tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr
+    done = sorted(int(r[1]) for r in rows(again.stdout) if r[2] != "failed")
+    assert done == [0, 1, 2, 3, 4, 5]  # every point once, the stopped one again
+    assert "best: trial" in again.stdout and "with X=3" in again.stdout

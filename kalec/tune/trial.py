@@ -28,6 +28,7 @@ class TrialResult:
     reused: int = 0  # steps from the step cache
     error: str | None = None
     run_dir: str = ""
+    stopped: bool = False  # the run was stopped by a signal (Ctrl-C): the search stops too
 
 
 def run_trial(
@@ -58,6 +59,9 @@ def run_trial(
     result.ran = sum(s is StepStatus.RAN for s in statuses)
     result.reused = sum(s is StepStatus.CACHED for s in statuses)
     (folder / "trial.log").write_text(log.getvalue(), encoding="utf-8")
+    if code >= 128:
+        result.stopped, result.error = True, "stopped"
+        return result
     if code != 0:
         failed = [
             f"{name}: {r.outcome.error}"

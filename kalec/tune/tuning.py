@@ -175,9 +175,21 @@ class Search:
                 batch = 1 if first else min(self.options.jobs, pending)
                 first = False
                 asked = [self.study.ask() for _ in range(batch)]
-                futures = [pool.submit(self._trial, trial) for trial in asked]
-                for trial, future in zip(asked, futures, strict=True):
-                    result = future.result()
+                if batch == 1:  # in this thread: Ctrl-C ends the trial's steps at once
+                    results = [self._trial(asked[0])]
+                else:
+                    results = [f.result() for f in [pool.submit(self._trial, t) for t in asked]]
+                stopped = [t for t, r in zip(asked, results, strict=True) if r.stopped]
+                for trial in stopped:  # queued again: --resume runs these values first
+                    self.study.enqueue_trial(trial.params)
+                    self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                if stopped:
+                    self.err.write(
+                        f"kalec: search stopped; kalec tune {self.pipeline.source} --resume "
+                        f"{self.id} continues it\n"
+                    )
+                    raise KeyboardInterrupt
+                for trial, result in zip(asked, results, strict=True):
                     attrs = self._attrs(trial, result)
                     pending -= 1
                     if result.value is None:
