@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, order=True)
@@ -280,10 +280,10 @@ class Notebook:
     reference: Origin  # the cell that references it
 
 
-@dataclass(frozen=True, order=True)
-class Place:
+class Place(NamedTuple):
     """From cell number ``first`` on (the composed numbering), the cells are those of the
-    notebook ``scope`` from its own cell ``own`` on: how a number is shown to a person."""
+    notebook ``scope`` from its own cell ``own`` on: how a number is shown to a person. (A
+    named tuple: ordered as tuples are, and a tenth of a dataclass's cost to define.)"""
 
     first: int
     scope: str

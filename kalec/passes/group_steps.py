@@ -11,7 +11,7 @@ what the next untagged cell continues. Untagged cells before any step tag form a
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from kalec import diagnostics as D
 from kalec.analysis.parsing import parse
@@ -76,18 +76,18 @@ def qualified(scope: str, name: str) -> str:
     return f"{scope}/{name}" if scope else name
 
 
-@dataclass
 class _Notebook:
     """Grouping state of one notebook of a composition (the root alone, usually)."""
 
-    scope: str
-    references: list[int]  # the cells of its notebook: cells, in order
-    imports: list[int] = field(default_factory=list)
-    functions: list[int] = field(default_factory=list)
-    current: Role | tuple[str, ...] | str | None = None
-    prelude_cell: int = 0  # the imports or functions cell untagged cells now continue
-    last_cell: int = 0
-    tagged: bool = False  # has a step tag: an untagged first cell is said to form 'main'
+    def __init__(self, scope: str, references: list[int]) -> None:
+        self.scope = scope
+        self.references = references  # its notebook: cells, in order
+        self.imports: list[int] = []
+        self.functions: list[int] = []
+        self.current: Role | tuple[str, ...] | str | None = None
+        self.prelude_cell = 0  # the imports or functions cell untagged cells now continue
+        self.last_cell = 0
+        self.tagged = False  # has a step tag: an untagged first cell is said to form 'main'
 
 
 def _prelude_of(scope: str, books: dict[str, _Notebook], reference_of: dict[str, int]) -> tuple:

@@ -10,7 +10,7 @@ at the level where both are seen. A pipeline without references is one body: the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kalec.ir import Pipeline, Step
 
@@ -22,8 +22,7 @@ def _inside(scope: str, step: str) -> bool:
     return not scope or step.startswith(scope + "/")
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     """A task of a body: a step of that notebook, or the sub-DAG of a notebook it references."""
 
     name: str  # the step's name, or the referenced notebook's scope
