@@ -274,6 +274,15 @@ def test_panel_keeps_each_notebook_apart_and_fits_at_250_px(
             expect(notes).to_have_count(1)
             assert notes.evaluate("(d) => d.open") is False
             expect(panel.locator(".kalec-settings input[name=name]")).to_have_value("sections")
+            # a notebook that is no pipeline: kalec switched off for it, chips gone; back on
+            chips = page.locator(".jp-NotebookPanel:visible .kalec-chip")
+            expect(chips.first).to_be_visible()
+            panel.locator(".kalec-enable input").uncheck()
+            expect(chips).to_have_count(0)
+            expect(panel.locator(".kalec-status")).to_contain_text("kalec is off")
+            panel.locator(".kalec-enable input").check()
+            expect(chips.first).to_be_visible()
+            expect(panel.locator(".kalec-step[data-step='clean']")).to_be_visible()
             page.locator(".lm-TabBar-tab", has_text="quickstart.ipynb").click()
             expect(panel.locator(".kalec-notebook")).to_have_text("quickstart.ipynb")
             expect(panel.locator(".kalec-status")).to_contain_text("4 steps, no errors")

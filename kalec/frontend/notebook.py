@@ -36,7 +36,8 @@ class NotebookError(KalecError):
 
 
 # Notebook metadata kalec reads: its own section, and Kale's so that Kale notebooks compile as-is.
-_KALEC_KEYS = {"name", "description", "image", "experiment", "volumes", "tune"}
+# "enabled" is the JupyterLab panel's switch (false: the notebook is not a pipeline there)
+_KALEC_KEYS = {"name", "description", "image", "experiment", "volumes", "tune", "enabled"}
 _KALE_KEYS = {
     "pipeline_name": "name",
     "pipeline_description": "description",

@@ -70,7 +70,17 @@ function codeCells(panel: NotebookPanel): Cell[] {
 }
 
 /** Draw (again) the chips of every code cell of the notebook. */
+/** Whether kalec is on for the notebook (``kalec.enabled`` in its metadata; on unless false). */
+export function kalecEnabled(panel: NotebookPanel): boolean {
+  const own = panel.content.model?.getMetadata('kalec') as Record<string, unknown> | undefined;
+  return own?.enabled !== false;
+}
+
 export function renderChips(panel: NotebookPanel, onEdited: () => void): void {
+  if (!kalecEnabled(panel)) {
+    panel.content.node.querySelectorAll(`.${CHIP_CLASS}, .${EDITOR_CLASS}`).forEach(node => node.remove());
+    return; // the notebook is not a pipeline: no chips
+  }
   const cells = codeCells(panel);
   const parsed = cells.map(cell => parseTags(cellTags(cell)));
   const shown = chips(parsed);
@@ -126,6 +136,9 @@ function chipHome(cell: Cell): HTMLElement | null {
 
 /** True when a drawn code cell has no chip yet: the notebook drew cells since the last pass. */
 export function chipsMissing(panel: NotebookPanel): boolean {
+  if (!kalecEnabled(panel)) {
+    return false;
+  }
   return codeCells(panel).some(cell => {
     const home = chipHome(cell);
     return home !== null && !home.querySelector(`:scope > .${CHIP_CLASS}`);

@@ -19,7 +19,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { ApiError, KalecApi } from './api';
-import { openReferenced, setErrorCells } from './chips';
+import { kalecEnabled, openReferenced, renderChips, setErrorCells } from './chips';
 import { DeploySection } from './deploySection';
 import { button, element, field, plural } from './dom';
 import { GraphView } from './graph';
@@ -48,6 +48,7 @@ export class KalecPanel extends Widget implements PanelHost {
   private readonly graphRequested = new Signal<KalecPanel, void>(this);
   private readonly modelChanged = new Signal<KalecPanel, NotebookModel | null>(this);
   private readonly notebookLine = element('div', { class: 'kalec-notebook' });
+  private readonly enabledBox = element('input', { type: 'checkbox', class: 'kalec-enabled' });
   private readonly status = element('div', { class: 'kalec-status', role: 'status' });
   private readonly empty = element('p', { class: 'kalec-empty' });
   private readonly body_ = element('div', { class: 'kalec-body' });
@@ -108,7 +109,7 @@ export class KalecPanel extends Widget implements PanelHost {
         this.models.delete(panel);
       });
       panel.context.saveState.connect((_, state) => {
-        if (state === 'completed') {
+        if (state === 'completed' && kalecEnabled(panel)) {
           void this.check(panel);
         }
       });
@@ -143,7 +144,10 @@ export class KalecPanel extends Widget implements PanelHost {
 
   private build(): void {
     const header = element('div', { class: 'kalec-header' });
-    header.append(element('h2', {}, 'Pipeline'), this.notebookLine, this.status);
+    const toggle = element('label', { class: 'kalec-enable', title: 'kalec for this notebook (kept in its metadata): chips, checks, runs' });
+    this.enabledBox.onchange = () => this.setEnabled(this.enabledBox.checked);
+    toggle.append(this.enabledBox, element('span', {}, 'use kalec for this notebook'));
+    header.append(element('h2', {}, 'Pipeline'), this.notebookLine, toggle, this.status);
     const actions = element('div', { class: 'kalec-actions' });
     this.checkButton.onclick = () => void this.check();
     this.runButton.onclick = () => void this.startRun();
@@ -211,6 +215,7 @@ export class KalecPanel extends Widget implements PanelHost {
     this.modelChanged.emit(model);
     this.empty.hidden = model !== null;
     this.body_.hidden = model === null;
+    (this.enabledBox.parentElement as HTMLElement).hidden = model === null;
     if (!model) {
       this.notebookLine.textContent = '';
       this.empty.textContent =
@@ -221,6 +226,13 @@ export class KalecPanel extends Widget implements PanelHost {
     }
     this.notebookLine.textContent = model.path;
     this.notebookLine.title = model.path;
+    const enabled = this.notebook ? kalecEnabled(this.notebook) : true;
+    this.enabledBox.checked = enabled;
+    this.body_.hidden = !enabled;
+    if (!enabled) {
+      this.say({ text: 'kalec is off for this notebook: tick the box to make it a pipeline', kind: 'empty' });
+      return;
+    }
     this.say(model.status);
     const running = model.run !== null && !model.run.ended;
     this.cancelButton.hidden = !running;
@@ -453,6 +465,27 @@ export class KalecPanel extends Widget implements PanelHost {
     model.setMetadata('kalec', settings);
     this.model(this.notebook).update({ status: { text: 'settings saved in the notebook (save the notebook to keep them)', kind: 'info' } });
     void this.check();
+  }
+
+  /** Turn kalec on or off for the current notebook (its metadata); off hides its chips. */
+  private setEnabled(enabled: boolean): void {
+    const panel = this.notebook;
+    const model = panel?.content.model;
+    if (!panel || !model) {
+      return;
+    }
+    const own = { ...((model.getMetadata('kalec') ?? {}) as Record<string, unknown>) };
+    if (enabled) {
+      delete own.enabled;
+    } else {
+      own.enabled = false;
+    }
+    model.setMetadata('kalec', own);
+    renderChips(panel, () => void this.check(panel));
+    this.render();
+    if (enabled) {
+      void this.check(panel);
+    }
   }
 
   /** The build target the user chose last (kept over renders). */
