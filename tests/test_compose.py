@@ -249,6 +249,13 @@ def test_a_reference_cell_holding_only_comments_counts_as_empty(tmp_path: Path) 
             "sub/a.ipynb: cell 2, line 1: error K605: name 'undefined_thing' is not defined",
         ),
         (
+            {
+                "root.ipynb": [([S + "use"], "y = result + 1"), ref("sub", "sub.ipynb")],
+                "sub.ipynb": [([S + "work"], "result = 42")],
+            },
+            "hint: move the notebook:sub cell (cell 2) above this cell",
+        ),
+        (
             {"root.ipynb": [ref("a", "missing.ipynb")]},
             "root.ipynb: cell 1: error K111: notebook:a names missing.ipynb, which cannot be read",
         ),
@@ -258,7 +265,7 @@ def test_a_reference_cell_holding_only_comments_counts_as_empty(tmp_path: Path) 
             "it is not a file",
         ),
     ],
-    ids=["self", "cycle", "code", "untagged-after", "inside", "missing", "device"],
+    ids=["self", "cycle", "code", "untagged-after", "inside", "read-before", "missing", "device"],
 )
 def test_refusals_name_the_notebook_and_cell(
     tmp_path: Path, files: dict[str, list[Any]], expected: str

@@ -237,6 +237,22 @@ class _Resolver:
             "a notebook that references it, above the reference)",
         )
 
+    def _what_to_move(self, writer: int, reader: int) -> str:
+        """The cell to move above ``reader``: ``writer``, or in a composition the reference
+        cell that brings ``writer``'s notebook in, when that is another notebook."""
+        scopes = {
+            c.number: c.scope for c in (self.pipeline.cell(writer), self.pipeline.cell(reader))
+        }
+        inner, outer = scopes[writer], scopes[reader]
+        if inner == outer or (outer and not inner.startswith(outer + "/")):
+            return cell_name(self.pipeline, writer)
+        rest = inner[len(outer) :].lstrip("/").split("/")[0]
+        scope = f"{outer}/{rest}" if outer else rest
+        for notebook in self.pipeline.notebooks:
+            if notebook.scope == scope:
+                return f"the notebook:{rest} cell ({cell_name(self.pipeline, notebook.reference.cell)})"
+        return cell_name(self.pipeline, writer)
+
     def undefined(self, name: str, origin: Origin, step: str, deferred: bool) -> None:
         later = [w for w in self.index.writers.get(name, ()) if w > origin.cell]
         if later:
@@ -245,7 +261,8 @@ class _Resolver:
                 f"name '{name}' is used before any cell assigns it (step '{step}'); "
                 f"{cell_name(self.pipeline, later[0])} assigns it later in the notebook",
                 origin,
-                hint=f"move {cell_name(self.pipeline, later[0])} above this cell, as the notebook would have to run it",
+                hint=f"move {self._what_to_move(later[0], origin.cell)} above this cell, as the "
+                "notebook would have to run it",
             )
             return
         from difflib import get_close_matches  # only for a hint: imported when one is due
