@@ -7,7 +7,7 @@ from typing import Any
 
 from kalec.analysis.symbols import describe
 from kalec.ir import Diagnostic, InputKind, Pipeline, Severity
-from kalec.ir.places import cell_name, diagnostic_data, notebook_path, place
+from kalec.ir.places import cell_name, diagnostic_data, notebook_of, notebook_path, place
 
 
 def check_report(pipeline: Pipeline) -> str:
@@ -110,13 +110,8 @@ def _where(pipeline: Pipeline, origin: Any) -> dict[str, Any]:
     else:
         found = {"cell": place(pipeline, origin.cell)[1], "line": origin.line or None}
     if pipeline.places:
-        found["notebook"] = _notebook_of(pipeline, origin.cell) if origin else None
+        found["notebook"] = notebook_of(pipeline, origin.cell) if origin else None
     return found
-
-
-def _notebook_of(pipeline: Pipeline, number: int) -> str | None:
-    scope = place(pipeline, number)[0]
-    return next((n.path for n in pipeline.notebooks if n.scope == scope and scope), None)
 
 
 def check_data(pipeline: Pipeline, diagnostics: tuple[Diagnostic, ...] | None = None) -> dict:
@@ -156,7 +151,7 @@ def check_data(pipeline: Pipeline, diagnostics: tuple[Diagnostic, ...] | None = 
                 "name": step.name,
                 "cells": [place(pipeline, n)[1] for n in step.cells],
                 **(
-                    {"notebook": _notebook_of(pipeline, step.cells[0]), "global_cells": step.cells}
+                    {"notebook": notebook_of(pipeline, step.cells[0]), "global_cells": step.cells}
                     if pipeline.places
                     else {}
                 ),

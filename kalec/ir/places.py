@@ -24,6 +24,23 @@ def place(pipeline: Pipeline, number: int) -> tuple[str, int]:
     return found.scope, found.own + number - found.first
 
 
+def enclosing(scope: str) -> list[str]:
+    """``scope`` and the notebooks that reference it, nearest first, the root ("") not
+    included: ``prep/inner`` -> ``["prep/inner", "prep"]``."""
+    found = []
+    while scope:
+        found.append(scope)
+        scope = scope.rpartition("/")[0]
+    return found
+
+
+def notebook_of(pipeline: Pipeline, number: int) -> str | None:
+    """The path (from the root's folder) of the referenced notebook cell ``number`` is in;
+    None for the root's own cells."""
+    scope = place(pipeline, number)[0]
+    return next((n.path for n in pipeline.notebooks if n.scope == scope and scope), None)
+
+
 def notebook_path(pipeline: Pipeline, scope: str) -> str:
     """The file of notebook ``scope``, as found from where the user named the root."""
     if not scope:
@@ -67,11 +84,8 @@ def diagnostic_data(pipeline: Pipeline, diagnostic: Diagnostic) -> dict[str, Any
     (``notebook``: None for the root, else its path from the root's folder)."""
     data = diagnostic.as_dict()
     if diagnostic.origin is not None and pipeline.places:
-        scope, own = place(pipeline, diagnostic.origin.cell)
-        data["cell"] = own
-        data["notebook"] = next(
-            (n.path for n in pipeline.notebooks if n.scope == scope and scope), None
-        )
+        data["cell"] = place(pipeline, diagnostic.origin.cell)[1]
+        data["notebook"] = notebook_of(pipeline, diagnostic.origin.cell)
     else:
         data["notebook"] = None
     return data

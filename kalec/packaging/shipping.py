@@ -21,7 +21,7 @@ from pathlib import Path
 from kalec.analysis.installs import MagicNeeds, magic_needs  # noqa: F401 - used from here
 from kalec.analysis.parsing import parse
 from kalec.ir import InputKind, Origin, Pipeline, Step
-from kalec.ir.places import notebook_path
+from kalec.ir.places import enclosing, notebook_path
 
 _MAX_MODULE_BYTES = 5 * 2**20  # a "module" larger than this is data, not code to embed
 
@@ -69,10 +69,7 @@ class LocalModules:
 
     def folders(self, scope: str) -> tuple[Path, ...]:
         """Where a step of notebook ``scope`` finds local modules, nearest first."""
-        found: list[Path] = []
-        while scope:
-            found.append(Path(notebook_path(self.pipeline, scope)).resolve().parent)
-            scope = scope.rpartition("/")[0]
+        found = [Path(notebook_path(self.pipeline, s)).resolve().parent for s in enclosing(scope)]
         return tuple(dict.fromkeys([*found, self.folder]))
 
     def files_of(self, module: str, folders: tuple[Path, ...] = ()) -> dict[str, Path]:

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from kalec.ir import InputKind, Pipeline, Step
-from kalec.ir.places import notebook_path, place
+from kalec.ir.places import enclosing, notebook_path, place
 
 
 def step_spec(pipeline: Pipeline, step: Step) -> dict[str, Any]:
@@ -53,12 +53,11 @@ def _cell(pipeline: Pipeline, number: int) -> dict[str, Any]:
 
 def _folders(pipeline: Pipeline, scope: str) -> list[str]:
     """The folders of notebook ``scope`` and of those above it, from the root's folder."""
-    root = posixpath.dirname(pipeline.source)
-    found: list[str] = []
-    while scope:
-        folder = posixpath.dirname(notebook_path(pipeline, scope))
-        found.append(posixpath.relpath(folder or ".", root or ".") if root or folder else ".")
-        scope = scope.rpartition("/")[0]
+    root = posixpath.dirname(pipeline.source) or "."
+    found = [
+        posixpath.relpath(posixpath.dirname(notebook_path(pipeline, s)) or ".", root)
+        for s in enclosing(scope)
+    ]
     return [f for f in dict.fromkeys(found) if f != "."]
 
 

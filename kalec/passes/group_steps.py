@@ -16,7 +16,7 @@ from dataclasses import replace
 from kalec import diagnostics as D
 from kalec.analysis.parsing import parse
 from kalec.ir import Dependency, Diagnostic, Origin, Pipeline, Role, Step, StepOptions
-from kalec.ir.places import cell_name
+from kalec.ir.places import cell_name, enclosing
 
 IMPLICIT_STEP = "main"
 # Line magics that only set up the session: at home in a prelude.
@@ -93,9 +93,7 @@ class _Notebook:
 def _prelude_of(scope: str, books: dict[str, _Notebook], reference_of: dict[str, int]) -> tuple:
     """What a step of ``scope`` runs first: the imports and functions cells of each notebook
     above it that come before the reference leading down to it, then its own notebook's."""
-    chain = [scope]
-    while chain[-1]:
-        chain.append(chain[-1].rpartition("/")[0])
+    chain = [*enclosing(scope), ""]
     cells: list[int] = []
     for outer, inner in zip(reversed(chain[1:]), reversed(chain[:-1]), strict=True):
         before = reference_of[inner]
