@@ -286,6 +286,17 @@ def test_the_katib_experiment_loads_in_katibs_sdk(tmp_path: Path, katib_sdk: Pat
     }
 
 
+def test_a_katib_experiment_kalec_wrote_is_replaced_by_the_next_build(tmp_path: Path) -> None:
+    path = dog_breed(tmp_path)
+    for _ in range(2):
+        done = run_kalec("build", str(path), "--target", "katib", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    foreign = tmp_path / "mine.yaml"
+    foreign.write_text("kind: Experiment\n")
+    done = run_kalec("build", str(path), "--target", "katib", "-o", str(foreign), cwd=tmp_path)
+    assert done.returncode == 2 and "kalec did not write it" in done.stderr
+
+
 def test_the_katib_trial_starts_a_kfp_run_and_reports_its_metrics(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -20,6 +20,7 @@ from kalec.cli.common import (
     refuse_foreign,
     step_index_urls,
     write_output,
+    written_by_kalec,
 )
 
 
@@ -137,16 +138,6 @@ def warn_unshipped(pipeline: Any, target: str, ignore: set[str]) -> None:
             sys.stderr.write(render(pipeline, diagnostic) + "\n")
 
 
-def _written_by_kalec(path: Path) -> bool:
-    """Whether an existing file is one kalec wrote (so it may be replaced without --force)."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(1 << 20)
-    except OSError:
-        return False
-    return b"compiled by kalec" in head or b"_kalec_" in head or b'"kalec_ir"' in head
-
-
 def run(args: argparse.Namespace) -> int:
     from kalec.targets import TARGETS
 
@@ -154,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     notebook = Path(args.notebook)
     suffix = TARGETS[args.target].suffix
     output = Path(args.output) if args.output else notebook.with_name(notebook.stem + suffix)
-    refuse_foreign(output, args.force, _written_by_kalec)
+    refuse_foreign(output, args.force, written_by_kalec)
     text = lowered(args, pipeline)
     write_output(output, text, f"{args.target}, {count(len(pipeline.steps), 'step')}")
     return EXIT_OK

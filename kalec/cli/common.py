@@ -187,6 +187,17 @@ def compiled(args: argparse.Namespace, verbose: bool | None = None, text: str | 
 # --- output files --------------------------------------------------------------------------------
 
 
+def written_by_kalec(path: Path) -> bool:
+    """Whether an existing file is one kalec wrote (so it may be replaced without --force):
+    every target's text says so near its top."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+    except OSError:
+        return False
+    return b"compiled by kalec" in head or b"_kalec_" in head or b'"kalec_ir"' in head
+
+
 def refuse_foreign(output: Path, force: bool, written_by_kalec: Callable[[Path], bool]) -> None:
     """A file kalec did not write is never replaced without ``--force``."""
     if output.exists() and not force and not written_by_kalec(output):

@@ -19,8 +19,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from kalec.cli.build import _written_by_kalec
-from kalec.cli.common import EXIT_OK, UsageError, compiled, refuse_foreign, write_output
+from kalec.cli.common import (
+    EXIT_OK,
+    UsageError,
+    compiled,
+    refuse_foreign,
+    write_output,
+    written_by_kalec,
+)
 
 _ORIGINAL_ONLY = ("--pipeline_descr", "--deploy", "--kfp_port")
 
@@ -131,7 +137,7 @@ def run(argv: list[str]) -> int:
     )
     package = script.with_name(script.name.removesuffix(".kfp.py") + ".pipeline.yaml")
     for path in (script, package):
-        refuse_foreign(path, False, _written_by_kalec)
+        refuse_foreign(path, False, written_by_kalec)
     write_output(script, kfp_py.emit(pipeline, options), "kfp-py")
     write_output(package, kfp_yaml.emit(pipeline, options), "yaml")
     print(f"dsl_script_path: {script}")
