@@ -94,6 +94,17 @@ class Background:
             )
         return process
 
+    def _state(self, job_id: str, code: int | None) -> dict[str, Any]:
+        """What every status answer holds: its state, exit code and the end of its output."""
+        home = self.root / job_id
+        return {
+            "id": job_id,
+            "state": state_of(code),
+            "exit_code": code,
+            "output": _read(home / "output.log")[-65536:],
+            "errors": _read(home / "errors.log")[-16384:],
+        }
+
     def close(self) -> None:
         """End those still going (the server is stopping): each ends its steps as on Ctrl-C,
         then the whole group goes."""
@@ -165,16 +176,10 @@ class Runs(Background):
         for step in steps:
             log = home / "run" / file_name(str(step.get("name"))) / LOG_FILE
             step["output"] = _read(log).splitlines()[-TAIL_LINES:]
-        state = state_of(code)
-        return {
-            "id": run_id,
-            "state": state,
-            "exit_code": code,
+        return self._state(run_id, code) | {
             "steps": steps,
             "metrics": status.get("metrics", {}),
             "summary": summary_table(steps).splitlines() if code is not None and steps else None,
-            "output": _read(home / "output.log")[-65536:],
-            "errors": _read(home / "errors.log")[-16384:],
         }
 
     def cancel(self, run_id: Any) -> dict[str, Any]:

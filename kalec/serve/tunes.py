@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kalec.local.processes import end_groups
-from kalec.serve.background import Background, _read, state_of
+from kalec.serve.background import Background
 from kalec.serve.service import ServiceError, compiled, notebook_text, placed
 
 
@@ -98,7 +98,8 @@ class Tunes(Background):
 
     def status(self, tune_id: Any) -> dict[str, Any]:
         """The search's state, every trial so far and the best one."""
-        import optuna
+        from kalec.tune.search import load_study
+        from kalec.tune.tuning import saved_searches
 
         process = self._process(tune_id)
         home = self.root / tune_id
@@ -106,15 +107,10 @@ class Tunes(Background):
         trials: list[dict[str, Any]] = []
         best = None
         objective = None
-        for record in sorted((home / "tunes").glob("*/tune.json")):
-            saved = json.loads(record.read_text(encoding="utf-8"))
+        for folder, saved in saved_searches(home / "tunes"):
             objective = saved["space"]["objective"]
-            optuna.logging.set_verbosity(optuna.logging.WARNING)
-            try:
-                study = optuna.load_study(
-                    study_name=record.parent.name, storage=f"sqlite:///{record.parent / 'study.db'}"
-                )
-            except (KeyError, ValueError, optuna.exceptions.OptunaError):
+            study = load_study(folder)
+            if study is None:
                 continue
             for trial in study.trials:
                 attrs = trial.user_attrs
@@ -134,17 +130,7 @@ class Tunes(Background):
             if complete:
                 pick = max if objective.get("type", "maximize") == "maximize" else min
                 best = pick(complete, key=lambda t: t["value"])
-        state = state_of(code)
-        return {
-            "id": tune_id,
-            "state": state,
-            "exit_code": code,
-            "objective": objective,
-            "trials": trials,
-            "best": best,
-            "output": _read(home / "output.log")[-65536:],
-            "errors": _read(home / "errors.log")[-16384:],
-        }
+        return self._state(tune_id, code) | {"objective": objective, "trials": trials, "best": best}
 
     def cancel(self, tune_id: Any) -> dict[str, Any]:
         process = self._process(tune_id)

@@ -113,15 +113,30 @@ def suggest(trial: Any, dim: Dimension) -> Any:
     return trial.suggest_float(dim.name, dim.low, dim.high, step=dim.step)
 
 
+def _storage(folder: Path) -> str:
+    return f"sqlite:///{folder / 'study.db'}"
+
+
+def load_study(folder: Path) -> Any | None:
+    """The study of the search kept in ``folder`` (named after it), to read; None when it
+    cannot be read."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=folder.name, storage=_storage(folder))
+    except (KeyError, ValueError, RuntimeError, optuna.exceptions.OptunaError):
+        return None
+
+
 def open_study(folder: Path, space: Space, seed: int | None, name: str) -> Any:
     """The study kept in ``folder/study.db``: made on first use, continued after."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = f"sqlite:///{folder / 'study.db'}"
     return optuna.create_study(
         study_name=name,
-        storage=storage,
+        storage=_storage(folder),
         sampler=sampler(space, seed),
         direction="maximize" if space.objective.maximize else "minimize",
         load_if_exists=True,

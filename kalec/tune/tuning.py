@@ -295,35 +295,36 @@ def _checked_saved(saved: dict[str, Any], pipeline: Pipeline) -> Space:
     return checked(from_katib(saved["space"], "tune.json"), pipeline)
 
 
-def list_tunes(notebook: str | Path, out: TextIO, folder: Path | None = None) -> int:
-    """The notebook's searches: id, started, trials done, best value."""
-    base = folder or tunes_folder(notebook)
-    rows = []
+def saved_searches(base: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """(folder, its tune.json) of every search kept under ``base``, oldest first."""
+    found = []
     for record in sorted(base.glob("*/tune.json")):
         try:
-            saved = json.loads(record.read_text(encoding="utf-8"))
+            found.append((record.parent, json.loads(record.read_text(encoding="utf-8"))))
         except (OSError, ValueError):
             continue
-        rows.append((record.parent, saved))
+    return found
+
+
+def list_tunes(notebook: str | Path, out: TextIO, folder: Path | None = None) -> int:
+    """The notebook's searches: id, started, trials done, best value."""
+    rows = saved_searches(folder or tunes_folder(notebook))
     if not rows:
         out.write(f"no searches of {Path(notebook).name} yet (kalec tune {notebook} --param ...)\n")
         return 0
     search.need_optuna()
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     out.write(_row([28, 19, 7, 30], ["search", "started", "trials", "best"]))
     for folder, saved in rows:
         objective = saved["space"]["objective"]["objectiveMetricName"]
-        try:
-            study = optuna.load_study(
-                study_name=folder.name, storage=f"sqlite:///{folder / 'study.db'}"
-            )
+        study = search.load_study(folder)
+        if study is None:
+            best, count = "(unreadable)", "?"
+        else:
             complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
             best = f"{objective} = {_shown(study.best_value)}" if complete else "-"
             count = str(len(complete))
-        except (KeyError, ValueError, RuntimeError, optuna.exceptions.OptunaError):
-            best, count = "(unreadable)", "?"
         out.write(_row([28, 19, 7, 30], [folder.name, saved.get("started", ""), count, best]))
     return 0
 
