@@ -57,6 +57,18 @@ class Client:
         return response.status, json.loads(text) if text else {}
 
 
+def ended(server: Client, path: str, seconds: float = 120) -> dict:
+    """The status at ``path`` (a run's, a search's) once it is no longer running."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status, answer = server.request("GET", path)
+        assert status == 200, answer
+        if answer["state"] != "running":
+            return answer
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Client]:
     home = tmp_path_factory.mktemp("serve")
@@ -138,14 +150,7 @@ def test_every_api_endpoint_and_a_local_run_followed_to_its_end(
 
     status, started = server.request("POST", "/api/v1/runs", {"nb": nb, "params": {"SEED": 3}})
     assert status == 202, started
-    deadline = time.monotonic() + 120
-    while True:
-        status, run = server.request("GET", f"/api/v1/runs/{started['id']}")
-        assert status == 200
-        if run["state"] != "running":
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    run = ended(server, f"/api/v1/runs/{started['id']}")
     assert run["state"] == "ok", run["errors"]
     assert [s["status"] for s in run["steps"]] == ["ran"] * 4
     copy = tmp_path / "notebook.ipynb"
@@ -162,11 +167,7 @@ def test_every_api_endpoint_and_a_local_run_followed_to_its_end(
     assert status == 202
     time.sleep(1)
     assert server.request("POST", f"/api/v1/runs/{started['id']}/cancel")[0] == 200
-    deadline = time.monotonic() + 30
-    while server.request("GET", f"/api/v1/runs/{started['id']}")[1]["state"] == "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    assert server.request("GET", f"/api/v1/runs/{started['id']}")[1]["state"] == "cancelled"
+    assert ended(server, f"/api/v1/runs/{started['id']}", seconds=30)["state"] == "cancelled"
     assert server.request("GET", "/api/v1/runs/20990101-000000-abcd")[0] == 404
 
 
@@ -194,14 +195,7 @@ def test_a_search_is_started_followed_and_cancelled_over_http(
     }
     status, started = server.request("POST", "/api/v1/tunes", {"nb": nb, "space": space})
     assert status == 202, started
-    deadline = time.monotonic() + 120
-    while True:
-        status, tune = server.request("GET", f"/api/v1/tunes/{started['id']}")
-        assert status == 200
-        if tune["state"] != "running":
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    tune = ended(server, f"/api/v1/tunes/{started['id']}")
     assert tune["state"] == "ok", tune["errors"]
     assert sorted(t["params"]["X"] for t in tune["trials"]) == [0, 1, 2, 3]
     assert tune["best"]["params"] == {"X": 2} and tune["best"]["value"] == 0
