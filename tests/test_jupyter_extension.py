@@ -45,13 +45,13 @@ class Jupyter:
             return response.status, {"text": text.decode(errors="replace")}
 
 
-@pytest.fixture(scope="module")
-def jupyter(tmp_path_factory) -> Iterator[Jupyter]:
-    root = tmp_path_factory.mktemp("jupyter-root")
+def start_jupyter(root: Path, home: Path) -> tuple[subprocess.Popen, Jupyter]:
+    """A Jupyter server of ``root`` on a free loopback port (its runtime folder, HOME and log
+    in ``home``), and a client of its kalec API."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root.parent / "runtime"), HOME=str(root.parent))
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"), HOME=str(home))
     client = Jupyter(port, root)
     process = start_server(
         [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
@@ -59,8 +59,15 @@ def jupyter(tmp_path_factory) -> Iterator[Jupyter]:
          f"--ServerApp.root_dir={root}", "--allow-root"],
         env=env,
         ready=lambda: client.request("GET", "version")[0] == 200,
-        log=root.parent / "jupyter.log",
+        log=home / "jupyter.log",
     )  # fmt: skip
+    return process, client
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory) -> Iterator[Jupyter]:
+    root = tmp_path_factory.mktemp("jupyter-root")
+    process, client = start_jupyter(root, root.parent)
     yield client
     process.terminate()
     process.wait(timeout=30)
@@ -221,19 +228,7 @@ def test_stopping_jupyter_ends_the_runs_it_started(tmp_path: Path) -> None:
             )
         ],
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), HOME=str(tmp_path))
-    client = Jupyter(port, root)
-    process = start_server(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={root}", "--allow-root"],
-        env=env,
-        ready=lambda: client.request("GET", "version")[0] == 200,
-        log=tmp_path / "jupyter.log",
-    )  # fmt: skip
+    process, client = start_jupyter(root, tmp_path)
     status, started = client.request("POST", "runs", {"path": "slow.ipynb"})
     assert status == 202, started
     deadline = time.monotonic() + 60
