@@ -164,33 +164,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
       caption: 'the steps kalec makes of this notebook',
       execute: focusPanel
     });
-    app.commands.addCommand(COMMANDS.check, {
-      label: 'Kalec: Check pipeline',
-      caption: 'compile the notebook and show its steps and problems',
-      isEnabled: hasNotebook,
-      execute: () => {
-        focusPanel();
-        return panel.check();
-      }
-    });
-    app.commands.addCommand(COMMANDS.run, {
-      label: 'Kalec: Run pipeline locally',
-      caption: 'run the pipeline on this machine, with the step cache',
-      isEnabled: hasNotebook,
-      execute: () => {
-        focusPanel();
-        return panel.startRun();
-      }
-    });
-    app.commands.addCommand(COMMANDS.build, {
-      label: 'Kalec: Build pipeline',
-      caption: 'download the pipeline for the chosen target',
-      isEnabled: hasNotebook,
-      execute: () => {
-        focusPanel();
-        return panel.buildPipeline();
-      }
-    });
+    // the actions on the current notebook: the panel shows it, then does the action
+    const onNotebook: [string, string, string, () => unknown][] = [
+      [COMMANDS.check, 'Kalec: Check pipeline', 'compile the notebook and show its steps and problems', () => panel.check()],
+      [COMMANDS.run, 'Kalec: Run pipeline locally', 'run the pipeline on this machine, with the step cache', () => panel.startRun()],
+      [COMMANDS.build, 'Kalec: Build pipeline', 'download the pipeline for the chosen target', () => panel.buildPipeline()]
+    ];
+    for (const [id, label, caption, action] of onNotebook) {
+      app.commands.addCommand(id, {
+        label,
+        caption,
+        isEnabled: hasNotebook,
+        execute: () => {
+          focusPanel();
+          return action();
+        }
+      });
+    }
     app.commands.addCommand(COMMANDS.deploy, {
       label: 'Kalec: Deploy pipeline to Kubeflow Pipelines',
       caption: 'upload the pipeline, optionally start a run',
