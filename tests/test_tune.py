@@ -361,6 +361,11 @@ def test_the_readmes_scikit_learn_example_tunes(tmp_path: Path) -> None:
     assert [r[-1] for r in table] == ["2/0", "1/1", "1/1"]  # the digits are loaded and split once
     assert "maximising accuracy with tpe" in done.stderr
     assert re.search(r"best: trial \d: accuracy = 0\.\d+ with C=", done.stdout)
+    # the trials share one fork server, which imported scikit-learn once for the search
+    search = next((tmp_path / ".kalec" / "tunes").iterdir())
+    assert [p.relative_to(search) for p in search.rglob("kalec-imports.json")] == [
+        Path("trials/kalec-imports.json")
+    ]
 
 
 @pytest.mark.slow

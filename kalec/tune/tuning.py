@@ -130,8 +130,6 @@ class Search:
         for trial in self.study.trials:
             if trial.state == optuna.trial.TrialState.COMPLETE:
                 self._print(trial.number, trial.params, trial.value, trial.user_attrs, old=True)
-        failures = 0
-        limit = self.space.max_failed
         pending = total - done
         if search.grid_size(self.space) is not None:  # the grid's next points, in order
             seen = set()
@@ -147,7 +145,6 @@ class Search:
                 if tuple(sorted(point.items())) not in seen:
                     self.study.enqueue_trial(point)
                     wanted -= 1
-        first = True
         # one after the other, the trials share one fork server: the steps' modules are
         # imported once for the whole search
         from kalec.local.fork_server import Starter
@@ -161,15 +158,16 @@ class Search:
             lambda text: None,
         )
         try:
-            return self._trials(total, done, failures, limit, pending, first)
+            return self._trials(pending)
         finally:
             self.starter.close()
 
-    def _trials(
-        self, total: int, done: int, failures: int, limit: int | None, pending: int, first: bool
-    ) -> int:
+    def _trials(self, pending: int) -> int:
+        """Run ``pending`` trials (fewer when the goal is reached, the grid ends, or too many
+        fail): the first alone, the rest ``--jobs`` at a time."""
         import optuna
 
+        failures, limit, first = 0, self.space.max_failed, True
         with ThreadPoolExecutor(max_workers=max(self.options.jobs, 1)) as pool:
             while pending > 0 and not self._goal_reached() and not self._grid_done():
                 batch = 1 if first else min(self.options.jobs, pending)
@@ -216,6 +214,7 @@ class Search:
             folder,
             self.space.objective.metric,
             self.options.step_jobs,
+            self.starter if self.options.jobs == 1 else None,  # a fork server is one thread's
         )
 
     def _attrs(self, trial: Any, result: TrialResult) -> dict[str, Any]:
