@@ -135,6 +135,20 @@ def test_every_shape_runs_as_its_inlined_program(tmp_path: Path) -> None:
     assert got == expected
 
 
+def test_the_runs_notebook_is_the_inlined_program(tmp_path: Path) -> None:
+    import nbformat
+
+    root = write(tmp_path, SHAPES)
+    done = run_kalec("run", str(root), "--run-dir", str(tmp_path / "run"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    notebook = nbformat.read(str(tmp_path / "run" / "root.ipynb"), as_version=4)
+    nbformat.validate(notebook)  # square.ipynb's cells come twice, each with an id of its own
+    sources = [c.source for c in notebook.cells]
+    assert sources.count("total = total + 1\nprint('RESULT square', total)") == 2
+    assert "SEED = 5" in sources and "SCALE = 3" in sources  # prep's SEED is no parameter
+    assert "**notebook:inner** (inner.ipynb): its cells follow" in sources
+
+
 def test_a_value_given_with_p_wins_over_every_declaration(tmp_path: Path) -> None:
     root = write(tmp_path, SHAPES)
     files = dict(SHAPES)

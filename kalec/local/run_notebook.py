@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kalec.frontend.compose import inline
+from kalec.frontend.compose import program_cells
 from kalec.frontend.notebook import NotebookError, load, loads
 from kalec.ir import Pipeline
 from kalec.ir.places import cell_name
@@ -53,7 +53,7 @@ def write_run_notebook(
     roles = {c.number: c.tags.role.value for c in pipeline.cells if c.tags.role is not None}
     result = copy.deepcopy(notebook)
     if pipeline.notebooks:  # a composition: the program it stands for, one notebook
-        result["cells"] = _inlined_cells(result, Path(pipeline.source))
+        result["cells"] = program_cells(pipeline, result)
     count = 0
     shown = []
     for number, cell in enumerate(result.get("cells", []), start=1):
@@ -94,23 +94,6 @@ def write_run_notebook(
     _write(target, json.dumps(result, ensure_ascii=False, indent=1) + "\n")
     _write(run_dir / f"{stem}.html", page(Path(pipeline.source).name, shown))
     return target
-
-
-def _inlined_cells(notebook: dict[str, Any], path: Path) -> list[dict[str, Any]]:
-    """The cells of a composition's inlined program; each reference cell becomes a heading
-    naming the notebook whose cells follow."""
-    cells = []
-    for item in inline(notebook, path, load).cells:
-        cell = copy.deepcopy(item.raw)
-        if item.tags.reference is not None:
-            shown = cell.get("metadata", {}).get("notebook_path", "")
-            cell = {
-                "cell_type": "markdown",
-                "metadata": {"kalec": {"notebook": item.tags.reference}},
-                "source": f"**notebook:{item.tags.reference}** ({shown}): its cells follow",
-            }
-        cells.append(cell)
-    return cells
 
 
 def _outputs_of(

@@ -10,8 +10,6 @@ seeds its own, so that both runs draw the same numbers.
 
 from __future__ import annotations
 
-import ast
-import copy
 import json
 import os
 import time
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kalec.errors import KalecError
+from kalec.frontend.compose import program_cells
 from kalec.ir import Pipeline
 from kalec.local.processes import with_kalec_importable
 
@@ -65,40 +64,6 @@ class KernelRun:
     outputs: dict[int, list[dict[str, Any]]]  # cell -> its output records
 
 
-def inlined_program(pipeline: Pipeline, notebook: dict[str, Any]) -> list[dict[str, Any]]:
-    """The cells a composition stands for: each reference replaced by the referenced notebook's
-    cells (the reference itself a heading), and each parameters cell assigning only the names
-    it is the pipeline's declaration of."""
-    from kalec.analysis.parsing import parse
-    from kalec.frontend.compose import inline
-    from kalec.frontend.notebook import load
-    from kalec.ir import Role
-
-    lines: dict[int, set[int]] = {}
-    for param in pipeline.params:
-        lines.setdefault(param.origin.cell, set()).add(param.origin.line)
-    cells = []
-    for item in inline(notebook, Path(pipeline.source), load).cells:
-        cell = copy.deepcopy(dict(item.raw))
-        if item.tags.reference is not None:
-            cell = {"cell_type": "markdown", "metadata": {}, "source": ""}
-        elif item.tags.role is Role.PARAMETERS:
-            source = str(cell.get("source", ""))
-            try:
-                tree = parse(source)
-            except SyntaxError:
-                tree = None
-            if tree is not None:
-                wanted = lines.get(item.number, set())
-                kept = [
-                    ast.get_source_segment(source, s) or "" for s in tree.body if s.lineno in wanted
-                ]
-                cell["source"] = "\n".join(kept)
-        cell.pop("id", None)
-        cells.append(cell)
-    return cells
-
-
 def referenced_folders(pipeline: Pipeline) -> list[str]:
     """The folders of the notebooks a composition references, absolute."""
     from kalec.ir.places import notebook_path
@@ -128,7 +93,7 @@ def run_kernel(
         ) from None
     notebook = nbformat.read(pipeline.source, as_version=4)
     if pipeline.notebooks:
-        notebook.cells = [nbformat.from_dict(c) for c in inlined_program(pipeline, notebook)]
+        notebook.cells = [nbformat.from_dict(c) for c in program_cells(pipeline, notebook)]
     kernel = kernel or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
     skipped = {
         number
