@@ -48,6 +48,13 @@ class SizedCache:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self.bytes -= dropped
 
+    def discard(self, key: Hashable) -> None:
+        """Forget ``key``'s value (one that is no longer true), if it is kept."""
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

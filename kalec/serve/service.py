@@ -199,8 +199,8 @@ def _compile(source: Path, text: str) -> Any:
     again, as an editor's panel re-checks it on every save, is answered from memory while the
     notebooks it references are unchanged. Pipelines are immutable, so threads share them."""
     pipeline, stamps = _compiled_with_stamps(source, text)
-    if stamps and stamps != _stamps(pipeline):
-        _compiled_with_stamps.cache.clear()
+    if stamps and stamps != _stamps(pipeline):  # a referenced notebook changed: this one again
+        _compiled_with_stamps.cache.discard((source, text))
         pipeline, _ = _compiled_with_stamps(source, text)
     return pipeline
 
