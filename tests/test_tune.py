@@ -214,7 +214,7 @@ def test_the_space_reads_katib_fields_and_writes_them_back() -> None:
         "parameterType": "int",
         "feasibleSpace": {"min": "256", "max": "1200", "step": "256"},
     }
-    assert json.loads(space.as_json())["maxTrialCount"] == 16
+    assert space.as_katib()["maxTrialCount"] == 16
 
 
 KATIB_READER = """

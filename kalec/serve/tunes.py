@@ -36,13 +36,13 @@ class Tunes(Background):
     ) -> dict[str, Any]:
         """Start a search of the notebook (its own search space, or ``space`` in Katib's
         fields); its id. The space is checked first: a refused one is a 422 at once."""
-        import importlib.util
-
-        if importlib.util.find_spec("optuna") is None:
-            raise ServiceError(
-                501, "unavailable", "searching needs optuna: pip install 'kalec[tune]'"
-            )
+        from kalec.tune.search import need_optuna
         from kalec.tune.space import SpaceError, checked, from_katib
+
+        try:
+            need_optuna()
+        except SpaceError as error:
+            raise ServiceError(501, "unavailable", str(error)) from None
 
         pipeline = compiled(nb, name, folder)
         if space is None and not pipeline.settings.search:

@@ -136,9 +136,6 @@ class Space:
             spec["maxFailedTrialCount"] = self.max_failed
         return spec
 
-    def as_json(self) -> str:
-        return json.dumps(self.as_katib(), sort_keys=True)
-
 
 # --- reading Katib's fields -----------------------------------------------------------------
 
