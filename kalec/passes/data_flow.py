@@ -213,10 +213,12 @@ class _Resolver:
     def other_prelude(self, name: str, before: int, own: set[int]) -> int | None:
         """A prelude cell of another notebook that binds ``name`` (the last before ``before``,
         else the first): what the inlined program's value may come from."""
-        cells = [w for w in self.index.writers.get(name, ()) if w in self.index.prelude]
-        cells = [w for w in cells if w not in own]
+        prelude = self.index.prelude
+        cells = [w for w in self.index.writers.get(name, ()) if w in prelude and w not in own]
         earlier = [w for w in cells if w < before]
-        return (earlier or cells or [None])[-1 if earlier else 0]
+        if earlier:
+            return earlier[-1]
+        return cells[0] if cells else None
 
     def prelude_not_run(
         self, step: Step, name: str, origin: Origin, writer: int, inputs: dict[str, Input]
