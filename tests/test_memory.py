@@ -554,3 +554,76 @@ def test_a_file_native_code_reads_through_a_literal_path(notebook, tmp_path: Pat
         [([B + "load"], NATIVE_READ), ([B + "show", "prev:load"], "print('RESULT', text)")]
     )
     check_rerun(path, lambda: write(tmp_path / "data.txt", "new"), "load")
+
+
+# --- compositions and searches ----------------------------------------------------------------
+
+
+def _composition(tmp_path: Path) -> Path:
+    from conftest import ROOT
+
+    folder = tmp_path / "compose"
+    shutil.copytree(ROOT / "examples" / "compose", folder)
+    return folder / "pipeline.ipynb"
+
+
+def _edit_cell(path: Path, old: str, new: str) -> None:
+    notebook = json.loads(path.read_text())
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        cell["source"] = source.replace(old, new)
+    path.write_text(json.dumps(notebook))
+
+
+def test_a_module_beside_a_referenced_notebook(tmp_path: Path) -> None:
+    root = _composition(tmp_path)
+    module = root.parent / "models" / "fitting.py"
+    check_rerun(
+        root,
+        lambda: module.write_text(
+            module.read_text().replace("return statistics.mean(ys)", "return statistics.median(ys)")
+        ),
+        "train/baseline",
+    )
+
+
+def test_a_cell_of_a_referenced_notebook(tmp_path: Path) -> None:
+    root = _composition(tmp_path)
+    check_rerun(
+        root,
+        lambda: _edit_cell(root.parent / "prepare.ipynb", "len(xs) * 0.75", "len(xs) * 0.5"),
+        "prepare/split",
+    )
+
+
+def test_a_parameter_only_a_referenced_notebook_declares(tmp_path: Path) -> None:
+    root = _composition(tmp_path)
+    check_rerun(
+        root,
+        lambda: _edit_cell(root.parent / "prepare.ipynb", "N_POINTS = 200", "N_POINTS = 120"),
+        "prepare/make-data",
+    )
+
+
+def test_a_search_after_its_data_changed_loads_it_again(tmp_path: Path) -> None:
+    data = tmp_path / "data.txt"
+    data.write_text("1 2 3")
+    path = make_notebook(
+        tmp_path / "nb.ipynb",
+        [
+            (["pipeline-parameters"], "K = 1"),
+            ([B + "load"], "values = [int(v) for v in open('data.txt').read().split()]"),
+            ([B + "fit"], "score = sum(values) * K"),
+            (["pipeline-metrics"], "score"),
+        ],
+    )
+    args = ["tune", str(path), "--param", "K=[1,2]", "--metric", "score", "--algorithm", "grid"]
+    first = run_kalec(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "score = 12 with K=2" in first.stdout
+    data.write_text("1 2 3 4")
+    again = run_kalec(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    rows = [line.split() for line in again.stdout.split("\n\n")[0].splitlines()[1:]]
+    assert rows[0][-1] == "2/0"  # the load step ran again for the new data
+    assert "score = 20 with K=2" in again.stdout  # what a fresh search finds now

@@ -405,3 +405,11 @@ def test_ctrl_c_stops_the_search_and_resume_finishes_the_grid(tmp_path: Path) ->
     done = sorted(int(r[1]) for r in rows(again.stdout) if r[2] != "failed")
     assert done == [0, 1, 2, 3, 4, 5]  # every point once, the stopped one again
     assert "best: trial" in again.stdout and "with X=3" in again.stdout
+
+
+def test_two_searches_started_in_one_second_get_folders_of_their_own(tmp_path: Path) -> None:
+    from kalec.tune.tuning import _new_folder
+
+    folders = [_new_folder(tmp_path, tmp_path / "nb.ipynb") for _ in range(3)]
+    assert len(set(folders)) == 3 and all(f.is_dir() for f in folders)
+    assert all(re.fullmatch(r"nb-\d{8}-\d{6}(-\d)?", f.name) for f in folders)

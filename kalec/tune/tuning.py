@@ -42,9 +42,19 @@ def tunes_folder(notebook: str | Path) -> Path:
     return Path(notebook).resolve().parent / ".kalec" / "tunes"
 
 
-def _new_id(notebook: Path) -> str:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"{notebook.stem[:40]}-{stamp}"
+def _new_folder(base: Path, notebook: Path) -> Path:
+    """A new search's folder, made: ``NB-YYYYmmdd-HHMMSS``, with ``-2``, ``-3`` ... when
+    another search of the notebook started in the same second."""
+    name = f"{notebook.stem[:40]}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    base.mkdir(parents=True, exist_ok=True)
+    for number in range(1, 1000):
+        folder = base / (name if number == 1 else f"{name}-{number}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise SpaceError(f"cannot make a new search folder in {base}: too many searches this second")
 
 
 def _row(widths: list[int], cells: list[str]) -> str:
@@ -83,9 +93,8 @@ class Search:
             self.space = space = _checked_saved(saved, pipeline)
             self.seed = saved.get("seed")
         else:
-            self.id = _new_id(notebook)
-            self.folder = base / self.id
-            self.folder.mkdir(parents=True, exist_ok=False)
+            self.folder = _new_folder(base, notebook)
+            self.id = self.folder.name
             self.seed = options.seed
             record = {
                 "notebook": str(notebook),
