@@ -567,7 +567,8 @@ def kale(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("kale")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         "kubeflow-kale==2.3.0", "astor", "autopep8", "pycodestyle", "progress"],
+         "kubeflow-kale==2.3.0", "astor==0.8.1", "autopep8==2.3.2", "pycodestyle==2.15.0",
+         "progress==1.6.1"],
         check=True,
     )  # fmt: skip
     return target

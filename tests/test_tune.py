@@ -250,7 +250,7 @@ def katib_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("katib")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         "kubeflow-katib==0.19.0", "kubeflow-training==1.9.3", "grpcio>=1.60,<2"],
+         "kubeflow-katib==0.19.0", "kubeflow-training==1.9.3", "grpcio==1.85.3"],
         check=True,
     )  # fmt: skip
     return target
