@@ -204,3 +204,88 @@ def test_a_thread_pool_that_hangs_after_fork_is_detected(monkeypatch) -> None:
     assert time.monotonic() - started < 5
     monkeypatch.setattr(fake_torch, "mm", lambda *a: None)
     assert zygote._probe() is True
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its parent to reap it has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+_POOLS = [
+    (
+        [B + "loky"],
+        "from joblib import Parallel, delayed\n"
+        "loky = Parallel(n_jobs=2)(delayed(worker)(i) for i in range(4))\n"
+        "print('RESULT loky', [v for _, v in loky])",
+    ),
+    (
+        [B + "sklearn"],
+        "from sklearn.datasets import load_iris\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.model_selection import cross_val_score\n"
+        "X, y = load_iris(return_X_y=True)\n"
+        "scores = cross_val_score(LogisticRegression(max_iter=500), X, y, cv=3, n_jobs=2)\n"
+        "print('RESULT sklearn', scores.round(3).tolist())",
+    ),
+    (
+        [B + "pool"],
+        "import multiprocessing\nleft_open = multiprocessing.Pool(2)\n"
+        "fork_pool = left_open.map(worker, range(4))\n"
+        "print('RESULT pool', [v for _, v in fork_pool])",
+    ),
+    (
+        [B + "spawn"],
+        "import multiprocessing, os\n"
+        "with multiprocessing.get_context('spawn').Pool(2) as spawned:\n"
+        "    spawn_pool = [(spawned.apply(os.getpid), 0)]\n"
+        "print('RESULT spawn', len(spawn_pool))",
+    ),
+    (
+        [B + "futures"],
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "executor = ProcessPoolExecutor(2)\n"
+        "futures = list(executor.map(worker, range(4)))\n"
+        "print('RESULT futures', [v for _, v in futures])",
+    ),
+    (
+        [B + "pids", "prev:loky", "prev:pool", "prev:spawn", "prev:futures"],
+        "print('PIDS', *sorted({p for p, _ in loky + fork_pool + spawn_pool + futures}))",
+    ),
+]
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "fresh"])
+def test_a_steps_worker_pools_neither_keep_it_running_nor_outlive_it(
+    fork: bool, notebook, tmp_path: Path
+) -> None:
+    """scikit-learn's n_jobs (joblib's loky), multiprocessing pools (fork and spawn) and process
+    pools, some left open as a notebook leaves them: each step ends when its code ends, and
+    none of its workers is left running."""
+    path = notebook(
+        [(["functions"], "import os\ndef worker(i):\n    return os.getpid(), i * i"), *_POOLS]
+    )
+    args = ["run", str(path), "--no-cache", "--run-dir", str(tmp_path / "run")]
+    done = run_kalec(
+        *args, *([] if fork else ["--no-fork"]), cwd=path.parent, in_process=False, timeout=90
+    )
+    assert done.returncode == 0, done.stderr
+    if fork:
+        assert "fresh processes" not in done.stderr, done.stderr
+    assert result_lines(done.stdout) == [
+        "RESULT futures [0, 1, 4, 9]",
+        "RESULT loky [0, 1, 4, 9]",
+        "RESULT pool [0, 1, 4, 9]",
+        "RESULT sklearn [0.98, 0.96, 0.98]",
+        "RESULT spawn 1",
+    ]
+    line = next(line for line in done.stdout.splitlines() if " PIDS " in line)
+    workers = [int(p) for p in line.split(" PIDS ", 1)[1].split()]
+    assert len(workers) >= 4
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in workers if _alive(p)], "a step's worker outlived it"

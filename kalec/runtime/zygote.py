@@ -186,11 +186,16 @@ def _finish(code: int) -> None:
 
     A full interpreter shutdown in a forked child touches every object the server imported,
     copying most of its memory page by page (0.2 to 0.8 s with scikit-learn loaded). What
-    shutdown does for the step's own work is done here: exit handlers run, the step's globals
+    shutdown does for the step's own work is done here, in the interpreter's order: first
+    ``threading``'s own exit handlers and the join of the step's non-daemon threads (process
+    pools stop their workers there: concurrent.futures and joblib's loky register with
+    ``threading``, not ``atexit``, and multiprocessing's ``atexit`` handler then waits for those
+    workers, so the other order never ends), then the exit handlers, then the step's globals
     are released (so files it left open are flushed and closed by their finalizers, as at
     shutdown), cycles are collected, and the standard streams flushed.
     """
     try:
+        threading._shutdown()  # type: ignore[attr-defined]
         atexit._run_exitfuncs()
         namespace = sys.modules["__main__"].__dict__
         for name in [n for n in namespace if n != "__builtins__"]:
