@@ -1,8 +1,10 @@
 """Checking Argo Workflows without a cluster: their schema, and their wiring when executed.
 
-``validators()``: Argo's published Workflow schema, as hera's generated models carry it (a PyPI
-package), and as Argo's own JSON schema file when ``shared/schemas`` is beside the project. Both
-are made strict (no property the schema does not define), so a misspelt field fails too.
+``schema_errors()``: Argo's published Workflow schema, as two installed packages generated from
+it carry it: hera's models (as a JSON schema) and the Argo project's own Python SDK
+(``argo-workflows``, whose models read the Workflow with their types checked). Both are strict
+(no property the schema does not define), so a misspelt field fails too, and both run wherever
+the tests run: nothing is looked for outside the repository.
 
 ``execute()`` runs a Workflow the way its YAML says Argo would, on this machine: DAG tasks in
 dependency order, workflow parameters substituted into task arguments and template inputs,
@@ -27,13 +29,6 @@ from typing import Any
 
 import jsonschema
 
-SHARED_SCHEMA = (
-    Path(__file__).resolve().parent.parent.parent
-    / "shared"
-    / "schemas"
-    / "argo-workflows.schema.json"
-)
-
 
 def _strict(schema: Any) -> Any:
     if isinstance(schema, dict):
@@ -47,30 +42,59 @@ def _strict(schema: Any) -> Any:
 
 
 @functools.cache
-def validators() -> dict[str, jsonschema.protocols.Validator]:
+def _hera() -> jsonschema.protocols.Validator:
     from hera.workflows.models import Workflow
 
-    found = {
-        "hera": jsonschema.Draft202012Validator(_strict(Workflow.model_json_schema(by_alias=True)))
-    }
-    if SHARED_SCHEMA.is_file():
-        definitions = json.loads(SHARED_SCHEMA.read_text())["definitions"]
-        root = {
-            "$ref": "#/definitions/io.argoproj.workflow.v1alpha1.Workflow",
-            "definitions": _strict(definitions),
-        }
-        found["argo"] = jsonschema.Draft7Validator(root)
+    return jsonschema.Draft202012Validator(_strict(Workflow.model_json_schema(by_alias=True)))
+
+
+def _hera_errors(workflow: dict) -> list[str]:
+    return [
+        f"hera: {'/'.join(map(str, error.absolute_path))}: {error.message[:200]}"
+        for error in _hera().iter_errors(workflow)
+    ]
+
+
+def _unknown_fields(value: Any, path: str) -> list[str]:
+    """Fields of the SDK's models that its schema does not define (it keeps them aside)."""
+    from argo_workflows.model_utils import OpenApiModel
+
+    found = []
+    if isinstance(value, OpenApiModel):
+        for key, item in value._data_store.items():
+            if key not in value.attribute_map:
+                found.append(f"{path}/{key}: not a field of {type(value).__name__}")
+            found += _unknown_fields(item, f"{path}/{value.attribute_map.get(key, key)}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found += _unknown_fields(item, f"{path}/{index}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found += _unknown_fields(item, f"{path}/{key}")
     return found
 
 
+def _argo_sdk_errors(workflow: dict) -> list[str]:
+    from argo_workflows.api_client import ApiClient
+    from argo_workflows.configuration import Configuration
+    from argo_workflows.exceptions import OpenApiException
+    from argo_workflows.model.io_argoproj_workflow_v1alpha1_workflow import (
+        IoArgoprojWorkflowV1alpha1Workflow,
+    )
+
+    class Answer:  # what the SDK's client reads a server's answer from
+        data = json.dumps(workflow)
+
+    client = ApiClient(Configuration(discard_unknown_keys=False))
+    try:
+        model = client.deserialize(Answer, (IoArgoprojWorkflowV1alpha1Workflow,), True)
+    except (OpenApiException, TypeError, ValueError) as error:
+        return [f"argo-workflows: {str(error)[:300]}"]
+    return [f"argo-workflows: {e}" for e in _unknown_fields(model, "")]
+
+
 def schema_errors(workflow: dict) -> list[str]:
-    errors = []
-    for name, validator in validators().items():
-        for error in validator.iter_errors(workflow):
-            errors.append(
-                f"{name}: {'/'.join(map(str, error.absolute_path))}: {error.message[:200]}"
-            )
-    return errors
+    return _hera_errors(workflow) + _argo_sdk_errors(workflow)
 
 
 def _substitute(text: str, values: dict[str, str]) -> str:

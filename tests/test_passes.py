@@ -6,6 +6,10 @@ pinned down, with no file, no subprocess and no kernel.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from kalec.frontend.magics import to_analyzed, to_python
 from kalec.frontend.tags import parse_cell_tags
 from kalec.ir import CodeCell, Origin, Pipeline, Role, Settings
@@ -142,23 +146,34 @@ def test_free_names_of_the_prelude_may_only_be_parameters() -> None:
     assert [(d.code, d.origin) for d in pipeline.diagnostics] == [("K601", Origin(2, 2))]
 
 
-def _corpus_notebooks() -> list:
-    from pathlib import Path
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Notebooks of every shape the project knows, all inside the repository: the examples
+    (a composition among them), the benchmark's analyses, and each case of ``cases.py``."""
+    from cases import GOOD
+    from helpers import make_notebook
 
-    shared = Path(__file__).parent.parent.parent / "shared" / "notebooks"
-    examples = Path(__file__).parent.parent / "examples"
-    return sorted(shared.glob("*.ipynb")) + sorted(examples.glob("*.ipynb"))
+    root = Path(__file__).parent.parent
+    folder = tmp_path_factory.mktemp("cases")
+    cases = [make_notebook(folder / f"{name}.ipynb", cells) for name, cells in GOOD.items()]
+    return (
+        sorted(root.glob("examples/**/*.ipynb"))
+        + sorted(root.glob("bench/notebooks/*.ipynb"))
+        + cases
+    )
 
 
-def test_what_the_passes_record_does_not_depend_on_which_trees_are_kept(monkeypatch) -> None:
+def test_what_the_passes_record_does_not_depend_on_which_trees_are_kept(
+    monkeypatch, corpus: list[Path]
+) -> None:
     """A notebook too large to keep its trees is parsed again by each sweep: the facts, the
     steps and the advice must be those of a notebook whose trees are all kept."""
     from kalec.analysis import parsing
     from kalec.compiler import compile_notebook
     from kalec.targets import ir_json
 
-    notebooks = _corpus_notebooks()
-    assert len(notebooks) >= 8
+    notebooks = corpus
+    assert len(notebooks) >= 40
     kept = {path: ir_json.emit(compile_notebook(path)) for path in notebooks}
     monkeypatch.setattr(parsing.parse.cache, "max_bytes", 0)  # keeps no tree at all
     parsing.parse.cache.clear()
@@ -166,13 +181,13 @@ def test_what_the_passes_record_does_not_depend_on_which_trees_are_kept(monkeypa
         assert ir_json.emit(compile_notebook(path)) == kept[path], path.name
 
 
-def test_one_walk_gives_every_node_in_the_order_of_ast_walk() -> None:
+def test_one_walk_gives_every_node_in_the_order_of_ast_walk(corpus: list[Path]) -> None:
     import ast
     import json
 
     from kalec.analysis.parsing import children, walk
 
-    for path in _corpus_notebooks():
+    for path in corpus:
         for cell in json.loads(path.read_text())["cells"]:
             source = "".join(cell["source"])
             try:
@@ -184,30 +199,30 @@ def test_one_walk_gives_every_node_in_the_order_of_ast_walk() -> None:
                 assert children(node) == list(ast.iter_child_nodes(node))
 
 
-def test_compiling_leaves_the_garbage_collector_as_it_found_it() -> None:
+def test_compiling_leaves_the_garbage_collector_as_it_found_it(corpus: list[Path]) -> None:
     import gc
 
     from kalec.compiler import compile_notebook
 
     before = gc.get_threshold(), gc.isenabled()
-    compile_notebook(_corpus_notebooks()[0])
+    compile_notebook(corpus[0])
     assert (gc.get_threshold(), gc.isenabled()) == before
     gc.disable()  # a caller that paused the collector itself finds it paused still
     try:
-        compile_notebook(_corpus_notebooks()[0])
+        compile_notebook(corpus[0])
         assert not gc.isenabled()
     finally:
         gc.enable()
 
 
-def test_the_passes_leave_no_reference_cycles_behind() -> None:
+def test_the_passes_leave_no_reference_cycles_behind(corpus: list[Path]) -> None:
     """Compiling pauses the cyclic collector (it went through millions of tree nodes, again
     and again): safe because the passes free what they make by reference counting alone."""
     import gc
 
     from kalec.frontend.notebook import read_notebook
 
-    for path in _corpus_notebooks():
+    for path in corpus:
         # read first: the frontend's first magic imports IPython, whose import leaves garbage
         # of its own (once a process, whichever test compiles such a notebook first)
         read = read_notebook(path)

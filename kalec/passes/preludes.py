@@ -21,13 +21,23 @@ from kalec.ir.places import cell_name
 _NESTED = (ast.If, ast.Try, ast.With)
 
 
-def _definitions(code: str) -> dict[str, tuple[int, str]]:
+def _shape(value: object) -> object:
+    """What a node says, without its places: its type and each field, recursively (what
+    ``ast.dump`` prints, as a tuple; ``ast.dump`` leaves a reference cycle at every call)."""
+    if isinstance(value, ast.AST):
+        return (type(value).__name__, *(_shape(getattr(value, f, None)) for f in value._fields))
+    if isinstance(value, list):
+        return tuple(_shape(item) for item in value)
+    return value
+
+
+def _definitions(code: str) -> dict[str, tuple[int, object]]:
     """name -> (line, how it is defined) for what a prelude cell binds at its top level."""
     try:
         tree = parse(code)
     except SyntaxError:
         return {}
-    found: dict[str, tuple[int, str]] = {}
+    found: dict[str, tuple[int, object]] = {}
     pending = list(tree.body)
     while pending:
         node = pending.pop(0)
@@ -41,12 +51,12 @@ def _definitions(code: str) -> dict[str, tuple[int, str]]:
                 bound = (alias.asname or alias.name).split(".")[0]
                 found[bound] = (node.lineno, f"import {module}:{alias.name}")
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            found[node.name] = (node.lineno, ast.dump(node))
+            found[node.name] = (node.lineno, _shape(node))
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
                 if isinstance(target, ast.Name):
-                    found[target.id] = (node.lineno, ast.dump(node.value))
+                    found[target.id] = (node.lineno, _shape(node.value))
     return found
 
 
@@ -56,7 +66,7 @@ def preludes(pipeline: Pipeline) -> Pipeline:
     diagnostics: list[Diagnostic] = []
     said: set[tuple[int, int, str]] = set()
     for prelude in dict.fromkeys(s.prelude for s in pipeline.steps):
-        seen: dict[str, tuple[int, str, str]] = {}  # name -> (cell, scope, definition)
+        seen: dict[str, tuple[int, str, object]] = {}  # name -> (cell, scope, definition)
         for number in prelude:
             cell = pipeline.cell(number)
             for name, (line, definition) in _definitions(cell.analyzed).items():
