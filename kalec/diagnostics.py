@@ -343,6 +343,13 @@ DYNAMIC_READ = _kind(
     "a step reads names through globals(), vars(), eval or exec, which no step passes",
     "print(globals()['total']) where total is set in another step",
 )
+UNSEEN_CHANNEL = _kind(
+    "K907",
+    NOTE,
+    "a step reaches files through a child process or native code that this machine cannot "
+    "observe: a local run does not reuse it",
+    "subprocess.run(['cat', path]) or sqlite3.connect(path) on macOS",
+)
 
 
 def catalogue_markdown() -> str:

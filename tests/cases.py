@@ -189,6 +189,27 @@ GOOD: dict[str, list] = {
         ([B + "b", "prev:a"], "add_row(rows, 1)\nadd_row(row=2, rows=rows)"),
         ([B + "c", "prev:b"], "print('RESULT', rows)"),
     ],
+    # libraries that draw from numpy's generator with no seed of their own (a forest's fit):
+    # the state travels between them in the notebook's order
+    "implicit_draws": [
+        (
+            ["imports"],
+            "import numpy as np\nfrom sklearn.datasets import load_iris\n"
+            "from sklearn.ensemble import RandomForestClassifier\nnp.random.seed(0)",
+        ),
+        ([B + "data"], "X, y = load_iris(return_X_y=True)\nnoise = np.random.rand(2)"),
+        (
+            [B + "first", "prev:data"],
+            "a = RandomForestClassifier(n_estimators=3).fit(X, y)\n"
+            "print('RESULT first', a.estimators_[0].tree_.threshold[:4].round(3).tolist())",
+        ),
+        (
+            [B + "second", "prev:data"],
+            "b = RandomForestClassifier(n_estimators=3).fit(X, y)\n"
+            "print('RESULT second', b.estimators_[0].tree_.threshold[:4].round(3).tolist())",
+        ),
+        ([B + "last", "prev:data"], "print('RESULT last', np.random.rand(2).round(4).tolist())"),
+    ],
 }
 
 # Notebooks that must be refused at compile time: (cells, words the message must contain); the

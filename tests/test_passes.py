@@ -222,19 +222,26 @@ def test_the_passes_leave_no_reference_cycles_behind(corpus: list[Path]) -> None
 
     from kalec.frontend.notebook import read_notebook
 
-    for path in corpus:
-        # read first: the frontend's first magic imports IPython, whose import leaves garbage
-        # of its own (once a process, whichever test compiles such a notebook first)
-        read = read_notebook(path)
-        # until nothing is left: an earlier test's garbage may make more when it is freed
-        # (SQLAlchemy's class registry, which Optuna loads, frees through weakref callbacks)
-        while gc.collect():
-            pass
-        gc.disable()
-        try:
-            pipeline = run_passes(read)
-            assert pipeline.steps
-            del pipeline
-            assert gc.collect() == 0, f"{path.name}: the passes left cycles to collect"
-        finally:
-            gc.enable()
+    # until nothing is left: an earlier test's garbage may make more when it is freed
+    # (SQLAlchemy's class registry, which Optuna loads, frees through weakref callbacks); then
+    # what is left is set aside, so that each collection below looks at new objects only
+    while gc.collect():
+        pass
+    gc.freeze()
+    try:
+        for path in corpus:
+            # read first: the frontend's first magic imports IPython, whose import leaves
+            # garbage of its own (once a process, whichever test compiles such a notebook first)
+            read = read_notebook(path)
+            while gc.collect():
+                pass
+            gc.disable()
+            try:
+                pipeline = run_passes(read)
+                assert pipeline.steps
+                del pipeline
+                assert gc.collect() == 0, f"{path.name}: the passes left cycles to collect"
+            finally:
+                gc.enable()
+    finally:
+        gc.unfreeze()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from kalec.analysis.parsing import walk
 from kalec.analysis.random_state import RandomAliases
 from kalec.analysis.symbols import dotted_name
+from kalec.runtime.global_state import NUMPY_STATE
 
 MUTATING_METHODS = frozenset(
     """
@@ -119,6 +120,8 @@ def call_changes(
     touched = rng.effect(call) if rng else None
     if touched:
         (sets if touched[1] else changes).append(touched[0])
+    elif rng is not None and rng.draws_implicitly(call):
+        changes.append(NUMPY_STATE)  # model.fit(X, y): a library draws from numpy's state
     name = mutated_by_call(call, methods)
     if name and not (touched and name == _root(call.func)):
         changes.append(name)

@@ -7,6 +7,14 @@ value and a step draws what the notebook would have drawn at that point.
 
 Which names stand for the modules is read from the notebook's own imports (``import numpy as
 np``, ``from numpy.random import rand``); nothing is imported.
+
+Libraries draw from numpy's generator too, where no seed was given to them: an estimator's
+``fit`` without ``random_state``, ``train_test_split``, ``df.sample()``, scipy's ``rvs``,
+seaborn's bootstrapped error bars. In a notebook each such call moves on the state every
+later draw starts from; so in a notebook that imports one of those libraries, these calls
+count as draws (``draws_implicitly``), and the state travels through the steps that make
+them in the notebook's order. A call that gives ``random_state`` (or ``seed``) a value draws
+from its own generator and does not count.
 """
 
 from __future__ import annotations
@@ -26,6 +34,23 @@ _INDEPENDENT = {
 }  # fmt: skip
 
 
+# Libraries whose calls may draw from numpy's global generator.
+_NUMPY_USERS = {
+    "numpy", "sklearn", "pandas", "scipy", "statsmodels", "seaborn", "imblearn", "xgboost",
+    "lightgbm", "catboost", "umap", "hdbscan",
+}  # fmt: skip
+# Methods and functions that draw from it when given no seed of their own.
+_IMPLICIT_METHODS = {
+    "fit", "fit_transform", "fit_predict", "partial_fit", "fit_resample", "sample", "rvs",
+}  # fmt: skip
+_IMPLICIT_FUNCTIONS = {
+    "train_test_split", "cross_val_score", "cross_validate", "cross_val_predict",
+    "permutation_importance", "learning_curve", "validation_curve", "shuffle", "resample",
+    "sample_without_replacement", "barplot", "pointplot", "regplot", "lmplot", "bootstrap",
+    "permutation_test", "check_random_state",
+}  # fmt: skip
+
+
 @dataclass
 class RandomAliases:
     """The names under which a notebook reaches the global generators."""
@@ -35,12 +60,15 @@ class RandomAliases:
     numpy_modules: set[str] = field(default_factory=set)  # import numpy [as np]
     numpy_random_modules: set[str] = field(default_factory=set)  # from numpy import random as npr
     numpy_functions: dict[str, str] = field(default_factory=dict)  # from numpy.random import rand
+    numpy_users: bool = False  # the notebook imports a library that draws from numpy's state
 
     def read(self, tree: ast.Module) -> None:
         """Add the aliases one cell's imports make."""
         for node in walk(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
+                    if alias.name.partition(".")[0] in _NUMPY_USERS:
+                        self.numpy_users = True
                     if alias.name == "random":
                         self.python_modules.add(alias.asname or "random")
                     elif alias.name == "numpy":
@@ -51,6 +79,8 @@ class RandomAliases:
                         else:
                             self.numpy_modules.add("numpy")
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                if (node.module or "").partition(".")[0] in _NUMPY_USERS:
+                    self.numpy_users = True
                 for alias in node.names:
                     local = alias.asname or alias.name
                     if node.module == "random":
@@ -81,3 +111,27 @@ class RandomAliases:
         if function in _INDEPENDENT:
             return None
         return state, function in _SEEDING
+
+    def draws_implicitly(self, call: ast.Call) -> bool:
+        """True when a library call may draw from numpy's global generator: one of the calls
+        known to, in a notebook that imports such a library, given no seed of its own."""
+        if not self.numpy_users:
+            return False
+        func = call.func
+        if isinstance(func, ast.Attribute):
+            name = func.attr
+            known = name in _IMPLICIT_METHODS or name in _IMPLICIT_FUNCTIONS
+        elif isinstance(func, ast.Name):
+            name = func.id
+            known = name in _IMPLICIT_FUNCTIONS or name.startswith("make_")
+        else:
+            return False
+        if isinstance(func, ast.Attribute) and name.startswith("make_"):
+            known = dotted_name(func.value) in ("datasets", "sklearn.datasets")
+        if not known:
+            return False
+        for keyword in call.keywords:
+            if keyword.arg in ("random_state", "seed", "rng"):
+                value = keyword.value
+                return isinstance(value, ast.Constant) and value.value is None
+        return True

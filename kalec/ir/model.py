@@ -125,6 +125,8 @@ class CellFacts:
     loop_closures: tuple[tuple[str, str, int], ...] = ()  # (holder, loop variable, line)
     state_changes: tuple[tuple[str, int, str], ...] = ()  # (process state, line, code)
     dynamic_reads: tuple[tuple[tuple[str, ...], int, str], ...] = ()  # (names, line, code)
+    # (a child process or native code, line, call): reaching files past Python's file functions
+    channels: tuple[tuple[str, int, str], ...] = ()
 
 
 @dataclass(frozen=True)

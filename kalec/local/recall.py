@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kalec.local.folder import LOG_FILE, RunFolder, file_name
-from kalec.local.memory import Memory, Unstable
+from kalec.local.memory import Memory, Unseen, Unstable
 from kalec.local.memory.store import link_into
 from kalec.local.options import RunOptions
 from kalec.local.plan import Plan
@@ -103,6 +103,13 @@ class Recall:
         folder = self.folder.step(state.step.name)
         try:
             manifest = self.memory.manifest(state.step, folder, state.named or {})
+        except Unseen as error:
+            state.note = f"runs again each time: {error}"
+            self.progress(
+                f"{state.step.name}: not kept in the cache: {error}; tag it cache:enabled to "
+                "reuse it anyway"
+            )
+            return
         except Unstable as error:
             state.note = f"not kept: {error}"
             self.progress(f"{state.step.name}: not kept in the cache: {error}")

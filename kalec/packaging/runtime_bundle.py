@@ -20,7 +20,8 @@ from kalec import startup_cache
 from kalec.sized_cache import sized
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
-LOCAL_ONLY = ("zygote.py", "observe.py", "file_hooks.py")  # the local runner's own
+# the local runner's own: the fork server and the observation of what a step reads
+LOCAL_ONLY = ("zygote.py", "observe.py", "file_hooks.py", "channels.py", "syscalls.py")
 
 
 @functools.cache

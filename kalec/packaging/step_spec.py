@@ -35,7 +35,24 @@ def step_spec(pipeline: Pipeline, step: Step) -> dict[str, Any]:
     }
     if step.scope:  # a referenced notebook's step: its folders on sys.path, nearest first
         spec["paths"] = _folders(pipeline, step.scope)
+    native = native_calls(pipeline, step)
+    if native:  # observed from its first cell: these read or write files in native code
+        spec["native_io"] = native
     return spec
+
+
+def native_calls(pipeline: Pipeline, step: Step) -> list[dict[str, Any]]:
+    """The calls of the step's code (prelude included) that open files in native code:
+    ``{"cell", "call"}`` each, the first five."""
+    from kalec.analysis.channels import NATIVE
+
+    found = []
+    for number in (*step.prelude, *step.cells):
+        facts = pipeline.cell(number).facts
+        for kind, _, text in facts.channels if facts else ():
+            if kind == NATIVE:
+                found.append({"cell": number, "call": text})
+    return found[:5]
 
 
 def _cell(pipeline: Pipeline, number: int) -> dict[str, Any]:

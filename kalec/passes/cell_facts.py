@@ -16,6 +16,7 @@ import ast
 from dataclasses import replace
 from typing import Any
 
+from kalec.analysis.channels import channels
 from kalec.analysis.effects import CellVisitor, FunctionEffects
 from kalec.analysis.files import file_accesses
 from kalec.analysis.hazards import loop_closures, run_to_run_hazards
@@ -44,6 +45,7 @@ def _own_readings(tree: ast.Module, whole: WholeNotebook) -> dict[str, Any]:
             (c.kind, c.line, c.text) for c in state_changes(tree, whole.modules)
         ),
         "dynamic_reads": tuple((r.names, r.line, r.text) for r in dynamic_reads(tree)),
+        "channels": tuple((c.kind, c.line, c.text) for c in channels(tree)),
     }
 
 

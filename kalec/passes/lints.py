@@ -217,6 +217,40 @@ def _dynamic_reads(pipeline: Pipeline) -> list[Diagnostic]:
     return found
 
 
+def _unseen_channels(pipeline: Pipeline) -> list[Diagnostic]:
+    """Steps whose child processes or native code this machine cannot observe: the step cache
+    cannot vouch for them, so a local run does not reuse them (unless tagged cache:enabled)."""
+    reaching = [
+        (step, number, channel)
+        for step in pipeline.steps
+        if step.options.cache is None
+        for number in (*step.prelude, *step.cells)
+        for channel in _facts(pipeline, number).channels[:1]
+    ]
+    if not reaching:
+        return []
+    from kalec.runtime.syscalls import unavailable
+
+    reason = unavailable()
+    if reason is None:
+        return []
+    found, said = [], set()
+    for step, number, (kind, line, text) in reaching:
+        if step.name in said:
+            continue
+        said.add(step.name)
+        found.append(
+            D.UNSEEN_CHANNEL(
+                f"step '{step.name}' reaches files through {kind} ({text}), whose reads and "
+                f"writes kalec cannot see here ({reason}): a local run runs it again every "
+                "time rather than reuse a result it cannot vouch for",
+                Origin(number, line),
+                hint="tag the step cache:enabled to reuse its values anyway, at your own risk",
+            )
+        )
+    return found
+
+
 def lints(pipeline: Pipeline) -> Pipeline:
     found = (
         _run_to_run(pipeline)
@@ -225,6 +259,7 @@ def lints(pipeline: Pipeline) -> Pipeline:
         + _loop_closures(pipeline)
         + _process_state(pipeline)
         + _dynamic_reads(pipeline)
+        + _unseen_channels(pipeline)
     )
     if not found:
         return pipeline

@@ -55,6 +55,8 @@ _LEAVE = (
     "zipimport",
     __name__,
     "kalec.runtime.observe",
+    "kalec.runtime.channels",
+    "kalec.runtime.syscalls",
 )
 
 _ACTIVE: Any = None  # the observer recording now, if any (an ``observe.Observer``)
@@ -183,20 +185,25 @@ def install() -> None:
 
 
 def _point_captured_references() -> None:
+    point_references({REAL[name]: _WRAPPERS[name] for name in REAL})
+
+
+def point_references(replacement: dict[Any, Any], leave: tuple[str, ...] = ()) -> None:
     """Modules that took a function at import (``from os import listdir``, tarfile's
-    ``bltn_open = open``, numpy's ``io_open``) get the wrapper in its place."""
-    replacement = {id(REAL[name]): _WRAPPERS[name] for name in REAL}
+    ``bltn_open = open``, numpy's ``io_open``) get its wrapper in its place (``replacement``:
+    real function -> wrapper; ``leave``: modules that keep theirs, besides the wrappers' own)."""
+    by_id = {id(real): (real, wrapper) for real, wrapper in replacement.items()}
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
         name = getattr(module, "__name__", "")
         if not isinstance(namespace, dict) or not isinstance(name, str):
             continue
-        if name in _LEAVE or name.startswith(("importlib", "_frozen_importlib")):
+        if name in _LEAVE or name in leave or name.startswith(("importlib", "_frozen_importlib")):
             continue
         for key, value in list(namespace.items()):
-            wrapper = replacement.get(id(value))
-            if wrapper is not None and any(value is real for real in REAL.values()):
-                namespace[key] = wrapper
+            found = by_id.get(id(value))
+            if found is not None and value is found[0]:
+                namespace[key] = found[1]
 
 
 def _record_environment() -> None:
@@ -215,6 +222,16 @@ def _record_environment() -> None:
             if _ACTIVE is not None:
                 _ACTIVE.env_read(key, value)
             return value
+
+        def __setitem__(self, key: str, value: str) -> None:
+            if _ACTIVE is not None:
+                _ACTIVE.env_changed(key)
+            base.__setitem__(self, key, value)
+
+        def __delitem__(self, key: str) -> None:
+            if _ACTIVE is not None:
+                _ACTIVE.env_changed(key)
+            base.__delitem__(self, key)
 
         def __iter__(self) -> Any:
             if _ACTIVE is not None:

@@ -22,8 +22,17 @@ Recording is cheap: a path is made absolute, stat'ed and put in a dict, once per
 things cannot wait for the end of the step: the content a file had before the step changed it
 (hashed at the first write, before the open truncates it) and a folder's listing (taken when
 listed). Everything else (content digests, what changed during the run) is worked out by the
-runner. What the step reads in native code without looking at the file first, in child
-processes, from the network or the clock is not seen: see the README.
+runner.
+
+Child processes and native code that opens files itself are seen at the system-call level by
+the step's parent process (``syscalls``), which records into an ``Observer`` of its own; the two
+records are merged (``merge``) into one. A channel that cannot be observed is recorded as
+``unseen``, and the runner does not reuse the step. The network and the clock are not seen:
+see the README.
+
+A path the step found missing and then made is its product, not its input, when the look was
+made by library code on the way to the write (``os.makedirs``, ``savefig``): the step's own
+code asking ``os.path.exists(p)`` may branch on the answer, so that look stays an input.
 """
 
 from __future__ import annotations
@@ -37,12 +46,24 @@ import stat
 import sys
 import sysconfig
 import threading
+import time
 from typing import Any
 
 from kalec.runtime import file_hooks
 
 # Environment variables kalec sets for every step: never a reason to run one again.
 _OWN_ENV = ("KALEC_", "PYTHONUNBUFFERED", "MPLBACKEND", "PYTHONPATH")
+# Stdlib modules that only answer questions about a path (``os.path.exists``, ``Path.is_dir``):
+# a look made through them is the caller's.
+_QUERY_HELPERS = (
+    "genericpath.py", "posixpath.py", "ntpath.py", "pathlib.py", "<frozen genericpath>",
+    "<frozen posixpath>", "<frozen ntpath>",
+)  # fmt: skip
+# What every program reads and no step makes: the system's programs, libraries and settings.
+SYSTEM_FOLDERS = (
+    "/usr/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/bin/", "/sbin/", "/etc/", "/run/",
+    "/var/lib/", "/var/cache/", "/snap/", "/nix/store/",
+)  # fmt: skip
 
 
 def _kind(status: os.stat_result | None) -> str:
@@ -79,11 +100,16 @@ def text_digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def environment_digest(environ: Any = None) -> str:
-    """A digest of the whole environment (kalec's own variables left out)."""
+def environment_digests(environ: Any = None) -> dict[str, str]:
+    """Each environment variable's digest (kalec's own variables left out): what the runner
+    gives a step, against which what the step read of it is kept."""
     environ = os.environ if environ is None else environ
-    shown = sorted((k, v) for k, v in environ.items() if not k.startswith(_OWN_ENV))
-    return text_digest(json.dumps(shown))
+    return {k: text_digest(v) for k, v in environ.items() if not k.startswith(_OWN_ENV)}
+
+
+def environment_digest(digests: dict[str, str]) -> str:
+    """One digest of a whole environment, from ``environment_digests``."""
+    return text_digest(json.dumps(sorted(digests.items())))
 
 
 def ignored_folders(extra: list[str]) -> tuple[str, ...]:
@@ -111,14 +137,98 @@ def _installation() -> tuple[str, ...]:
     return tuple(os.path.normpath(f) + os.sep for f in folders if f)
 
 
+def _made(t: int | None = None) -> dict[str, Any]:
+    """The entry of a path the step made (created, or replaced without reading it)."""
+    return {"uses": [], "created": True, "written": True, "t": t or time.monotonic_ns()}
+
+
+def _only_looked_on_the_way(entry: dict[str, Any]) -> bool:
+    """True when all the step did with the path before replacing it was a library's look
+    (whether it is there, its size): on the way to a write, not a read the result could
+    depend on."""
+    uses = entry.get("uses") or []
+    return bool(uses) and set(uses) <= {"exists", "stat"} and not entry.get("own")
+
+
+@functools.cache
+def _kalec_folder() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+@functools.cache
+def _system_folders() -> tuple[str, ...]:
+    """The system's folders, and the Python installation's whole prefix, unless the notebook
+    lies inside one of them (then only what is not its folder)."""
+    here = os.getcwd() + os.sep
+    prefixes = {
+        os.path.normpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)
+    }
+    return tuple(f for f in (*SYSTEM_FOLDERS, *sorted(prefixes)) if not here.startswith(f))
+
+
+def merge(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """One record of two made while the same step ran: the step's own (Python's file functions)
+    and its system-call observer's (child processes, native code). A path both saw is taken
+    from the one that saw it first (its first look decides what the step learnt); what the
+    later one adds (a write, another use) is added."""
+    paths = dict(first.get("paths") or {})
+    for path, theirs in (second.get("paths") or {}).items():
+        ours = paths.get(path)
+        paths[path] = theirs if ours is None else _merged(ours, theirs)
+    env_listed = first.get("env_listed") or second.get("env_listed")
+    return {
+        "paths": paths,
+        "env": {**(second.get("env") or {}), **(first.get("env") or {})},
+        "env_listed": env_listed,
+        "modules": first.get("modules") or [],
+        "unseen": [*(first.get("unseen") or []), *(second.get("unseen") or [])],
+        "programs": [*(first.get("programs") or []), *(second.get("programs") or [])],
+    }
+
+
+def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    early, late = (a, b) if a.get("t", 0) <= b.get("t", 0) else (b, a)
+    if early.get("created"):
+        if early.get("appended") and late.get("written") and not late.get("appended"):
+            return dict(late)  # appended, then written over: the write decides
+        return dict(early)
+    merged = dict(early)
+    merged["uses"] = list(dict.fromkeys([*(early.get("uses") or []), *(late.get("uses") or [])]))
+    if late.get("written") and not early.get("written"):
+        if late.get("created") and _only_looked_on_the_way(early):
+            return _made(early.get("t"))
+        merged["written"] = True
+        for key in ("before_write", "prior"):
+            if key in late:
+                merged[key] = late[key]
+        if late.get("created") and "prior" not in merged:
+            merged["before_write"], merged["prior"] = None, None
+    if "listing" not in merged and "listing" in late:
+        merged["listing"] = late["listing"]
+    return merged
+
+
 class Observer:
     """Records what the code run between ``start()`` and ``stop()`` touches."""
 
-    def __init__(self, ignore: list[str]) -> None:
-        self.ignored = ignored_folders(ignore)
+    def __init__(
+        self, ignore: list[str], system: bool = False, given: dict[str, str] | None = None
+    ) -> None:
+        """``ignore``: kalec's own folders; ``system``: also the system's (for child processes,
+        which read their programs and libraries there); ``given``: the environment the runner
+        gave the step (``environment_digests``; None: this process's own). A variable is kept
+        as the runner gave it: modules imported before the step (the fork server's) may have
+        set some (scikit-learn sets ``KMP_DUPLICATE_LIB_OK``), the same way every time."""
+        self.ignored = ignored_folders(ignore) + (_system_folders() if system else ())
         self.paths: dict[str, dict[str, Any]] = {}
         self.env: dict[str, str | None] = {}  # name -> digest of the value first read
+        self.env_set: set[str] = set()  # names the step set before reading them
         self.env_listed = False  # the whole environment was read (iterated, copied)
+        self.given = environment_digests() if given is None else given
+        self.env_received = environment_digest(self.given)  # the environment the step was given
+        self.unseen: list[dict[str, Any]] = []  # channels used that could not be observed
+        self.programs: list[str] = []  # what child processes ran, for messages
+        self.cells: dict[str, int] = {}  # code file name -> notebook cell (``step._Cells``)
         self._local = threading.local()  # the observer's own file work records nothing
 
     def start(self) -> None:
@@ -130,8 +240,13 @@ class Observer:
     # --- recording -----------------------------------------------------------------------
 
     def env_read(self, key: str, value: str | None) -> None:
-        if key not in self.env and not key.startswith(_OWN_ENV):
-            self.env[key] = None if value is None else text_digest(value)
+        if key not in self.env and key not in self.env_set and not key.startswith(_OWN_ENV):
+            self.env[key] = self.given.get(key)
+
+    def env_changed(self, key: str) -> None:
+        """The step set or removed ``key``: what it reads there afterwards is its own doing."""
+        if key not in self.env:
+            self.env_set.add(key)
 
     def _absolute(self, path: Any) -> str | None:
         if type(path) is str and (path.endswith(".pyc") or path.startswith(self.ignored)):
@@ -165,7 +280,9 @@ class Observer:
                 found = stat_of(path)
             else:
                 found = None if status is None else _stat_list(status)  # type: ignore[arg-type]
-            entry = self.paths[path] = {"uses": [use], "stat": found}
+            entry = self.paths[path] = {"uses": [use], "stat": found, "t": time.monotonic_ns()}
+            if use in ("exists", "stat") and self._asked_by_own_code():
+                entry["own"] = True
         elif entry.get("created"):
             return  # the step made it: what it reads there is its own doing
         elif use not in entry["uses"]:
@@ -182,10 +299,14 @@ class Observer:
         entry = self.paths.get(path)
         if entry is None:
             if replaces:
-                self.paths[path] = {"uses": [], "created": True, "written": True}
+                self.paths[path] = _made()
                 return
             entry = self.paths[path] = {"uses": [use], "stat": stat_of(path)}
+            entry["t"] = time.monotonic_ns()
         if entry.get("written"):
+            return
+        if replaces and _only_looked_on_the_way(entry):
+            self.paths[path] = _made(entry.get("t"))  # library code looked before writing
             return
         entry["written"] = True
         if not entry.get("created") and use != "exists":
@@ -199,7 +320,51 @@ class Observer:
         side effect a cached step does not repeat, as a cached build does not print again."""
         path = self._path(raw)
         if path is not None and path not in self.paths:
-            self.paths[path] = {"uses": [], "created": True, "appended": True}
+            self.paths[path] = {**_made(), "written": False, "appended": True}
+
+    def ran(self, program: str, argv: list[str]) -> None:
+        """A child process started ``program`` (seen by the system-call observer)."""
+        self.env_listed = True  # it got the whole environment
+        text = " ".join(argv) or program
+        if len(self.programs) < 20 and text not in self.programs:
+            self.programs.append(text)
+
+    def cannot_see(self, kind: str, detail: str, why: str, cell: int | None = None) -> None:
+        """The step reached files through a channel that could not be observed: ``kind`` (a
+        child process, native code), ``detail`` (the command or call), ``why`` not seen."""
+        if len(self.unseen) < 20:
+            line = None
+            if cell is None:
+                cell, line = self._place()
+            self.unseen.append(
+                {"kind": kind, "detail": detail, "why": why, "cell": cell, "line": line}
+            )
+
+    def _frames(self) -> Any:
+        frame = sys._getframe(2)
+        while frame is not None:
+            yield frame
+            frame = frame.f_back
+
+    def _place(self) -> tuple[int | None, int | None]:
+        """The notebook cell and line of the innermost cell frame calling now."""
+        for frame in self._frames():
+            cell = self.cells.get(frame.f_code.co_filename)
+            if cell is not None:
+                return cell, frame.f_lineno
+        return None, None
+
+    def _asked_by_own_code(self) -> bool:
+        """True when the look comes from the notebook's code (a cell, or a module of the user's
+        own) rather than from a library on its way somewhere: the first frame that is not
+        kalec's and not a stdlib helper that only answers questions about paths."""
+        kalec = _kalec_folder()
+        for frame in self._frames():
+            name = frame.f_code.co_filename
+            if name.startswith(kalec) or name.endswith(_QUERY_HELPERS) or "/pathlib/" in name:
+                continue
+            return not (name.startswith(_installation()) or name.startswith("<frozen"))
+        return False
 
     def _digest_now(self, path: str) -> str | None:
         self._local.busy = True
@@ -214,12 +379,12 @@ class Observer:
 
     # --- the record ------------------------------------------------------------------------
 
-    def report(self) -> dict[str, Any]:
+    def report(self, with_modules: bool = True) -> dict[str, Any]:
         """The record, as JSON data, for the runner. Of a package installed with Python (whose
         version the runner checks) one module is enough; every file of the others counts."""
         modules = []
         installed: set[str] = set()
-        for name, module in list(sys.modules.items()):
+        for name, module in list(sys.modules.items()) if with_modules else ():
             top = name.partition(".")[0]
             if top in installed or top in sys.stdlib_module_names:
                 continue
@@ -234,14 +399,19 @@ class Observer:
         return {
             "paths": self.paths,
             "env": self.env,
-            "env_listed": environment_digest() if self.env_listed else None,
+            "env_listed": self.env_received if self.env_listed else None,
             "modules": modules,
+            "unseen": self.unseen,
+            "programs": self.programs,
         }
 
     def write(self, path: str) -> None:
-        self._local.busy = True
-        try:
-            with file_hooks.REAL["open"](path, "w", encoding="utf-8") as handle:
-                json.dump(self.report(), handle, ensure_ascii=False)
-        finally:
-            self._local.busy = False
+        write_record(path, self.report())
+
+
+def write_record(path: str, record: dict[str, Any]) -> None:
+    """Write a record whole (a temporary file renamed into place), past the wrappers."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with file_hooks.REAL["open"](temporary, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, ensure_ascii=False)
+    file_hooks.REAL["replace"](temporary, path)

@@ -37,6 +37,9 @@ class StepRequest:
     observed: str | None = None  # where what the step touched goes (``observe.Observer``)
     private: list[str] = field(default_factory=list)  # kalec's folders: never the step's input
     seed: int | None = None  # seed the global random generators first (``kalec verify``)
+    # the environment the runner gives the step: variable -> digest of its value (observed
+    # steps keep what they read of the environment as it was given, see ``observe.Observer``)
+    environment: dict[str, str] | None = None
 
     def write(self, path: str) -> None:
         with open(path, "w", encoding="utf-8") as handle:

@@ -202,6 +202,7 @@ def run_step(
     on_cell: Any = None,
     observer: Any = None,
     seed: int | None = None,
+    channels: Any = None,
 ) -> StepResult:
     """Run the step ``spec`` describes; raise ``StepFailure`` if it does not complete.
 
@@ -232,10 +233,19 @@ def run_step(
     if seed is not None:
         global_state.seed_all(seed)
     if observer is not None:
+        observer.cells = cells.names
         observer.start()
+    if channels is not None:
+        from kalec.runtime import channels as channel_hooks
+
+        channel_hooks.start(channels)
+        for found in spec.get("native_io", ())[:1]:  # its code reads files in native code
+            channels.reach("native code", found["call"], process=False, cell=found["cell"])
     try:
         _run_code(spec, params, inputs, namespace, cells, on_cell)
     finally:
+        if channels is not None:
+            channel_hooks.stop(channels)
         if observer is not None:
             observer.stop()
     return _save_outputs(spec, outputs, namespace, started)
@@ -347,10 +357,61 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m kalec.runtime.step REQUEST.json``: the local runner's way into a step process.
 
     Reads a ``StepRequest``; writes a ``StepOutcome`` (metrics, seconds, files written, or the
-    failure's place) to the path the request names.
+    failure's place) to the path the request names. A step whose reads are observed runs in a
+    child of this process, which stays to supervise it: what the step's child processes and
+    native code do to files is seen there (``syscalls``), where the system allows it.
     """
     argv = sys.argv[1:] if argv is None else argv
     request = StepRequest.read(argv[0])
+    if request.observed:
+        from kalec.runtime import syscalls
+
+        if syscalls.unavailable() is None:
+            return _supervised(request)
+    return _run(request)
+
+
+def _supervised(request: StepRequest) -> int:
+    """Run the step in a child process and answer its system-call observer until it ends; the
+    child's exit code. The parent's record of what the observer saw joins the step's own."""
+    import signal
+    import socket
+
+    from kalec.runtime import syscalls
+    from kalec.runtime.observe import Observer, merge, write_record
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        return _run(request, control=theirs)
+    theirs.close()
+    recorder = Observer(request.private, system=True, given=request.environment)
+
+    def join_records() -> None:
+        seen = recorder.report(with_modules=False)
+        if not (seen["paths"] or seen["programs"]) or not request.observed:
+            return
+        try:
+            with open(request.observed, encoding="utf-8") as handle:
+                own = json.load(handle)
+        except (OSError, ValueError):
+            return  # the step failed, or could not write its record: nothing to keep
+        try:
+            write_record(request.observed, merge(own, seen))
+        except (OSError, TypeError, ValueError) as error:
+            sys.stderr.write(f"kalec: cannot keep what the step's processes read: {error}\n")
+
+    code = syscalls.supervise(pid, ours, syscalls.Supervisor(recorder), join_records)
+    if code < 0:  # ended by a signal: end this process the same way, for the runner to say
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return code
+
+
+def _run(request: StepRequest, control: Any = None) -> int:
+    """Run the step in this process; its exit code. ``control``: the socket to the supervising
+    parent, for the system-call observer's listener."""
     code = 0
 
     def on_cell(number: int) -> None:
@@ -361,11 +422,15 @@ def main(argv: list[str] | None = None) -> int:
             except OSError:
                 pass  # only used to name a cell in a time-out message
 
-    observer = None
+    observer = channels = None
     if request.observed:
+        from kalec.runtime import syscalls
+        from kalec.runtime.channels import Channels
         from kalec.runtime.observe import Observer
 
-        observer = Observer(request.private)
+        observer = Observer(request.private, given=request.environment)
+        reason = None if control is not None else syscalls.unavailable()
+        channels = Channels(observer, control, reason)
     recorder = cell_outputs.Recorder()
     try:
         with cell_outputs.recording(recorder):
@@ -377,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
                 on_cell=on_cell,
                 observer=observer,
                 seed=request.seed,
+                channels=channels,
             )
         outcome = StepOutcome(
             ok=True,

@@ -198,8 +198,9 @@ def _finish(code: int) -> None:
         threading._shutdown()  # type: ignore[attr-defined]
         atexit._run_exitfuncs()
         namespace = sys.modules["__main__"].__dict__
-        for name in [n for n in namespace if n != "__builtins__"]:
-            namespace[name] = None
+        if namespace is not globals():  # the step's, not this server's (a supervising parent)
+            for name in [n for n in namespace if n != "__builtins__"]:
+                namespace[name] = None
         gc.collect()
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
@@ -273,6 +274,7 @@ def main(argv: list[str]) -> int:
     importlib.import_module("kalec.runtime.step")  # and kalec's own runtime, with the marshal
     if os.environ.get("KALEC_OBSERVE"):  # steps record what they read: wrap once, here
         importlib.import_module("kalec.runtime.file_hooks").install()
+        importlib.import_module("kalec.runtime.channels").install()
         importlib.import_module("kalec.runtime.observe")
     reason = fork_hazard()
     _send(channel, {"ready": True, "fork": reason is None, "reason": reason})

@@ -19,9 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from kalec.ir import Pipeline, Step
+from kalec.ir.places import cell_name
 from kalec.local.memory.digests import MAX_FILES, DigestMemo, TooLarge
 from kalec.local.memory.key import StaticKey, named_paths, static_key, written_paths
-from kalec.local.memory.manifest import Manifest, Places, Unstable, mismatch, resolve
+from kalec.local.memory.manifest import (
+    Manifest,
+    Places,
+    Unseen,
+    Unstable,
+    mismatch,
+    resolve,
+    unseen_reason,
+)
 from kalec.local.memory.store import Entry, StepCache, Stored, intact, link_into
 from kalec.packaging.packages import Packages
 from kalec.packaging.shipping import LocalModules
@@ -128,6 +137,9 @@ class Memory:
             observed = json.loads((folder / OBSERVED_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise Unstable(f"what it read was not recorded ({error})") from None
+        unseen = unseen_reason(observed, lambda cell: cell_name(self.pipeline, cell))
+        if unseen and step.options.cache is not True:
+            raise Unseen(unseen)
         native = {
             os.path.normpath(self.places.real(os.path.expanduser(p)))
             for p in written_paths(self.pipeline, step)
@@ -250,4 +262,4 @@ def ending_of(path: str, folder: Path, variable: str) -> str:
     return path[len(base) :] if path.startswith(base) else Path(path).suffix
 
 
-__all__ = ["MEMORY_FILE", "Keyed", "Memory", "Reuse", "StaticKey", "Unstable"]
+__all__ = ["MEMORY_FILE", "Keyed", "Memory", "Reuse", "StaticKey", "Unseen", "Unstable"]

@@ -37,11 +37,38 @@ from typing import Any
 
 from kalec.local.memory.digests import DigestMemo
 from kalec.packaging import installed
-from kalec.runtime.observe import environment_digest, listing_digest, stat_of, text_digest
+from kalec.runtime.observe import (
+    environment_digest,
+    environment_digests,
+    listing_digest,
+    stat_of,
+    text_digest,
+)
 
 
 class Unstable(Exception):
     """Something the step read changed while it ran: its values are not stored."""
+
+
+class Unseen(Unstable):
+    """The step reached files through a channel kalec could not observe (a child process or
+    native code where the system offers no observer): its values are not stored, unless the
+    step is tagged ``cache:enabled``."""
+
+
+def unseen_reason(observed: dict[str, Any], origin: Any = None) -> str | None:
+    """Why a step's record cannot vouch for it, in words; None when it can. ``origin``: how to
+    name a cell number (the notebook's own numbering in a composition)."""
+    unseen = observed.get("unseen") or []
+    if not unseen:
+        return None
+    first = unseen[0]
+    cell = first.get("cell")
+    where = f" in {origin(cell) if origin else f'cell {cell}'}" if cell else ""
+    return (
+        f"kalec cannot see what {first.get('detail')} ({first.get('kind')}{where}) reads or "
+        f"writes: {first.get('why')}"
+    )
 
 
 @dataclass
@@ -292,7 +319,10 @@ def mismatch(manifest: Manifest, places: Places, memo: DigestMemo) -> str | None
         value = os.environ.get(name)
         if (None if value is None else text_digest(value)) != digest:
             return f"environment variable {name} changed"
-    if manifest.env_all is not None and environment_digest(os.environ) != manifest.env_all:
+    if (
+        manifest.env_all is not None
+        and environment_digest(environment_digests()) != manifest.env_all
+    ):
         return "the environment changed (the step read all of it)"
     for top, version in manifest.packages.items():
         found = installed.providing(top)
