@@ -191,6 +191,16 @@ GOOD: dict[str, list] = {
     ],
     # libraries that draw from numpy's generator with no seed of their own (a forest's fit):
     # the state travels between them in the notebook's order
+    # a helper called before the step binds again what it reads: at the call it reads the
+    # notebook's value from before (an earlier step's)
+    "called_before_rebound": [
+        ([B + "a"], "from math import sqrt\nx = 4"),
+        (
+            [B + "b", "prev:a"],
+            "def f():\n    return sqrt(x)\n\nprint('RESULT first', f())\n"
+            "from math import sqrt\nx = 9\nprint('RESULT then', f())",
+        ),
+    ],
     "implicit_draws": [
         (
             ["imports"],

@@ -81,6 +81,38 @@ def test_a_steps_imports_are_made_early_only_where_nothing_before_them_could_cha
     ]
 
 
+def test_magics_that_change_nothing_an_import_reads_do_not_stop_the_early_imports(
+    notebook,
+) -> None:
+    """A prelude that opens with ``%load_ext watermark``, ``%watermark``, ``%matplotlib``,
+    ``%config`` or ``%precision``, or a ``%%capture`` cell, still has its imports made once."""
+    path = notebook(
+        [
+            (
+                ["imports"],
+                "%load_ext watermark\n%watermark -a someone -p numpy\n%matplotlib inline\n"
+                "%config InlineBackend.figure_format = 'retina'\n%precision 3\nimport math",
+            ),
+            (["functions"], "%%capture\nimport statistics\nimport fractions"),
+            ([B + "a"], "%time import decimal\nx = 1"),
+        ]
+    )
+    modules = [item["module"] for item in preimports(compile_notebook(path))]
+    assert modules == ["math", "statistics", "fractions", "decimal"]
+
+
+@pytest.mark.parametrize(
+    "magic",
+    ["%env MODE=fast", "%cd /tmp", "%autoreload 2", "%pip install nothing", "%sql SELECT 1"],
+    ids=["env", "cd", "autoreload", "pip", "unknown"],
+)
+def test_magics_that_may_change_an_import_stop_the_early_imports(magic: str, notebook) -> None:
+    path = notebook(
+        [(["imports"], f"import math\n{magic}\nimport statistics"), ([B + "a"], "x = 1")]
+    )
+    assert [item["module"] for item in preimports(compile_notebook(path))] == ["math"]
+
+
 def test_a_module_that_prints_when_imported_is_imported_by_the_step_that_asks(
     notebook, tmp_path: Path, monkeypatch
 ) -> None:

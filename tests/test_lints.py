@@ -119,6 +119,24 @@ def test_process_state_a_later_step_will_not_see_is_a_warning(notebook, tmp_path
     # the last step's own change: no later step, nothing to miss
 
 
+def test_magics_that_change_process_state_are_a_warning_like_the_code_that_does(
+    notebook,
+) -> None:
+    found = codes(
+        notebook,
+        [
+            (["imports"], "import os"),
+            ([B + "prepare"], "%env MODE=fast\n%cd .\n%precision 2\n%matplotlib inline\nx = 1"),
+            ([B + "show", "prev:prepare"], "%env\n!ls\nprint(x, os.environ.get('MODE'))"),
+        ],
+    )
+    warned = {(d.origin.cell, d.origin.line): d.message for d in found["K905"]}
+    assert sorted(warned) == [(2, 1), (2, 2), (2, 3)]  # not %matplotlib, not %env listing, !ls
+    assert "the environment" in warned[(2, 1)]
+    assert "the working folder" in warned[(2, 2)]
+    assert "how IPython shows numbers" in warned[(2, 3)]
+
+
 def test_process_state_set_in_the_prelude_is_fine(notebook) -> None:
     found = codes(
         notebook,

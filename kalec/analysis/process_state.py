@@ -1,7 +1,7 @@
 """State of the Python process that a cell changes without naming a variable, and names a cell
 reads without naming them: read from the syntax tree, for the lints of ``kalec check``.
 
-In a kernel every cell shares one process: ``os.environ['MODE'] = 'fast'``,
+In a kernel every cell shares one process: ``os.environ['MODE'] = 'fast'`` (or ``%env``),
 ``np.set_printoptions(precision=2)``, ``pd.set_option(...)``, ``plt.style.use(...)``,
 ``warnings.filterwarnings(...)``, ``sys.path.insert(...)``, ``os.chdir(...)`` or
 ``mymodule.SCALE = 3`` in one cell change what every later cell does. Each step runs in a
@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from kalec.analysis.magic_effects import LINE_MAGICS, call_effect
 from kalec.analysis.parsing import children, walk
 from kalec.analysis.symbols import dotted_name
 
@@ -65,6 +66,19 @@ _STATE_OBJECTS = {
     "pd.options": "pandas options",
     "pandas.options": "pandas options",
 }
+# What, of the process state the code and the magics change, changes what a later import finds
+# (the early imports of the fork server stop before it): the rest changes how things print.
+AFFECTS_IMPORTS = frozenset(
+    {"the environment", "the module search path", "the working folder", "matplotlib's backend"}
+    | {effect.state for effect in LINE_MAGICS.values() if effect.imports and effect.state}
+)
+
+
+def affects_imports(kind: str) -> bool:
+    """Whether a change of ``kind`` (a ``StateChange``'s) may change what an import finds."""
+    return kind in AFFECTS_IMPORTS or kind.startswith("module ")
+
+
 _CHANGING_METHODS = frozenset(
     "update setdefault pop popitem clear insert append extend remove __setitem__".split()
 )
@@ -143,6 +157,9 @@ def state_changes(tree: ast.Module, modules: set[str]) -> list[StateChange]:
         elif isinstance(node, ast.Call):
             name = dotted_name(node.func) or ""
             kind = _STATE_CALLS.get(name)
+            effect = call_effect(node)
+            if effect is not None:  # %env, %cd, %precision ...: the magic catalogue says
+                kind = effect.state
             if (
                 kind is None
                 and isinstance(node.func, ast.Attribute)

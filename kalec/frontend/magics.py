@@ -126,10 +126,18 @@ def to_analyzed(python: str) -> str:
             continue
         if reads and node.lineno == node.end_lineno:
             # on the magic's own line, so that every later line keeps its number
-            lines[node.lineno - 1] += "".join(
-                f"; ({r})" if "=" not in r else f"; {r}" for r in reads
-            )
+            lines[node.lineno - 1] += "".join(f"; {_as_statement(r)}" for r in reads)
     return "\n".join(lines)
+
+
+def _as_statement(code: str) -> str:
+    """An expression in parentheses (``$x.y`` reads ``x``), a statement as it is
+    (``%time import decimal``, ``%time y = f(x)``)."""
+    try:
+        ast.parse(code, mode="eval")
+    except SyntaxError:
+        return code
+    return f"({code})"
 
 
 def _reads_only(python: str) -> str:

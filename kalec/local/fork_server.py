@@ -206,7 +206,7 @@ class Starter:
         path = self.run_dir / IMPORTS_FILE
         path.write_text(json.dumps(imports), encoding="utf-8")
         try:
-            env = step_environment()
+            env = step_environment(self.workdir)
             if self.observe:
                 env["KALEC_OBSERVE"] = "1"
             self.server = ForkServer(str(path), str(self.workdir), env)

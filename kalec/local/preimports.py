@@ -7,9 +7,13 @@ imports it again in a fresh process pays again. Imported once in the fork server
 forked from it has it. Importing early is only the same as importing where the code does when
 nothing the code did before could change the import: so a step's imports are taken up to the
 first statement, in the order the step runs its cells (prelude first), that changes process
-state (the environment, the module search path, the working folder, module attributes: the
-``state_changes`` of its cells' facts), runs a shell command (``!pip install``), or uses a
-magic other than a few that change nothing an import reads. Statements inside functions and
+state an import reads (the environment, the module search path, the working folder, module
+attributes: the ``state_changes`` of its cells' facts that ``affects_imports``; print options do
+not), runs a shell command (``!pip install``), or uses a
+magic that may change what an import finds (``%env``, ``%cd``, ``%autoreload``, ``%pip``; the
+catalogue of ``kalec.analysis.magic_effects`` says which: ``%matplotlib``, ``%load_ext``,
+``%watermark``, ``%time`` do not; the body of ``%%capture`` is read as the Python it is; an
+unknown magic counts as one that does). Statements inside functions and
 loops are left out (they may never run); modules beside the notebook are left out (their code
 may read files earlier steps write, or be written by a step: an old copy would be imported).
 Modules whose import prints are found by the server itself, which leaves them to the step that
@@ -23,30 +27,18 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any
 
+from kalec.analysis.magic_effects import call_effect, python_body
 from kalec.analysis.parsing import parse
+from kalec.analysis.process_state import affects_imports, state_changes
+from kalec.frontend.magics import MagicError, to_python
 from kalec.ir import Pipeline
 from kalec.packaging.shipping import LocalModules
-
-# Line magics that change nothing an import reads: how plots show, timing, configuration of
-# IPython's own display.
-HARMLESS_MAGICS = frozenset({"matplotlib", "time", "timeit", "config", "precision", "who"})
 
 
 def _magic_barrier(node: ast.AST) -> bool:
     """Whether ``node`` is IPython syntax that may change what an import finds."""
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
-        return False
-    receiver = node.func.value
-    if not (
-        isinstance(receiver, ast.Call)
-        and isinstance(receiver.func, ast.Name)
-        and receiver.func.id == "get_ipython"
-    ):
-        return False
-    if node.func.attr == "run_line_magic" and node.args:
-        name = node.args[0]
-        return not (isinstance(name, ast.Constant) and name.value in HARMLESS_MAGICS)
-    return True  # a shell command, a cell magic, anything else IPython runs
+    effect = call_effect(node)
+    return effect is not None and effect.imports
 
 
 def _statements(tree: ast.Module) -> list[ast.stmt]:
@@ -83,15 +75,39 @@ class _Reader:
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 return False
             facts = cell.facts
-            changes = [line for _, line, _ in facts.state_changes] if facts else []
+            changes = [
+                line
+                for kind, line, _ in (facts.state_changes if facts else ())
+                if affects_imports(kind)
+            ]
             barrier = min(changes, default=None)
             for statement in _statements(tree):
                 if barrier is not None and statement.lineno >= barrier:
                     return False
-                if any(_magic_barrier(n) for n in ast.walk(statement)):
+                if not self._statement(statement):
                     return False
-                self._note(statement)
         return True
+
+    def _statement(self, statement: ast.stmt) -> bool:
+        """Note the statement's imports; False when it is a barrier."""
+        if isinstance(statement, ast.Expr):
+            body = python_body(statement.value)
+            if body is not None:  # %%capture and friends: the body is the cell's Python
+                return self._body(body)
+        if any(_magic_barrier(n) for n in ast.walk(statement)):
+            return False
+        self._note(statement)
+        return True
+
+    def _body(self, body: str) -> bool:
+        try:
+            python = to_python(body)
+            tree = parse(python)
+        except (MagicError, SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+        if any(affects_imports(c.kind) for c in state_changes(tree, set())):
+            return False
+        return all(self._statement(statement) for statement in _statements(tree))
 
     def _note(self, statement: ast.stmt) -> None:
         if isinstance(statement, ast.Import):

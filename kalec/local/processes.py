@@ -62,9 +62,10 @@ def with_kalec_importable(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def step_environment() -> dict[str, str]:
-    """The environment of step processes (and of the fork server they come from)."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+def step_environment(workdir: Path) -> dict[str, str]:
+    """The environment of step processes (and of the fork server they come from), which work
+    in ``workdir``: ``PWD`` says so, as a shell that went there would."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PWD=str(workdir))
     env.setdefault("MPLBACKEND", "module://kalec.runtime.figures")  # figures are recorded
     return with_kalec_importable(env)
 
@@ -74,7 +75,7 @@ def start_fresh(request: Path, workdir: Path, name: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "kalec.runtime.step", str(request)],
         cwd=workdir,
-        env=dict(step_environment(), KALEC_STEP=name),
+        env=dict(step_environment(workdir), KALEC_STEP=name),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,

@@ -15,7 +15,6 @@ notebook cell and line where the step's code failed. Exit code 1; 128+N when sto
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import queue
 import subprocess
@@ -32,13 +31,7 @@ from kalec.local.fork_server import Starter
 from kalec.local.memory import Memory
 from kalec.local.options import RunOptions
 from kalec.local.plan import Plan, plan
-from kalec.local.processes import (
-    GRACE_SECONDS,
-    StopSignals,
-    describe_exit,
-    end_groups,
-    step_environment,
-)
+from kalec.local.processes import GRACE_SECONDS, StopSignals, describe_exit, end_groups
 from kalec.local.recall import Recall
 from kalec.local.recorder import RunRecorder
 from kalec.local.status import RunState, StepStatus
@@ -278,21 +271,11 @@ class LocalRun:
             private=[str(self.run_dir)]
             + ([str(self.memory.cache.root)] if self.memory and self.memory.cache else []),
             seed=self.options.seed,
-            environment=self._environment() if self.options.observe else None,
+            environment=self.memory.places.environment() if self.memory else None,
         )
         path = folder / REQUEST_FILE
         request.write(str(path))
         return path
-
-    @functools.cached_property
-    def _environment_given(self) -> dict[str, str]:
-        from kalec.runtime.observe import environment_digests
-
-        return environment_digests(step_environment())
-
-    def _environment(self) -> dict[str, str]:
-        """What the steps are given of the environment, as digests (one reading per run)."""
-        return self._environment_given
 
     def _start(self, name: str) -> None:
         assert self.starter is not None

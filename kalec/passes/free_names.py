@@ -5,6 +5,11 @@ reports every name that is used without a binding before it, including names tha
 lambdas and methods defined in the step read as globals. Each such name is a free name of the
 step, recorded with the cell and line of its first use; the data flow decides where it comes from.
 
+pyflakes resolves a function's globals at the end of the module, as Python does for a function
+defined and called later. A function called before the step binds a name it reads (a helper
+defined and called in one cell, the name imported again further down the step) reads it from
+where the notebook had it at the call: such a name is free at the call (``_called_early``).
+
 The prelude (imports and functions cells) is read the same way: at its top level it may read only
 pipeline parameters, because it runs at the start of every step before any value arrives.
 """
@@ -18,7 +23,7 @@ from dataclasses import replace
 from pyflakes import checker, messages
 
 from kalec import diagnostics as D
-from kalec.analysis.effects import BUILTIN_NAMES
+from kalec.analysis.effects import BUILTIN_NAMES, function_effects
 from kalec.analysis.parsing import walk
 from kalec.analysis.symbols import FILE_PREFIX
 from kalec.ir import Diagnostic, FreeName, Origin, Pipeline
@@ -68,6 +73,13 @@ def _undefined_names(
             body = node.body if isinstance(node.body, list) else [node.body]
             deferred_lines.update(range(body[0].lineno, (node.end_lineno or body[0].lineno) + 1))
     found: dict[str, tuple[str, Origin, bool]] = {}
+
+    def origin_of(lineno: int) -> Origin:
+        index = bisect.bisect_right(starts, lineno) - 1
+        return Origin(cell_numbers[index], lineno - starts[index] + 1)
+
+    for name, lineno in _called_early(tree):
+        found.setdefault(name, (name, origin_of(lineno), True))
     check = _Checker(tree, rebound)
     check.release()
     for message in check.messages:
@@ -75,12 +87,73 @@ def _undefined_names(
         if not isinstance(message, (messages.UndefinedName, messages.ImportStarUsage)):
             continue
         name = message.message_args[0]
-        index = bisect.bisect_right(starts, message.lineno) - 1
-        origin = Origin(cell_numbers[index], message.lineno - starts[index] + 1)
+        origin = origin_of(message.lineno)
         top_level = message.lineno not in deferred_lines
         if name not in found or origin < found[name][1]:
             found[name] = (name, origin, top_level or found.get(name, ("", origin, False))[2])
     return sorted(found.values(), key=lambda f: f[1])
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def _top_level(tree: ast.Module) -> list[ast.AST]:
+    """The nodes that run when the module runs: all but the bodies of functions and classes
+    (their decorators, defaults and bases run, and are kept)."""
+    found: list[ast.AST] = []
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        found.append(node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            pending += [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults]
+        elif isinstance(node, ast.ClassDef):
+            pending += [*node.decorator_list, *node.bases]
+        elif not isinstance(node, ast.Lambda):
+            pending += [c for c in ast.iter_child_nodes(node) if c is not None]
+    return found
+
+
+def _called_early(tree: ast.Module) -> list[tuple[str, int]]:
+    """(name, line of the call) for each global a function of the code reads when called at
+    the top level before the code binds that name there (pyflakes takes the later binding)."""
+    functions = {
+        node.name: function_effects(node).reads
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    if not functions:
+        return []
+    nodes = _top_level(tree)
+    bound: dict[str, int] = {}  # name -> first line the top level binds it
+    for node in nodes:
+        names: list[str] = []
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names = [node.id]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [(a.asname or a.name).split(".")[0] for a in node.names]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [node.name]
+        for name in names:
+            bound[name] = min(bound.get(name, node.lineno), node.lineno)  # type: ignore[attr-defined]
+    found = []
+    for node in nodes:
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            continue
+        called = node.func.id
+        if called not in functions or bound.get(called, 0) > node.lineno:
+            continue
+        reads: set[str] = set()
+        pending, seen = [called], set()
+        while pending:  # what the function reads, and the functions it calls in turn
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            reads |= functions[current]
+            pending += [r for r in functions[current] if r in functions]
+        found += [(name, node.lineno) for name in reads if bound.get(name, 0) > node.lineno]
+    return sorted(found, key=lambda f: f[1])
 
 
 def _generator_reads(pipeline: Pipeline, cell_numbers: tuple[int, ...]) -> tuple[FreeName, ...]:

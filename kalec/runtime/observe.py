@@ -53,6 +53,8 @@ from kalec.runtime import file_hooks
 
 # Environment variables kalec sets for every step: never a reason to run one again.
 _OWN_ENV = ("KALEC_", "PYTHONUNBUFFERED", "MPLBACKEND", "PYTHONPATH")
+# A shell's bookkeeping, different for every command it starts: never what a step computes from.
+_SHELL_ONLY = frozenset({"_", "OLDPWD", "SHLVL"})
 # Stdlib modules that only answer questions about a path (``os.path.exists``, ``Path.is_dir``):
 # a look made through them is the caller's.
 _QUERY_HELPERS = (
@@ -104,7 +106,11 @@ def environment_digests(environ: Any = None) -> dict[str, str]:
     """Each environment variable's digest (kalec's own variables left out): what the runner
     gives a step, against which what the step read of it is kept."""
     environ = os.environ if environ is None else environ
-    return {k: text_digest(v) for k, v in environ.items() if not k.startswith(_OWN_ENV)}
+    return {
+        k: text_digest(v)
+        for k, v in environ.items()
+        if not k.startswith(_OWN_ENV) and k not in _SHELL_ONLY
+    }
 
 
 def environment_digest(digests: dict[str, str]) -> str:
@@ -164,6 +170,14 @@ def _system_folders() -> tuple[str, ...]:
         os.path.normpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)
     }
     return tuple(f for f in (*SYSTEM_FOLDERS, *sorted(prefixes)) if not here.startswith(f))
+
+
+def warm() -> None:
+    """Work out the folders never recorded, once, in the fork server: its steps and their
+    supervising parents need not each do it again (a few milliseconds a step)."""
+    _installation()
+    _system_folders()
+    _kalec_folder()
 
 
 def merge(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:

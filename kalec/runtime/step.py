@@ -386,6 +386,9 @@ def _supervised(request: StepRequest) -> int:
         ours.close()
         return _run(request, control=theirs)
     theirs.close()
+    # the runner stops a step by signalling its process group: the step ends, and this
+    # process, which must outlive it to reap it and say how it ended, follows
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     recorder = Observer(request.private, system=True, given=request.environment)
 
     def join_records() -> None:
@@ -402,11 +405,37 @@ def _supervised(request: StepRequest) -> int:
         except (OSError, TypeError, ValueError) as error:
             sys.stderr.write(f"kalec: cannot keep what the step's processes read: {error}\n")
 
-    code = syscalls.supervise(pid, ours, syscalls.Supervisor(recorder), join_records)
+    supervisor = syscalls.Supervisor(recorder)
+    code = syscalls.supervise(pid, ours, supervisor, join_records)
+    if supervisor.supervised:  # only a step under the filter can have started processes
+        _end_the_rest_of_the_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
     if code < 0:  # ended by a signal: end this process the same way, for the runner to say
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
-    return code
+    os._exit(code)  # nothing of this process's own is left to tear down
+
+
+def _end_the_rest_of_the_group() -> None:
+    """End what the step left running in its process group, before this supervisor ends: a
+    process under the observer's filter with no supervisor gets errors from the system, not
+    its files (the runner ends the group anyway, a moment later)."""
+    import signal
+
+    group, me = os.getpgrp(), os.getpid()
+    if group != me:
+        return
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rpartition(b")")[2].split()
+            if int(fields[2]) == group:
+                os.kill(int(entry), signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            continue
 
 
 def _run(request: StepRequest, control: Any = None) -> int:

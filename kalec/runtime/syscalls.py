@@ -209,10 +209,11 @@ class Supervisor:
         self._response = bytearray(_RESPONSE.size)
         self._empty = bytes(_NOTIF.size)
         self.seconds = 0.0  # spent answering, for the benchmarks
+        self.supervised = False  # a listener came: some process was under the filter
 
     def add(self, listener: int) -> None:
-        os.set_blocking(listener, False)
         self.listeners.append(listener)
+        self.supervised = True
 
     def close(self) -> None:
         for fd in [*self.listeners, *self._memory.values()]:
@@ -222,8 +223,9 @@ class Supervisor:
         self._memory.clear()
 
     def answer(self, listener: int) -> bool:
-        """Answer one pending notification of ``listener``; False when it has ended (no
-        process is left under its filter) or has none pending."""
+        """Answer one notification of ``listener`` (call it when the listener polls readable:
+        receiving waits for one); False when it has ended (no process is left under its
+        filter)."""
         self._notification[:] = self._empty  # the kernel wants it zeroed
         try:
             fcntl.ioctl(listener, _NOTIF_RECV, self._notification, True)
@@ -446,9 +448,8 @@ def supervise(
                 if fd == control.fileno():
                     _take(control, supervisor, poller)
                 elif fd in supervisor.listeners:
-                    if event & select.POLLIN:
-                        while supervisor.answer(fd):
-                            pass
+                    if event & select.POLLIN:  # one: a receive with none pending would wait
+                        supervisor.answer(fd)
                     if fd not in supervisor.listeners or event & (select.POLLHUP | select.POLLERR):
                         with contextlib.suppress(KeyError, ValueError):
                             poller.unregister(fd)

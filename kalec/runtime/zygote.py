@@ -276,6 +276,8 @@ def main(argv: list[str]) -> int:
         importlib.import_module("kalec.runtime.file_hooks").install()
         importlib.import_module("kalec.runtime.channels").install()
         importlib.import_module("kalec.runtime.observe")
+        importlib.import_module("kalec.runtime.syscalls").unavailable()  # asked once, here
+        importlib.import_module("kalec.runtime.observe").warm()
     reason = fork_hazard()
     _send(channel, {"ready": True, "fork": reason is None, "reason": reason})
     if reason is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TextIO
 
+from kalec.analysis.symbols import describe
 from kalec.ir import Pipeline
 from kalec.local.console import text_table
 from kalec.verify.outputs import CellOutput
@@ -49,9 +50,8 @@ def write_report(
     table = [("variable", "from step", "to step", "result", "")]
     for row in rows:
         mark = "  <- first difference" if row is first else ""
-        table.append(
-            (row.variable, row.producer, row.consumer or "-", _word(row.equal), row.detail + mark)
-        )
+        name = describe(row.variable)
+        table.append((name, row.producer, row.consumer or "-", _word(row.equal), row.detail + mark))
     for row in metrics:
         table.append((f"metric {row.variable}", row.producer, "-", _word(row.equal), row.detail))
     if len(table) > 1:
@@ -65,7 +65,7 @@ def write_report(
     uncompared = [r for r in rows + metrics if r.equal is None]
     out.write("\n")
     if uncompared:
-        names = ", ".join(r.variable for r in uncompared[:5])
+        names = ", ".join(describe(r.variable) for r in uncompared[:5])
         out.write(
             f"not compared: {names} (see the table); kalec could not tell whether "
             f"{'it is' if len(uncompared) == 1 else 'they are'} equal\n"
@@ -100,7 +100,7 @@ def _explain_value(pipeline: Pipeline, first: Row, out: TextIO) -> None:
     where = f"as step '{first.consumer}' receives it (cell {first.first_cell})"
     if first.consumer is None:
         where = f"where step '{first.producer}' ends (cell {first.first_cell})"
-    out.write(f"first difference: {first.variable}, {where}: {first.detail}\n")
+    out.write(f"first difference: {describe(first.variable)}, {where}: {first.detail}\n")
     producer = pipeline.step(first.producer)
     if first.consumer is not None and first.at_producer:
         between = [

@@ -42,7 +42,6 @@ from kalec.runtime.observe import (
     environment_digests,
     listing_digest,
     stat_of,
-    text_digest,
 )
 
 
@@ -142,11 +141,21 @@ def _stdlib_folders() -> tuple[str, ...]:
 
 
 class Places:
-    """Paths as a manifest keeps them: relative inside the notebook's folder."""
+    """Paths as a manifest keeps them: relative inside the notebook's folder; and the
+    environment the steps working there are given."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = str(workdir)
         self.prefix = self.workdir.rstrip(os.sep) + os.sep
+        self._environment: dict[str, str] | None = None
+
+    def environment(self) -> dict[str, str]:
+        """What a step is given of the environment, as digests (``environment_digests``)."""
+        if self._environment is None:
+            from kalec.local.processes import step_environment
+
+            self._environment = environment_digests(step_environment(Path(self.workdir)))
+        return self._environment
 
     def kept(self, path: str) -> str:
         return path[len(self.prefix) :] if path.startswith(self.prefix) else path
@@ -315,15 +324,13 @@ def mismatch(manifest: Manifest, places: Places, memo: DigestMemo) -> str | None
     for kept, listing in manifest.listings.items():
         if listing_digest(places.real(kept)) != listing:
             return f"the files in {kept} changed, listed at run time"
-    for name, digest in manifest.env.items():
-        value = os.environ.get(name)
-        if (None if value is None else text_digest(value)) != digest:
-            return f"environment variable {name} changed"
-    if (
-        manifest.env_all is not None
-        and environment_digest(environment_digests()) != manifest.env_all
-    ):
-        return "the environment changed (the step read all of it)"
+    if manifest.env or manifest.env_all is not None:
+        given = places.environment()
+        for name, digest in manifest.env.items():
+            if given.get(name) != digest:
+                return f"environment variable {name} changed"
+        if manifest.env_all is not None and environment_digest(given) != manifest.env_all:
+            return "the environment changed (the step read all of it)"
     for top, version in manifest.packages.items():
         found = installed.providing(top)
         now = found.version if found else None
