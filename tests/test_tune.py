@@ -364,8 +364,54 @@ def test_the_readmes_scikit_learn_example_tunes(tmp_path: Path) -> None:
     # the trials share one fork server, which imported scikit-learn once for the search
     search = next((tmp_path / ".kalec" / "tunes").iterdir())
     assert [p.relative_to(search) for p in search.rglob("kalec-imports.json")] == [
-        Path("trials/kalec-imports.json")
+        Path("trials/.server-0/kalec-imports.json")
     ]
+
+
+def test_each_worker_of_a_parallel_search_keeps_one_fork_server(tmp_path: Path) -> None:
+    path = make_notebook(
+        tmp_path / "p.ipynb",
+        [
+            (["imports"], "import statistics"),
+            (["pipeline-parameters"], "X = 0"),
+            (["block:fit"], "loss = statistics.fmean([(X - 3) ** 2, 0])"),
+            (["pipeline-metrics"], "loss"),
+        ],
+    )
+    args = ["--param", "X=int(0,5)", "--metric", "loss", "--minimize", "--algorithm", "grid"]
+    done = run_kalec("tune", str(path), *args, "--jobs", "2", cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(rows(done.stdout)) == 6
+    search = next((tmp_path / ".kalec" / "tunes").iterdir())
+    servers = sorted(p.parent.name for p in search.rglob("kalec-imports.json"))
+    assert servers == [".server-0", ".server-1"]  # not one a trial
+
+
+def test_ctrl_c_between_two_trials_says_how_to_resume(tmp_path: Path, monkeypatch) -> None:
+    import optuna
+
+    path = make_notebook(
+        tmp_path / "r.ipynb",
+        [
+            (["pipeline-parameters"], "X = 0"),
+            (["block:fit"], "loss = (X - 3) ** 2"),
+            (["pipeline-metrics"], "loss"),
+        ],
+    )
+    asked = optuna.study.Study.ask
+    calls = []
+
+    def ask_then_interrupt(self, *args, **kwargs):  # Ctrl-C lands after the first trial
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return asked(self, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.study.Study, "ask", ask_then_interrupt)
+    args = ["--param", "X=int(0,5)", "--metric", "loss", "--minimize", "--algorithm", "grid"]
+    done = run_kalec("tune", str(path), *args, cwd=tmp_path)
+    assert done.returncode == 130, done.stderr
+    assert "search stopped; kalec tune" in done.stderr and "--resume" in done.stderr
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -91,6 +92,12 @@ class LocalRun:
         self.recorder = RunRecorder(
             pipeline, self.runs, self.folder, self.console, options.source_text
         )
+        self.stop_requested: int | None = None
+
+    def stop(self, signum: int = signal.SIGINT) -> None:
+        """Stop the run from another thread, as ``signum`` to kalec would: its steps are ended
+        and it returns 128 + ``signum`` (a search's trials run in threads of their own)."""
+        self.stop_requested = signum
 
     @property
     def run_dir(self) -> Path:
@@ -178,6 +185,9 @@ class LocalRun:
                 try:
                     name = self.finished.get(timeout=0.2)
                 except queue.Empty:
+                    if self.stop_requested is not None:  # stop(), from another thread
+                        stop.signum = self.stop_requested
+                        raise KeyboardInterrupt from None
                     self._heartbeat(running)
                     self._refresh_board()
                     continue

@@ -39,8 +39,11 @@ def run_trial(
     metric: str,
     jobs: int,
     starter: Any = None,
+    started_run: Any = None,
 ) -> TrialResult:
-    """Run the pipeline with ``params`` in ``folder``; what it measured and what it reused."""
+    """Run the pipeline with ``params`` in ``folder``; what it measured and what it reused.
+    ``started_run``: called with the ``LocalRun`` before it runs (the search stops it on
+    Ctrl-C when trials run in threads)."""
     from kalec.local.runner import LocalRun
 
     result = TrialResult(number, dict(params), run_dir=str(folder))
@@ -49,6 +52,8 @@ def run_trial(
     try:
         options = RunOptions(jobs=jobs, run_dir=folder, params=params)
         run = LocalRun(pipeline, options, log, log, starter=starter)
+        if started_run is not None:
+            started_run(run)
         code = run.execute()
     except Exception as error:  # a run folder that cannot be used, say: the trial failed
         result.error = f"{type(error).__name__}: {error}"

@@ -12,6 +12,7 @@ trials run side by side.
 from __future__ import annotations
 
 import json
+import queue
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -80,6 +81,8 @@ class Search:
             out,
             err,
         )
+        self.starters: queue.Queue[Any] = queue.Queue()  # one fork server per worker
+        self.running: set[Any] = set()  # the trials' runs going now (``LocalRun``)
         notebook = Path(pipeline.source)
         base = options.folder or tunes_folder(notebook)
         if options.resume is not None:
@@ -154,22 +157,38 @@ class Search:
                 if tuple(sorted(point.items())) not in seen:
                     self.study.enqueue_trial(point)
                     wanted -= 1
-        # one after the other, the trials share one fork server: the steps' modules are
-        # imported once for the whole search
+        # each of the --jobs workers has a fork server, shared by the trials it runs: the
+        # steps' modules are imported once per worker for the whole search
         from kalec.local.fork_server import Starter
 
-        self.folder.joinpath("trials").mkdir(exist_ok=True)
-        self.starter = Starter(
-            self.pipeline,
-            self.folder / "trials",
-            Path(self.pipeline.source).resolve().parent,
-            True,
-            lambda text: None,
-        )
+        made = []
+        for index in range(max(self.options.jobs, 1)):
+            folder = self.folder / "trials" / f".server-{index}"
+            folder.mkdir(parents=True, exist_ok=True)
+            made.append(
+                Starter(
+                    self.pipeline,
+                    folder,
+                    Path(self.pipeline.source).resolve().parent,
+                    True,
+                    lambda text: None,
+                )
+            )
+        for starter in made:
+            self.starters.put(starter)
         try:
             return self._trials(pending)
+        except KeyboardInterrupt:
+            for run in list(self.running):  # trials in worker threads: end their steps too
+                run.stop()
+            self.err.write(
+                f"kalec: search stopped; kalec tune {self.pipeline.source} --resume "
+                f"{self.id} continues it\n"
+            )
+            raise
         finally:
-            self.starter.close()
+            for starter in made:
+                starter.close()
 
     def _trials(self, pending: int) -> int:
         """Run ``pending`` trials (fewer when the goal is reached, the grid ends, or too many
@@ -191,11 +210,7 @@ class Search:
                     self.study.enqueue_trial(trial.params)
                     self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 if stopped:
-                    self.err.write(
-                        f"kalec: search stopped; kalec tune {self.pipeline.source} --resume "
-                        f"{self.id} continues it\n"
-                    )
-                    raise KeyboardInterrupt
+                    raise KeyboardInterrupt  # said once, by run()
                 for trial, result in zip(asked, results, strict=True):
                     attrs = self._attrs(trial, result)
                     pending -= 1
@@ -216,15 +231,22 @@ class Search:
     def _trial(self, trial: Any) -> TrialResult:
         params = {d.name: search.suggest(trial, d) for d in self.space.dimensions}
         folder = self.folder / "trials" / f"{trial.number:03d}"
-        return run_trial(
-            self.pipeline,
-            trial.number,
-            params,
-            folder,
-            self.space.objective.metric,
-            self.options.step_jobs,
-            self.starter if self.options.jobs == 1 else None,  # a fork server is one thread's
-        )
+        starter = self.starters.get()  # a fork server is one thread's at a time
+        runs: list[Any] = []
+        try:
+            return run_trial(
+                self.pipeline,
+                trial.number,
+                params,
+                folder,
+                self.space.objective.metric,
+                self.options.step_jobs,
+                starter,
+                started_run=lambda run: (runs.append(run), self.running.add(run)),
+            )
+        finally:
+            self.running.difference_update(runs)
+            self.starters.put(starter)
 
     def _attrs(self, trial: Any, result: TrialResult) -> dict[str, Any]:
         attrs = {
