@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 
+from kalec.analysis.parsing import walk
 from kalec.runtime import global_state
 
 FILE_PREFIX = "file:"  # how a file stands among a step's free names: "file:out/clean.csv"
@@ -19,6 +20,17 @@ def dotted_name(node: ast.AST) -> str | None:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return None
+
+
+def tree_modules(tree: ast.AST) -> set[str]:
+    """Top-level names of the absolute imports in ``tree``, at any depth."""
+    modules: set[str] = set()
+    for node in walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module.split(".")[0])
+    return modules
 
 
 def describe(name: str) -> str:

@@ -127,6 +127,9 @@ class CellFacts:
     dynamic_reads: tuple[tuple[tuple[str, ...], int, str], ...] = ()  # (names, line, code)
     # (a child process or native code, line, call): reaching files past Python's file functions
     channels: tuple[tuple[str, int, str], ...] = ()
+    # top-level names of the modules its absolute imports name, at any depth (a function's
+    # import included): what a step of the cell needs installed
+    modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

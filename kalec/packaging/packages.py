@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from kalec.ir import InputKind, Pipeline, Step
 from kalec.packaging import installed
-from kalec.packaging.shipping import LocalModules, imported_modules, magic_needs, step_code
+from kalec.packaging.shipping import LocalModules, magic_needs, step_code, step_modules
 
 # Modules kalec's own runtime needs in a step that passes values.
 _RUNTIME_NEEDS = ("dill",)
@@ -52,7 +52,7 @@ class Packages:
     def _own_modules(self, step: Step) -> set[str]:
         if step.name not in self._own:
             cells = step_code(self.pipeline, step)
-            modules = imported_modules(cells)
+            modules = step_modules(self.pipeline, step)
             folders = self.local.folders(step.scope)
             _, external = self.local.closure(modules, folders)
             modules = {m for m in modules | external if not self.local.files_of(m, folders)}

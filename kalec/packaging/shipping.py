@@ -14,12 +14,12 @@ Nothing here runs the notebook or the modules: everything is read from the sourc
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable
 from pathlib import Path
 
 from kalec.analysis.installs import MagicNeeds, magic_needs  # noqa: F401 - used from here
 from kalec.analysis.parsing import parse
+from kalec.analysis.symbols import tree_modules
 from kalec.ir import InputKind, Origin, Pipeline, Step
 from kalec.ir.places import enclosing, notebook_path
 
@@ -34,12 +34,22 @@ def imported_modules(code: Iterable[str]) -> set[str]:
             tree = parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                modules.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules.add(node.module.split(".")[0])
+        modules |= tree_modules(tree)
     return modules
+
+
+def step_modules(pipeline: Pipeline, step: Step) -> set[str]:
+    """The modules a step's code imports (prelude, cells, the imports it repeats): read from
+    the cells' facts, which the compiler recorded from their trees (no cell is parsed again)."""
+    modules: set[str] = set()
+    for number in step.prelude + step.cells:
+        facts = pipeline.cell(number).facts
+        if facts is None:  # facts are recorded for every cell that parses
+            modules |= imported_modules([pipeline.cell(number).python])
+        else:
+            modules.update(facts.modules)
+    statements = [i.statement for i in step.inputs if i.kind is InputKind.IMPORT and i.statement]
+    return modules | imported_modules(statements)
 
 
 def step_code(pipeline: Pipeline, step: Step) -> list[str]:
@@ -129,7 +139,7 @@ class LocalModules:
         return files, external
 
     def for_step(self, pipeline: Pipeline, step: Step) -> tuple[dict[str, Path], set[str]]:
-        return self.closure(imported_modules(step_code(pipeline, step)), self.folders(step.scope))
+        return self.closure(step_modules(pipeline, step), self.folders(step.scope))
 
 
 def unshipped_reads(pipeline: Pipeline) -> list[tuple[str, str, Origin]]:

@@ -23,6 +23,7 @@ from kalec.analysis.hazards import loop_closures, run_to_run_hazards
 from kalec.analysis.parsing import parse
 from kalec.analysis.process_state import dynamic_reads, state_changes
 from kalec.analysis.reserved import TIMEIT_SCOPE
+from kalec.analysis.symbols import tree_modules
 from kalec.analysis.whole_notebook import WholeNotebook
 from kalec.ir import CellFacts, Pipeline
 
@@ -46,6 +47,7 @@ def _own_readings(tree: ast.Module, whole: WholeNotebook) -> dict[str, Any]:
         ),
         "dynamic_reads": tuple((r.names, r.line, r.text) for r in dynamic_reads(tree)),
         "channels": tuple((c.kind, c.line, c.text) for c in channels(tree)),
+        "modules": tuple(sorted(tree_modules(tree))),
     }
 
 

@@ -209,8 +209,13 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
 
     diagnostics += _reference_names(pipeline, step_scope)
     steps = []
+    by_scope: dict[str, dict[str, str]] = {}  # each notebook's steps, by their own names
+    for full, scope in step_scope.items():
+        by_scope.setdefault(scope, {})[full.rpartition("/")[2]] = full
     for name, scope in step_scope.items():
-        prev = _resolved_prev(name, scope, step_prev[name], step_scope, diagnostics)
+        prev = _resolved_prev(
+            name, scope, step_prev[name], step_scope, by_scope[scope], diagnostics
+        )
         steps.append(
             Step(
                 name=name,
@@ -253,11 +258,12 @@ def _resolved_prev(
     scope: str,
     declared: list[Dependency],
     step_scope: dict[str, str],
+    local: dict[str, str],
     diagnostics: list[Diagnostic],
 ) -> list[Dependency]:
-    """A step's prev: names, read within its own notebook: a step of it, or a notebook it
-    references (every step of that notebook then runs before)."""
-    local = {s.rpartition("/")[2]: s for s, sc in step_scope.items() if sc == scope}
+    """A step's prev: names, read within its own notebook (``local``: its steps by their own
+    names): a step of it, or a notebook it references (every step of that notebook then runs
+    before)."""
     prev: list[Dependency] = []
     for dep in declared:
         target = qualified(scope, dep.step)
