@@ -116,3 +116,56 @@ def test_the_embedded_runtime_is_the_runtime_on_disk(tmp_path: Path, monkeypatch
         name = f"kalec/runtime/{path.relative_to(runtime_bundle.RUNTIME).as_posix()}"
         assert packed[name] == path.read_bytes(), name
     assert len(digest) == 12
+
+
+DATACLASSES = """
+import builtins, dataclasses, sys
+compiled = []
+real_compile = builtins.compile
+def counting(source, filename, *args, **kwargs):
+    if filename == "<string>":
+        compiled.append(1)
+    return real_compile(source, filename, *args, **kwargs)
+builtins.compile = counting
+from kalec.startup_cache import compiled_dataclasses
+with compiled_dataclasses():
+    @dataclasses.dataclass(frozen=True, order=True)
+    class Place:
+        '''a test record'''
+        cell: int
+        line: int = 0
+        tags: tuple = dataclasses.field(default_factory=tuple)
+a, b = Place(1, 2), Place(1, 2, ("x",))
+try:
+    a.cell = 3
+    frozen = False
+except dataclasses.FrozenInstanceError:
+    frozen = True
+print(repr(a), a == Place(1, 2), a < b, hash(a) == hash(Place(1, 2)), frozen,
+      dataclasses.replace(a, line=5), len(compiled))
+"""
+
+
+def test_dataclass_methods_are_compiled_once_and_behave_the_same(tmp_path: Path) -> None:
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    env.pop("KALEC_NO_STARTUP_CACHE", None)
+
+    def define() -> tuple[str, int]:
+        done = subprocess.run(
+            [sys.executable, "-c", DATACLASSES], capture_output=True, text=True, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        shown, _, count = done.stdout.strip().rpartition(" ")
+        return shown, int(count)
+
+    first, compiled_first = define()
+    again, compiled_again = define()
+    assert first == again == (
+        "Place(cell=1, line=2, tags=()) True True True True Place(cell=1, line=5, tags=())"
+    )
+    if sys.version_info < (3, 13):  # where dataclasses compiles a text for each method
+        assert compiled_first > 0 and compiled_again == 0
+    for kept in (tmp_path / "kalec").glob("dataclass-methods-*"):
+        kept.write_bytes(b"not what marshal wrote")
+    damaged, _ = define()
+    assert damaged == first

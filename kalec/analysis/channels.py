@@ -12,7 +12,7 @@ Read from the syntax tree, by the names the code writes: a catalogue, leaning to
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kalec.analysis.parsing import walk
 from kalec.analysis.symbols import dotted_name
@@ -85,8 +85,7 @@ _NATIVE_METHODS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Channel:
+class Channel(NamedTuple):
     """A call through which the cell reaches files unseen by Python's file functions."""
 
     kind: str  # PROCESS or NATIVE

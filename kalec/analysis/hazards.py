@@ -10,7 +10,7 @@ know which steps those are.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kalec.analysis.parsing import walk
 from kalec.analysis.symbols import dotted_name
@@ -35,8 +35,7 @@ _REMOTE = ("http://", "https://", "ftp://", "s3://", "gs://", "az://", "abfs://"
 _SHELL_NETWORK = ("curl ", "wget ", "git clone", "aws s3", "gsutil ")
 
 
-@dataclass(frozen=True)
-class Hazard:
+class Hazard(NamedTuple):
     """A call whose result differs between two runs (clock, random numbers, network)."""
 
     kind: str  # "the clock", "random numbers", "the network"
@@ -113,8 +112,7 @@ def _shell_fetches(call: ast.Call) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class LoopClosure:
+class LoopClosure(NamedTuple):
     """A function made in a loop that reads the loop variable when called, not when made."""
 
     holder: str  # the name the function is stored in

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import shlex
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kalec import cluster_names
 from kalec.analysis.parsing import parse
@@ -46,8 +46,7 @@ def _pip_requirements(command: str) -> list[str]:
     return found
 
 
-@dataclass(frozen=True)
-class MagicNeeds:
+class MagicNeeds(NamedTuple):
     """Packages a cell's IPython lines ask for: requirements to install, modules to pin."""
 
     requirements: tuple[str, ...] = ()

@@ -18,13 +18,12 @@ Cells reach the analysis with their magics already turned into ``get_ipython()``
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kalec.analysis.symbols import dotted_name
 
 
-@dataclass(frozen=True)
-class MagicEffect:
+class MagicEffect(NamedTuple):
     """What a magic changes: ``state``, in words, what later cells would see differently (None:
     nothing); ``imports``: whether it may change what a later import finds."""
 

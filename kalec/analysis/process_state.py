@@ -13,7 +13,7 @@ cannot see them, so no step passes them.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from kalec.analysis.magic_effects import LINE_MAGICS, call_effect
 from kalec.analysis.parsing import children, walk
@@ -85,8 +85,7 @@ _CHANGING_METHODS = frozenset(
 _DYNAMIC_READS = ("globals", "vars", "locals")
 
 
-@dataclass(frozen=True)
-class StateChange:
+class StateChange(NamedTuple):
     """A change to the process (environment, print options, patched modules) that later
     steps do not see."""
 
@@ -177,8 +176,7 @@ def state_changes(tree: ast.Module, modules: set[str]) -> list[StateChange]:
     return sorted(found, key=lambda change: change.line)
 
 
-@dataclass(frozen=True)
-class DynamicRead:
+class DynamicRead(NamedTuple):
     """A read of globals by name at run time, which the data flow cannot follow."""
 
     names: tuple[str, ...]  # the names read, where the code spells them; () when it does not

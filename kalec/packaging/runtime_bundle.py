@@ -11,7 +11,6 @@ that compiling a notebook twice gives the same pipeline.
 from __future__ import annotations
 
 import ast
-import base64
 import functools
 import io
 from pathlib import Path
@@ -66,6 +65,7 @@ def runtime_archive(extra: tuple[tuple[str, bytes], ...] = ()) -> tuple[str, str
 
 
 def _make_archive(files: tuple[tuple[str, bytes], ...]) -> tuple[str, str]:
+    import base64  # with the rest: only when the start-up cache has no archive
     import gzip
     import hashlib
     import tarfile

@@ -48,7 +48,11 @@ class _Checker(checker.Checker):
         self.deadScopes.clear()
 
     def addBinding(self, node, value):  # noqa: N802 - pyflakes' name
-        if node is None and isinstance(value, checker.Builtin) and value.name in self.not_builtins:
+        if node is None and isinstance(value, checker.Builtin):
+            # the builtins, into the fresh module scope: what pyflakes' own addBinding does
+            # there, without its checks for redefinitions (a tenth of a small step's compile)
+            if value.name not in self.not_builtins:
+                self.scope[value.name] = value
             return
         super().addBinding(node, value)
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from dataclasses import dataclass
 from types import ModuleType
+from typing import NamedTuple
 
 from kalec.errors import KalecError
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """One target of ``build``/``emit``: where its module is and what it needs installed."""
 
     name: str

@@ -7,8 +7,8 @@ the records import nothing heavy, so choosing a target costs nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
 def script_name_for(output: str | None, notebook: str) -> str:
@@ -23,8 +23,7 @@ def script_name_for(output: str | None, notebook: str) -> str:
     return (stem or "pipeline") + ".kfp.py"
 
 
-@dataclass(frozen=True)
-class KfpOptions:
+class KfpOptions(NamedTuple):
     """Targets ``kfp-py`` and ``yaml`` (and ``deploy``)."""
 
     image: str | None = None  # default base image of every step
@@ -33,8 +32,7 @@ class KfpOptions:
     index_urls: tuple[str, ...] = ()  # where steps install from: the index, then extra ones
 
 
-@dataclass(frozen=True)
-class ArgoOptions:
+class ArgoOptions(NamedTuple):
     """Target ``argo``."""
 
     image: str | None = None
@@ -45,8 +43,7 @@ class ArgoOptions:
     index_urls: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class IrOptions:
+class IrOptions(NamedTuple):
     """Target ``ir``: nothing to choose."""
 
 
