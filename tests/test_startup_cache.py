@@ -160,8 +160,10 @@ def test_dataclass_methods_are_compiled_once_and_behave_the_same(tmp_path: Path)
 
     first, compiled_first = define()
     again, compiled_again = define()
-    assert first == again == (
-        "Place(cell=1, line=2, tags=()) True True True True Place(cell=1, line=5, tags=())"
+    assert (
+        first
+        == again
+        == ("Place(cell=1, line=2, tags=()) True True True True Place(cell=1, line=5, tags=())")
     )
     if sys.version_info < (3, 13):  # where dataclasses compiles a text for each method
         assert compiled_first > 0 and compiled_again == 0
