@@ -23,7 +23,7 @@ from kalec.compiler import compile_notebook
 from kalec.local.fork_server import ForkServer
 from kalec.local.preimports import preimports
 from kalec.runtime import zygote
-from kalec.runtime.protocol import StepOutcome, StepRequest
+from kalec.runtime.protocol import SpecCell, StepOutcome, StepRequest, StepSpec
 
 B = "block:"
 
@@ -140,12 +140,7 @@ def test_a_module_that_prints_when_imported_is_imported_by_the_step_that_asks(
 
 def _request(folder: Path, name: str, code: str) -> str:
     request = StepRequest(
-        spec={
-            "step": name,
-            "source": "nb.ipynb",
-            "prelude": [],
-            "cells": [{"cell": 1, "code": code}],
-        },
+        spec=StepSpec(name, "nb.ipynb", cells=(SpecCell(1, code),)),
         result=str(folder / f"{name}.result.json"),
     )
     path = folder / f"{name}.request.json"

@@ -1,4 +1,6 @@
-"""What the runtime needs to run one step, as plain JSON data: shared by every backend."""
+"""What the runtime needs to run one step (``kalec.runtime.protocol.StepSpec``): shared by every
+backend, which embeds it as JSON (the cluster targets) or writes it into the step's request
+(the local runner)."""
 
 from __future__ import annotations
 
@@ -9,41 +11,40 @@ from typing import Any
 
 from kalec.ir import InputKind, Pipeline, Step
 from kalec.ir.places import enclosing, notebook_path, place
+from kalec.runtime.protocol import NativeCall, SpecCell, StepSpec
 
 
-def step_spec(pipeline: Pipeline, step: Step) -> dict[str, Any]:
-    """The argument ``spec`` of ``kalec.runtime.step.run_step`` for ``step``."""
+def step_spec(pipeline: Pipeline, step: Step) -> StepSpec:
+    """What ``kalec.runtime.step.run_step`` runs for ``step``."""
     params = step_params(pipeline, step)
-    spec: dict[str, Any] = {
-        "step": step.name,
-        "source": os.path.basename(pipeline.source),
-        "prelude": [_cell(pipeline, n) for n in step.prelude],
-        "imports": [i.statement for i in step.inputs if i.kind is InputKind.IMPORT],
-        "cells": [_cell(pipeline, n) for n in step.cells],
-        "metrics": list(step.metrics),
-        "whole_number_params": [
+    return StepSpec(
+        step=step.name,
+        source=os.path.basename(pipeline.source),
+        prelude=tuple(_cell(pipeline, n) for n in step.prelude),
+        imports=tuple(i.statement for i in step.inputs if i.kind is InputKind.IMPORT),
+        cells=tuple(_cell(pipeline, n) for n in step.cells),
+        metrics=tuple(step.metrics),
+        whole_number_params=tuple(
             p.name
             for p in pipeline.params
             if p.name in params
             and _only_whole_numbers(p.default)
             and isinstance(p.default, (list, dict))
-        ],
+        ),
         # default None: pipelines carry such a parameter as a string, empty standing for None
-        "none_if_empty_params": [
+        none_if_empty_params=tuple(
             p.name for p in pipeline.params if p.name in params and p.default is None
-        ],
-    }
-    if step.scope:  # a referenced notebook's step: its folders on sys.path, nearest first
-        spec["paths"] = _folders(pipeline, step.scope)
-    native = native_calls(pipeline, step)
-    if native:  # observed from its first cell: these read or write files in native code
-        spec["native_io"] = native
-    return spec
+        ),
+        # a referenced notebook's step: its folders on sys.path, nearest first
+        paths=tuple(_folders(pipeline, step.scope)) if step.scope else (),
+        # observed from its first cell: these read or write files in native code
+        native_io=native_calls(pipeline, step),
+    )
 
 
-def native_calls(pipeline: Pipeline, step: Step) -> list[dict[str, Any]]:
-    """The calls of the step's code (prelude included) that open files in native code:
-    ``{"cell", "call"}`` each, the first five."""
+def native_calls(pipeline: Pipeline, step: Step) -> tuple[NativeCall, ...]:
+    """The calls of the step's code (prelude included) that open files in native code, the
+    first five."""
     from kalec.analysis.channels import NATIVE
 
     found = []
@@ -51,21 +52,22 @@ def native_calls(pipeline: Pipeline, step: Step) -> list[dict[str, Any]]:
         facts = pipeline.cell(number).facts
         for kind, _, text in facts.channels if facts else ():
             if kind == NATIVE:
-                found.append({"cell": number, "call": text})
-    return found[:5]
+                found.append(NativeCall(number, text))
+    return tuple(found[:5])
 
 
-def _cell(pipeline: Pipeline, number: int) -> dict[str, Any]:
+def _cell(pipeline: Pipeline, number: int) -> SpecCell:
     """A cell as the runtime runs it; in a composition with the name tracebacks show
     ("train.ipynb, cell 3") when it is not the root notebook's."""
-    found: dict[str, Any] = {"cell": number, "code": pipeline.cell(number).python}
-    if pipeline.places:
-        scope, own = place(pipeline, number)
-        if scope:
-            found["name"] = f"{posixpath.basename(notebook_path(pipeline, scope))}, cell {own}"
-        else:
-            found["name"] = f"{os.path.basename(pipeline.source)}, cell {own}"
-    return found
+    code = pipeline.cell(number).python
+    if not pipeline.places:
+        return SpecCell(number, code)
+    scope, own = place(pipeline, number)
+    if scope:
+        return SpecCell(
+            number, code, f"{posixpath.basename(notebook_path(pipeline, scope))}, cell {own}"
+        )
+    return SpecCell(number, code, f"{os.path.basename(pipeline.source)}, cell {own}")
 
 
 def _folders(pipeline: Pipeline, scope: str) -> list[str]:

@@ -47,9 +47,11 @@ import sys
 import sysconfig
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from kalec.runtime import file_hooks
+from kalec.runtime.protocol import Observation, PathSeen, UnseenChannel
 
 # Environment variables kalec sets for every step: never a reason to run one again.
 _OWN_ENV = ("KALEC_", "PYTHONUNBUFFERED", "MPLBACKEND", "PYTHONPATH")
@@ -143,17 +145,16 @@ def _installation() -> tuple[str, ...]:
     return tuple(os.path.normpath(f) + os.sep for f in folders if f)
 
 
-def _made(t: int | None = None) -> dict[str, Any]:
-    """The entry of a path the step made (created, or replaced without reading it)."""
-    return {"uses": [], "created": True, "written": True, "t": t or time.monotonic_ns()}
+def _made(t: int | None = None) -> PathSeen:
+    """What is known of a path the step made (created, or replaced without reading it)."""
+    return PathSeen(created=True, written=True, t=t or time.monotonic_ns())
 
 
-def _only_looked_on_the_way(entry: dict[str, Any]) -> bool:
+def _only_looked_on_the_way(seen: PathSeen) -> bool:
     """True when all the step did with the path before replacing it was a library's look
     (whether it is there, its size): on the way to a write, not a read the result could
     depend on."""
-    uses = entry.get("uses") or []
-    return bool(uses) and set(uses) <= {"exists", "stat"} and not entry.get("own")
+    return bool(seen.uses) and set(seen.uses) <= {"exists", "stat"} and not seen.own
 
 
 @functools.cache
@@ -180,45 +181,43 @@ def warm() -> None:
     _kalec_folder()
 
 
-def merge(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+def merge(first: Observation, second: Observation) -> Observation:
     """One record of two made while the same step ran: the step's own (Python's file functions)
     and its system-call observer's (child processes, native code). A path both saw is taken
     from the one that saw it first (its first look decides what the step learnt); what the
     later one adds (a write, another use) is added."""
-    paths = dict(first.get("paths") or {})
-    for path, theirs in (second.get("paths") or {}).items():
+    paths = dict(first.paths)
+    for path, theirs in second.paths.items():
         ours = paths.get(path)
         paths[path] = theirs if ours is None else _merged(ours, theirs)
-    env_listed = first.get("env_listed") or second.get("env_listed")
-    return {
-        "paths": paths,
-        "env": {**(second.get("env") or {}), **(first.get("env") or {})},
-        "env_listed": env_listed,
-        "modules": first.get("modules") or [],
-        "unseen": [*(first.get("unseen") or []), *(second.get("unseen") or [])],
-        "programs": [*(first.get("programs") or []), *(second.get("programs") or [])],
-    }
+    return Observation(
+        paths=paths,
+        env={**second.env, **first.env},
+        env_all=first.env_all or second.env_all,
+        modules=first.modules,
+        unseen=[*first.unseen, *second.unseen],
+        programs=[*first.programs, *second.programs],
+    )
 
 
-def _merged(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    early, late = (a, b) if a.get("t", 0) <= b.get("t", 0) else (b, a)
-    if early.get("created"):
-        if early.get("appended") and late.get("written") and not late.get("appended"):
-            return dict(late)  # appended, then written over: the write decides
-        return dict(early)
-    merged = dict(early)
-    merged["uses"] = list(dict.fromkeys([*(early.get("uses") or []), *(late.get("uses") or [])]))
-    if late.get("written") and not early.get("written"):
-        if late.get("created") and _only_looked_on_the_way(early):
-            return _made(early.get("t"))
-        merged["written"] = True
-        for key in ("before_write", "prior"):
-            if key in late:
-                merged[key] = late[key]
-        if late.get("created") and "prior" not in merged:
-            merged["before_write"], merged["prior"] = None, None
-    if "listing" not in merged and "listing" in late:
-        merged["listing"] = late["listing"]
+def _merged(a: PathSeen, b: PathSeen) -> PathSeen:
+    early, late = (a, b) if a.t <= b.t else (b, a)
+    if early.created:
+        if early.appended and late.written and not late.appended:
+            return replace(late)  # appended, then written over: the write decides
+        return replace(early)
+    merged = replace(early, uses=list(dict.fromkeys([*early.uses, *late.uses])))
+    if late.written and not early.written:
+        if late.created and _only_looked_on_the_way(early):
+            return _made(early.t)
+        merged.written = True
+        if late.prior_seen:
+            merged.prior_seen, merged.prior = True, late.prior
+            merged.before_write = late.before_write
+        elif late.created:  # made over what was there: no earlier content to keep
+            merged.prior_seen, merged.prior, merged.before_write = True, None, None
+    if not merged.listed and late.listed:
+        merged.listed, merged.listing = True, late.listing
     return merged
 
 
@@ -234,13 +233,13 @@ class Observer:
         as the runner gave it: modules imported before the step (the fork server's) may have
         set some (scikit-learn sets ``KMP_DUPLICATE_LIB_OK``), the same way every time."""
         self.ignored = ignored_folders(ignore) + (_system_folders() if system else ())
-        self.paths: dict[str, dict[str, Any]] = {}
+        self.paths: dict[str, PathSeen] = {}
         self.env: dict[str, str | None] = {}  # name -> digest of the value first read
         self.env_set: set[str] = set()  # names the step set before reading them
         self.env_listed = False  # the whole environment was read (iterated, copied)
         self.given = environment_digests() if given is None else given
         self.env_received = environment_digest(self.given)  # the environment the step was given
-        self.unseen: list[dict[str, Any]] = []  # channels used that could not be observed
+        self.unseen: list[UnseenChannel] = []  # channels used that could not be observed
         self.programs: list[str] = []  # what child processes ran, for messages
         self.cells: dict[str, int] = {}  # code file name -> notebook cell (``step._Cells``)
         self._local = threading.local()  # the observer's own file work records nothing
@@ -288,21 +287,21 @@ class Observer:
         path = self._path(raw)
         if path is None:
             return
-        entry = self.paths.get(path)
-        if entry is None:
+        seen = self.paths.get(path)
+        if seen is None:
             if status is False:
                 found = stat_of(path)
             else:
                 found = None if status is None else _stat_list(status)  # type: ignore[arg-type]
-            entry = self.paths[path] = {"uses": [use], "stat": found, "t": time.monotonic_ns()}
+            seen = self.paths[path] = PathSeen([use], found, time.monotonic_ns())
             if use in ("exists", "stat") and self._asked_by_own_code():
-                entry["own"] = True
-        elif entry.get("created"):
+                seen.own = True
+        elif seen.created:
             return  # the step made it: what it reads there is its own doing
-        elif use not in entry["uses"]:
-            entry["uses"].append(use)
-        if use == "list" and "listing" not in entry and not entry.get("written"):
-            entry["listing"] = listing_digest(path)
+        elif use not in seen.uses:
+            seen.uses.append(use)
+        if use == "list" and not seen.listed and not seen.written:
+            seen.listed, seen.listing = True, listing_digest(path)
 
     def wrote(self, raw: Any, replaces: bool, use: str = "read") -> None:
         """The step writes ``raw``: ``replaces`` when what was there before does not matter
@@ -310,23 +309,22 @@ class Observer:
         path = self._path(raw)
         if path is None:
             return
-        entry = self.paths.get(path)
-        if entry is None:
+        seen = self.paths.get(path)
+        if seen is None:
             if replaces:
                 self.paths[path] = _made()
                 return
-            entry = self.paths[path] = {"uses": [use], "stat": stat_of(path)}
-            entry["t"] = time.monotonic_ns()
-        if entry.get("written"):
+            seen = self.paths[path] = PathSeen([use], stat_of(path), time.monotonic_ns())
+        if seen.written:
             return
-        if replaces and _only_looked_on_the_way(entry):
-            self.paths[path] = _made(entry.get("t"))  # library code looked before writing
+        if replaces and _only_looked_on_the_way(seen):
+            self.paths[path] = _made(seen.t)  # library code looked before writing
             return
-        entry["written"] = True
-        if not entry.get("created") and use != "exists":
+        seen.written = True
+        if not seen.created and use != "exists":
             # what the step saw, kept before this write changes it
-            entry["before_write"] = stat_of(path)
-            entry["prior"] = self._digest_now(path)
+            seen.before_write = stat_of(path)
+            seen.prior_seen, seen.prior = True, self._digest_now(path)
 
     def appended(self, raw: Any) -> None:
         """Opened only to append (a log file, often from the prelude, so in every step): the
@@ -334,7 +332,7 @@ class Observer:
         side effect a cached step does not repeat, as a cached build does not print again."""
         path = self._path(raw)
         if path is not None and path not in self.paths:
-            self.paths[path] = {**_made(), "written": False, "appended": True}
+            self.paths[path] = PathSeen(created=True, appended=True, t=time.monotonic_ns())
 
     def ran(self, program: str, argv: list[str]) -> None:
         """A child process started ``program`` (seen by the system-call observer)."""
@@ -350,9 +348,7 @@ class Observer:
             line = None
             if cell is None:
                 cell, line = self._place()
-            self.unseen.append(
-                {"kind": kind, "detail": detail, "why": why, "cell": cell, "line": line}
-            )
+            self.unseen.append(UnseenChannel(kind, detail, why, cell, line))
 
     def _frames(self) -> Any:
         frame = sys._getframe(2)
@@ -393,9 +389,9 @@ class Observer:
 
     # --- the record ------------------------------------------------------------------------
 
-    def report(self, with_modules: bool = True) -> dict[str, Any]:
-        """The record, as JSON data, for the runner. Of a package installed with Python (whose
-        version the runner checks) one module is enough; every file of the others counts."""
+    def report(self, with_modules: bool = True) -> Observation:
+        """The record, for the runner. Of a package installed with Python (whose version the
+        runner checks) one module is enough; every file of the others counts."""
         modules = []
         installed: set[str] = set()
         for name, module in list(sys.modules.items()) if with_modules else ():
@@ -409,23 +405,23 @@ class Observer:
                 file = os.path.abspath(file)
                 if file.startswith(_installation()):
                     installed.add(top)
-                modules.append([name, file])
-        return {
-            "paths": self.paths,
-            "env": self.env,
-            "env_listed": self.env_received if self.env_listed else None,
-            "modules": modules,
-            "unseen": self.unseen,
-            "programs": self.programs,
-        }
+                modules.append((name, file))
+        return Observation(
+            paths=self.paths,
+            env=self.env,
+            env_all=self.env_received if self.env_listed else None,
+            modules=modules,
+            unseen=self.unseen,
+            programs=self.programs,
+        )
 
     def write(self, path: str) -> None:
         write_record(path, self.report())
 
 
-def write_record(path: str, record: dict[str, Any]) -> None:
+def write_record(path: str, record: Observation) -> None:
     """Write a record whole (a temporary file renamed into place), past the wrappers."""
     temporary = f"{path}.tmp-{os.getpid()}"
     with file_hooks.REAL["open"](temporary, "w", encoding="utf-8") as handle:
-        json.dump(record, handle, ensure_ascii=False)
+        json.dump(record.as_json(), handle, ensure_ascii=False)
     file_hooks.REAL["replace"](temporary, path)

@@ -30,7 +30,7 @@ import sys
 import time
 import traceback
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kalec.runtime import cell_outputs, global_state, kernel_defaults
@@ -40,7 +40,7 @@ from kalec.runtime.marshal import (
     resource_load,
     resource_save_digest,
 )
-from kalec.runtime.protocol import StepOutcome, StepRequest
+from kalec.runtime.protocol import Observation, SpecCell, StepOutcome, StepRequest, StepSpec
 
 FIGURES_BACKEND = "module://kalec.runtime.figures"
 
@@ -56,16 +56,6 @@ class StepFailure(Exception):
 
     def __str__(self) -> str:
         return self.message
-
-
-@dataclass
-class StepResult:
-    """What a step's run produced: time, files written with their digests, metrics."""
-
-    seconds: float
-    outputs: dict[str, str] = field(default_factory=dict)  # name -> file written
-    digests: dict[str, str] = field(default_factory=dict)  # name -> SHA-256 of that file
-    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 class _Cells:
@@ -195,7 +185,7 @@ def _size_text(value: Any) -> str:
 
 
 def run_step(
-    spec: dict[str, Any],
+    spec: StepSpec | dict[str, Any],
     params: dict[str, Any],
     inputs: dict[str, str],
     outputs: dict[str, str],
@@ -203,11 +193,11 @@ def run_step(
     observer: Any = None,
     seed: int | None = None,
     channels: Any = None,
-) -> StepResult:
-    """Run the step ``spec`` describes; raise ``StepFailure`` if it does not complete.
+) -> StepOutcome:
+    """Run the step ``spec`` describes (a ``StepSpec``, or its JSON, as a generated script
+    carries it); the outcome of a step that completed; ``StepFailure`` if it does not.
 
-    ``spec``: {"step", "source", "prelude": [{"cell", "code"}], "imports": [statement],
-    "cells": [{"cell", "code"}], "metrics": [name]}; ``params``: values by name; ``inputs``:
+    ``params``: values by name; ``inputs``:
     name -> saved value's path; ``outputs``: name -> path to save the value to; ``on_cell``:
     called with each cell's number before it runs (the local runner names the cell a step was
     in when it ran out of time); ``observer``: an installed ``observe.Observer``, recording
@@ -215,13 +205,15 @@ def run_step(
     ``kalec verify`` starts the notebook's kernel (a received generator state still wins).
     """
     started = time.perf_counter()
+    if not isinstance(spec, StepSpec):
+        spec = StepSpec.from_json(spec)
     os.environ.setdefault("MPLBACKEND", FIGURES_BACKEND)
     module = types.ModuleType("__main__")
     module.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = module
     namespace = module.__dict__
-    cells = _Cells(spec.get("source", "notebook.ipynb"))
-    codes = [c["code"] for c in spec.get("prelude", []) + spec.get("cells", [])]
+    cells = _Cells(spec.source)
+    codes = [c.code for c in spec.prelude + spec.cells]
     if any("get_ipython()" in code for code in codes):
         _ipython_shell(module)
     elif any("IPython" in code for code in codes):  # IPython's display(): recorded when rich
@@ -239,8 +231,8 @@ def run_step(
         from kalec.runtime import channels as channel_hooks
 
         channel_hooks.start(channels)
-        for found in spec.get("native_io", ())[:1]:  # its code reads files in native code
-            channels.reach("native code", found["call"], process=False, cell=found["cell"])
+        for found in spec.native_io[:1]:  # its code reads files in native code
+            channels.reach("native code", found.call, process=False, cell=found.cell)
     try:
         _run_code(spec, params, inputs, namespace, cells, on_cell)
     finally:
@@ -252,7 +244,7 @@ def run_step(
 
 
 def _run_code(
-    spec: dict[str, Any],
+    spec: StepSpec,
     params: dict[str, Any],
     inputs: dict[str, str],
     namespace: dict[str, Any],
@@ -260,21 +252,21 @@ def _run_code(
     on_cell: Any,
 ) -> None:
     """Parameters, prelude, repeated imports, inputs, then the step's own cells."""
-    step = spec["step"]
-    for folder in reversed(spec.get("paths", [])):  # a referenced notebook's local modules
+    step = spec.step
+    for folder in reversed(spec.paths):  # a referenced notebook's local modules
         found = os.path.abspath(folder)
         if found not in sys.path:
             sys.path.insert(1 if sys.path and sys.path[0] in ("", os.getcwd()) else 0, found)
-    whole = set(spec.get("whole_number_params", ()))
+    whole = set(spec.whole_number_params)
     namespace.update({k: _whole_numbers(v) if k in whole else v for k, v in params.items()})
-    for name in spec.get("none_if_empty_params", ()):  # default None, carried as a string
+    for name in spec.none_if_empty_params:  # default None, carried as a string
         if namespace.get(name) == "":
             namespace[name] = None
-    for cell in spec.get("prelude", []):
+    for cell in spec.prelude:
         if on_cell:
-            on_cell(cell["cell"])
+            on_cell(cell.cell)
         _run_cell(cells, cell, namespace, show_last=False)
-    for statement in spec.get("imports", []):
+    for statement in spec.imports:
         try:
             exec(compile(statement, f"<import for step {step}>", "exec"), namespace)
         except Exception as error:
@@ -294,17 +286,17 @@ def _run_code(
                 "producing step used may be missing here",
                 phase="load",
             ) from error
-    for cell in spec.get("cells", []):
+    for cell in spec.cells:
         if on_cell:
-            on_cell(cell["cell"])
+            on_cell(cell.cell)
         _run_cell(cells, cell, namespace, show_last=True)
 
 
 def _save_outputs(
-    spec: dict[str, Any], outputs: dict[str, str], namespace: dict[str, Any], started: float
-) -> StepResult:
-    step = spec["step"]
-    result = StepResult(0.0)
+    spec: StepSpec, outputs: dict[str, str], namespace: dict[str, Any], started: float
+) -> StepOutcome:
+    step = spec.step
+    result = StepOutcome(ok=True)
     for name in outputs:
         if name in global_state.STATES:
             namespace[name] = global_state.capture(name)
@@ -332,17 +324,15 @@ def _save_outputs(
                 "(or give another --run-dir) and run again",
                 phase="save",
             ) from error
-    for name in spec.get("metrics", []):  # "accuracy", or "train/accuracy" in a composition
+    for name in spec.metrics:  # "accuracy", or "train/accuracy" in a composition
         result.metrics[name] = metric_value(namespace.get(name.rpartition("/")[2]))
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _run_cell(
-    cells: _Cells, cell: dict[str, Any], namespace: dict[str, Any], show_last: bool
-) -> None:
+def _run_cell(cells: _Cells, cell: SpecCell, namespace: dict[str, Any], show_last: bool) -> None:
     try:
-        cells.run(cell["code"], cell["cell"], namespace, show_last, cell.get("name"))
+        cells.run(cell.code, cell.cell, namespace, show_last, cell.name)
     except BaseException as error:
         # SystemExit and KeyboardInterrupt too: in a kernel, sys.exit() or a raised
         # KeyboardInterrupt in a cell is an error of that cell, which ends a top-to-bottom run
@@ -393,12 +383,11 @@ def _supervised(request: StepRequest) -> int:
 
     def join_records() -> None:
         seen = recorder.report(with_modules=False)
-        if not (seen["paths"] or seen["programs"]) or not request.observed:
+        if not (seen.paths or seen.programs) or not request.observed:
             return
         try:
-            with open(request.observed, encoding="utf-8") as handle:
-                own = json.load(handle)
-        except (OSError, ValueError):
+            own = Observation.read(request.observed)
+        except (OSError, ValueError, TypeError, KeyError):
             return  # the step failed, or could not write its record: nothing to keep
         try:
             write_record(request.observed, merge(own, seen))
@@ -463,7 +452,7 @@ def _run(request: StepRequest, control: Any = None) -> int:
     recorder = cell_outputs.Recorder()
     try:
         with cell_outputs.recording(recorder):
-            result = run_step(
+            outcome = run_step(
                 request.spec,
                 request.params,
                 request.inputs,
@@ -473,13 +462,6 @@ def _run(request: StepRequest, control: Any = None) -> int:
                 seed=request.seed,
                 channels=channels,
             )
-        outcome = StepOutcome(
-            ok=True,
-            seconds=result.seconds,
-            outputs=result.outputs,
-            digests=result.digests,
-            metrics=result.metrics,
-        )
     except StepFailure as failure:
         if failure.phase != "code":
             sys.stderr.write(f"error: {failure.message}\n")

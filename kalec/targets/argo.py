@@ -130,7 +130,7 @@ class _Lowering(NotebookDags):
             step=py_text(step.name),
             source=py_text(Path(self.pipeline.source).name),
             cells_text=cells_text(step),
-            spec=spec_literal(step_spec(self.pipeline, step), indent=0),
+            spec=spec_literal(step_spec(self.pipeline, step).as_json(), indent=0),
             param_types=py_literal({n: self.param_types[n] for n in params}),
             # kalec's own text holding the engine's placeholders (the volume's folders)
             inputs=repr(input_folders),

@@ -122,7 +122,7 @@ class _Lowering(NotebookPipelines):
                 "signature": ", ".join(signature),
                 "name": py_text(step.name),
                 "cells_text": cells_text(step),
-                "spec": spec_literal(step_spec(self.pipeline, step)),
+                "spec": spec_literal(step_spec(self.pipeline, step).as_json()),
                 "params": _dict_text([(name, arg) for name, arg in params]),
                 "inputs": _dict_text([(name, arg) for name, _, arg in inputs]),
                 "outputs": _dict_text(outputs),

@@ -34,7 +34,7 @@ from kalec.local.memory.manifest import (
 from kalec.local.memory.store import Entry, StepCache, Stored, intact, link_into
 from kalec.packaging.packages import Packages
 from kalec.packaging.shipping import LocalModules
-from kalec.runtime.protocol import OBSERVED_FILE, OUTCOME_FILE, StepOutcome
+from kalec.runtime.protocol import OBSERVED_FILE, OUTCOME_FILE, Observation, StepOutcome
 
 MEMORY_FILE = "kalec-memory.json"  # in a step's folder: the key it ran with, its manifest
 
@@ -134,8 +134,8 @@ class Memory:
         names, as they were before it ran); ``Unstable`` when something it read changed while
         it ran."""
         try:
-            observed = json.loads((folder / OBSERVED_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
+            observed = Observation.read(str(folder / OBSERVED_FILE))
+        except (OSError, ValueError, TypeError, KeyError) as error:
             raise Unstable(f"what it read was not recorded ({error})") from None
         unseen = unseen_reason(observed, lambda cell: cell_name(self.pipeline, cell))
         if unseen and step.options.cache is not True:

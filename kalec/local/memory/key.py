@@ -96,7 +96,7 @@ def static_key(
     parts = {
         "format": FORMAT,
         "tools": _digest([__version__, runtime_archive()[1], sys.version, ALGORITHM]),
-        "code": _digest(step_spec(pipeline, step)),
+        "code": _digest(step_spec(pipeline, step).as_json()),
         "params": {name: _digest(value) for name, value in sorted(params.items())},
         "inputs": dict(sorted(inputs.items())),
         "outputs": _digest(sorted(step.outputs)),

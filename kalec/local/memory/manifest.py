@@ -43,6 +43,7 @@ from kalec.runtime.observe import (
     listing_digest,
     stat_of,
 )
+from kalec.runtime.protocol import Observation, PathSeen
 
 
 class Unstable(Exception):
@@ -55,18 +56,16 @@ class Unseen(Unstable):
     step is tagged ``cache:enabled``."""
 
 
-def unseen_reason(observed: dict[str, Any], origin: Any = None) -> str | None:
+def unseen_reason(observed: Observation, origin: Any = None) -> str | None:
     """Why a step's record cannot vouch for it, in words; None when it can. ``origin``: how to
     name a cell number (the notebook's own numbering in a composition)."""
-    unseen = observed.get("unseen") or []
-    if not unseen:
+    if not observed.unseen:
         return None
-    first = unseen[0]
-    cell = first.get("cell")
+    first = observed.unseen[0]
+    cell = first.cell
     where = f" in {origin(cell) if origin else f'cell {cell}'}" if cell else ""
     return (
-        f"kalec cannot see what {first.get('detail')} ({first.get('kind')}{where}) reads or "
-        f"writes: {first.get('why')}"
+        f"kalec cannot see what {first.detail} ({first.kind}{where}) reads or writes: {first.why}"
     )
 
 
@@ -169,7 +168,7 @@ def _changed(then: list[Any] | None, now: list[Any] | None) -> bool:
 
 
 def resolve(
-    observed: dict[str, Any],
+    observed: Observation,
     places: Places,
     memo: DigestMemo,
     native_writes: set[str],
@@ -182,38 +181,37 @@ def resolve(
     it ran."""
     manifest = Manifest()
     _resolve_named(manifest, named, observed, places, memo, native_writes)
-    for path, entry in (observed.get("paths") or {}).items():
+    for path, seen in observed.paths.items():
         kept = places.kept(path)
-        if not entry.get("created"):
-            _resolve_read(manifest, path, kept, entry, memo, native_writes, observed)
-        if entry.get("written"):
+        if not seen.created:
+            _resolve_read(manifest, path, kept, seen, memo, native_writes, observed)
+        if seen.written:
             manifest.writes[kept] = _final_state(path, memo)
     for path in sorted(native_writes):
         kept = places.kept(path)
         if kept not in manifest.writes and os.path.isfile(path):
             manifest.writes[kept] = _final_state(path, memo)
-    manifest.env = dict(observed.get("env") or {})
-    manifest.env_all = observed.get("env_listed")
-    _resolve_modules(manifest, observed.get("modules") or [], places, memo)
+    manifest.env = dict(observed.env)
+    manifest.env_all = observed.env_all
+    _resolve_modules(manifest, observed.modules, places, memo)
     return manifest
 
 
 def _resolve_named(
     manifest: Manifest,
     named: dict[str, str | None],
-    observed: dict[str, Any],
+    observed: Observation,
     places: Places,
     memo: DigestMemo,
     native_writes: set[str],
 ) -> None:
     """Named paths still as they were before the step, except its own products."""
-    paths = observed.get("paths") or {}
     for path, before in named.items():
         real = os.path.normpath(places.real(os.path.expanduser(path)))
-        entry = paths.get(real) or {}
-        if entry.get("created") or real in native_writes:
+        seen = observed.paths.get(real) or PathSeen()
+        if seen.created or real in native_writes:
             continue  # made, written first or appended to by the step: not an input
-        if entry.get("written") and "prior" not in entry:
+        if seen.written and not seen.prior_seen:
             continue
         try:
             now = memo.path(Path(real))
@@ -221,7 +219,7 @@ def _resolve_named(
             now = "unreadable"
         except Exception:  # a folder grown past the limit while it ran
             now = "too large"
-        if now != before and not entry.get("written"):
+        if now != before and not seen.written:
             raise Unstable(f"{path} changed while the step ran")
         manifest.named[path] = before
 
@@ -230,39 +228,37 @@ def _resolve_read(
     manifest: Manifest,
     path: str,
     kept: str,
-    entry: dict[str, Any],
+    seen: PathSeen,
     memo: DigestMemo,
     native_writes: set[str],
-    observed: dict[str, Any],
+    observed: Observation,
 ) -> None:
-    uses = entry.get("uses") or []
-    first = entry.get("stat")
+    first = seen.stat
     kind = first[4] if first else "missing"
-    content = "read" in uses or ("stat" in uses and kind == "file")
-    if "prior" in entry:  # the step changed it: its content was hashed before the change
-        if _changed(first, entry.get("before_write")):
+    content = "read" in seen.uses or ("stat" in seen.uses and kind == "file")
+    if seen.prior_seen:  # the step changed it: its content was hashed before the change
+        if _changed(first, seen.before_write):
             raise Unstable(f"{kept} changed while the step ran")
         if content:
-            manifest.files[kept] = entry["prior"]
+            manifest.files[kept] = seen.prior
         else:
             manifest.kinds[kept] = kind
         return
-    if entry.get("written") or path in native_writes:
+    if seen.written or path in native_writes:
         manifest.kinds[kept] = kind  # what it looked for before making it
         return
     now = stat_of(path)
     if kind == "dir":
         manifest.kinds[kept] = "dir"
-        if "list" in uses:
-            listing = entry.get("listing")
+        if "list" in seen.uses:
             inside = path.rstrip(os.sep) + os.sep
             wrote_inside = any(
-                p.startswith(inside) and (e.get("written") or e.get("created"))
-                for p, e in (observed.get("paths") or {}).items()
+                p.startswith(inside) and (other.written or other.created)
+                for p, other in observed.paths.items()
             )
-            if not wrote_inside and listing_digest(path) != listing:
+            if not wrote_inside and listing_digest(path) != seen.listing:
                 raise Unstable(f"the files in {kept} changed while the step ran")
-            manifest.listings[kept] = listing
+            manifest.listings[kept] = seen.listing
         return
     if _changed(first, now):
         what = "appeared" if first is None else "changed"
@@ -288,7 +284,7 @@ def _final_state(path: str, memo: DigestMemo) -> dict[str, Any]:
 
 
 def _resolve_modules(
-    manifest: Manifest, modules: list[list[str]], places: Places, memo: DigestMemo
+    manifest: Manifest, modules: list[tuple[str, str]], places: Places, memo: DigestMemo
 ) -> None:
     installation, stdlib = _installation_folders(), _stdlib_folders()
     for name, file in modules:
