@@ -38,7 +38,7 @@ def compile_notebook(
 
     ``text``: the notebook's JSON, when it is not read from ``path`` (see ``read_notebook``);
     ``confine``: the folder the notebooks it references must be in (a server's).
-    Raises ``kalec.frontend.notebook.NotebookError`` when the file is not a notebook at all,
+    Raises ``kalec.frontend.notebook_file.NotebookError`` when the file is not a notebook at all,
     ``kalec.frontend.compose.ReferenceOutside`` when a reference leaves ``confine``.
     """
     with _collector_paused() as settle:

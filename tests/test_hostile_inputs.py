@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kalec.compiler import compile_notebook
-from kalec.frontend.notebook import NotebookError
+from kalec.frontend.notebook_file import NotebookError
 from kalec.targets import BackendError, argo, kfp_py, kfp_yaml
 
 B = "block:"

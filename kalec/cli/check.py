@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 def _as_json(path: str, ignore: set[str]) -> int:
     """One JSON document on standard output, whatever the outcome."""
     from kalec.compiler import compile_notebook
-    from kalec.frontend.notebook import NotebookError
+    from kalec.frontend.notebook_file import NotebookError
     from kalec.report import check_data, not_a_notebook
 
     try:

@@ -165,7 +165,7 @@ def compiled(args: argparse.Namespace, verbose: bool | None = None, text: str | 
     its diagnostics on standard error; ``UsageError`` (exit 2) when it has errors or is not a
     notebook."""
     from kalec.compiler import compile_notebook
-    from kalec.frontend.notebook import NotebookError
+    from kalec.frontend.notebook_file import NotebookError
     from kalec.ir import Severity
     from kalec.ir.places import render
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from kalec import diagnostics as D
 from kalec.errors import KalecError
+from kalec.frontend.notebook_file import NotebookError
 from kalec.frontend.tags import parse_cell_tags
 from kalec.ir import CellTags, Diagnostic, Notebook, Origin, Place, StepOptions
 
@@ -204,8 +205,6 @@ class _Inliner:
                 )
             )
             return None
-        from kalec.frontend.notebook import NotebookError
-
         try:
             try:
                 if target.exists() and not target.is_file():  # a folder, a device, a pipe
@@ -237,47 +236,3 @@ def _shown(path: Path, base: Path) -> str:
         return Path(os.path.relpath(path, base)).as_posix()
     except ValueError:  # another drive
         return str(path)
-
-
-def program_cells(pipeline: Any, notebook: dict[str, Any]) -> list[dict[str, Any]]:
-    """The cells of the program composition ``pipeline`` stands for (``notebook``: its root
-    notebook's JSON), as one notebook: each reference replaced by the referenced notebook's
-    cells (the reference itself a heading naming it), each parameters cell assigning only the
-    names it is the pipeline's declaration of, every cell with an id of its own (a notebook
-    referenced twice brings its cells twice). What ``kalec verify`` runs in a kernel, and what
-    a run's executed notebook shows."""
-    import ast
-    import copy
-
-    from kalec.analysis.parsing import parse
-    from kalec.frontend.notebook import load
-    from kalec.ir import Role
-
-    lines: dict[int, set[int]] = {}
-    for param in pipeline.params:
-        lines.setdefault(param.origin.cell, set()).add(param.origin.line)
-    cells = []
-    for item in inline(notebook, Path(pipeline.source), load).cells:
-        cell = copy.deepcopy(dict(item.raw))
-        if item.tags.reference is not None:
-            shown = cell.get("metadata", {}).get("notebook_path", "")
-            cell = {
-                "cell_type": "markdown",
-                "metadata": {"kalec": {"notebook": item.tags.reference}},
-                "source": f"**notebook:{item.tags.reference}** ({shown}): its cells follow",
-            }
-        elif item.tags.role is Role.PARAMETERS:
-            source = str(cell.get("source", ""))
-            try:
-                tree = parse(source)
-            except SyntaxError:
-                tree = None
-            if tree is not None:
-                wanted = lines.get(item.number, set())
-                kept = [
-                    ast.get_source_segment(source, s) or "" for s in tree.body if s.lineno in wanted
-                ]
-                cell["source"] = "\n".join(kept)
-        cell["id"] = f"kalec-cell-{item.number}"
-        cells.append(cell)
-    return cells

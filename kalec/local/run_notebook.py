@@ -16,10 +16,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kalec.frontend.compose import program_cells
-from kalec.frontend.notebook import NotebookError, load, loads
+from kalec.frontend.notebook_file import NotebookError, load, loads
 from kalec.ir import Pipeline
 from kalec.ir.places import cell_name
+from kalec.local.program import program_cells
 from kalec.runtime.notebook_html import page
 from kalec.runtime.protocol import DISPLAY_FILE
 

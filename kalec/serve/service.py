@@ -230,7 +230,7 @@ def emitted(target: str, pipeline: Any, options: Any) -> str:
 def compiled(nb: Any, name: str | None, folder: Path | None) -> Any:
     """The compiled pipeline; ``ServiceError`` 400 for what is not a notebook, 422 with the
     diagnostics for a notebook the compiler refuses."""
-    from kalec.frontend.notebook import NotebookError
+    from kalec.frontend.notebook_file import NotebookError
     from kalec.ir import Severity
 
     source = placed(name, folder)
@@ -297,7 +297,7 @@ def typed_params(pipeline: Any, params: Any) -> dict[str, Any]:
 def check(nb: Any, name: str | None = None, folder: Path | None = None) -> dict[str, Any]:
     """Steps (cells, dependencies, inputs with their producers, outputs), parameters, metrics
     and diagnostics. A notebook with errors is an answer here (``ok`` false), not a refusal."""
-    from kalec.frontend.notebook import NotebookError
+    from kalec.frontend.notebook_file import NotebookError
     from kalec.report import check_data, not_a_notebook
 
     source = placed(name, folder)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kalec.errors import KalecError
-from kalec.frontend.compose import program_cells
 from kalec.ir import Pipeline
 from kalec.local.processes import with_kalec_importable
+from kalec.local.program import program_cells
 
 PROBE = "__import__('kalec.runtime.verify_probe', fromlist=['save']).save(globals(), {})"
 SEED_PROBE = "__import__('kalec.runtime.verify_probe', fromlist=['seed']).seed({})"
