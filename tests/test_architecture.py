@@ -12,7 +12,7 @@ from conftest import ROOT
 # Parts, lowest first: a part may import its own modules and those of the parts before it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("kalec", "kalec.errors", "kalec.ir", "kalec.runtime", "kalec.sized_cache"),
-    ("kalec.cluster_names", "kalec.diagnostics", "kalec.startup_cache"),
+    ("kalec.cluster_names", "kalec.diagnostics", "kalec.startup_cache", "kalec.searchspace"),
     ("kalec.analysis", "kalec.frontend"),
     (
         "kalec.passes",

@@ -202,7 +202,7 @@ def test_the_best_trial_is_the_best_of_the_grid_run_in_a_kernel(tmp_path: Path) 
 
 
 def test_the_space_reads_katib_fields_and_writes_them_back() -> None:
-    from kalec.tune.space import from_katib
+    from kalec.searchspace import from_katib
 
     space = from_katib(DOG_BREED_KATIB)
     assert [d.grid() for d in space.dimensions] == [

@@ -94,7 +94,7 @@ def lowered(args: argparse.Namespace, pipeline: Any) -> Iterable[str]:
     """The pipeline's text for ``args.target``, in pieces where the target writes it so (the
     IR of a large notebook is a hundred megabytes), with a warning for each data file the
     steps read beside the notebook."""
-    from kalec.targets import TargetUnavailable, load
+    from kalec.targets import TargetUnavailable, load, text_pieces
     from kalec.targets.options import options_for
 
     try:
@@ -112,8 +112,7 @@ def lowered(args: argparse.Namespace, pipeline: Any) -> Iterable[str]:
         argo_volume_size=args.argo_volume_size,
         index_urls=step_index_urls(args),
     )
-    pieces = getattr(target, "pieces", None)
-    text = pieces(pipeline, options) if pieces else [target.emit(pipeline, options)]
+    text = text_pieces(target, pipeline, options)
     warn_unshipped(pipeline, args.target, ignored(args))
     return text
 

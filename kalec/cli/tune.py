@@ -72,7 +72,7 @@ def space_of(args: argparse.Namespace, pipeline) -> object:  # noqa: ANN001 - a 
     import dataclasses
     import json
 
-    from kalec.tune.space import Objective, Space, SpaceError, checked, from_katib, parse_param
+    from kalec.searchspace import Objective, Space, SpaceError, checked, from_katib, parse_param
 
     try:
         saved = pipeline.settings.search
@@ -107,7 +107,7 @@ def space_of(args: argparse.Namespace, pipeline) -> object:  # noqa: ANN001 - a 
 
 
 def run(args: argparse.Namespace) -> int:
-    from kalec.tune.space import SpaceError
+    from kalec.searchspace import SpaceError
     from kalec.tune.tuning import TuneOptions, list_tunes, tune
 
     if args.list:
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             search.sampler(space, args.seed)  # an unknown algorithm or a grid without steps
         options = TuneOptions(args.trials, args.jobs, args.seed, args.resume, folder=args.tunes_dir)
         if space is None:  # resuming: the saved space
-            from kalec.tune.space import Objective, Space
+            from kalec.searchspace import Objective, Space
 
             space = Space((), Objective(""))
         code = tune(pipeline, space, options, sys.stdout, sys.stderr)

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
 def parse_value(text: str, kind: str) -> Any:
-    """``text`` as a value of ``kind`` (int, float, bool, str, list, dict); ValueError if not."""
+    """``text`` as a value of ``kind`` (int, float, bool, str, list, dict); ValueError if not.
+
+    One reading for every place a value arrives as text: ``-p``, a request, a cluster's
+    parameter, a search space's list. A whole number may be written as one (``3.0``); a float
+    must be finite."""
     if kind == "int":
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:
+            number = float(text)
+            if not number.is_integer():
+                raise
+            return int(number)
     if kind == "float":
-        return float(text)
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValueError(text)
+        return number
     if kind == "bool":
         lowered = text.strip().lower()
         if lowered not in _TRUE + _FALSE:

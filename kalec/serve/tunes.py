@@ -36,8 +36,8 @@ class Tunes(Background):
     ) -> dict[str, Any]:
         """Start a search of the notebook (its own search space, or ``space`` in Katib's
         fields); its id. The space is checked first: a refused one is a 422 at once."""
+        from kalec.searchspace import SpaceError, checked, from_katib
         from kalec.tune.search import need_optuna
-        from kalec.tune.space import SpaceError, checked, from_katib
 
         try:
             need_optuna()

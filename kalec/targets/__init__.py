@@ -1,28 +1,44 @@
 """The cluster targets, in one registry; each is one module, imported only when it is used.
 
-May import the IR, analysis, packaging and the runtime (which it embeds); not the local runner,
-the service or the CLI. A target writes text (``emit(pipeline, options) -> str``: a script, a
-YAML document, the IR as JSON), and may also give it in pieces (``pieces``, same arguments),
-which the command line writes as they come; one whose optional requirements (kfp) are not installed says
-so, with the command that installs them. Running on this machine is ``kalec.local``'s job.
+May import the IR, analysis, packaging, the search space and the runtime (which it embeds); not
+the local runner, the service or the CLI. A target is a module that follows ``TargetModule``: it
+writes text (``emit(pipeline, options) -> str``: a script, a YAML document, an Experiment, the
+IR as JSON) with the options of its own type (``Target.options``: ``kalec.targets.options``), and
+may also give it in pieces (``pieces``, same arguments), which the command line writes as they
+come. One whose optional requirements (kfp) are not installed says so, with the command that
+installs them. Running on this machine is ``kalec.local``'s job.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from types import ModuleType
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from kalec.errors import KalecError
+from kalec.targets.options import ArgoOptions, IrOptions, KfpOptions
+
+if TYPE_CHECKING:
+    from kalec.ir import Pipeline
+
+
+class TargetModule(Protocol):
+    """What a target's module offers: the text of the pipeline for the target (a script, a
+    document), made from the pipeline and the target's options; ``pieces`` (optional, same
+    arguments) gives the text as it is made, for a caller that writes as it comes."""
+
+    def emit(self, pipeline: Pipeline, options: Any = None) -> str: ...
 
 
 class Target(NamedTuple):
-    """One target of ``build``/``emit``: where its module is and what it needs installed."""
+    """One target of ``build``/``emit``: its module, its options' type, the file name ending it
+    is built to, and what it needs installed."""
 
     name: str
     summary: str
-    module: str
+    module: str  # a module of this package
+    options: type
     suffix: str = ""  # file name ending for `kalec build`
     requires: tuple[str, ...] = ()  # modules it needs that kalec does not install by default
 
@@ -30,20 +46,22 @@ class Target(NamedTuple):
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
-        Target("ir", "the compiled step IR as JSON", "kalec.targets.ir_json", ".ir.json"),
-        Target("kfp-py", "a Kubeflow Pipelines v2 DSL script", "kalec.targets.kfp_py", ".kfp.py"),
+        Target("ir", "the compiled step IR as JSON", "ir_json", IrOptions, ".ir.json"),
+        Target("kfp-py", "a Kubeflow Pipelines v2 DSL script", "kfp_py", KfpOptions, ".kfp.py"),
         Target(
             "yaml",
             "a compiled Kubeflow Pipelines spec, for upload",
-            "kalec.targets.kfp_yaml",
+            "kfp_yaml",
+            KfpOptions,
             ".pipeline.yaml",
             requires=("kfp",),
         ),
-        Target("argo", "an Argo Workflow", "kalec.targets.argo", ".argo.yaml"),
+        Target("argo", "an Argo Workflow", "argo", ArgoOptions, ".argo.yaml"),
         Target(
             "katib",
             "a Katib Experiment searching the notebook's parameters, each trial a KFP run",
-            "kalec.tune.katib",
+            "katib",
+            KfpOptions,
             ".katib.yaml",
             requires=("kfp",),
         ),
@@ -66,7 +84,8 @@ def missing_requirements(modules: tuple[str, ...]) -> list[str]:
     return [m for m in modules if importlib.util.find_spec(m) is None]
 
 
-def load(name: str) -> ModuleType:
+def load(name: str) -> TargetModule:
+    """The module of target ``name``; ``TargetUnavailable`` naming what to install."""
     target = TARGETS[name]
     missing = missing_requirements(target.requires)
     if missing:
@@ -74,4 +93,11 @@ def load(name: str) -> ModuleType:
             f"target '{name}' needs {', '.join(missing)}, which is not installed: "
             + KFP_INSTALL_HINT
         )
-    return importlib.import_module(target.module)
+    return cast(TargetModule, importlib.import_module(f"{__name__}.{target.module}"))
+
+
+def text_pieces(target: TargetModule, pipeline: Pipeline, options: Any) -> Iterable[str]:
+    """The target's text in pieces as they are made, where it gives it so (the IR of a large
+    notebook is a hundred megabytes); else made now, whole."""
+    pieces = getattr(target, "pieces", None)
+    return pieces(pipeline, options) if pieces is not None else [target.emit(pipeline, options)]

@@ -86,7 +86,7 @@ _Dumper.add_representer(str, _literal_block)
 _Dumper.add_representer(Placeholder, _literal_block)
 
 
-class _Lowering(NotebookDags):
+class _Lowering:
     def __init__(self, pipeline: Pipeline, options: ArgoOptions) -> None:
         self.pipeline = pipeline
         self.options = options
@@ -97,6 +97,9 @@ class _Lowering(NotebookDags):
         self.entrypoint = unique("pipeline", set(self.templates.values()))
         self.param_types = {p.name: p.type.value for p in pipeline.params}
         self.nesting = Nesting(pipeline)
+        self.notebooks = NotebookDags(
+            pipeline, self.nesting, self.templates, self.entrypoint, self.task
+        )
 
     def _template_names(self) -> dict[str, str]:
         names: dict[str, str] = {}
@@ -226,7 +229,7 @@ class _Lowering(NotebookDags):
         member = Member(step.name, True)
         after = self.nesting.after(scope, member, set())
         if after:
-            task["dependencies"] = [self._task_name(m) for m in after]
+            task["dependencies"] = [self.notebooks.task_name(m) for m in after]
         arguments: dict[str, Any] = {}
         params = step_params(self.pipeline, step)
         if params:
@@ -237,7 +240,8 @@ class _Lowering(NotebookDags):
         inputs = step.artifact_inputs()
         if inputs and not self.volume:
             arguments["artifacts"] = [
-                {"name": artifact_name(n), "from": self._artifact(scope, p, n)} for n, p in inputs
+                {"name": artifact_name(n), "from": self.notebooks.artifact(scope, p, n)}
+                for n, p in inputs
             ]
         if arguments:
             task["arguments"] = arguments
@@ -275,8 +279,8 @@ class _Lowering(NotebookDags):
             ]
         if volumes:
             spec["volumes"] = volumes
-        self._plan_notebooks()
-        dags = [self.dag("")] + [self.dag(scope) for scope in self.dags]
+        notebooks = self.notebooks
+        dags = [notebooks.dag("")] + [notebooks.dag(scope) for scope in notebooks.scopes]
         spec["templates"] = dags + [self.template(s) for s in self.pipeline.steps]
         metadata: dict[str, Any] = {
             "generateName": pipeline_name(settings.name)[:56] + "-",

@@ -1,9 +1,11 @@
 """Argo for a composition: each referenced notebook a DAG template, called as a task of the DAG
 of the notebook that references it; what crosses its border passes as its input and output
-artifacts. A mixin of the workflow's lowering, which provides the steps' tasks and templates."""
+artifacts. The workflow's lowering holds a ``NotebookDags``, given its steps' templates and the
+way to make a step's task; the entrypoint's DAG is written here too, as notebook ""."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kalec.ir import Pipeline, Step
@@ -12,18 +14,35 @@ from kalec.targets.nesting import Member, Nesting
 
 
 class NotebookDags:
-    pipeline: Pipeline
-    nesting: Nesting
-    templates: dict[str, str]  # step -> its template's (and task's) name
-    entrypoint: str
+    """The DAG templates of a (composed) notebook: ``templates`` names each step's template
+    (and task), ``entrypoint`` the root's DAG; ``task(step, scope)`` is the lowering's task of
+    a step in the DAG of notebook ``scope``. The names of the referenced notebooks' DAGs and
+    of what crosses their borders are planned here, once."""
 
-    def task(self, step: Step, scope: str = "") -> dict[str, Any]:
-        raise NotImplementedError  # the lowering's: a step's task in the DAG of ``scope``
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        nesting: Nesting,
+        templates: dict[str, str],
+        entrypoint: str,
+        task: Callable[[Step, str], dict[str, Any]],
+    ) -> None:
+        self.pipeline, self.nesting, self.templates = pipeline, nesting, templates
+        self.entrypoint, self.task = entrypoint, task
+        self.dags: dict[str, str] = {}  # scope -> its DAG template's (and task's) name
+        self.dag_inputs: dict[str, dict[tuple[str, str], str]] = {}
+        self.dag_outputs: dict[str, dict[tuple[str, str], str]] = {}
+        self._plan()
 
-    def _task_name(self, member: Member) -> str:
+    @property
+    def scopes(self) -> list[str]:
+        """The referenced notebooks that have a DAG of their own."""
+        return list(self.dags)
+
+    def task_name(self, member: Member) -> str:
         return self.templates[member.name] if member.is_step else self.dags[member.name]
 
-    def _artifact(self, scope: str, producer: str, name: str) -> Placeholder:
+    def artifact(self, scope: str, producer: str, name: str) -> Placeholder:
         """Where a task of DAG ``scope`` takes the value ``name`` of step ``producer`` from:
         its DAG's input, a step's output, or a referenced notebook's DAG's output."""
         if (producer, name) in self.dag_inputs.get(scope, {}):
@@ -42,11 +61,11 @@ class NotebookDags:
         task: dict[str, Any] = {"name": self.dags[inner], "template": self.dags[inner]}
         after = self.nesting.after(scope, Member(inner, False), set())
         if after:
-            task["dependencies"] = [self._task_name(m) for m in after]
+            task["dependencies"] = [self.task_name(m) for m in after]
         if self.dag_inputs[inner]:
             task["arguments"] = {
                 "artifacts": [
-                    {"name": art, "from": self._artifact(scope, *value)}
+                    {"name": art, "from": self.artifact(scope, *value)}
                     for value, art in self.dag_inputs[inner].items()
                 ]
             }
@@ -68,19 +87,16 @@ class NotebookDags:
         if scope and self.dag_outputs[scope]:
             template["outputs"] = {
                 "artifacts": [
-                    {"name": art, "from": self._artifact(scope, *value)}
+                    {"name": art, "from": self.artifact(scope, *value)}
                     for value, art in self.dag_outputs[scope].items()
                 ]
             }
         template["dag"] = {"tasks": tasks}
         return template
 
-    def _plan_notebooks(self) -> None:
+    def _plan(self) -> None:
         """Names of the DAG templates and of what crosses their borders."""
         taken = set(self.templates.values()) | {self.entrypoint}
-        self.dags: dict[str, str] = {}
-        self.dag_inputs: dict[str, dict[tuple[str, str], str]] = {}
-        self.dag_outputs: dict[str, dict[tuple[str, str], str]] = {}
         for scope in self.nesting.scopes:
             if not self.nesting.members(scope):
                 continue

@@ -1,9 +1,12 @@
 """kfp-py for a composition: each referenced notebook a nested ``@dsl.pipeline`` (a sub-DAG in
 the KFP UI), whose tasks are its steps and the nested pipelines of the notebooks it references.
-A mixin of the script's lowering, which provides the step functions and tasks."""
+The script's lowering holds a ``NotebookPipelines``, given what it made of each step
+(``StepTasks``); the root pipeline's body is written here too, as the body of notebook ""."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from kalec.cluster_names import pipeline_name
@@ -21,23 +24,36 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
+@dataclass
+class StepTasks:
+    """What the script's lowering made of each step, by step name: its task's variable, its
+    function, the fields it lowered (``arguments`` among them: argument -> parameter, or
+    (producer, variable) for a value), its output arguments by variable; and ``settings``, the
+    lines that set a step task's options (its task, the tasks it waits for)."""
+
+    tasks: dict[str, str]
+    functions: dict[str, str]
+    steps: dict[str, dict[str, Any]]
+    output_args: dict[str, dict[str, str]]
+    settings: Callable[[Step, str, list[str]], list[str]]
+
+
+@dataclass
 class NotebookPipelines:
+    """The pipeline functions of a (composed) notebook: ``notebook_functions`` and
+    ``notebook_tasks`` name each referenced notebook's function and task (by scope); what
+    crosses each border is worked out as its function is written (``notebook_pipeline``)."""
+
     pipeline: Pipeline
     nesting: Nesting
-    tasks: dict[str, str]  # step -> its task's variable
-    functions: dict[str, str]  # step -> its function
-    steps: dict[str, dict[str, Any]]  # step -> what ``step`` made of it
-    output_args: dict[str, dict[str, str]]  # step -> variable -> output argument
-    notebook_functions: dict[str, str]  # scope -> its pipeline function
-    notebook_tasks: dict[str, str]  # scope -> its task's variable
-    exports: dict[str, dict[tuple[str, str], str]]  # scope -> value -> its output's name
+    made: StepTasks
+    notebook_functions: dict[str, str]
+    notebook_tasks: dict[str, str]
+    exports: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
     # scope -> what its pipeline function takes: parameters, values, the notebook's path
-    notebook_params: dict[str, list[str]]
-    imports: dict[str, dict[tuple[str, str], str]]
-    notebook_argument: dict[str, str]
-
-    def settings(self, step: Step, task: str, after: list[str]) -> list[str]:
-        raise NotImplementedError  # the lowering's: a step task's settings lines
+    notebook_params: dict[str, list[str]] = field(default_factory=dict)
+    imports: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
+    notebook_argument: dict[str, str] = field(default_factory=dict)
 
     def body(self, scope: str, imported: dict[tuple[str, str], str]) -> list[str]:
         """The lines of the pipeline function of notebook ``scope`` ("" the root): a task per
@@ -49,22 +65,24 @@ class NotebookPipelines:
             return self.value_in(scope, (producer, name), imported)
 
         def task_of(member: Member) -> str:
-            return self.tasks[member.name] if member.is_step else self.notebook_tasks[member.name]
+            return (
+                self.made.tasks[member.name] if member.is_step else self.notebook_tasks[member.name]
+            )
 
         lines: list[str] = []
         for member in nesting.members(scope):
             if member.is_step:
                 step = self.pipeline.step(member.name)
-                fields = self.steps[member.name]
+                fields = self.made.steps[member.name]
                 received = [v for _, v in fields["arguments"] if isinstance(v, tuple)]
                 arguments = [
                     f"{arg}={value(*v) if isinstance(v, tuple) else v}"
                     for arg, v in fields["arguments"]
                 ]
-                call = f"{self.tasks[member.name]} = {self.functions[member.name]}"
-                settings = self.settings(
+                call = f"{self.made.tasks[member.name]} = {self.made.functions[member.name]}"
+                settings = self.made.settings(
                     step,
-                    self.tasks[member.name],
+                    self.made.tasks[member.name],
                     [
                         task_of(m)
                         for m in nesting.after(scope, member, nesting.fed_by(scope, received))
@@ -145,6 +163,6 @@ class NotebookPipelines:
         producer, name = value
         holder = self.nesting.member(scope, producer)
         if holder.is_step:
-            return f"{self.tasks[producer]}.outputs[{self.output_args[producer][name]!r}]"
+            return f"{self.made.tasks[producer]}.outputs[{self.made.output_args[producer][name]!r}]"
         output = self.exports[holder.name][value]
         return f"{self.notebook_tasks[holder.name]}.outputs[{output!r}]"

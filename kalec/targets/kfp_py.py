@@ -28,7 +28,7 @@ from kalec.packaging.step_spec import (
 from kalec.targets import BackendError
 from kalec.targets.escaping import code_literal, py_literal, py_text
 from kalec.targets.identifiers import identifier, spec_literal
-from kalec.targets.kfp_composition import NotebookPipelines
+from kalec.targets.kfp_composition import NotebookPipelines, StepTasks
 from kalec.targets.kfp_names import (
     ANNOTATIONS,
     HELPERS,
@@ -79,7 +79,7 @@ def _dict_text(pairs: list[tuple[str, str]]) -> str:
     return "{" + ", ".join(f"{py_literal(k)}: {v}" for k, v in pairs) + "}"
 
 
-class _Lowering(NotebookPipelines):
+class _Lowering:
     def __init__(self, pipeline: Pipeline, options: KfpOptions) -> None:
         self.pipeline = pipeline
         self.options = options
@@ -180,31 +180,33 @@ class _Lowering(NotebookPipelines):
     def render(self) -> str:
         taken = self.param_names | set(self.functions.values())
         taken |= {self.kubernetes, "NamedTuple"}
-        self.tasks = {
+        tasks = {
             s.name: identifier(f"{self.functions[s.name]}_task", taken) for s in self.pipeline.steps
         }
-        self.nesting = Nesting(self.pipeline)
-        self.notebook_functions = {
+        nesting = Nesting(self.pipeline)
+        notebook_functions = {
             scope: function_name(scope.rpartition("/")[2] + "_notebook", taken)
-            for scope in self.nesting.scopes
+            for scope in nesting.scopes
         }
-        self.notebook_tasks = {
+        notebook_tasks = {
             scope: identifier(f"{function}_task", taken)
-            for scope, function in self.notebook_functions.items()
+            for scope, function in notebook_functions.items()
         }
-        self.steps = {s.name: self.step(s) for s in self.pipeline.steps}
-        steps = list(self.steps.values())
+        steps = {s.name: self.step(s) for s in self.pipeline.steps}
+        made = StepTasks(tasks, self.functions, steps, self.output_args, self.settings)
+        composition = NotebookPipelines(
+            self.pipeline, nesting, made, notebook_functions, notebook_tasks
+        )
         # a default of None travels as "" (the step turns it back into None): kfp has no
         # value for an unset optional parameter
         signature = ", ".join(
             f"{p.name}: {ANNOTATIONS[p.type]} = {py_literal('' if p.default is None else p.default)}"
             for p in self.pipeline.params
         )
-        self.exports, self.notebook_params, self.imports, self.notebook_argument = {}, {}, {}, {}
         notebooks = "".join(
-            self.notebook_pipeline(scope)
-            for scope in sorted(self.nesting.scopes, key=lambda s: -s.count("/"))
-            if self.nesting.members(scope)
+            composition.notebook_pipeline(scope)
+            for scope in sorted(nesting.scopes, key=lambda s: -s.count("/"))
+            if nesting.members(scope)
         )
         settings = self.pipeline.settings
         script_name = self.options.script_name
@@ -214,13 +216,13 @@ class _Lowering(NotebookPipelines):
         source = py_text(Path(self.pipeline.source).name)
         step_functions = "".join(
             "\n\n" + fill("kfp_step_function.py.template", source=source, **step["function_fields"])
-            for step in steps
+            for step in steps.values()
         )
         components = "".join(
             "\n" + fill("kfp_component.py.template", **step["component_fields"]).rstrip("\n")
-            for step in steps
+            for step in steps.values()
         )
-        body = self.body("", {})
+        body = composition.body("", {})
         if not self.uses_kubernetes:
             kubernetes_import = ""
         elif self.kubernetes == "kubernetes":

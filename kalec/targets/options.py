@@ -61,16 +61,19 @@ def options_for(
     argo_volume_size: str = "1Gi",
     index_urls: tuple[str, ...] = (),
 ) -> TargetOptions:
-    """The options of ``target`` from what a user chose (``output``: where the result goes,
-    which names the kfp-py script)."""
-    if target in ("kfp-py", "yaml", "katib"):
+    """The options of ``target`` (of the type the registry gives it) from what a user chose
+    (``output``: where the result goes, which names the kfp-py script)."""
+    from kalec.targets import TARGETS
+
+    kind = TARGETS[target].options
+    if kind is KfpOptions:
         return KfpOptions(
             image=image,
             packages=packages,
             script_name=script_name_for(output, notebook),
             index_urls=index_urls,
         )
-    if target == "argo":
+    if kind is ArgoOptions:
         return ArgoOptions(
             image=image,
             packages=packages,

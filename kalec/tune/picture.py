@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kalec.ir import Pipeline
-from kalec.tune.space import Space
+from kalec.searchspace import Space
 
 _W, _H, _PAD = 420, 240, 40
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kalec.tune.space import Dimension, Space, SpaceError
+from kalec.searchspace import Dimension, Space, SpaceError
 
 INSTALL_HINT = "pip install 'kalec[tune]'"
 # Katib's names (and Optuna's own short ones) -> what kalec runs

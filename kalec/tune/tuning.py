@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kalec.ir import Pipeline
+from kalec.searchspace import Space, SpaceError, from_katib
 from kalec.tune import search
 from kalec.tune.picture import write_report
-from kalec.tune.space import Space, SpaceError, from_katib
 from kalec.tune.trial import TrialResult, run_trial
 
 DEFAULT_TRIALS = 10
@@ -320,7 +320,7 @@ def _last(base: Path) -> str:
 
 
 def _checked_saved(saved: dict[str, Any], pipeline: Pipeline) -> Space:
-    from kalec.tune.space import checked
+    from kalec.searchspace import checked
 
     return checked(from_katib(saved["space"], "tune.json"), pipeline)
 

@@ -6,11 +6,13 @@ or from the command line (``--param 'lr=loguniform(1e-4,1e-1)'``, ``--param 'dep
 ``--param 'kernel=[rbf,linear]'``). Checked against the compiled pipeline: every parameter must
 be one the notebook declares (``pipeline-parameters``) and the objective a metric it reports
 (``pipeline-metrics``), each range of the parameter's type. Nothing here runs anything.
+
+Below the targets (the ``katib`` target writes the space as an Experiment) and the local search
+(``kalec.tune``): it imports the IR, the errors and the runtime's reading of parameter values.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -18,6 +20,7 @@ from typing import Any
 
 from kalec.errors import KalecError
 from kalec.ir import ParamType, Pipeline
+from kalec.runtime.params import parse_value
 
 
 class SpaceError(KalecError):
@@ -278,30 +281,16 @@ def parse_param(text: str) -> Dimension:
 
 # --- checking against the notebook ------------------------------------------------------------
 
-_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
-
 
 def _typed_choice(value: Any, kind: ParamType, where: str) -> Any:
-    text = str(value).strip()
+    """A value of a categorical list, as the parameter's type reads it: the same reading as a
+    value given with ``-p`` (``kalec.runtime.params``); Katib writes every value as text."""
+    if kind in (ParamType.LIST, ParamType.DICT) and not isinstance(value, str):
+        return value
     try:
-        if kind is ParamType.INT:
-            number = float(text)
-            if not number.is_integer():
-                raise ValueError
-            return int(number)
-        if kind is ParamType.FLOAT:
-            return _number(text, where)
-        if kind is ParamType.BOOL:
-            if text.lower() in _TRUE:
-                return True
-            if text.lower() in _FALSE:
-                return False
-            raise ValueError
-        if kind in (ParamType.LIST, ParamType.DICT):
-            return json.loads(text) if isinstance(value, str) else value
+        return parse_value(str(value).strip(), kind.value)
     except (ValueError, TypeError):
         raise SpaceError(f"{where}: {value!r} is not a value of type {kind.value}") from None
-    return text
 
 
 def checked(space: Space, pipeline: Pipeline) -> Space:

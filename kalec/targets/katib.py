@@ -21,9 +21,9 @@ import yaml
 from kalec.cluster_names import pipeline_name
 from kalec.ir import Pipeline
 from kalec.packaging.step_spec import base_image
+from kalec.searchspace import SpaceError, checked, from_katib
 from kalec.targets import BackendError
 from kalec.targets.options import KfpOptions
-from kalec.tune.space import SpaceError, checked, from_katib
 
 KFP_API = "http://ml-pipeline.kubeflow:8888"  # Kubeflow Pipelines' API, inside the cluster
 KUBERNETES_API = "https://kubernetes.default.svc"
