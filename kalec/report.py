@@ -3,11 +3,80 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 from kalec.analysis.symbols import describe
-from kalec.ir import Diagnostic, InputKind, Pipeline, Severity
+from kalec.ir import Diagnostic, DiagnosticData, InputKind, Pipeline, Severity
 from kalec.ir.places import cell_name, diagnostic_data, notebook_of, notebook_path, place
+
+# What ``check_data`` gives (``kalec check --format json``, the service's check), declared once:
+# the service's answers and the panel's TypeScript interfaces are made from these. A record
+# that points into the notebook has its cell and line; in a composition also its notebook.
+
+
+class _Place(TypedDict):
+    cell: int | None
+    line: int | None
+
+
+class Where(_Place, total=False):
+    notebook: str | None  # in a composition: the cell's notebook (None: the root)
+
+
+class ParameterData(Where):
+    name: str
+    type: str
+    default: Any
+
+
+class MetricData(Where):
+    name: str
+    step: str | None
+
+
+class NotebookData(Where):
+    name: str  # the scope its steps' names start with
+    path: str
+
+
+class DependencyData(Where):
+    step: str
+    reason: str
+    variable: str | None
+
+
+class InputData(Where):
+    name: str
+    kind: str
+    producer: str | None
+    statement: str | None
+
+
+class _StepFields(TypedDict):
+    name: str
+    cells: list[int]
+    dependencies: list[DependencyData]
+    inputs: list[InputData]
+    outputs: list[str]
+    metrics: list[str]
+
+
+class StepData(_StepFields, total=False):
+    notebook: str | None  # in a composition: the step's notebook (None: the root)
+    global_cells: list[int]  # in a composition: its cells as the whole program numbers them
+
+
+class CheckReport(TypedDict):
+    notebook: str
+    pipeline: str
+    ok: bool
+    parameters: list[ParameterData]
+    metrics: list[MetricData]
+    prelude: list[int]
+    search: dict[str, Any] | None  # Katib's Experiment fields, when the notebook has a space
+    notebooks: list[NotebookData]
+    steps: list[StepData]
+    diagnostics: list[DiagnosticData]
 
 
 def check_report(pipeline: Pipeline) -> str:
@@ -102,11 +171,11 @@ def not_a_notebook(source: str, error: Exception) -> dict[str, Any]:
     return {"notebook": source, "ok": False, "diagnostics": [NOT_A_NOTEBOOK(str(error)).as_dict()]}
 
 
-def _where(pipeline: Pipeline, origin: Any) -> dict[str, Any]:
+def _where(pipeline: Pipeline, origin: Any) -> Where:
     """Cell and line as the cell's notebook numbers them; in a composition also which
     notebook that is (None: the root)."""
     if origin is None:
-        found: dict[str, Any] = {"cell": None, "line": None}
+        found: Where = {"cell": None, "line": None}
     else:
         found = {"cell": place(pipeline, origin.cell)[1], "line": origin.line or None}
     if pipeline.places:
@@ -114,7 +183,9 @@ def _where(pipeline: Pipeline, origin: Any) -> dict[str, Any]:
     return found
 
 
-def check_data(pipeline: Pipeline, diagnostics: tuple[Diagnostic, ...] | None = None) -> dict:
+def check_data(
+    pipeline: Pipeline, diagnostics: tuple[Diagnostic, ...] | None = None
+) -> CheckReport:
     """The compiled pipeline as JSON-ready data: ``kalec check --format json``, and what a
     server returns. ``diagnostics`` replaces the pipeline's own (after ``--ignore``)."""
     shown = pipeline.diagnostics if diagnostics is None else diagnostics

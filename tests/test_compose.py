@@ -319,7 +319,9 @@ def test_a_prelude_of_another_notebook_is_not_silently_missing(tmp_path: Path) -
 
 
 def test_the_server_follows_references_only_inside_its_folder(tmp_path: Path) -> None:
-    from kalec.serve import service
+    from kalec.serve.context import ServiceContext
+    from kalec.serve.requests import CheckRequest, ServiceError
+    from kalec.serve.service import check
 
     inside = tmp_path / "served"
     write(inside, {"a.ipynb": [([S + "x"], "x = 1")]})
@@ -338,18 +340,21 @@ def test_the_server_follows_references_only_inside_its_folder(tmp_path: Path) ->
         "nbformat": 4,
         "nbformat_minor": 5,
     }
-    with pytest.raises(service.ServiceError) as refused:
-        service.check(nb, "root.ipynb", inside)
+    context = ServiceContext.in_folder(tmp_path / "server", notebooks_root=inside)
+
+    def steps() -> list[str]:
+        answer = check(context, CheckRequest(nb=nb, name="root.ipynb", folder=inside))
+        return [s["name"] for s in answer["steps"]]
+
+    with pytest.raises(ServiceError) as refused:
+        steps()
     assert refused.value.status == 400
     assert "leads out of the folder" in refused.value.message
     nb["cells"][0]["metadata"]["notebook_path"] = "a.ipynb"
-    assert [s["name"] for s in service.check(nb, "root.ipynb", inside)["steps"]] == ["a/x"]
+    assert steps() == ["a/x"]
     # the same request again, after the referenced notebook changed: no stale answer
     make_notebook(inside / "a.ipynb", [([S + "x"], "x = 1"), ([S + "z"], "z = x")])
-    assert [s["name"] for s in service.check(nb, "root.ipynb", inside)["steps"]] == [
-        "a/x",
-        "a/z",
-    ]
+    assert steps() == ["a/x", "a/z"]
 
 
 # --- targets -------------------------------------------------------------------------------------

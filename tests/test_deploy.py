@@ -105,19 +105,19 @@ def test_parameters_need_run_and_must_exist(tmp_path: Path) -> None:
     assert done.returncode == 2 and "no such pipeline parameter" in done.stderr
 
 
-def test_the_deploy_form_lists_the_servers_experiments_or_says_why_not(tmp_path: Path) -> None:
-    from kalec.serve import service
+def test_the_deploy_form_lists_the_servers_experiments_or_says_why_not(tmp_path: Path, ask) -> None:
+    from kalec.serve.requests import ServiceError
 
     with KfpApiStub() as server:
-        assert service.experiments(server.url)["experiments"] == []
+        assert ask("experiments", {"host": server.url})["experiments"] == []
         deploy("--host", server.url, "--run", "--experiment", "nightly", home=tmp_path)
-        assert service.experiments(server.url)["experiments"] == ["nightly"]
+        assert ask("experiments", {"host": server.url})["experiments"] == ["nightly"]
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     try:
-        service.experiments(f"http://127.0.0.1:{port}")
-    except service.ServiceError as error:
+        ask("experiments", {"host": f"http://127.0.0.1:{port}"})
+    except ServiceError as error:
         assert error.status == 502
         assert error.message == (
             f"cannot reach Kubeflow Pipelines at http://127.0.0.1:{port}: the connection was "

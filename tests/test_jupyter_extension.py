@@ -241,5 +241,6 @@ def test_stopping_jupyter_ends_the_runs_it_started(tmp_path: Path) -> None:
     process.wait(timeout=60)
     with pytest.raises(ProcessLookupError):
         os.kill(step, 0)
-    (record,) = (tmp_path / "runtime").glob(f"kalec-runs/*/{started['id']}/run/kalec-status.json")
+    runs = tmp_path / "runtime" / "kalec-runs"
+    (record,) = runs.glob(f"*/runs/{started['id']}/run/kalec-status.json")
     assert json.loads(record.read_text())["state"] == "stopped"

@@ -166,19 +166,49 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def test_what_the_passes_record_does_not_depend_on_which_trees_are_kept(
     monkeypatch, corpus: list[Path]
 ) -> None:
-    """A notebook too large to keep its trees is parsed again by each sweep: the facts, the
-    steps and the advice must be those of a notebook whose trees are all kept."""
+    """A notebook too large to keep its trees is parsed again by each sweep, and a notebook
+    compiled after others reuses the readings of the cells and steps they share: the facts,
+    the steps and the advice must be those of a notebook read from scratch."""
+    import importlib
+
     from kalec.analysis import parsing
     from kalec.compiler import compile_notebook
     from kalec.targets import ir_json
 
+    cell_facts = importlib.import_module("kalec.passes.cell_facts")
+    free_names = importlib.import_module("kalec.passes.free_names")
+
     notebooks = corpus
     assert len(notebooks) >= 40
     kept = {path: ir_json.emit(compile_notebook(path)) for path in notebooks}
-    monkeypatch.setattr(parsing.parse.cache, "max_bytes", 0)  # keeps no tree at all
-    parsing.parse.cache.clear()
+    for cache in (parsing.parse.cache, cell_facts.READINGS, free_names._found.cache):
+        monkeypatch.setattr(cache, "max_bytes", 0)  # keeps nothing at all
+        cache.clear()
     for path in notebooks:
         assert ir_json.emit(compile_notebook(path)) == kept[path], path.name
+
+
+def test_a_cell_shared_by_two_notebooks_is_read_in_each_one_s_context(notebook) -> None:
+    """The same cell means another thing where another cell defines its names otherwise: a
+    method that changes ``self`` in one notebook, not in the other; ``sum`` a builtin in one,
+    the notebook's own value in the other."""
+    from kalec.compiler import compile_notebook
+
+    uses = [(["block:make"], "c = C()"), (["block:use", "prev:make"], "c.hit()\nprint(sum)")]
+    changes = notebook(
+        [(["functions"], "class C:\n    def hit(self):\n        self.n = 1"), *uses],
+        name="changes.ipynb",
+    )
+    keeps = notebook(
+        [(["functions"], "class C:\n    def hit(self):\n        return 1"),
+         (["block:total"], "sum = 3"), *uses],
+        name="keeps.ipynb",
+    )  # fmt: skip
+    first, second = compile_notebook(changes), compile_notebook(keeps)
+    assert "c" in first.cells[-1].facts.mutates and "c" not in second.cells[-1].facts.mutates
+    use = {p.source: next(s for s in p.steps if s.name == "use") for p in (first, second)}
+    assert "sum" not in [f.name for f in use[str(changes)].free_names]
+    assert "sum" in [f.name for f in use[str(keeps)].free_names]
 
 
 def test_one_walk_gives_every_node_in_the_order_of_ast_walk(corpus: list[Path]) -> None:

@@ -286,7 +286,7 @@ def test_a_full_disk_while_kalec_writes_a_step_s_file(notebook, monkeypatch) -> 
     real = StepRequest.write
 
     def write(self, target: str) -> None:
-        if self.spec["step"] == "b":
+        if self.spec.step == "b":
             raise OSError(errno.ENOSPC, "No space left on device", target)
         real(self, target)
 

@@ -156,9 +156,8 @@ def test_a_kfp_endpoint_that_never_answers_is_a_504_in_time(tmp_path: Path) -> N
         silent.close()
 
 
-def test_deploys_to_metadata_and_link_local_hosts_are_refused(monkeypatch) -> None:
-    from kalec.serve import service
-    from kalec.serve.service import ServiceError
+def test_deploys_to_metadata_and_link_local_hosts_are_refused(ask) -> None:
+    from kalec.serve.requests import ServiceError
 
     for host in (
         "http://169.254.169.254/",
@@ -167,9 +166,8 @@ def test_deploys_to_metadata_and_link_local_hosts_are_refused(monkeypatch) -> No
         "http://[fe80::1]:8888/",
     ):
         with pytest.raises(ServiceError) as refused:
-            service.deploy(QUICKSTART, host=host)
+            ask("deploy", {"nb": QUICKSTART, "host": host})
         assert refused.value.status == 400 and "does not deploy there" in refused.value.message
-    monkeypatch.setattr(service, "LIMITS", service.Limits(allow_link_local=True))
     from kalec.deploy import host_problem
 
     assert host_problem("http://169.254.169.254/", allow_link_local=True) is None
@@ -253,7 +251,7 @@ def test_a_relative_folder_a_token_from_the_environment_and_the_answers_headers(
 
 def test_a_run_id_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
     from kalec.serve.background import Runs
-    from kalec.serve.service import ServiceError
+    from kalec.serve.requests import ServiceError
 
     runs = Runs(tmp_path / "runs")
     with pytest.raises(ServiceError) as refused:
@@ -271,9 +269,8 @@ def test_a_long_pipeline_name_is_shortened_as_kfp_allows() -> None:
     assert pipeline_name("x" * 200 + "a") != name  # two long names stay apart
 
 
-def test_caches_are_bounded_in_bytes(tmp_path: Path) -> None:
+def test_caches_are_bounded_in_bytes(ask, service_context) -> None:
     from kalec.analysis.parsing import parse
-    from kalec.serve import service
 
     for index in range(6):
         cells = [
@@ -281,12 +278,12 @@ def test_caches_are_bounded_in_bytes(tmp_path: Path) -> None:
             for n in range(200)
         ]
         nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-        service.check(nb, name=f"big{index}.ipynb")
-    assert (
-        service._compiled_with_stamps.cache.bytes <= service._compiled_with_stamps.cache.max_bytes
-    )
+        ask("check", {"nb": nb, "name": f"big{index}.ipynb"})
+        ask("build", {"nb": nb, "name": f"big{index}.ipynb"})
+    pipelines, builds = service_context.pipelines, service_context.builds
+    assert 1 <= len(pipelines) < 6 and pipelines.bytes <= pipelines.max_bytes
+    assert len(builds) >= 1 and builds.bytes <= builds.max_bytes
     assert parse.cache.bytes <= parse.cache.max_bytes
-    assert len(service._compiled_with_stamps.cache) >= 1
 
 
 def make_cell(tag: str, source: str) -> dict:

@@ -18,7 +18,7 @@ import warnings
 from kalec.sized_cache import sized
 
 TREE_BYTES_PER_CHARACTER = 100
-MAX_TREE_BYTES = 32 * 2**20
+MAX_TREE_BYTES = 16 * 2**20
 
 
 @sized(MAX_TREE_BYTES, lambda text, tree: TREE_BYTES_PER_CHARACTER * len(text) + 500)

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             "error: --keep-runs and --kfp-workers cannot be negative, --deploy-timeout must be "
             "positive"
         )
-    from kalec.serve.service import Limits
+    from kalec.serve.context import Limits
 
     token = args.token or os.environ.get("KALEC_SERVE_TOKEN") or None
     config = ServerConfig(
@@ -128,16 +128,16 @@ def run(args: argparse.Namespace) -> int:
         token=None if args.no_token else (token or new_token()),
         show_token=not token,
         max_bytes=int(args.max_body_mb * 1024 * 1024),
-        max_runs=args.max_runs,
         allowed_origins=tuple(args.allow_origin),
         allowed_hosts=tuple(args.allow_host),
         folder=args.folder,
-        keep_runs=args.keep_runs,
         kfp_workers=args.kfp_workers,
         limits=Limits(
             deploy_seconds=args.deploy_timeout,
             max_deploys=args.max_deploys,
             allow_link_local=args.allow_link_local,
+            max_runs=args.max_runs,
+            keep_runs=args.keep_runs,
         ),
     )
     try:

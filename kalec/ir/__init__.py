@@ -1,4 +1,6 @@
-"""The step IR. Imports nothing of the rest of kalec, so every other part can depend on it."""
+"""The step IR, which every other part can depend on.
+
+Imports from kalec: nothing."""
 
 from kalec.ir.model import (
     CellFacts,
@@ -6,6 +8,7 @@ from kalec.ir.model import (
     CodeCell,
     Dependency,
     Diagnostic,
+    DiagnosticData,
     FreeName,
     Input,
     InputKind,
@@ -31,6 +34,7 @@ __all__ = [
     "CodeCell",
     "Dependency",
     "Diagnostic",
+    "DiagnosticData",
     "FreeName",
     "Input",
     "InputKind",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, TypedDict
 
 
 @dataclass(frozen=True, order=True)
@@ -301,6 +301,23 @@ class Severity(str, Enum):
     NOTE = "note"
 
 
+class _DiagnosticFields(TypedDict):
+    code: str
+    severity: Literal["error", "warning", "note"]
+    message: str
+    cell: int | None
+    line: int | None
+    hint: str | None
+
+
+class DiagnosticData(_DiagnosticFields, total=False):
+    """A diagnostic as JSON: ``kalec check --format json``, and every answer of the service
+    that carries diagnostics. ``notebook`` (in a composition's, or a service's): the cell's
+    notebook, None for the root."""
+
+    notebook: str | None
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """A message for the user about their notebook, with where it points and how to fix it.
@@ -323,7 +340,7 @@ class Diagnostic:
             text += f"\n  hint: {self.hint}"
         return text
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> DiagnosticData:
         """JSON-ready: what ``kalec check --format json`` and the service return."""
         return {
             "code": self.code,

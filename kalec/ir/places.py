@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import bisect
 import posixpath
-from typing import Any
 
-from kalec.ir.model import Diagnostic, Origin, Pipeline, Place
+from kalec.ir.model import Diagnostic, DiagnosticData, Origin, Pipeline, Place
 
 
 def place(pipeline: Pipeline, number: int) -> tuple[str, int]:
@@ -79,7 +78,7 @@ def render(pipeline: Pipeline, diagnostic: Diagnostic) -> str:
     return where(pipeline, diagnostic.origin) + text[len(head) :]
 
 
-def diagnostic_data(pipeline: Pipeline, diagnostic: Diagnostic) -> dict[str, Any]:
+def diagnostic_data(pipeline: Pipeline, diagnostic: Diagnostic) -> DiagnosticData:
     """``Diagnostic.as_dict`` with the cell as its notebook numbers it, and that notebook
     (``notebook``: None for the root, else its path from the root's folder)."""
     data = diagnostic.as_dict()

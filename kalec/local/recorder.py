@@ -13,7 +13,7 @@ from kalec.ir import Origin, Pipeline
 from kalec.ir.places import notebook_path, place
 from kalec.local.console import Console, summary_table
 from kalec.local.folder import METRICS_FILE, RunFolder
-from kalec.local.records import write_record
+from kalec.local.records import StepRecord, write_record
 from kalec.local.run_notebook import write_run_notebook
 from kalec.local.status import RunState, StepStatus
 from kalec.local.step_run import StepRun
@@ -41,10 +41,10 @@ class RunRecorder:
                 found.update(run.outcome.metrics)
         return found
 
-    def status_steps(self) -> list[dict[str, Any]]:
+    def status_steps(self) -> list[StepRecord]:
         """Each step as the status record holds it: state, seconds, bytes, source, note."""
         now = time.perf_counter()
-        steps = []
+        steps: list[StepRecord] = []
         for run in self.runs.values():
             outcome = run.outcome
             failed = outcome is not None and not outcome.ok

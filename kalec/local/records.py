@@ -16,12 +16,27 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from kalec.local.status import RunState, StepStatus, step_status
 
 STATUS_FILE = "kalec-status.json"
 LOCK_FILE = "kalec.lock"
+
+
+class StepRecord(TypedDict):
+    """One step as the status file records it (and a server's run status shows it)."""
+
+    name: str
+    status: Literal["waiting", "running", "ran", "cached", "failed", "skipped", "stopped"]
+    seconds: float
+    bytes: int
+    source: str | None  # where a cached step's values came from: "cache", "run <id>"
+    note: str | None  # why it ran though remembered, was not kept, or was skipped
+    key: str | None  # its cache key's digest
+    error: str | None  # a failed step's error
+    cell: int | None  # and where it was raised
+    line: int | None
 
 
 @dataclass

@@ -37,7 +37,7 @@ def _runtime_files() -> tuple[tuple[str, bytes], ...]:
     return tuple(files)
 
 
-@sized(64 * 2**20, lambda extra, archive: len(archive[0]) + sum(len(b) for _, b in extra))
+@sized(16 * 2**20, lambda extra, archive: len(archive[0]) + sum(len(b) for _, b in extra))
 def runtime_archive(extra: tuple[tuple[str, bytes], ...] = ()) -> tuple[str, str]:
     """(base64 text of the archive, short digest naming its content); ``extra`` adds files
     (archive path, bytes): the local modules. Kept in the start-up cache while the runtime's

@@ -8,11 +8,17 @@ needs from the others (``WholeNotebook``; only cells that can tell any are parse
 the second reads each cell; a cell's tree is dropped
 once read (``kalec.analysis.parsing`` keeps recent ones), so a notebook of 50,000 cells never
 holds all its trees.
+
+A cell's reading depends on its text and on the notebook-wide names alone, which the cells that
+can tell any decide: readings are remembered under those (``READINGS``), so that a notebook
+compiled again after an edit (a panel checks on every save) reads again only the cells whose
+reading can differ.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +32,11 @@ from kalec.analysis.reserved import TIMEIT_SCOPE
 from kalec.analysis.symbols import tree_modules
 from kalec.analysis.whole_notebook import WholeNotebook
 from kalec.ir import CellFacts, Pipeline
+from kalec.sized_cache import SizedCache
+
+Calls = list[tuple[str, list[tuple[int | str, str]]]]
+# (cell text, digest of the texts that decide the notebook-wide names) -> the cell's reading
+READINGS = SizedCache(8 * 2**20)
 
 
 def _unique(names: list[str] | set[str]) -> tuple[str, ...]:
@@ -94,28 +105,44 @@ def _with_calls(
     )
 
 
+def _read_cell(
+    text: str, whole: WholeNotebook, methods: frozenset[str]
+) -> tuple[CellFacts, Calls, dict[str, FunctionEffects]]:
+    """One cell's facts before calls count, its calls, and the functions it defines."""
+    tree = parse(text)
+    visitor = CellVisitor(methods, whole.random_aliases)
+    for statement in tree.body:
+        visitor.visit(statement)
+    return _draft(visitor, tree, whole), visitor.calls, visitor.functions
+
+
 def cell_facts(pipeline: Pipeline) -> Pipeline:
     """Record each cell's ``CellFacts``; calls to functions of other cells count their effects."""
     whole = WholeNotebook()
+    telling = hashlib.blake2b(digest_size=16)
     for cell in pipeline.cells:  # syntax checked before
         if whole.tells(cell.analyzed):
             whole.read(parse(cell.analyzed))
+            telling.update(cell.analyzed.encode("utf-8", "surrogatepass") + b"\0")
+    whole_key = telling.digest()
     methods = whole.mutating_methods()
     # each cell's facts so far and its calls: small records, where the readers were large
-    drafts: dict[int, tuple[CellFacts, list[tuple[str, list[tuple[int | str, str]]]]]] = {}
+    drafts: dict[int, tuple[CellFacts, Calls]] = {}
     effects_by_function: dict[str, FunctionEffects] = {}
     for cell in pipeline.cells:
-        tree = parse(cell.analyzed)
-        visitor = CellVisitor(methods, whole.random_aliases)
-        for statement in tree.body:
-            visitor.visit(statement)
-        for name, effects in visitor.functions.items():
+        key = (cell.analyzed, whole_key)
+        reading = READINGS.get(key)
+        if reading is None:
+            reading = _read_cell(cell.analyzed, whole, methods)
+            READINGS.put(key, reading, 4 * len(cell.analyzed) + 1_000)
+        draft, calls, functions = reading
+        for name, effects in functions.items():  # merged into new records: readings are shared
             known = effects_by_function.setdefault(name, FunctionEffects())
             known.reads |= effects.reads
             known.writes |= effects.writes
             known.mutates |= effects.mutates
             known.changed_params.update(effects.changed_params)
-        drafts[cell.number] = (_draft(visitor, tree, whole), visitor.calls)
+        drafts[cell.number] = (draft, calls)
     cells = []
     for cell in pipeline.cells:
         facts, calls = drafts.pop(cell.number)

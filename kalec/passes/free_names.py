@@ -12,6 +12,10 @@ where the notebook had it at the call: such a name is free at the call (``_calle
 
 The prelude (imports and functions cells) is read the same way: at its top level it may read only
 pipeline parameters, because it runs at the start of every step before any value arrives.
+
+What pyflakes finds in a step depends on its cells' texts and on which builtins the notebook
+rebinds, nothing else: it is remembered under those (``FOUND``), so that a notebook compiled again
+after an edit runs pyflakes again only over the steps whose code changed.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from kalec.analysis.parsing import walk
 from kalec.analysis.symbols import FILE_PREFIX
 from kalec.ir import Diagnostic, FreeName, Origin, Pipeline
 from kalec.runtime.global_state import STATES
+from kalec.sized_cache import sized
+
+# (name, index of the cell among the code's, line in that cell, read at the top level)
+Found = tuple[tuple[str, int, int, bool], ...]
 
 
 class _Checker(checker.Checker):
@@ -62,13 +70,22 @@ def _undefined_names(
 ) -> list[tuple[str, Origin, bool]]:
     """(name, first use, used at top level) for each name the cells read without binding it;
     ``rebound``: builtins that count as names like others (the notebook binds them itself)."""
+    texts = tuple(pipeline.cell(number).analyzed for number in cell_numbers)
+    found = _found(texts, rebound & BUILTIN_NAMES)
+    placed = [(name, Origin(cell_numbers[i], line), top) for name, i, line, top in found]
+    return sorted(placed, key=lambda f: f[1])
+
+
+@sized(
+    8 * 2**20,
+    lambda texts, rebound, found: sum(map(len, texts)) + 64 * len(texts) + 200 * len(found) + 1000,
+)
+def _found(texts: tuple[str, ...], rebound: frozenset[str]) -> Found:
+    """What ``_undefined_names`` finds in the code of ``texts``, with cells by their index."""
     starts: list[int] = []
-    texts: list[str] = []
     line = 1
-    for number in cell_numbers:
-        text = pipeline.cell(number).analyzed
+    for text in texts:
         starts.append(line)
-        texts.append(text)
         line += text.count("\n") + 1
     tree = ast.parse("\n".join(texts))
     deferred_lines: set[int] = set()  # lines inside function, lambda and class-method bodies
@@ -76,14 +93,14 @@ def _undefined_names(
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             body = node.body if isinstance(node.body, list) else [node.body]
             deferred_lines.update(range(body[0].lineno, (node.end_lineno or body[0].lineno) + 1))
-    found: dict[str, tuple[str, Origin, bool]] = {}
+    found: dict[str, tuple[str, int, int, bool]] = {}
 
-    def origin_of(lineno: int) -> Origin:
+    def place_of(lineno: int) -> tuple[int, int]:
         index = bisect.bisect_right(starts, lineno) - 1
-        return Origin(cell_numbers[index], lineno - starts[index] + 1)
+        return index, lineno - starts[index] + 1
 
     for name, lineno in _called_early(tree):
-        found.setdefault(name, (name, origin_of(lineno), True))
+        found.setdefault(name, (name, *place_of(lineno), True))
     check = _Checker(tree, rebound)
     check.release()
     for message in check.messages:
@@ -91,11 +108,12 @@ def _undefined_names(
         if not isinstance(message, (messages.UndefinedName, messages.ImportStarUsage)):
             continue
         name = message.message_args[0]
-        origin = origin_of(message.lineno)
+        place = place_of(message.lineno)
         top_level = message.lineno not in deferred_lines
-        if name not in found or origin < found[name][1]:
-            found[name] = (name, origin, top_level or found.get(name, ("", origin, False))[2])
-    return sorted(found.values(), key=lambda f: f[1])
+        earlier = found.get(name)
+        if earlier is None or place < earlier[1:3]:
+            found[name] = (name, *place, top_level or (earlier is not None and earlier[3]))
+    return tuple(sorted(found.values(), key=lambda f: f[1:3]))
 
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)

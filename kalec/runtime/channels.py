@@ -12,7 +12,7 @@ Noticed here:
 - native code that opens files itself: ``sqlite3.connect`` on a file, ``ctypes`` loading a
   library, a library known to read files in C imported during the step (HDF5, netCDF, OpenCV,
   Arrow datasets, TensorFlow, ...), and calls of such libraries that the compiler found in the
-  step's code (``spec["native_io"]``: the step is observed from its first cell).
+  step's code (``StepSpec.native_io``: the step is observed from its first cell).
 
 The wrappers are put in place once per process (the fork server does it after its imports) and
 do nothing but call the real function while no step is being observed.

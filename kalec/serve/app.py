@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from kalec import __version__
-from kalec.serve import service
-from kalec.serve.background import Runs
+from kalec.serve import heap
+from kalec.serve.context import Limits, ServiceContext
 from kalec.serve.endpoints import ENDPOINTS, Call, Endpoint
-from kalec.serve.service import Limits, ServiceError
+from kalec.serve.requests import ServiceError, read_request
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -42,13 +42,11 @@ class ServerConfig:
     token: str | None = None  # None: no token asked (loopback only, said loudly at start)
     show_token: bool = True  # print it at start (a token the user chose is not repeated)
     max_bytes: int = DEFAULT_MAX_BYTES
-    max_runs: int = 2
     allowed_origins: tuple[str, ...] = ()  # besides the server's own
     allowed_hosts: tuple[str, ...] = ()  # besides the server's own names
     folder: Path | None = None  # where runs go; None: a new temporary folder
-    keep_runs: int = 20  # finished runs kept in the folder; older ones are removed
     kfp_workers: int = 1  # processes compiling with kfp; 0: in the server, one at a time
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits = field(default_factory=Limits)  # runs, deploys and searches at once
     threads: int = 16  # waitress's: a few deploys and kfp compiles waiting never hold them all
 
     def __post_init__(self) -> None:
@@ -72,16 +70,16 @@ class ServerConfig:
 
 
 def create_app(config: ServerConfig) -> Any:
-    """The Flask application (the WSGI callable for waitress, or a test client)."""
+    """The Flask application (the WSGI callable for waitress, or a test client); its
+    ``ServiceContext`` is ``app.extensions["kalec"]``, which ``serve`` starts and closes."""
     from flask import Flask, jsonify, request
     from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
     app = Flask("kalec")
     app.config["MAX_CONTENT_LENGTH"] = config.max_bytes
     assert config.folder is not None
-    runs = Runs(config.folder / "runs", limit=config.max_runs, keep=config.keep_runs)
-    service.configure(config.limits, config.kfp_workers)
-    app.extensions["kalec_runs"] = runs
+    context = ServiceContext.in_folder(config.folder, config.limits, config.kfp_workers)
+    app.extensions["kalec"] = context
     hosts, origins = config.own_hosts(), config.own_origins()
 
     def refuse(status: int, code: str, message: str) -> Any:
@@ -124,6 +122,10 @@ def create_app(config: ServerConfig) -> Any:
             return refuse(413, "too_large", f"the body is over {config.max_bytes} bytes")
         return None
 
+    @app.teardown_request
+    def give_back(_: BaseException | None) -> None:
+        heap.after(request.content_length)
+
     @app.after_request
     def cross_origin(response: Any) -> Any:
         """Pages of the origins allowed with --allow-origin may read the answers (CORS); no
@@ -138,20 +140,21 @@ def create_app(config: ServerConfig) -> Any:
             response.headers.add("Vary", "Origin")
         return response
 
-    def body(endpoint: Endpoint) -> dict[str, Any]:
+    def read(endpoint: Endpoint) -> Any:
+        """The request's record (its endpoint's type), read from the body."""
         if not endpoint.body:
-            return {}
+            return endpoint.request()
         try:
             data = request.get_json(silent=True, force=True)
         except RecursionError:  # JSON nested deeper than Python's stack
             data = None
         if data is None:
             raise ServiceError(400, "bad_request", "the body is not JSON")
-        return service.request_fields(endpoint.fields, data)
+        return read_request(endpoint.request, data)
 
     def view_of(endpoint: Endpoint) -> Any:
         def view(run_id: str | None = None) -> Any:
-            result = endpoint.handle(Call(body(endpoint), runs, run_id))
+            result = endpoint.handle(Call(context, read(endpoint), run_id))
             return jsonify(result), endpoint.status
 
         return view
@@ -200,7 +203,8 @@ def serve(config: ServerConfig, out: Any = sys.stdout) -> None:
 
     app = create_app(config)
     assert config.folder is not None
-    service.COMPILER.start()
+    context: ServiceContext = app.extensions["kalec"]
+    context.start()
 
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -230,8 +234,7 @@ def serve(config: ServerConfig, out: Any = sys.stdout) -> None:
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
-        app.extensions["kalec_runs"].close()
-        service.COMPILER.close()
+        context.close()
 
 
 def new_token() -> str:

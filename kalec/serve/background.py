@@ -23,17 +23,19 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from kalec.ir import Pipeline
 from kalec.local.console import summary_table
 from kalec.local.folder import LOG_FILE, file_name, new_run_id
 from kalec.local.processes import end_groups
 from kalec.local.records import STATUS_FILE
-from kalec.serve.service import ServiceError, compiled, notebook_text, placed, typed_params
+from kalec.serve.answers import Cancelling, JobState, JobStatus, RunStarted, RunStatus
+from kalec.serve.requests import RunRequest, ServiceError, notebook_text, placed
 
 _RUN_ID = re.compile(r"\A[0-9]{8}-[0-9]{6}-[0-9a-f]{4}\Z")
 TAIL_LINES = 20
 
 
-def state_of(code: int | None) -> str:
+def state_of(code: int | None) -> JobState:
     """A background kalec's state from its exit code (``kalec.cli``'s codes)."""
     if code is None:
         return "running"
@@ -53,7 +55,6 @@ class Background:
         self.limit = limit
         self._processes: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
-        self.closers: list[Any] = []  # what else ends with these (a server's searches)
 
     def _admit(self) -> str:
         """A new id and its folder (the caller holds the lock); 429 past the limit."""
@@ -94,7 +95,7 @@ class Background:
             )
         return process
 
-    def _state(self, job_id: str, code: int | None) -> dict[str, Any]:
+    def _state(self, job_id: str, code: int | None) -> JobStatus:
         """What every status answer holds: its state, exit code and the end of its output."""
         home = self.root / job_id
         return {
@@ -111,8 +112,6 @@ class Background:
         with self._lock:
             going = [p for p in self._processes.values() if p.poll() is None]
         end_groups(going, grace=10.0)
-        for close in self.closers:
-            close()
 
 
 class Runs(Background):
@@ -120,17 +119,11 @@ class Runs(Background):
         super().__init__(root, limit)
         self.jobs, self.keep = jobs, keep
 
-    def start(
-        self,
-        nb: Any,
-        name: str | None = None,
-        folder: Path | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Start a run of the notebook; its id. The notebook is compiled first, so a refused
-        one is answered at once (422) and a run never starts for it."""
-        pipeline = compiled(nb, name, folder)
-        typed_params(pipeline, params)  # refused here, not by the run's process
+    def start(self, pipeline: Pipeline, request: RunRequest) -> RunStarted:
+        """Start a run of the request's notebook, compiled (``pipeline``: the caller compiled
+        it, so that a refused one is answered at once, 422, and a run never starts for it; its
+        parameters were read too); its id."""
+        name, folder, params = request.name, request.folder, request.params
         with self._lock:
             self._forget_old_runs()
             run_id = self._admit()
@@ -138,7 +131,7 @@ class Runs(Background):
             # the notebook as the request gave it, which the run executes even when a file of
             # that name (Jupyter's) sits in its folder: an editor posts what it shows, unsaved
             contents = home / placed(name, None).name
-            contents.write_text(notebook_text(nb), encoding="utf-8")
+            contents.write_text(notebook_text(request.nb), encoding="utf-8")
             notebook = contents if folder is None else placed(name, folder)
             command = [
                 sys.executable, "-m", "kalec", "run", "--local", str(notebook),
@@ -163,7 +156,7 @@ class Runs(Background):
             shutil.rmtree(self.root / run_id, ignore_errors=True)
             del self._processes[run_id]
 
-    def status(self, run_id: Any) -> dict[str, Any]:
+    def status(self, run_id: Any) -> RunStatus:
         """The run's state, each step's state, seconds and bytes, the last lines of each step's
         output; once ended, its exit code, summary table and metrics."""
         process = self._process(run_id)
@@ -182,7 +175,7 @@ class Runs(Background):
             "summary": summary_table(steps).splitlines() if code is not None and steps else None,
         }
 
-    def cancel(self, run_id: Any) -> dict[str, Any]:
+    def cancel(self, run_id: Any) -> Cancelling:
         """Stop the run as Ctrl-C would: kalec ends every step's processes, then exits."""
         process = self._process(run_id)
         if process.poll() is not None:

@@ -23,141 +23,83 @@ requests are authenticated, how a notebook is found from a ``path``).
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from kalec import __version__
-from kalec.serve import service
-from kalec.serve.background import Runs
-from kalec.serve.service import ServiceError
+from kalec.serve import answers, service
+from kalec.serve.context import ServiceContext
+from kalec.serve.requests import (
+    BuildRequest,
+    CheckRequest,
+    DeployRequest,
+    Empty,
+    ExperimentsRequest,
+    GraphRequest,
+    KaleRequest,
+    RunRequest,
+    ServiceError,
+    TuneRequest,
+)
 
-NOTEBOOK = {"nb": (dict, str), "name": (str,)}
 
-
-@dataclass
+@dataclass(frozen=True)
 class Call:
-    """One request, once its adapter has checked it: the fields, the run id of the route, and
-    the server's background runs."""
+    """One request, once its adapter has read it: the server's context, the request's record
+    (its endpoint's ``request`` type) and the id the route names."""
 
-    fields: dict[str, Any]
-    runs: Runs
+    context: ServiceContext
+    request: Any
     run_id: str | None = None
-
-    @property
-    def folder(self) -> Path | None:
-        """Where the adapter placed the notebook (a file of Jupyter's), if anywhere."""
-        return self.fields.get("folder")
 
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One HTTP endpoint: method, route, handler and the fields its body may hold."""
+    """One HTTP endpoint: method, route, handler, the record its body is read into and the
+    record it answers with."""
 
     name: str
     method: str  # GET or POST
     route: str  # below the API's prefix; ``ID`` stands for a run id
     handle: Callable[[Call], Any]
-    fields: dict[str, tuple[type, ...]] = field(default_factory=dict)
+    answer: type
+    request: type = Empty
     status: int = 200
     root: bool = False  # served at the server's root (``/kale``), not under the API's prefix
 
     @property
     def body(self) -> bool:
-        return self.method == "POST" and bool(self.fields)
+        return self.method == "POST" and self.request is not Empty
 
 
-def _version(call: Call) -> dict[str, Any]:
+def _version(call: Call) -> answers.VersionAnswer:
     return {"kalec": __version__, "api": 1, "python": sys.version.split()[0]}
 
 
-def _check(call: Call) -> dict[str, Any]:
-    f = call.fields
-    return service.check(f["nb"], f.get("name"), call.folder)
+def _start_run(call: Call) -> answers.RunStarted:
+    pipeline = service.compiled(call.context, call.request)
+    service.typed_params(pipeline, call.request.params)  # refused here, not by the run
+    return call.context.runs.start(pipeline, call.request)
 
 
-def _build(call: Call) -> dict[str, Any]:
-    f = call.fields
-    return service.build(
-        f["nb"],
-        target=f.get("target", "kfp-py"),
-        name=f.get("name"),
-        folder=call.folder,
-        image=f.get("image"),
-        packages=f.get("packages", ()),
-    )
+def _start_tune(call: Call) -> answers.TuneStarted:
+    call.context.tunes.available()
+    pipeline = service.compiled(call.context, call.request)
+    return call.context.tunes.start(pipeline, call.request)
 
 
-def _graph(call: Call) -> dict[str, Any]:
-    f = call.fields
-    return service.graph(f["nb"], f.get("format", "svg"), f.get("name"), call.folder)
-
-
-def _start_run(call: Call) -> dict[str, Any]:
-    f = call.fields
-    return call.runs.start(f["nb"], f.get("name"), call.folder, f.get("params"))
-
-
-def _run_status(call: Call) -> dict[str, Any]:
-    return call.runs.status(call.run_id)
-
-
-def _cancel_run(call: Call) -> dict[str, Any]:
-    return call.runs.cancel(call.run_id)
-
-
-def _deploy(call: Call) -> dict[str, Any]:
-    fields = dict(call.fields)
-    if "host" not in fields:
-        raise ServiceError(400, "bad_field", "host: the Kubeflow Pipelines URL is required")
-    nb = fields.pop("nb")
-    return service.deploy(nb, **fields)
-
-
-def _experiments(call: Call) -> dict[str, Any]:
-    if "host" not in call.fields:
-        raise ServiceError(400, "bad_field", "host: the Kubeflow Pipelines URL is required")
-    return service.experiments(call.fields["host"])
-
-
-_TUNES_LOCK = threading.Lock()
-
-
-def _tunes(call: Call) -> Any:
-    """The server's searches, kept beside its runs (made on first use)."""
-    from kalec.serve.tunes import Tunes
-
-    with _TUNES_LOCK:
-        tunes = getattr(call.runs, "tunes", None)
-        if tunes is None:
-            tunes = Tunes(call.runs.root.with_name(call.runs.root.name + "-tunes"))
-            call.runs.tunes = tunes
-            call.runs.closers.append(tunes.close)
-    return tunes
-
-
-def _start_tune(call: Call) -> dict[str, Any]:
-    f = call.fields
-    return _tunes(call).start(
-        f["nb"], f.get("name"), call.folder, f.get("space"), f.get("trials"), f.get("algorithm"),
-        f.get("seed"),
-    )  # fmt: skip
-
-
-def _kale(call: Call) -> dict[str, Any]:
+def _kale(call: Call) -> answers.KaleAnswer:
     """Kale's endpoint: the kfp-py script (and YAML where kfp is installed), and a deployment
     to ``http://localhost:<kfp_port>`` when asked."""
-    f = call.fields
+    asked: KaleRequest = call.request
     nb = service.with_settings(
-        f["nb"],
-        name=f.get("pipeline_name"),
-        description=f.get("pipeline_descr"),
-        image=f.get("docker_image"),
-    )
-    script = service.build(nb, target="kfp-py")
-    answer: dict[str, Any] = {
+        asked.nb, name=asked.pipeline_name, description=asked.pipeline_descr,
+        image=asked.docker_image,
+    )  # fmt: skip
+    context = call.context
+    script = service.build(context, BuildRequest(nb=nb, target="kfp-py"))
+    answer: answers.KaleAnswer = {
         "pipeline_name": script["pipeline_name"],
         "script": script["text"],
         "file_name": script["file_name"],
@@ -166,74 +108,53 @@ def _kale(call: Call) -> dict[str, Any]:
         "deployment": None,
     }
     try:
-        answer["yaml"] = service.build(nb, target="yaml")["text"]
+        answer["yaml"] = service.build(context, BuildRequest(nb=nb, target="yaml"))["text"]
     except ServiceError as error:
         if error.status != 501:  # 501: kfp not installed here; the script is the answer
             raise
-    if f.get("deploy"):
-        port = f.get("kfp_port", 8080)
-        if not 0 < port < 65536:
-            raise ServiceError(400, "bad_field", "kfp_port: a port number")
-        answer["deployment"] = service.deploy(nb, host=f"http://localhost:{port}")
+    if asked.deploy:
+        host = f"http://localhost:{asked.kfp_port}"
+        answer["deployment"] = service.deploy(context, DeployRequest(nb=nb, host=host))
     return answer
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("version", "GET", "version", _version),
-    Endpoint("check", "POST", "check", _check, NOTEBOOK),
+    Endpoint("version", "GET", "version", _version, answers.VersionAnswer),
     Endpoint(
-        "build",
-        "POST",
-        "build",
-        _build,
-        NOTEBOOK | {"target": (str,), "image": (str,), "packages": (list,)},
-    ),
-    Endpoint("graph", "POST", "graph", _graph, NOTEBOOK | {"format": (str,)}),
-    Endpoint("runs", "POST", "runs", _start_run, NOTEBOOK | {"params": (dict,)}, status=202),
-    Endpoint("run", "GET", "runs/ID", _run_status),
-    Endpoint("cancel", "POST", "runs/ID/cancel", _cancel_run),
-    Endpoint(
-        "deploy",
-        "POST",
-        "deploy",
-        _deploy,
-        NOTEBOOK
-        | {
-            "host": (str,),
-            "pipeline_name": (str,),
-            "description": (str,),
-            "image": (str,),
-            "experiment": (str,),
-            "run": (bool,),
-            "params": (dict,),
-        },
-    ),
-    Endpoint("experiments", "POST", "experiments", _experiments, {"host": (str,)}),
-    Endpoint(
-        "tunes",
-        "POST",
-        "tunes",
-        _start_tune,
-        NOTEBOOK | {"space": (dict,), "trials": (int,), "algorithm": (str,), "seed": (int,)},
-        status=202,
-    ),
-    Endpoint("tune", "GET", "tunes/ID", lambda call: _tunes(call).status(call.run_id)),
-    Endpoint(
-        "tune_cancel", "POST", "tunes/ID/cancel", lambda call: _tunes(call).cancel(call.run_id)
+        "check", "POST", "check", lambda c: service.check(c.context, c.request),
+        answers.CheckAnswer, CheckRequest,
     ),
     Endpoint(
-        "kale",
-        "POST",
-        "kale",
-        _kale,
-        {
-            "nb": (dict, str),
-            "deploy": (bool,),
-            "kfp_port": (int,),
-            "pipeline_name": (str,),
-            "pipeline_descr": (str,),
-            "docker_image": (str,),
-        },
-        root=True,
+        "build", "POST", "build", lambda c: service.build(c.context, c.request),
+        answers.BuildAnswer, BuildRequest,
     ),
-)
+    Endpoint(
+        "graph", "POST", "graph", lambda c: service.graph(c.context, c.request),
+        answers.GraphAnswer, GraphRequest,
+    ),
+    Endpoint("runs", "POST", "runs", _start_run, answers.RunStarted, RunRequest, status=202),
+    Endpoint(
+        "run", "GET", "runs/ID", lambda c: c.context.runs.status(c.run_id), answers.RunStatus
+    ),
+    Endpoint(
+        "cancel", "POST", "runs/ID/cancel", lambda c: c.context.runs.cancel(c.run_id),
+        answers.Cancelling,
+    ),
+    Endpoint(
+        "deploy", "POST", "deploy", lambda c: service.deploy(c.context, c.request),
+        answers.DeployAnswer, DeployRequest,
+    ),
+    Endpoint(
+        "experiments", "POST", "experiments", lambda c: service.experiments(c.context, c.request),
+        answers.ExperimentsAnswer, ExperimentsRequest,
+    ),
+    Endpoint("tunes", "POST", "tunes", _start_tune, answers.TuneStarted, TuneRequest, status=202),
+    Endpoint(
+        "tune", "GET", "tunes/ID", lambda c: c.context.tunes.status(c.run_id), answers.TuneStatus
+    ),
+    Endpoint(
+        "tune_cancel", "POST", "tunes/ID/cancel", lambda c: c.context.tunes.cancel(c.run_id),
+        answers.Cancelling,
+    ),
+    Endpoint("kale", "POST", "kale", _kale, answers.KaleAnswer, KaleRequest, root=True),
+)  # fmt: skip

@@ -28,10 +28,9 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 
 from kalec import __version__
-from kalec.serve import service
-from kalec.serve.background import Runs
+from kalec.serve.context import ServiceContext
 from kalec.serve.endpoints import ENDPOINTS, Call, Endpoint
-from kalec.serve.service import ServiceError
+from kalec.serve.requests import ServiceError, body_fields, make_request
 
 MAX_PATH_BYTES = 4096
 
@@ -44,23 +43,26 @@ class EndpointHandler(APIHandler):
     """One endpoint of ``kalec.serve.endpoints`` as a Jupyter API handler."""
 
     endpoint: Endpoint
-    runs: Runs
+    context: ServiceContext
 
-    def initialize(self, endpoint: Endpoint, runs: Runs) -> None:
-        self.endpoint, self.runs = endpoint, runs
+    def initialize(self, endpoint: Endpoint, context: ServiceContext) -> None:
+        self.endpoint, self.context = endpoint, context
 
     def fail(self, error: ServiceError) -> None:
         self.set_status(error.status)
         self.finish(json.dumps(error.body()))
 
-    async def fields(self) -> dict[str, Any]:
+    async def read(self) -> Any:
+        """The request's record (its endpoint's type): from the body, where a notebook may
+        also be given by ``path``, a file of Jupyter's."""
+        kind = self.endpoint.request
         if not self.endpoint.body:
-            return {}
+            return kind()
         try:
             body = json.loads(self.request.body or b"null")
         except (ValueError, RecursionError):
             raise ServiceError(400, "bad_request", "the body is not JSON") from None
-        fields = service.request_fields(self.endpoint.fields, body, placed=True)
+        fields = body_fields(kind, body, also=("path",))
         if "path" in fields:  # a notebook of Jupyter's, read as Jupyter reads it
             relative = fields.pop("path")
             text, folder = await self.notebook(relative)
@@ -68,7 +70,7 @@ class EndpointHandler(APIHandler):
             fields["name"] = PurePosixPath(relative).name
             if folder is not None:
                 fields["folder"] = folder
-        return fields
+        return make_request(kind, fields)
 
     async def notebook(self, relative: str) -> tuple[str, Path | None]:
         """The notebook at ``relative`` through Jupyter's contents manager (so what Jupyter
@@ -109,7 +111,7 @@ class EndpointHandler(APIHandler):
         if method != self.endpoint.method:
             raise tornado.web.HTTPError(405)
         try:
-            call = Call(await self.fields(), self.runs, run_id)
+            call = Call(self.context, await self.read(), run_id)
             loop = tornado.ioloop.IOLoop.current()  # compiling and status work in a thread
             result = await loop.run_in_executor(None, self.endpoint.handle, call)
         except ServiceError as error:
@@ -136,14 +138,16 @@ class KalecExtension(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         runtime = Path(self.serverapp.runtime_dir)
-        service.NOTEBOOKS_ROOT = Path(self.serverapp.root_dir).resolve()
-        self.runs = Runs(runtime / "kalec-runs" / str(os.getpid()))
+        self.context = ServiceContext.in_folder(
+            runtime / "kalec-runs" / str(os.getpid()),
+            notebooks_root=Path(self.serverapp.root_dir).resolve(),
+        )
         base = url_path_join("kalec", "api", "v1")
         self.handlers.extend(
             (
                 url_path_join("/", base, endpoint.route.replace("ID", "([0-9a-f-]+)")),
                 EndpointHandler,
-                {"endpoint": endpoint, "runs": self.runs},
+                {"endpoint": endpoint, "context": self.context},
             )
             for endpoint in ENDPOINTS
             if not endpoint.root
@@ -151,6 +155,5 @@ class KalecExtension(ExtensionApp):
         self.log.info(f"kalec {__version__}: serving /{base}")
 
     async def stop_extension(self) -> None:
-        """The server is stopping: end every run still going, and kfp's compiler."""
-        await asyncio.get_running_loop().run_in_executor(None, self.runs.close)
-        service.COMPILER.close()
+        """The server is stopping: end every run and search still going, and kfp's compiler."""
+        await asyncio.get_running_loop().run_in_executor(None, self.context.close)

@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kalec.ir import Pipeline
 from kalec.local.processes import end_groups
+from kalec.serve.answers import Cancelling, Trial, TuneStarted, TuneStatus
 from kalec.serve.background import Background
-from kalec.serve.service import ServiceError, compiled, notebook_text, placed
+from kalec.serve.requests import ServiceError, TuneRequest, notebook_text, placed
 
 
 class Tunes(Background):
@@ -24,19 +26,11 @@ class Tunes(Background):
     def __init__(self, root: Path, limit: int = 1) -> None:
         super().__init__(root, limit)
 
-    def start(
-        self,
-        nb: Any,
-        name: str | None = None,
-        folder: Path | None = None,
-        space: dict[str, Any] | None = None,
-        trials: int | None = None,
-        algorithm: str | None = None,
-        seed: int | None = None,
-    ) -> dict[str, Any]:
-        """Start a search of the notebook (its own search space, or ``space`` in Katib's
-        fields); its id. The space is checked first: a refused one is a 422 at once."""
-        from kalec.searchspace import SpaceError, checked, from_katib
+    @staticmethod
+    def available() -> None:
+        """501 when this server cannot search (Optuna is not installed): asked before the
+        notebook is compiled, so that the answer does not depend on the notebook."""
+        from kalec.searchspace import SpaceError
         from kalec.tune.search import need_optuna
 
         try:
@@ -44,19 +38,19 @@ class Tunes(Background):
         except SpaceError as error:
             raise ServiceError(501, "unavailable", str(error)) from None
 
-        pipeline = compiled(nb, name, folder)
+    def start(self, pipeline: Pipeline, request: TuneRequest) -> TuneStarted:
+        """Start a search of the request's notebook, compiled by the caller (its own search
+        space, or the request's in Katib's fields); its id. The space is checked first: a
+        refused one is a 422 at once."""
+        from kalec.searchspace import SpaceError, checked, from_katib
+
+        self.available()
+        space, algorithm, seed = request.space, request.algorithm, request.seed
         if space is None and not pipeline.settings.search:
             raise ServiceError(
                 422, "no_space", "the notebook has no search space; send one (space)"
             )
         data = space if space is not None else json.loads(pipeline.settings.search)
-        for field, value in (("trials", trials), ("seed", seed)):
-            if value is not None and (
-                not isinstance(value, int)
-                or isinstance(value, bool)
-                or value < (0 if field == "seed" else 1)
-            ):
-                raise ServiceError(400, "bad_field", f"{field}: a whole number")
         try:
             parsed = checked(from_katib(data, "space"), pipeline)
             if algorithm is not None:
@@ -71,13 +65,13 @@ class Tunes(Background):
         with self._lock:
             tune_id = self._admit()
             home = self.root / tune_id
-            document = json.loads(notebook_text(nb))
+            document = json.loads(notebook_text(request.nb))
             metadata = document.setdefault("metadata", {})
             own = metadata.get("kalec") if isinstance(metadata.get("kalec"), dict) else {}
             metadata["kalec"] = own | {"tune": parsed.as_katib()}
-            contents = home / placed(name, None).name
+            contents = home / placed(request.name, None).name
             contents.write_text(json.dumps(document), encoding="utf-8")
-            notebook = contents if folder is None else placed(name, folder)
+            notebook = contents if request.folder is None else request.source
             command = [
                 sys.executable,
                 "-m",
@@ -89,14 +83,14 @@ class Tunes(Background):
                 "--tunes-dir",
                 str(home / "tunes"),
             ]
-            if trials is not None:
-                command += ["--trials", str(trials)]
+            if request.trials is not None:
+                command += ["--trials", str(request.trials)]
             if seed is not None:
                 command += ["--seed", str(seed)]
             self._launch(tune_id, command)
         return {"id": tune_id, "state": "running", "space": parsed.as_katib()}
 
-    def status(self, tune_id: Any) -> dict[str, Any]:
+    def status(self, tune_id: Any) -> TuneStatus:
         """The search's state, every trial so far and the best one."""
         from kalec.tune.search import load_study
         from kalec.tune.tuning import saved_searches
@@ -104,7 +98,7 @@ class Tunes(Background):
         process = self._process(tune_id)
         home = self.root / tune_id
         code = process.poll()
-        trials: list[dict[str, Any]] = []
+        trials: list[Trial] = []
         best = None
         objective = None
         for folder, saved in saved_searches(home / "tunes"):
@@ -132,7 +126,7 @@ class Tunes(Background):
                 best = pick(complete, key=lambda t: t["value"])
         return self._state(tune_id, code) | {"objective": objective, "trials": trials, "best": best}
 
-    def cancel(self, tune_id: Any) -> dict[str, Any]:
+    def cancel(self, tune_id: Any) -> Cancelling:
         process = self._process(tune_id)
         if process.poll() is not None:
             raise ServiceError(409, "ended", f"search {tune_id} has already ended")

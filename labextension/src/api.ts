@@ -7,20 +7,16 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { DiagnosticData, ErrorAnswer } from './answers';
+
 export interface Connection {
   /** Empty: the Jupyter server extension. Else the base URL of a `kalec serve`. */
   serverUrl: string;
   token: string;
 }
 
-export interface Diagnostic {
-  code: string;
-  severity: 'error' | 'warning' | 'note';
-  message: string;
-  cell: number | null;
-  line: number | null;
-  hint: string | null;
-}
+/** A diagnostic as the server sends it (declared once, in kalec/ir/model.py). */
+export type Diagnostic = DiagnosticData;
 
 export class ApiError extends Error {
   constructor(
@@ -75,7 +71,7 @@ export class KalecApi {
       data = null;
     }
     if (!response.ok) {
-      const error = data?.error;
+      const error = (data as Partial<ErrorAnswer> | null)?.error;
       let message = error?.message ?? (text || response.statusText);
       if (response.status === 404 && !serverUrl && !error) {
         message = "kalec's server extension is not enabled in this Jupyter server (jupyter server extension list)";

@@ -9,61 +9,19 @@
 
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { Diagnostic } from './api';
+import { CheckAnswer, InputData, ParameterData, StepData, Trial, TuneStatus } from './answers';
 import { RunView } from './runState';
 
-export interface Input {
-  name: string;
-  kind: string;
-  producer: string | null;
-}
-
-export interface Step {
-  name: string;
-  cells: number[];
-  dependencies: { step: string; reason: string }[];
-  inputs: Input[];
-  outputs: string[];
-  metrics?: string[];
-  notebook?: string | null;
-}
-
-export interface Parameter {
-  name: string;
-  type: string;
-  default: unknown;
-}
-
-export interface CheckResult {
-  ok: boolean;
-  pipeline: string;
-  steps: Step[];
-  parameters: Parameter[];
-  metrics: { name: string; step: string | null }[];
-  diagnostics: Diagnostic[];
-  notebooks?: { name: string; path: string; cell: number | null; notebook?: string | null }[];
-  /** The notebook's search space (Katib's Experiment fields), when it has one. */
-  search?: Record<string, unknown> | null;
-}
-
-export interface TuneTrial {
-  number: number;
-  params: Record<string, unknown>;
-  value: number | null;
-  state: string;
-  seconds: number | null;
-  ran: number | null;
-  reused: number | null;
-  error?: string | null;
-}
-
-export interface TuneState {
-  id: string;
-  state: string;
-  trials: TuneTrial[];
-  best: TuneTrial | null;
-  errors?: string;
-}
+/** The answers' shapes are declared once, on the server (kalec/serve/answers.py); these are
+ * the names the panel reads them by. */
+export type Input = InputData;
+export type Step = StepData;
+export type Parameter = ParameterData;
+export type CheckResult = CheckAnswer;
+export type TuneTrial = Trial;
+/** What the panel shows of a search: the server's status, or what the panel knows before one
+ * arrives (started, or refused with the reason). */
+export type TuneState = Pick<TuneStatus, 'id' | 'state' | 'trials' | 'best'> & Partial<Pick<TuneStatus, 'errors'>>;
 
 export type StatusKind = 'info' | 'error' | 'busy' | 'empty';
 
@@ -124,7 +82,7 @@ export class NotebookModel {
   errorCells(): Map<number, string> {
     const found = new Map<number, string>();
     for (const item of this.check?.diagnostics ?? []) {
-      const outside = (item as Diagnostic & { notebook?: string | null }).notebook;
+      const outside = item.notebook;
       if (item.severity === 'error' && item.cell && !outside && !found.has(item.cell)) {
         found.set(item.cell, `${item.code}: ${item.message}`);
       }

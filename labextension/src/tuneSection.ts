@@ -5,10 +5,11 @@
  * and "Apply best", which writes the best values into the pipeline-parameters cell.
  */
 
+import { TuneStatus } from './answers';
 import { ApiError } from './api';
 import { button, element, field, plural } from './dom';
 import { PanelHost } from './host';
-import { NotebookModel, Poller, TuneState, defaultSpace, withValues } from './model';
+import { NotebookModel, Poller, defaultSpace, withValues } from './model';
 
 function failure(what: string, error: unknown): string {
   const message = error instanceof ApiError ? error.message : String(error);
@@ -129,7 +130,7 @@ export class TuneSection {
       model.update({ tune: { id: started.id, state: 'running', trials: [], best: null } });
       const poller = new Poller(
         async () => {
-          const state = await this.host.api.get<TuneState>(`tunes/${encodeURIComponent(started.id)}`);
+          const state = await this.host.api.get<TuneStatus>(`tunes/${encodeURIComponent(started.id)}`);
           if (model.tune?.id !== started.id) {
             return true;
           }

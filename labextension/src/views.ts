@@ -72,7 +72,7 @@ export function renderSteps(steps: HTMLElement, facts: HTMLElement, model: Noteb
   }
 }
 
-function diagnosticItem(found: Diagnostic & { notebook?: string | null }, act: Actions): HTMLElement {
+function diagnosticItem(found: Diagnostic, act: Actions): HTMLElement {
   const where = found.cell
     ? `${found.notebook ? `${found.notebook}, ` : ''}cell ${found.cell}${found.line ? `, line ${found.line}` : ''}: `
     : '';
@@ -91,7 +91,7 @@ function diagnosticItem(found: Diagnostic & { notebook?: string | null }, act: A
 
 export function renderProblems(problems: HTMLElement, model: NotebookModel, act: Actions): void {
   problems.replaceChildren();
-  const all = (model.check?.diagnostics ?? []) as (Diagnostic & { notebook?: string | null })[];
+  const all = model.check?.diagnostics ?? [];
   const serious = all.filter(d => d.severity !== 'note');
   const notes = all.filter(d => d.severity === 'note');
   if (!model.check) {

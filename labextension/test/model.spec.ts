@@ -1,4 +1,19 @@
+import { CheckAnswer } from '../src/answers';
 import { NotebookModel, PALETTE, Poller, defaultSpace, deployError, palette, parameterValue, runLink, withValues } from '../src/model';
+
+/** A check's answer with nothing in it, as the server sends it for an empty notebook. */
+const EMPTY_CHECK: CheckAnswer = {
+  notebook: 'a.ipynb',
+  pipeline: 'p',
+  ok: true,
+  parameters: [],
+  metrics: [],
+  prelude: [],
+  search: null,
+  notebooks: [],
+  steps: [],
+  diagnostics: []
+};
 
 describe('NotebookModel', () => {
   it('drops the answer to a request the user has moved past', () => {
@@ -27,15 +42,12 @@ describe('NotebookModel', () => {
     const model = new NotebookModel('a.ipynb');
     model.update({
       check: {
+        ...EMPTY_CHECK,
         ok: false,
-        pipeline: 'p',
-        steps: [],
-        parameters: [],
-        metrics: [],
         diagnostics: [
           { code: 'K306', severity: 'error', message: 'prev:x names no step', cell: 4, line: null, hint: null },
           { code: 'K609', severity: 'note', message: 'added', cell: 5, line: 1, hint: null },
-          { code: 'K605', severity: 'error', message: 'in b', cell: 2, line: 1, hint: null, notebook: 'b.ipynb' } as never
+          { code: 'K605', severity: 'error', message: 'in b', cell: 2, line: 1, hint: null, notebook: 'b.ipynb' }
         ]
       }
     });
@@ -130,17 +142,15 @@ describe('tune helpers', () => {
   });
 
   it('offers a space to start from: numbers over a range, the first metric', () => {
+    const at = { cell: 2, line: 1 };
     const space = defaultSpace({
-      ok: true,
-      pipeline: 'p',
-      steps: [],
+      ...EMPTY_CHECK,
       parameters: [
-        { name: 'N', type: 'int', default: 3 },
-        { name: 'LR', type: 'float', default: 0.01 },
-        { name: 'KIND', type: 'str', default: 'rbf' }
+        { name: 'N', type: 'int', default: 3, ...at },
+        { name: 'LR', type: 'float', default: 0.01, ...at },
+        { name: 'KIND', type: 'str', default: 'rbf', ...at }
       ],
-      metrics: [{ name: 'accuracy', step: 'train' }],
-      diagnostics: []
+      metrics: [{ name: 'accuracy', step: 'train', cell: 5, line: 3 }]
     }) as { parameters: { name: string; parameterType: string }[]; objective: { objectiveMetricName: string } };
     expect(space.parameters.map(p => p.parameterType)).toEqual(['int', 'double', 'categorical']);
     expect(space.objective.objectiveMetricName).toBe('accuracy');
