@@ -5,6 +5,7 @@ test says it has none."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from conftest import ROOT
@@ -49,21 +50,29 @@ def module_name(path: Path) -> str:
 
 
 def imports_of(path: Path) -> set[str]:
-    """Every kalec module the file imports, at any depth (imports inside functions count)."""
+    """Every kalec module the file imports, at any depth (imports inside functions count), and
+    every kalec module it names in a string (a registry, ``import_module``, ``python -m``): a
+    module reached by its name is imported all the same."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if re.fullmatch(r"kalec(\.\w+)+", node.value) and _is_module(node.value):
+                found.add(node.value)
+        elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "kalec")
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module.split(".")[0] != "kalec":
                 continue
             for alias in node.names:  # from kalec import cluster_names: a module
                 candidate = f"{node.module}.{alias.name}"
-                module_file = ROOT / Path(*candidate.split("."))
-                is_module = module_file.with_suffix(".py").exists() or module_file.is_dir()
-                found.add(candidate if is_module else node.module)
+                found.add(candidate if _is_module(candidate) else node.module)
     return found
+
+
+def _is_module(name: str) -> bool:
+    module_file = ROOT / Path(*name.split("."))
+    return module_file.with_suffix(".py").exists() or module_file.is_dir()
 
 
 def edges() -> dict[str, set[str]]:
@@ -104,8 +113,41 @@ def test_no_two_parts_import_each_other() -> None:
             assert part not in between.get(other, set()), f"{part} <-> {other}"
 
 
-def test_each_package_says_what_it_is_and_what_it_may_import() -> None:
+def declared_imports(doc: str) -> set[str] | None:
+    """The parts a package's docstring says it imports: ``Imports from kalec: a, b.`` (``kalec``
+    is the package's root, ``nothing`` none); None when it does not say."""
+    found = re.search(r"Imports from kalec: ([^.]*)\.", doc)
+    if found is None:
+        return None
+    names = {name.strip() for name in found.group(1).split(",")}
+    return (
+        set()
+        if names == {"nothing"}
+        else {"kalec" if n == "kalec" else f"kalec.{n}" for n in names}
+    )
+
+
+def test_each_package_lists_exactly_what_it_imports() -> None:
+    actual: dict[str, set[str]] = {}
+    for module, imported in edges().items():
+        own = part_of(module)
+        if module.count(".") >= 1 and (ROOT / "kalec" / module.split(".")[1]).is_dir():
+            package = ".".join(module.split(".")[:2])
+            actual.setdefault(package, set()).update(
+                other for other in map(part_of, imported) if other != own
+            )
+    wrong = []
     for init in sorted((ROOT / "kalec").glob("*/__init__.py")):
+        package = f"kalec.{init.parent.name}"
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
-        assert doc, f"{init} has no docstring"
-        assert "import" in doc.lower(), f"{init}'s docstring does not say what it may import"
+        declared = declared_imports(doc)
+        if declared is None:
+            wrong.append(f"{package}: no 'Imports from kalec: ...' in its docstring")
+        elif declared != actual.get(package, set()):
+            said, done = sorted(declared), sorted(actual.get(package, set()))
+            wrong.append(f"{package}: says {said}, imports {done}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_module_named_in_a_string_counts_as_imported() -> None:
+    assert "kalec.runtime.step" in imports_of(ROOT / "kalec" / "local" / "processes.py")

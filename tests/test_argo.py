@@ -72,7 +72,7 @@ def test_workflow_wiring_prints_what_the_notebook_prints(name: str, tmp_path: Pa
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not corpus, reason="the shared corpus is not checked out beside the project")
+@pytest.mark.shared_corpus
 @pytest.mark.parametrize("path", corpus, ids=[p.stem for p in corpus])
 def test_shared_corpus_workflows_run_as_recorded(path: Path, tmp_path: Path) -> None:
     expected = result_lines(path.with_suffix(".expected").read_text(encoding="utf-8"))

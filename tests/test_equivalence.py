@@ -59,7 +59,7 @@ corpus = sorted(SHARED_CORPUS.glob("*.ipynb")) if SHARED_CORPUS.is_dir() else []
 bad_corpus = sorted((SHARED_CORPUS / "bad").glob("*.ipynb")) if SHARED_CORPUS.is_dir() else []
 
 
-@pytest.mark.skipif(not corpus, reason="the shared corpus is not checked out beside the project")
+@pytest.mark.shared_corpus
 @pytest.mark.parametrize("path", corpus, ids=[p.stem for p in corpus])
 def test_shared_corpus_runs_as_recorded(path: Path, tmp_path: Path) -> None:
     expected = result_lines(path.with_suffix(".expected").read_text(encoding="utf-8"))
@@ -70,9 +70,7 @@ def test_shared_corpus_runs_as_recorded(path: Path, tmp_path: Path) -> None:
     assert result_lines(done.stdout + "\n" + done.stderr) == expected
 
 
-@pytest.mark.skipif(
-    not bad_corpus, reason="the shared corpus is not checked out beside the project"
-)
+@pytest.mark.shared_corpus
 @pytest.mark.parametrize("path", bad_corpus, ids=[p.stem for p in bad_corpus])
 def test_shared_bad_corpus_is_refused(path: Path, tmp_path: Path) -> None:
     done = run_kalec("build", str(path), "--target", "ir", "-o", str(tmp_path / "o.json"))

@@ -57,7 +57,7 @@ examples = sorted((ROOT / "examples").glob("*.ipynb"))
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not corpus, reason="the shared corpus is not checked out beside the project")
+@pytest.mark.shared_corpus
 @pytest.mark.parametrize("path", corpus, ids=[p.stem for p in corpus])
 def test_shared_corpus_under_kfp_local(path: Path, tmp_path: Path) -> None:
     expected = result_lines(path.with_suffix(".expected").read_text(encoding="utf-8"))

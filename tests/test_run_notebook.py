@@ -73,7 +73,7 @@ def test_a_failed_run_notebook_shows_the_error_in_its_cell(notebook, tmp_path: P
 corpus = sorted(SHARED_CORPUS.glob("*.ipynb")) if SHARED_CORPUS.is_dir() else []
 
 
-@pytest.mark.skipif(not corpus, reason="the shared corpus is not checked out beside the project")
+@pytest.mark.shared_corpus
 @pytest.mark.parametrize("path", corpus, ids=[p.stem for p in corpus])
 def test_corpus_run_notebooks_carry_every_cells_output(path: Path, tmp_path: Path) -> None:
     expected = result_lines(path.with_suffix(".expected").read_text(encoding="utf-8"))

@@ -90,7 +90,7 @@ corpus = sorted(SHARED_CORPUS.glob("*.ipynb")) if SHARED_CORPUS.is_dir() else []
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not corpus, reason="the shared corpus is not checked out beside the project")
+@pytest.mark.shared_corpus
 def test_post_kale_answers_what_kalec_build_writes(server: Client, tmp_path: Path) -> None:
     for path in corpus:
         copy = tmp_path / path.stem / "notebook.ipynb"  # the name a posted notebook takes

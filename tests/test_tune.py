@@ -459,3 +459,27 @@ def test_two_searches_started_in_one_second_get_folders_of_their_own(tmp_path: P
     folders = [_new_folder(tmp_path, tmp_path / "nb.ipynb") for _ in range(3)]
     assert len(set(folders)) == 3 and all(f.is_dir() for f in folders)
     assert all(re.fullmatch(r"nb-\d{8}-\d{6}(-\d)?", f.name) for f in folders)
+
+
+def test_a_reader_polling_a_search_never_writes_its_half_made_study(tmp_path: Path) -> None:
+    """The server polls a search's folder while the search makes its study: reading must not
+    make the database (two writers of one schema collide), and the study appears whole."""
+    pytest.importorskip("optuna")
+    from kalec.searchspace import from_katib
+    from kalec.tune.search import STUDY_FILE, load_study, open_study
+
+    assert load_study(tmp_path) is None
+    assert list(tmp_path.iterdir()) == []
+    space = from_katib(
+        {
+            "parameters": [
+                {"name": "X", "parameterType": "int", "feasibleSpace": {"min": "0", "max": "3"}}
+            ],
+            "objective": {"type": "minimize", "objectiveMetricName": "loss"},
+            "algorithm": {"algorithmName": "grid"},
+        }
+    )
+    open_study(tmp_path, space, 1, tmp_path.name)
+    assert [p.name for p in tmp_path.iterdir()] == [STUDY_FILE]
+    study = load_study(tmp_path)
+    assert study is not None and study.trials == []

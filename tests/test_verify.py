@@ -76,7 +76,7 @@ corpus = sorted(SHARED_CORPUS.glob("*.ipynb")) if SHARED_CORPUS.is_dir() else []
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not corpus, reason="the shared corpus is not checked out beside the project")
+@pytest.mark.shared_corpus
 @pytest.mark.parametrize("path", corpus, ids=[p.stem for p in corpus])
 def test_verify_passes_on_the_corpus(path: Path, tmp_path: Path) -> None:
     copy = tmp_path / path.name

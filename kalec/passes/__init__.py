@@ -1,6 +1,6 @@
 """The passes, in the order they run. Each is a function ``Pipeline -> Pipeline`` in its own file.
 
-May import the IR, analysis, the diagnostics catalogue and cluster_names; nothing above.
+Imports from kalec: analysis, cluster_names, diagnostics, ir, runtime, sized_cache.
 
 ``run_passes`` stops after the first pass that reports an error: later passes may rely on what
 earlier ones established (valid syntax, known step names), and the user gets the first real

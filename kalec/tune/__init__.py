@@ -2,6 +2,5 @@
 the step cache (steps a parameter does not reach run once for the whole search), or written as
 a Katib Experiment (``--target katib``).
 
-May import the IR, the local runner, the packaging and the targets (the Katib target builds on
-kfp's); not the service or the CLI.
+Imports from kalec: ir, local, searchspace. Not the service or the CLI.
 """

@@ -6,6 +6,7 @@ so a stopped search resumes where it was.
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,8 +114,11 @@ def suggest(trial: Any, dim: Dimension) -> Any:
     return trial.suggest_float(dim.name, dim.low, dim.high, step=dim.step)
 
 
-def _storage(folder: Path) -> str:
-    return f"sqlite:///{folder / 'study.db'}"
+STUDY_FILE = "study.db"
+
+
+def _storage(folder: Path, file: str = STUDY_FILE) -> str:
+    return f"sqlite:///{folder / file}"
 
 
 def load_study(folder: Path) -> Any | None:
@@ -123,6 +127,8 @@ def load_study(folder: Path) -> Any | None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if not (folder / STUDY_FILE).is_file():
+        return None  # not made yet: opening it here would race its maker to write the schema
     try:
         return optuna.load_study(study_name=folder.name, storage=_storage(folder))
     except (KeyError, ValueError, RuntimeError, optuna.exceptions.OptunaError):
@@ -130,14 +136,25 @@ def load_study(folder: Path) -> Any | None:
 
 
 def open_study(folder: Path, space: Space, seed: int | None, name: str) -> Any:
-    """The study kept in ``folder/study.db``: made on first use, continued after."""
+    """The study kept in ``folder/study.db``: made on first use, continued after.
+
+    A new study is made in a file of its own and moved into place whole, so a reader polling
+    the folder (``kalec serve``'s status, ``kalec tune --list``) never finds a half-made
+    database, and never writes the schema while this process writes it too."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    direction = "maximize" if space.objective.maximize else "minimize"
+    if not (folder / STUDY_FILE).is_file():
+        making = f".{STUDY_FILE}.{os.getpid()}"
+        storage = optuna.storages.RDBStorage(_storage(folder, making))
+        optuna.create_study(study_name=name, storage=storage, direction=direction)
+        storage.engine.dispose()
+        os.replace(folder / making, folder / STUDY_FILE)
     return optuna.create_study(
         study_name=name,
         storage=_storage(folder),
         sampler=sampler(space, seed),
-        direction="maximize" if space.objective.maximize else "minimize",
+        direction=direction,
         load_if_exists=True,
     )

@@ -1,7 +1,7 @@
 """``kalec verify``: run the notebook top to bottom in a Jupyter kernel and as a pipeline, and
 compare every value that crosses a step boundary, every metric, and what every cell printed.
 
-May import the IR and the local runner; nothing of the CLI or the service.
+Imports from kalec: analysis, errors, ir, local, runtime. Nothing of the CLI or the service.
 
 The rule of correctness, as a command: a step must receive each value as the notebook's cells
 would have it when that step's first cell runs, and each cell must print what it prints in the
