@@ -1,7 +1,7 @@
 """Compile time of kalec against Kale 2.3.0 (PyPI `kubeflow-kale`), whole commands, one run.
 
-Two notebooks in the tag language both tools read (`step:`, `prev:`) (a chain of 4 and of 40 steps, with imports,
-parameters and a metric), each compiled by:
+Two notebooks in the tag language both tools read (`step:`, `prev:`) (a chain of 4 and of 40
+steps, with imports, parameters and a metric), each compiled by:
 - `kalec build NB --target kfp-py` (the KFP script),
 - `kalec build NB --target yaml` (the script compiled by kfp's compiler),
 - `kale --nb NB`, which always writes both the script and the compiled YAML.
@@ -83,7 +83,8 @@ def main() -> None:
     kalec = [str(script_path)] if script_path.is_file() else [sys.executable, "-m", "kalec"]
     kalec.append("build")
     print(
-        f"{'notebook':<10} {'kalec kfp-py':>13} {'kalec yaml':>11} {'Kale':>7} {'ratio kfp-py':>13} {'ratio yaml':>11}"
+        f"{'notebook':<10} {'kalec kfp-py':>13} {'kalec yaml':>11} {'Kale':>7} "
+        f"{'ratio kfp-py':>13} {'ratio yaml':>11}"
     )
     with tempfile.TemporaryDirectory() as name:
         for steps in (4, 40):
@@ -103,7 +104,8 @@ def main() -> None:
             else:
                 ratios, kale_text = f"{'-':>13} {'-':>11}", f"{'-':>7}"
             print(
-                f"{steps:>3} steps  {script * 1000:11.0f}ms {compiled * 1000:9.0f}ms {kale_text} {ratios}"
+                f"{steps:>3} steps  {script * 1000:11.0f}ms {compiled * 1000:9.0f}ms {kale_text} "
+                f"{ratios}"
             )
     if not kale:
         print(

@@ -74,7 +74,8 @@ def main() -> None:
     per_step = (run_chain - compile_only) / 10
     print(
         f"10-step chain: whole run {run_chain:.3f} s, compile alone {compile_only:.3f} s, "
-        f"overhead per step {per_step:.3f} s (target < 0.3 s: {'met' if per_step < 0.3 else 'NOT met'})"
+        f"overhead per step {per_step:.3f} s (target < 0.3 s: "
+        f"{'met' if per_step < 0.3 else 'NOT met'})"
     )
     print(
         f"diamond with two 1 s branches: {run_diamond:.3f} s "

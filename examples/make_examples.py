@@ -47,8 +47,10 @@ def notebook(cells: list, name: str, metadata: dict | None = None) -> None:
 
 notebook(
     [
-        "# Quickstart\n\nFit a line to noisy points, in four steps. Only the standard library is used, "
-        "so this runs right after `pip install -e .`:\n\n    kalec run --local examples/quickstart.ipynb",
+        "# Quickstart\n\n"
+        "Fit a line to noisy points, in four steps. Only the standard library is used, "
+        "so this runs right after `pip install -e .`:\n\n"
+        "    kalec run --local examples/quickstart.ipynb",
         (["imports"], "import random\nimport statistics"),
         (["pipeline-parameters"], "N_POINTS = 200\nNOISE = 0.5\nSEED = 7"),
         "## Make data",
@@ -67,8 +69,11 @@ notebook(
         "## Evaluate",
         (
             ["block:evaluate", "prev:fit;baseline"],
-            "def mse(predict):\n    return statistics.mean((predict(x) - y) ** 2 for x, y in zip(xs[150:], ys[150:]))\n\n"
-            "model_mse = mse(lambda x: slope * x + intercept)\nbaseline_mse = mse(lambda x: baseline)\n"
+            "def mse(predict):\n"
+            "    return statistics.mean((predict(x) - y) ** 2 "
+            "for x, y in zip(xs[150:], ys[150:]))\n\n"
+            "model_mse = mse(lambda x: slope * x + intercept)\n"
+            "baseline_mse = mse(lambda x: baseline)\n"
             "improvement = baseline_mse / model_mse\n"
             "print('RESULT model beats baseline', model_mse < baseline_mse)",
         ),
@@ -80,13 +85,16 @@ notebook(
 
 notebook(
     [
-        "# Sales report with pandas\n\nA Kale-style notebook (`kubeflow_notebook` metadata, `block:` and "
-        "`prev:` tags). The `clean` step changes the frame in place (a new column), so kalec passes "
+        "# Sales report with pandas\n\n"
+        "A Kale-style notebook (`kubeflow_notebook` metadata, `block:` and "
+        "`prev:` tags). The `clean` step changes the frame in place (a new column), so kalec "
+        "passes "
         "the changed frame on to `report`.",
         (["imports"], "import numpy as np\nimport pandas as pd"),
         (
             ["functions"],
-            "def summarize(frame, column):\n    return frame.groupby('region')[column].sum().round(2).to_dict()",
+            "def summarize(frame, column):\n"
+            "    return frame.groupby('region')[column].sum().round(2).to_dict()",
         ),
         (["pipeline-parameters"], "DAYS = 90\nDISCOUNT = 0.1"),
         (
@@ -99,7 +107,8 @@ notebook(
         ),
         (
             ["block:clean", "prev:load"],
-            "sales['units'] = sales['units'].fillna(0)\nsales['revenue'] = sales['units'] * sales['price'] * (1 - DISCOUNT)",
+            "sales['units'] = sales['units'].fillna(0)\n"
+            "sales['revenue'] = sales['units'] * sales['price'] * (1 - DISCOUNT)",
         ),
         (
             ["block:report", "prev:clean"],
@@ -134,7 +143,8 @@ notebook(
         (
             ["block:split", "prev:make-data"],
             "cut = int(len(xs) * 0.75)\ntrain_x, test_x = xs[:cut], xs[cut:]\n"
-            "train_y, test_y = ys[:cut], ys[cut:]\nprint('RESULT split', len(train_x), len(test_x))",
+            "train_y, test_y = ys[:cut], ys[cut:]\n"
+            "print('RESULT split', len(train_x), len(test_x))",
         ),
     ],
     "compose/prepare.ipynb",
@@ -202,7 +212,8 @@ notebook(
         "    kalec tune examples/tune_digits.ipynb",
         (
             ["imports"],
-            "from sklearn.datasets import load_digits\nfrom sklearn.model_selection import train_test_split\nfrom sklearn.svm import SVC",
+            "from sklearn.datasets import load_digits\n"
+            "from sklearn.model_selection import train_test_split\nfrom sklearn.svm import SVC",
         ),
         (["pipeline-parameters"], "C = 1.0\nGAMMA = 0.001\nKERNEL = 'rbf'"),
         (

@@ -262,9 +262,8 @@ def parse_param(text: str) -> Dimension:
     kind, args = found["kind"], [a.strip() for a in found["args"].split(",")]
     numbers = [_number(a, f"--param {name}") for a in args if a]
     if len(numbers) not in (2, 3) or (len(numbers) == 3 and kind in ("uniform", "loguniform")):
-        raise SpaceError(
-            f"--param {text!r}: give the lowest and highest value{'' if kind in ('uniform', 'loguniform') else ' (and a step)'}"
-        )
+        step = "" if kind in ("uniform", "loguniform") else " (and a step)"
+        raise SpaceError(f"--param {text!r}: give the lowest and highest value{step}")
     low, high, *rest = numbers
     integer = kind in ("int", "logint")
     if integer and not all(float(n).is_integer() for n in numbers):

@@ -33,7 +33,8 @@ GOOD: dict[str, list] = {
     "comprehension_scope": [
         (
             [B + "a"],
-            "i = 100\nsquares = [i * i for i in range(4)]\nlookup = {k: v for k, v in zip('ab', (1, 2))}",
+            "i = 100\nsquares = [i * i for i in range(4)]\n"
+            "lookup = {k: v for k, v in zip('ab', (1, 2))}",
         ),
         ([B + "b", "prev:a"], "print('RESULT', i, squares, lookup, sum(v for v in squares))"),
     ],
@@ -46,7 +47,8 @@ GOOD: dict[str, list] = {
     "step_function_passed_on": [
         (
             [B + "a"],
-            "import math\nbase = 10\ndef grow(v):\n    return math.floor(v * base / 3)\nshift = lambda v: v - base",
+            "import math\nbase = 10\ndef grow(v):\n    return math.floor(v * base / 3)\n"
+            "shift = lambda v: v - base",
         ),
         ([B + "b", "prev:a"], "print('RESULT', grow(7), shift(1))"),
     ],
@@ -93,7 +95,8 @@ GOOD: dict[str, list] = {
     "loop_and_with_targets": [
         (
             [B + "a"],
-            "import io\nfor i, ch in enumerate('abc'):\n    pass\nwith io.StringIO('hi') as f:\n    text = f.read()",
+            "import io\nfor i, ch in enumerate('abc'):\n    pass\nwith io.StringIO('hi') as f:\n"
+            "    text = f.read()",
         ),
         ([B + "b", "prev:a"], "print('RESULT', i, ch, text)"),
     ],
@@ -123,7 +126,8 @@ GOOD: dict[str, list] = {
         ([B + "b", "prev:a"], "arr[0, 0] = 1.5\nextra = rng.integers(0, 100, 3)"),
         (
             [B + "c", "prev:b"],
-            "print('RESULT', arr.dtype, arr.shape, round(float(arr.sum()), 4), ints.T.tolist(), extra.tolist())",
+            "print('RESULT', arr.dtype, arr.shape, round(float(arr.sum()), 4), ints.T.tolist(), "
+            "extra.tolist())",
         ),
     ],
     "pandas_inplace": [
@@ -151,7 +155,8 @@ GOOD: dict[str, list] = {
         (["imports"], "%matplotlib inline\nimport os"),
         (
             [B + "a"],
-            "word = 'shell'\n!echo RESULT from-{word}\n%env KALEC_CASE=7\nhere = os.environ['KALEC_CASE']",
+            "word = 'shell'\n!echo RESULT from-{word}\n%env KALEC_CASE=7\n"
+            "here = os.environ['KALEC_CASE']",
         ),
         ([B + "b", "prev:a"], "%%capture cap\nprint('hidden')\ny = int(here) + 1"),
         ([B + "c", "prev:b"], "print('RESULT', here, y, 'hidden' in cap.stdout)"),
@@ -175,7 +180,8 @@ GOOD: dict[str, list] = {
     "unicode_and_quotes": [
         (
             [B + "a"],
-            's = """tri\'ple \\"\\"\\" and \'\'\' """\nemoji = \'✓ 東京 \\N{GREEK SMALL LETTER ALPHA}\'\nraw = r\'\\d+\\\\\'',
+            's = """tri\'ple \\"\\"\\" and \'\'\' """\n'
+            "emoji = '✓ 東京 \\N{GREEK SMALL LETTER ALPHA}'\nraw = r'\\d+\\\\'",
         ),
         ([B + "b", "prev:a"], "print('RESULT', len(s), emoji, raw)"),
     ],
@@ -323,7 +329,8 @@ GOOD["star_imports"] = [
 GOOD["global_random_state"] = [
     (
         ["imports"],
-        "import random\nimport numpy as np\nfrom numpy.random import rand\nnp.random.seed(3)\nrandom.seed(5)",
+        "import random\nimport numpy as np\nfrom numpy.random import rand\nnp.random.seed(3)\n"
+        "random.seed(5)",
     ),
     ([B + "draw"], "a = np.random.randint(0, 1000, 3).tolist()\nb = random.random()"),
     ([B + "more", "prev:draw"], "c = rand(2).round(6).tolist()\nd = random.choice('abcdef')"),
@@ -341,7 +348,8 @@ GOOD["seeded_in_a_step"] = [
 GOOD["double_braces_and_placeholders"] = [
     (
         [B + "a"],
-        "template = '{{inputs.parameters.x}} {{workflow.uid}} {{$}}'\nname = 'n'\nshown = f'{{{name}}}'",
+        "template = '{{inputs.parameters.x}} {{workflow.uid}} {{$}}'\nname = 'n'\n"
+        "shown = f'{{{name}}}'",
     ),
     ([B + "b", "prev:a"], "print('RESULT', template, shown, {'k': {'v': 1}})"),
 ]

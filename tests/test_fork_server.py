@@ -162,7 +162,8 @@ def test_forked_steps_are_fresh_where_results_depend_on_it(tmp_path: Path) -> No
         assert server.usable(), server.reason
         code = (
             "import numpy, os, random\n"
-            "print(numpy.random.randint(2**31), random.getrandbits(31), os.getsid(0) == os.getpid(),"
+            "print(numpy.random.randint(2**31), random.getrandbits(31), os.getsid(0) == "
+            "os.getpid(),"
             " os.environ['KALEC_STEP'])\n"
             "left_open = open('unclosed.txt', 'w')\nn = left_open.write('flushed at the end')"
         )

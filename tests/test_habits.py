@@ -216,7 +216,8 @@ def test_small_wording(notebook) -> None:
 def _project(folder: Path) -> Path:
     """A notebook that imports a local module, which imports a local package and a library."""
     (folder / "helpers.py").write_text(
-        "import json\nfrom tools import double\n\ndef describe(v):\n    return json.dumps(double(v))\n"
+        "import json\nfrom tools import double\n\ndef describe(v):\n"
+        "    return json.dumps(double(v))\n"
     )
     (folder / "tools").mkdir()
     (folder / "tools" / "__init__.py").write_text("from tools.core import double\n")

@@ -184,7 +184,8 @@ def _check_user_text(folder, description, name, file_stem, default, annotation, 
 
 
 RESERVED_PARAMS = [
-    "kubernetes", "dsl", "compiler", "pipeline", "pathlib", "BASE_IMAGE", "Input", "Artifact", "Metrics", "print", "len", "float", "match", "case", "type", "train",
+    "kubernetes", "dsl", "compiler", "pipeline", "pathlib", "BASE_IMAGE", "Input", "Artifact",
+    "Metrics", "print", "len", "float", "match", "case", "type", "train",
     "train_task", "metrics", "spec", "params", "inputs", "outputs",
 ]  # fmt: skip
 

@@ -247,7 +247,8 @@ def test_panel_keeps_each_notebook_apart_and_fits_at_250_px(
 
             # 2. a notebook: its steps, and its settings read from its metadata once loaded
             page.evaluate(
-                "(path) => window.jupyterapp.commands.execute('docmanager:open', {path}).then(() => null)",
+                "(path) => window.jupyterapp.commands.execute('docmanager:open', {path}).then(() "
+                "=> null)",
                 "quickstart.ipynb",
             )
             expect(panel.locator(".kalec-status")).to_contain_text("4 steps, no errors")
@@ -264,7 +265,8 @@ def test_panel_keeps_each_notebook_apart_and_fits_at_250_px(
 
             # 3. a second notebook: its own steps, notes folded; switching back shows the first's
             page.evaluate(
-                "(path) => window.jupyterapp.commands.execute('docmanager:open', {path}).then(() => null)",
+                "(path) => window.jupyterapp.commands.execute('docmanager:open', {path}).then(() "
+                "=> null)",
                 "sections.ipynb",
             )
             expect(panel.locator(".kalec-notebook")).to_have_text("sections.ipynb")

@@ -80,7 +80,8 @@ def test_steps_use_the_runtime_embedded_in_the_script(tmp_path: Path) -> None:
         [
             (
                 [B + "a"],
-                "import kalec.runtime.step as s\nprint('RESULT embedded', 'kalec-runtime-' in s.__file__)",
+                "import kalec.runtime.step as s\n"
+                "print('RESULT embedded', 'kalec-runtime-' in s.__file__)",
             )
         ],
     )

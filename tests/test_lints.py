@@ -143,7 +143,8 @@ def test_process_state_set_in_the_prelude_is_fine(notebook) -> None:
         [
             (
                 ["imports"],
-                "import os\nimport numpy as np\nos.environ['MODE'] = 'fast'\nnp.set_printoptions(precision=2)",
+                "import os\nimport numpy as np\nos.environ['MODE'] = 'fast'\n"
+                "np.set_printoptions(precision=2)",
             ),
             ([B + "a"], "x = np.arange(3)"),
             ([B + "b", "prev:a"], "print(x, os.environ['MODE'])"),
@@ -159,7 +160,8 @@ def test_names_read_through_globals_or_eval_from_another_step_are_a_warning(note
             ([B + "a"], "total = 5\nlabel = 'x'"),
             (
                 [B + "b", "prev:a"],
-                "print(globals()['total'])\nprint(eval('label * 2'))\nown = 1\nprint(globals()['own'])",
+                "print(globals()['total'])\nprint(eval('label * 2'))\nown = 1\n"
+                "print(globals()['own'])",
             ),
         ],
     )

@@ -66,10 +66,12 @@ def write(path: Path, text: str) -> None:
 @pytest.mark.parametrize(
     "code",
     [
-        "import os\nfolder = 'data'\nname = 'train'\ntext = open(f'{folder}{os.sep}{name}.csv').read()",
+        "import os\nfolder = 'data'\nname = 'train'\n"
+        "text = open(f'{folder}{os.sep}{name}.csv').read()",
         "import os\ntext = open(os.path.join('data', 'train.csv')).read()",
         "from pathlib import Path\ntext = (Path('data') / 'train.csv').read_text()",
-        "import os\nimport pandas as pd\ntext = str(pd.read_csv(os.path.join('data', 'train.csv')).values)",
+        "import os\nimport pandas as pd\n"
+        "text = str(pd.read_csv(os.path.join('data', 'train.csv')).values)",
     ],
     ids=["f-string", "os.path.join", "pathlib", "pandas"],
 )
@@ -211,7 +213,8 @@ def test_files_written_through_a_built_path_are_put_back(notebook, tmp_path: Pat
         [
             (
                 [B + "write"],
-                "import os\nout = 'results'\nos.makedirs(out, exist_ok=True)\nopen(os.path.join(out, 'r.txt'), 'w').write('42')",
+                "import os\nout = 'results'\nos.makedirs(out, exist_ok=True)\n"
+                "open(os.path.join(out, 'r.txt'), 'w').write('42')",
             ),
             ([B + "read", "prev:write"], "print('RESULT', open('results/r.txt').read())"),
         ]

@@ -222,7 +222,8 @@ import json, sys
 import yaml
 from kubeflow.katib import ApiClient
 
-experiment = ApiClient()._ApiClient__deserialize(yaml.safe_load(open(sys.argv[1])), "V1beta1Experiment")
+read = yaml.safe_load(open(sys.argv[1]))
+experiment = ApiClient()._ApiClient__deserialize(read, "V1beta1Experiment")
 spec = experiment.spec
 print(json.dumps({
     "kind": type(experiment).__name__,

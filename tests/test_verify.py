@@ -143,13 +143,15 @@ def test_verify_does_not_cry_wolf(notebook, tmp_path: Path) -> None:
             ),
             (
                 ["functions"],
-                "class Lazy:\n    def __init__(self, n):\n        self.n = n\n        self._cache = {}\n"
+                "class Lazy:\n    def __init__(self, n):\n        self.n = n\n"
+                "        self._cache = {}\n"
                 "    def square(self):\n        self._cache.setdefault('sq', self.n ** 2)\n"
                 "        return self._cache['sq']",
             ),
             (
                 [B + "make"],
-                "vectorizer = CountVectorizer(stop_words='english').fit(['a cat sat', 'the dog ran'])\n"
+                "vectorizer = CountVectorizer(stop_words='english').fit(['a cat sat', 'the dog "
+                "ran'])\n"
                 "frame = pd.DataFrame({'x': np.arange(20.0), 'y': np.arange(20.0) * 2 + 1})\n"
                 "model = smf.ols('y ~ x', data=frame).fit()\n"
                 "lazy = Lazy(3)\nsquare = lazy.square\noffset = pd.offsets.YearEnd()\n"

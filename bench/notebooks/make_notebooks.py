@@ -86,7 +86,8 @@ notebook(
             ["block:compare", "prev:logistic", "prev:knn"],
             "best = 'logistic' if logistic_acc >= knn_acc else 'knn'\n"
             "print(confusion_matrix(y_test, (logistic if best == 'logistic' else knn)"
-            ".predict(X_test_s)))\nprint('RESULT', best, round(logistic_acc, 4), round(knn_acc, 4))",
+            ".predict(X_test_s)))\n"
+            "print('RESULT', best, round(logistic_acc, 4), round(knn_acc, 4))",
         ),
         (["pipeline-metrics"], "logistic_acc\nknn_acc"),
     ],
@@ -110,7 +111,8 @@ notebook(
         ),
         (
             ["block:correlations", "prev:load"],
-            "corr = X.assign(target=y).corr()['target'].drop('target').sort_values()\nprint(corr.round(3))",
+            "corr = X.assign(target=y).corr()['target'].drop('target').sort_values()\n"
+            "print(corr.round(3))",
         ),
         (
             ["block:models", "prev:load"],
@@ -141,7 +143,8 @@ notebook(
             "rng = np.random.default_rng(SEED)\n"
             "dates = pd.date_range('2023-01-01', periods=DAYS, freq='D')\n"
             "season = 100 + 20 * np.sin(2 * np.pi * dates.dayofyear / 365.25)\n"
-            "sales = pd.DataFrame({'date': dates, 'store': rng.choice(['north', 'south', 'east'], DAYS),\n"
+            "sales = "
+            "pd.DataFrame({'date': dates, 'store': rng.choice(['north', 'south', 'east'], DAYS),\n"
             "                      'units': rng.poisson(season)})",
         ),
         (
@@ -158,7 +161,8 @@ notebook(
         (
             ["block:summary", "prev:monthly", "prev:rolling"],
             "by_quarter = sales.assign(q=sales['date'].dt.quarter).pivot_table(\n"
-            "    index='q', columns='store', values='units', aggfunc='mean')\nprint(by_quarter.round(1))\n"
+            "    index='q', columns='store', values='units', aggfunc='mean')\n"
+            "print(by_quarter.round(1))\n"
             "total_units = int(monthly.to_numpy().sum())\n"
             "print('RESULT', total_units, peak_day.date(), round(float(rolling.max()), 2))",
         ),
@@ -235,7 +239,8 @@ notebook(
             ["block:diagnose", "prev:fit"],
             "residuals = model.resid\n"
             "jb_stat, jb_p, _, _ = sm.stats.jarque_bera(residuals)\n"
-            "return_to_school = float(model.params['education'])\nr_squared = float(model.rsquared)\n"
+            "return_to_school = float(model.params['education'])\n"
+            "r_squared = float(model.rsquared)\n"
             "print('RESULT', round(return_to_school, 4), round(r_squared, 4), jb_p > 0.01)",
         ),
         (["pipeline-metrics"], "r_squared"),
@@ -252,7 +257,8 @@ notebook(
         ),
         (
             ["pipeline-parameters"],
-            "S0 = 100.0\nSTRIKE = 105.0\nRATE = 0.03\nVOL = 0.2\nYEARS = 1.0\nPATHS = 400000\nSEED = 5",
+            "S0 = 100.0\nSTRIKE = 105.0\nRATE = 0.03\nVOL = 0.2\nYEARS = 1.0\nPATHS = 400000\n"
+            "SEED = 5",
         ),
         (
             ["block:simulate"],
@@ -262,13 +268,16 @@ notebook(
         (
             ["block:price", "prev:simulate"],
             "payoff = np.maximum(terminal - STRIKE, 0) * math.exp(-RATE * YEARS)\n"
-            "mc_price = float(payoff.mean())\nstderr = float(payoff.std(ddof=1) / math.sqrt(PATHS))",
+            "mc_price = float(payoff.mean())\n"
+            "stderr = float(payoff.std(ddof=1) / math.sqrt(PATHS))",
         ),
         (
             ["block:formula"],
-            "d1 = (math.log(S0 / STRIKE) + (RATE + VOL ** 2 / 2) * YEARS) / (VOL * math.sqrt(YEARS))\n"
+            "d1 = (math.log(S0 / STRIKE) + (RATE + VOL ** 2 / 2) * YEARS) / (VOL * "
+            "math.sqrt(YEARS))\n"
             "d2 = d1 - VOL * math.sqrt(YEARS)\n"
-            "bs_price = S0 * stats.norm.cdf(d1) - STRIKE * math.exp(-RATE * YEARS) * stats.norm.cdf(d2)",
+            "bs_price = S0 * stats.norm.cdf(d1) - STRIKE * math.exp(-RATE * YEARS) * "
+            "stats.norm.cdf(d2)",
         ),
         (
             ["block:check", "prev:price", "prev:formula"],
@@ -316,7 +325,8 @@ notebook(
         "## Support vectors",
         (
             ["block:svm", "prev:data"],
-            "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\n"
+            "from sklearn.pipeline import make_pipeline\n"
+            "from sklearn.preprocessing import StandardScaler\n"
             "from sklearn.svm import SVC\nfrom sklearn.metrics import accuracy_score\n"
             "svm = make_pipeline(StandardScaler(), SVC(C=1.0))\n"
             "svm_acc = accuracy_score(y_test, svm.fit(X_train, y_train).predict(X_test))",
@@ -324,13 +334,16 @@ notebook(
         "## Naive Bayes",
         (
             ["block:bayes", "prev:data"],
-            "from sklearn.naive_bayes import GaussianNB\nfrom sklearn.metrics import accuracy_score\n"
-            "bayes_acc = accuracy_score(y_test, GaussianNB().fit(X_train, y_train).predict(X_test))",
+            "from sklearn.naive_bayes import GaussianNB\n"
+            "from sklearn.metrics import accuracy_score\n"
+            "bayes_acc = accuracy_score(y_test, GaussianNB().fit(X_train, "
+            "y_train).predict(X_test))",
         ),
         "## Decision tree",
         (
             ["block:tree", "prev:data"],
-            "from sklearn.tree import DecisionTreeClassifier\nfrom sklearn.metrics import accuracy_score\n"
+            "from sklearn.tree import DecisionTreeClassifier\n"
+            "from sklearn.metrics import accuracy_score\n"
             "tree = DecisionTreeClassifier(max_depth=4, random_state=SEED)\n"
             "tree_acc = accuracy_score(y_test, tree.fit(X_train, y_train).predict(X_test))",
         ),

@@ -67,7 +67,8 @@ def loads(text: str) -> dict[str, Any]:
         raise NotebookError(f"not a Jupyter notebook: its format number is {major!r}")
     if major < 3:
         raise NotebookError(
-            f"notebook format {major!r} is too old to read; open and save it in Jupyter to upgrade it"
+            f"notebook format {major!r} is too old to read; "
+            "open and save it in Jupyter to upgrade it"
         )
     if major > 4:
         raise NotebookError(f"notebook format {major} is newer than this kalec understands (4)")

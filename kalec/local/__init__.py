@@ -1,7 +1,8 @@
 """The local runner: runs a compiled pipeline on this machine, step by step, and remembers.
 
 Imports from kalec: kalec, analysis, cluster_names, errors, frontend, ir, packaging, runtime.
-Not the cluster targets, verify, the service or the CLI. ``run`` is what ``kalec run --local`` calls.
+Not the cluster targets, verify, the service or the CLI. ``run`` is what ``kalec run --local``
+calls.
 """
 
 from __future__ import annotations

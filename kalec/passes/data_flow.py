@@ -187,11 +187,12 @@ class _Resolver:
             if not later:
                 return candidate
         reader = f"step '{step.name}'" if step else "the pipeline-metrics cell"
+        again = cell_name(self.pipeline, later[0])
         if name in STATES:  # hidden state: pass the closest one and say so, rather than refuse
             self.diagnostics.append(
                 D.RANDOM_STATE_DRAWN_AGAIN(
                     f"{reader} draws from {describe(name)} here, but step '{candidates[0]}' draws "
-                    f"from it again in {cell_name(self.pipeline, later[0])}, after this; the numbers drawn here may differ "
+                    f"from it again in {again}, after this; the numbers drawn here may differ "
                     "from the notebook's",
                     read,
                     hint="seed the generator in this step, or use a generator object "
@@ -202,10 +203,10 @@ class _Resolver:
         self.error(
             D.CHANGED_AFTER_READ,
             f"{reader} reads {name} here, but step '{candidates[0]}' sets {name} again in "
-            f"{cell_name(self.pipeline, later[0])}, after this read; a step passes on only its final values, so "
+            f"{again}, after this read; a step passes on only its final values, so "
             f"{reader} would get a different {name} than the notebook does",
             read,
-            hint=f"use another name for one of the two values, or move {cell_name(self.pipeline, later[0])} into a "
+            hint=f"use another name for one of the two values, or move {again} into a "
             "step of its own that runs later",
         )
         return None
@@ -252,7 +253,8 @@ class _Resolver:
         scope = f"{outer}/{rest}" if outer else rest
         for notebook in self.pipeline.notebooks:
             if notebook.scope == scope:
-                return f"the notebook:{rest} cell ({cell_name(self.pipeline, notebook.reference.cell)})"
+                tagged = cell_name(self.pipeline, notebook.reference.cell)
+                return f"the notebook:{rest} cell ({tagged})"
         return cell_name(self.pipeline, writer)
 
     def undefined(self, name: str, origin: Origin, step: str, deferred: bool) -> None:
@@ -328,12 +330,13 @@ class _Resolver:
                 continue
             if name in self.index.deleted(writer):
                 steps = "', '".join(self.index.cell_steps.get(writer, ()))
+                deleting = cell_name(self.pipeline, writer)
                 self.error(
                     D.DELETED_BEFORE_READ,
-                    f"name '{name}' is deleted in {cell_name(self.pipeline, writer)} (step '{steps}') before "
+                    f"name '{name}' is deleted in {deleting} (step '{steps}') before "
                     f"step '{step.name}' reads it here",
                     origin,
-                    hint=f"remove `del {name}` from {cell_name(self.pipeline, writer)}, or stop reading it here",
+                    hint=f"remove `del {name}` from {deleting}, or stop reading it here",
                 )
                 continue
             if writer in self.index.prelude and writer not in own_prelude:
@@ -420,7 +423,8 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
             if dep.reason == "data":
                 diagnostics.append(
                     D.DEPENDENCY_ADDED(
-                        f"step '{step.name}' reads {describe(dep.variable)} from step '{dep.step}': "
+                        f"step '{step.name}' reads {describe(dep.variable)} "
+                        f"from step '{dep.step}': "
                         f"added the dependency prev:{dep.step}",
                         dep.origin,
                     )
@@ -470,7 +474,8 @@ def _shared_names(
                 found.append(
                     D.SHARED_NAME(
                         f"step '{step.name}' reads {item.name} from step '{item.producer}', the "
-                        f"last to set it before this cell; step '{other}' ({cell_name(pipeline, writer)}) sets "
+                        f"last to set it before this cell; step '{other}' "
+                        f"({cell_name(pipeline, writer)}) sets "
                         f"{item.name} too, earlier in the notebook",
                         item.origin,
                     )

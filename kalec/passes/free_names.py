@@ -221,8 +221,8 @@ def free_names(pipeline: Pipeline) -> Pipeline:
                 reported.add((name, origin))
                 diagnostics.append(
                     D.PRELUDE_READS_VALUE(
-                        f"name '{name}' is not defined: imports and functions cells run at the start "
-                        "of every step, before any step's values arrive",
+                        f"name '{name}' is not defined: imports and functions cells run at the "
+                        "start of every step, before any step's values arrive",
                         origin,
                         hint=f"define {name} in the imports or functions cells, make it a pipeline "
                         "parameter, or move this code into a step",

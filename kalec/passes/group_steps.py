@@ -3,8 +3,9 @@
 A cell tagged ``block:``/``step:`` belongs to the steps it names; a code cell without such a tag
 (or with an empty ``block:``, as Kale writes it) continues whatever the code cell before it
 belonged to (a step, or the imports or functions prelude: such a cell that does more than import
-and define is warned about, since the prelude runs at the start of every step); ``pipeline-parameters`` and ``pipeline-metrics`` cells stand alone and do not change
-what the next untagged cell continues. Untagged cells before any step tag form a step named
+and define is warned about, since the prelude runs at the start of every step);
+``pipeline-parameters`` and ``pipeline-metrics`` cells stand alone and do not change what the
+next untagged cell continues. Untagged cells before any step tag form a step named
 ``main``, which makes a notebook without tags a one-step pipeline.
 """
 

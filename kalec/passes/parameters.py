@@ -165,11 +165,12 @@ def parameters(pipeline: Pipeline) -> Pipeline:
             if kind is None:
                 diagnostics.append(
                     D.PARAM_TYPE(
-                        f"parameter {target.id} = {repr(value)[:80]} is a {type(value).__name__}; a "
-                        "parameter is an int, float, str, bool, list or dict (of those, with str "
-                        "keys), or None",
+                        f"parameter {target.id} = {repr(value)[:80]} is a "
+                        f"{type(value).__name__}; a parameter is an int, float, str, bool, list "
+                        "or dict (of those, with str keys), or None",
                         origin,
-                        hint="use a list for a tuple; give None-able parameters a default of their type",
+                        hint="use a list for a tuple; "
+                        "give None-able parameters a default of their type",
                     )
                 )
                 continue

@@ -1,11 +1,13 @@
-"""A fork server for the local runner: import the notebook's modules once, fork one process per step.
+"""A fork server for the local runner: import the notebook's modules once, fork one process per
+step.
 
 A fresh interpreter per step keeps the steps independent, as pods are; but a fresh interpreter
 pays for ``import pandas, sklearn`` again in every step, which the notebook's kernel paid once.
 This process imports the modules the steps' code imports (never the notebook's code; which
 modules, ``kalec.local.preimports`` decides), and then, for each step the runner asks for, forks
-a child that is that fresh interpreter with the imports already done: its own session and process group, its output on the pipes the runner
-passed, and ``kalec.runtime.step`` run on the step's request as ``python -m`` would.
+a child that is that fresh interpreter with the imports already done: its own session and
+process group, its output on the pipes the runner passed, and ``kalec.runtime.step`` run on the
+step's request as ``python -m`` would.
 
 Forking is only safe when nothing the imports started can break in a child: a Python thread
 (its locks would stay held), a framework known to break after fork (TensorFlow, JAX, gRPC, Ray,

@@ -6,6 +6,6 @@ limits, caches, runs) is its ``context``. Two adapters serve the table: the Flas
 ``kalec serve`` runs (``app``) and the Jupyter Server extension's handlers (``jupyter``).
 
 Imports from kalec: kalec, cluster_names, compiler, deploy, errors, frontend, graph, ir, local,
-params, report, searchspace, sized_cache, targets, tune. Only the CLI imports it. Flask and Jupyter are
-imported by their adapters alone.
+params, report, searchspace, sized_cache, targets, tune. Only the CLI imports it. Flask and
+Jupyter are imported by their adapters alone.
 """

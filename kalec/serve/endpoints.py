@@ -17,7 +17,8 @@ requests are authenticated, how a notebook is found from a ``path``).
 | POST   | tunes                  | start a search of the notebook's parameters  | 202 |
 | GET    | tunes/ID               | the search's trials, the best so far         | 200 |
 | POST   | tunes/ID/cancel        | stop it                                      | 200 |
-| POST   | /kale (kalec serve)    | Kale's API: the kfp-py script (and YAML), deploy on request | 200 |
+| POST   | /kale (kalec serve)    | Kale's API: the kfp-py script (and YAML),    | 200 |
+|        |                        | deploy on request                            |     |
 """
 
 from __future__ import annotations

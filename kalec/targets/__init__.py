@@ -1,12 +1,14 @@
 """The cluster targets, in one registry; each is one module, imported only when it is used.
 
 Imports from kalec: kalec, cluster_names, errors, ir, packaging, runtime, searchspace. Not
-the local runner, the service or the CLI; the runtime is what a script embeds. A target is a module that follows ``TargetModule``: it
-writes text (``emit(pipeline, options) -> str``: a script, a YAML document, an Experiment, the
-IR as JSON) with the options of its own type (``Target.options``: ``kalec.targets.options``), and
-may also give it in pieces (``pieces``, same arguments), which the command line writes as they
-come. One whose optional requirements (kfp) are not installed says so, with the command that
-installs them. Running on this machine is ``kalec.local``'s job.
+the local runner, the service or the CLI; the runtime is what a script embeds.
+
+A target is a module that follows ``TargetModule``: it writes text (``emit(pipeline, options) ->
+str``: a script, a YAML document, an Experiment, the IR as JSON) with the options of its own
+type (``Target.options``: ``kalec.targets.options``), and may also give it in pieces
+(``pieces``, same arguments), which the command line writes as they come. One whose optional
+requirements (kfp) are not installed says so, with the command that installs them. Running on
+this machine is ``kalec.local``'s job.
 """
 
 from __future__ import annotations

@@ -116,5 +116,6 @@ def experiment(pipeline: Pipeline, options: KfpOptions | None = None) -> dict:
 
 
 def emit(pipeline: Pipeline, options: KfpOptions | None = None) -> str:
-    header = f"# A Katib Experiment compiled by kalec from {Path(pipeline.source).name}: kubectl apply -f\n"
+    source = Path(pipeline.source).name
+    header = f"# A Katib Experiment compiled by kalec from {source}: kubectl apply -f\n"
     return header + yaml.safe_dump(experiment(pipeline, options), sort_keys=False, width=100)

@@ -200,7 +200,8 @@ class _Lowering:
         # a default of None travels as "" (the step turns it back into None): kfp has no
         # value for an unset optional parameter
         signature = ", ".join(
-            f"{p.name}: {ANNOTATIONS[p.type]} = {py_literal('' if p.default is None else p.default)}"
+            f"{p.name}: {ANNOTATIONS[p.type]} = "
+            f"{py_literal('' if p.default is None else p.default)}"
             for p in self.pipeline.params
         )
         notebooks = "".join(

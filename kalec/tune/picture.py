@@ -142,7 +142,8 @@ def write_report(path: Path, study: Any, space: Space, pipeline: Pipeline) -> Pa
         "text-align:right}</style></head><body>"
         f"<h1>{escape(title)}</h1>"
         f"<p>{'maximising' if space.objective.maximize else 'minimising'} {escape(metric)} "
-        f"with {escape(space.algorithm)}; {len(complete)} of {len(study.trials)} trials gave a value</p>"
+        f"with {escape(space.algorithm)}; "
+        f"{len(complete)} of {len(study.trials)} trials gave a value</p>"
         + "".join(charts)
         + "<table><tr>"
         + "".join(f"<th>{escape(h)}</th>" for h in header)

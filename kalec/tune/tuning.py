@@ -90,7 +90,8 @@ class Search:
             self.folder = base / self.id
             if not (self.folder / "tune.json").is_file():
                 raise SpaceError(
-                    f"no search {self.id!r} of {notebook.name} to resume (kalec tune {notebook} --list)"
+                    f"no search {self.id!r} of {notebook.name} to resume "
+                    f"(kalec tune {notebook} --list)"
                 )
             saved = json.loads((self.folder / "tune.json").read_text(encoding="utf-8"))
             self.space = space = _checked_saved(saved, pipeline)
@@ -278,8 +279,9 @@ class Search:
         except ValueError:
             return False
         if self.space.objective.reached(best):
+            objective = self.space.objective
             self.err.write(
-                f"kalec: {self.space.objective.metric} reached the goal {self.space.objective.goal:g}; stopping\n"
+                f"kalec: {objective.metric} reached the goal {objective.goal:g}; stopping\n"
             )
             return True
         return False
@@ -306,8 +308,9 @@ class Search:
             return 1
         values = ", ".join(f"{k}={_shown(v)}" for k, v in best.params.items())
         self.out.write(
-            f"\nbest: trial {best.number}: {self.space.objective.metric} = {_shown(best.value)} with {values}\n"
-            f"picture: {report}\nsearch: {self.folder} (kalec tune {self.pipeline.source} --resume {self.id})\n"
+            f"\nbest: trial {best.number}: {self.space.objective.metric} = {_shown(best.value)} "
+            f"with {values}\npicture: {report}\n"
+            f"search: {self.folder} (kalec tune {self.pipeline.source} --resume {self.id})\n"
         )
         return 0
 

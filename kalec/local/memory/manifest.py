@@ -316,7 +316,10 @@ def mismatch(manifest: Manifest, places: Places, memo: DigestMemo) -> str | None
         status = stat_of(places.real(kept))
         now = status[4] if status else "missing"
         if now != kind:
-            return f"{kept} {'appeared' if kind == 'missing' else 'is gone' if now == 'missing' else 'changed'}, looked at run time"
+            happened = (
+                "appeared" if kind == "missing" else "is gone" if now == "missing" else "changed"
+            )
+            return f"{kept} {happened}, looked at run time"
     for kept, listing in manifest.listings.items():
         if listing_digest(places.real(kept)) != listing:
             return f"the files in {kept} changed, listed at run time"
