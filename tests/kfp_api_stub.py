@@ -1,7 +1,10 @@
 """A stand-in for the Kubeflow Pipelines API server, on loopback, for ``kalec deploy`` tests.
 
 It answers the v2beta1 endpoints that ``kfp.Client`` calls to upload a pipeline or a version of
-it, find or create an experiment and create a run, keeps what it was sent, and nothing more.
+it, find or create an experiment, create a run and report its state, keeps what it was sent
+(with the headers), and serves a step's log as the pipeline UI does. It can stand for an
+install that wants credentials: ``want_header`` (a header and the value it must have), answered
+as Dex does (``login_redirect``: 302 to its login page) or with 401.
 """
 
 from __future__ import annotations
@@ -27,6 +30,15 @@ class KfpApiStub:
         # pod log endpoint, which a Katib trial reads its metrics from)
         self.pod_logs: dict[str, str] = {}
         self.run_state = "SUCCEEDED"
+        # a run's course: each GET of the run answers the next (run state, {task: state}),
+        # the last one for ever after; empty: the run_state above, every logged pod succeeded
+        self.run_course: list[tuple[str, dict[str, str]]] = []
+        self.headers: list[dict[str, str]] = []  # the headers of each request, in order
+        self.want_header: tuple[str, str] | None = None
+        self.login_redirect = False
+        self.multi_user = False
+        self.stall: set[str] = set()  # paths answered only when the stub closes
+        self.released = threading.Event()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,15 +56,46 @@ class KfpApiStub:
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length", 0)))
 
+            def _refused(self) -> bool:
+                """Record the request's headers; answer as the install does when it lacks the
+                credentials it wants (True: answered)."""
+                stub.headers.append({k.lower(): v for k, v in self.headers.items()})
+                if urlparse(self.path).path in stub.stall:
+                    stub.released.wait(60)
+                if stub.want_header is None:
+                    return False
+                name, value = stub.want_header
+                if self.headers.get(name) == value:
+                    return False
+                if stub.login_redirect:
+                    self.send_response(302)
+                    self.send_header("Location", "/dex/auth?client_id=kubeflow-oidc-authservice")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                else:
+                    self._reply({"error": "Unauthorized"}, 401)
+                return True
+
+            def _task_states(self) -> tuple[str, list[tuple[str, str, str]]]:
+                """The run's state and its tasks: (name, pod, state) each."""
+                if not stub.run_course:
+                    tasks = [(pod.rsplit("-", 1)[0], pod, "SUCCEEDED") for pod in stub.pod_logs]
+                    return stub.run_state, tasks
+                course = stub.run_course
+                state, states = course.pop(0) if len(course) > 1 else course[0]
+                return state, [(name, f"{name}-pod", s) for name, s in states.items()]
+
             def do_GET(self) -> None:
                 url = urlparse(self.path)
                 stub.requests.append(f"GET {url.path}")
+                if self._refused():
+                    return
                 query = parse_qs(url.query)
                 wanted = None
                 if "filter" in query:
                     wanted = json.loads(query["filter"][0])["predicates"][0]["stringValue"]
                 if url.path == "/apis/v2beta1/healthz":
-                    self._reply({"multi_user": False})
+                    self._reply({"multi_user": stub.multi_user})
                 elif url.path == "/apis/v2beta1/pipelines":
                     found = [p for p in stub.pipelines if wanted in (None, p["display_name"])]
                     self._reply({"pipelines": found, "total_size": len(found)})
@@ -65,17 +108,29 @@ class KfpApiStub:
                     if run is None:
                         self._reply({"error": "no such run"}, 404)
                         return
+                    state, task_states = self._task_states()
                     tasks = [
                         {
-                            "display_name": pod.rsplit("-", 1)[0],
+                            "display_name": name,
                             "pod_name": pod,
-                            "state": "SUCCEEDED",
+                            "state": task_state,
+                            "start_time": "2026-12-07T10:00:00Z",
                         }
-                        for pod in stub.pod_logs
+                        | ({"end_time": "2026-12-07T10:00:04Z"} if task_state != "RUNNING" else {})
+                        for name, pod, task_state in task_states
                     ]
-                    self._reply(
-                        run | {"state": stub.run_state, "run_details": {"task_details": tasks}}
-                    )
+                    self._reply(run | {"state": state, "run_details": {"task_details": tasks}})
+                elif url.path == "/k8s/pod/logs":  # the pipeline UI's log of a step
+                    text = stub.pod_logs.get(query.get("podname", [""])[0])
+                    if text is None:
+                        self._reply({"error": "no such pod"}, 404)
+                        return
+                    data = text.encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
                 elif url.path.startswith("/api/v1/namespaces/") and url.path.endswith("/log"):
                     pod = url.path.split("/")[-2]
                     text = stub.pod_logs.get(pod)
@@ -101,6 +156,8 @@ class KfpApiStub:
             def do_POST(self) -> None:
                 url = urlparse(self.path)
                 stub.requests.append(f"POST {url.path}")
+                if self._refused():
+                    return
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 body = self._body()
                 if url.path in (
@@ -163,5 +220,6 @@ class KfpApiStub:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()

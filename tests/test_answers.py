@@ -207,3 +207,21 @@ def test_the_declared_words_are_the_ones_the_code_uses() -> None:
     assert set(typing.get_args(status)) == {s.value for s in StepStatus}
     assert typing.get_args(GraphFormat) == FORMATS
     assert set(BUILD_TARGETS) <= set(TARGETS)
+
+
+def test_the_ways_to_sign_in_are_the_same_everywhere() -> None:
+    """The command line's --auth, the requests' ``auth`` and the panel's list name the ways
+    ``kalec.deploy.auth`` knows, in its order."""
+    import re
+
+    from kalec.cli.deploy import AUTH_CHOICES
+    from kalec.deploy import AUTH_MODES
+    from kalec.serve.requests import DeployRequest
+
+    assert AUTH_CHOICES == AUTH_MODES
+    hint = typing.get_type_hints(DeployRequest)["auth"]
+    assert set(typing.get_args(typing.get_args(hint)[0])) == set(AUTH_MODES)
+    panel = (ROOT / "labextension" / "src" / "deploySection.ts").read_text()
+    listed = re.search(r"AUTH_CHOICES[^=]*= \[(.*?)\n\];", panel, re.S)
+    assert listed is not None
+    assert tuple(re.findall(r"\['(\w+)',", listed.group(1))) == AUTH_MODES

@@ -115,6 +115,30 @@ def test_concurrent_yaml_builds_all_succeed(server: int) -> None:
 
 
 @pytest.mark.slow
+def test_each_call_to_a_silent_kfp_is_limited_well_inside_the_deploy_deadline(
+    tmp_path: Path,
+) -> None:
+    silent = SilentServer()
+    process, port = serve(tmp_path, "--folder", str(tmp_path / "r"))  # deadline: 60 s
+    try:
+        started = time.monotonic()
+        status, body, _ = request(
+            port,
+            "POST",
+            "/api/v1/deploy",
+            {"nb": QUICKSTART, "host": f"http://127.0.0.1:{silent.port}"},
+        )
+        seconds = time.monotonic() - started
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        silent.close()
+    assert status == 504, body
+    assert "did not answer within 20 s" in body["error"]["message"]
+    assert seconds < 30
+
+
+@pytest.mark.slow
 def test_a_kfp_endpoint_that_never_answers_is_a_504_in_time(tmp_path: Path) -> None:
     silent = SilentServer()
     process, port = serve(
@@ -305,3 +329,58 @@ def test_no_empty_folder_is_made_when_one_is_given(tmp_path: Path, monkeypatch) 
     monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append("x") or str(tmp_path / "t"))
     config = ServerConfig(folder=Path("relative-runs"))
     assert made == [] and config.folder == Path.cwd() / "relative-runs"
+
+
+@pytest.mark.slow
+def test_cancel_answers_once_every_process_the_run_started_has_ended(tmp_path: Path, ask) -> None:
+    """A step's child that left the step's session (as a daemon does) is the run's all the
+    same: cancelling ends it, and the steps and the fork server, before it answers."""
+    from helpers import make_notebook
+
+    pids = tmp_path / "pids.txt"
+    nb = make_notebook(
+        tmp_path / "slow.ipynb",
+        [
+            (["imports"], "import os, subprocess, time"),
+            (["block:a"], "x = 1"),
+            (
+                ["block:b", "prev:a"],
+                "daemon = subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+                f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{daemon.pid}}')\n"
+                "time.sleep(300)\ny = x",
+            ),
+        ],
+    )
+    started = ask("runs", {"nb": json.loads(nb.read_text()), "name": "slow.ipynb"})
+    deadline = time.monotonic() + 60
+    while not pids.exists() or len(pids.read_text().split()) < 2:
+        assert time.monotonic() < deadline, ask("run", run_id=started["id"])
+        time.sleep(0.1)
+    step, daemon = (int(p) for p in pids.read_text().split())
+    assert alive(step) and alive(daemon)
+    answered = ask("cancel", run_id=started["id"])
+    assert answered["state"] == "cancelled"
+    assert not alive(step) and not alive(daemon)
+    assert not [pid for pid in processes_naming(started["id"]) if alive(pid)]  # fork server
+    assert ask("run", run_id=started["id"])["state"] == "cancelled"
+
+
+def alive(pid: int) -> bool:
+    """A process that is running (not gone, not a zombie waiting for its parent)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def processes_naming(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text in (entry / "cmdline").read_text(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found

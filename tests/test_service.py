@@ -86,6 +86,9 @@ def test_graph_gives_the_drawing_and_the_data(ask) -> None:
         ("deploy", {"nb": {}}, "bad_field", "host"),
         ("deploy", {"nb": {}, "host": "ftp://x"}, "bad_field", "host"),
         ("deploy", {"nb": {}, "host": "http://x", "run": "yes"}, "bad_field", "run"),
+        ("deploy", {"nb": {}, "host": "http://x", "auth": "kerberos"}, "bad_field", "auth"),
+        ("deploy", {"nb": {}, "host": "http://x", "token": "s3cr3t"}, "bad_field", "token"),
+        ("experiments", {"host": "http://x", "Cookies": "s=s3cr3t"}, "bad_field", "Cookies"),
         ("experiments", {"host": 3}, "bad_field", "host"),
         ("tunes", {"nb": {}, "trials": 0}, "bad_field", "trials"),
         ("tunes", {"nb": {}, "seed": True}, "bad_field", "seed"),
@@ -99,6 +102,14 @@ def test_bad_requests_are_400_naming_the_field(ask, endpoint, body, code, named)
     body = error.value.body()
     json.dumps(body)  # JSON-ready
     assert body["error"]["message"].startswith(f"{named}: ")
+    assert "s3cr3t" not in json.dumps(body)  # a credential sent is never echoed
+
+
+def test_a_credential_in_a_request_is_refused_saying_where_the_server_finds_them(ask) -> None:
+    with pytest.raises(ServiceError) as error:
+        ask("deploy", {"nb": {}, "host": "http://x", "token": "s3cr3t"})
+    assert "credentials are never taken in a request" in error.value.message
+    assert "'auth' (sa, cookies, token, none)" in error.value.message
 
 
 def test_hostile_cell_text_is_carried_exactly_and_runs_nothing(tmp_path: Path, ask) -> None:

@@ -115,6 +115,8 @@ class DeployAnswer(TypedDict):
     new_pipeline: bool
     experiment_id: str | None
     run_id: str | None
+    run_link: str | None  # the run's page in the pipeline UI
+    namespace: str | None  # where the run's steps run
     pipeline_name: str
     log: str  # what was said along the way
 

@@ -26,13 +26,14 @@ from typing import Any
 from kalec.ir import Pipeline
 from kalec.local.console import summary_table
 from kalec.local.folder import LOG_FILE, file_name, new_run_id
-from kalec.local.processes import end_groups
+from kalec.local.process_tree import end_trees
 from kalec.local.records import STATUS_FILE
 from kalec.serve.answers import Cancelling, JobState, JobStatus, RunStarted, RunStatus
 from kalec.serve.requests import RunRequest, ServiceError, notebook_text, placed
 
 _RUN_ID = re.compile(r"\A[0-9]{8}-[0-9]{6}-[0-9a-f]{4}\Z")
 TAIL_LINES = 20
+CANCEL_GRACE_SECONDS = 10.0  # for a run to end its steps and record itself, before kills
 
 
 def state_of(code: int | None) -> JobState:
@@ -111,7 +112,7 @@ class Background:
         then the whole group goes."""
         with self._lock:
             going = [p for p in self._processes.values() if p.poll() is None]
-        end_groups(going, grace=10.0)
+        end_trees(going, grace=CANCEL_GRACE_SECONDS)
 
 
 class Runs(Background):
@@ -176,12 +177,14 @@ class Runs(Background):
         }
 
     def cancel(self, run_id: Any) -> Cancelling:
-        """Stop the run as Ctrl-C would: kalec ends every step's processes, then exits."""
+        """Stop the run as Ctrl-C would (kalec ends every step's processes, records the run,
+        then exits), and answer once nothing it started is left: what is still alive after
+        the grace period (a step, the fork server, their children) is killed."""
         process = self._process(run_id)
         if process.poll() is not None:
             raise ServiceError(409, "ended", f"run {run_id} has already ended")
-        process.send_signal(signal.SIGTERM)
-        return {"id": run_id, "state": "cancelling"}
+        end_trees([process], grace=CANCEL_GRACE_SECONDS)
+        return {"id": run_id, "state": "cancelled"}
 
 
 def _read(path: Path) -> str:

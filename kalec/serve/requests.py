@@ -22,9 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union
 
+from kalec.deploy.auth import AuthMode
 from kalec.errors import KalecError
 
 DEFAULT_NAME = "notebook.ipynb"
+CREDENTIAL_FIELDS = frozenset(
+    {"token", "existing_token", "cookies", "cookie", "credentials", "authorization", "password"}
+)
 BuildTarget = Literal["kfp-py", "yaml", "argo", "ir"]
 GraphFormat = Literal["svg", "dot", "mermaid"]  # kalec.graph's FORMATS (a test holds them equal)
 BUILD_TARGETS: tuple[str, ...] = typing.get_args(BuildTarget)
@@ -144,6 +148,8 @@ class DeployRequest(NotebookRequest):
     experiment: str | None = None
     run: bool = False
     params: dict[str, Any] | None = None
+    namespace: str | None = None
+    auth: AuthMode | None = None  # the way the server authenticates, from its own environment
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -154,6 +160,8 @@ class DeployRequest(NotebookRequest):
 @dataclass(frozen=True, kw_only=True)
 class ExperimentsRequest:
     host: str
+    namespace: str | None = None
+    auth: AuthMode | None = None
 
     def __post_init__(self) -> None:
         _check_host(self.host)
@@ -256,6 +264,13 @@ def body_fields(kind: type, body: Any, also: tuple[str, ...] = ()) -> dict[str, 
             if value is not None and not isinstance(value, str):
                 raise bad_field(key, "text")
             continue
+        if key not in known and str(key).lower() in CREDENTIAL_FIELDS:
+            raise bad_field(
+                str(key),
+                "credentials are never taken in a request (they would be logged and echoed); "
+                "the server finds them in its own environment: choose the way with 'auth' "
+                "(sa, cookies, token, none)",
+            )
         if key not in known:
             names = ", ".join([*known, *also])
             raise bad_field(str(key), f"not a field of this request ({names})")

@@ -274,15 +274,20 @@ def experiments(context: ServiceContext, request: ExperimentsRequest) -> Experim
     host = request.host
     _check_host(context, host)
     _need_kfp("listing experiments")
-    from kalec.deploy import DeployError, list_experiments
+    from kalec.deploy import AuthRefused, AuthSettings, DeployError, DeployTimeout, list_experiments
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    auth = AuthSettings(request.auth)
     try:
-        names = pool.submit(list_experiments, host).result(timeout=EXPERIMENTS_SECONDS)
-    except concurrent.futures.TimeoutError:
+        names = pool.submit(list_experiments, host, request.namespace, auth).result(
+            timeout=EXPERIMENTS_SECONDS
+        )
+    except (concurrent.futures.TimeoutError, DeployTimeout):
         raise ServiceError(
             504, "timeout", f"Kubeflow Pipelines at {host} did not answer in time"
         ) from None
+    except AuthRefused as error:
+        raise ServiceError(502, "kfp_auth", str(error)) from None
     except DeployError as error:
         raise ServiceError(502, "unreachable", str(error)) from None
     finally:
@@ -299,7 +304,7 @@ def deploy(context: ServiceContext, request: DeployRequest) -> DeployAnswer:
 
     _check_host(context, request.host)
     _need_kfp("deploying")
-    from kalec.deploy import DeployError, DeployTimeout, request_for
+    from kalec.deploy import AuthRefused, AuthSettings, DeployError, DeployTimeout, request_for
     from kalec.serve.worker import deploy_with_deadline
 
     pipeline = compiled(context, request)
@@ -315,6 +320,8 @@ def deploy(context: ServiceContext, request: DeployRequest) -> DeployAnswer:
             image=request.image,
             run=request.run,
             params=values,
+            namespace=request.namespace,
+            auth=AuthSettings(request.auth),
             emit_yaml=lambda options: emitted(context, "yaml", pipeline, options),
         )
     except ServiceError:
@@ -330,6 +337,8 @@ def deploy(context: ServiceContext, request: DeployRequest) -> DeployAnswer:
         result, said = deploy_with_deadline(upload, limits.deploy_seconds)
     except DeployTimeout as error:
         raise ServiceError(504, "deploy_timeout", str(error)) from None
+    except AuthRefused as error:  # not 401: that would read as this server refusing its client
+        raise ServiceError(502, "kfp_auth", str(error)) from None
     except DeployError as error:
         raise ServiceError(502, "deploy_failed", str(error)) from None
     finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kalec.ir import Pipeline
-from kalec.local.processes import end_groups
+from kalec.local.process_tree import end_trees
 from kalec.serve.answers import Cancelling, Trial, TuneStarted, TuneStatus
 from kalec.serve.background import Background
 from kalec.serve.requests import ServiceError, TuneRequest, notebook_text, placed
@@ -130,5 +130,5 @@ class Tunes(Background):
         process = self._process(tune_id)
         if process.poll() is not None:
             raise ServiceError(409, "ended", f"search {tune_id} has already ended")
-        end_groups([process], grace=5.0)
+        end_trees([process], grace=5.0)
         return {"id": tune_id, "state": "cancelled"}

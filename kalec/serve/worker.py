@@ -99,7 +99,7 @@ def deploy_with_deadline(request: Any, seconds: float) -> tuple[Any, str]:
     accepts and never answers (or a TLS handshake with a plain HTTP port) cannot hold the
     caller, whatever kfp's client does with time limits. (the result, what it said);
     ``DeployTimeout`` past the limit, ``DeployError`` as ``deploy`` raises it."""
-    from kalec.deploy import DeployError, DeployResult, DeployTimeout
+    from kalec.deploy import AuthRefused, DeployError, DeployResult, DeployTimeout
 
     worker = Worker()
     try:
@@ -113,7 +113,8 @@ def deploy_with_deadline(request: Any, seconds: float) -> tuple[Any, str]:
     finally:
         worker.close()
     if not answer.get("ok"):
-        raise DeployError(str(answer.get("error")))
+        kind = {"auth": AuthRefused, "timeout": DeployTimeout}.get(answer.get("kind"), DeployError)
+        raise kind(str(answer.get("error")))
     return DeployResult(**answer["result"]), str(answer.get("said", ""))
 
 
@@ -130,13 +131,20 @@ def _answer(request: dict[str, Any]) -> dict[str, Any]:
             "yaml": kfp_yaml.compile_text(request["script"], request["script_name"]),
         }
     if job == "deploy":
-        from kalec.deploy import DeployError, DeployRequest, deploy
+        from kalec.deploy import AuthRefused, DeployError, DeployRequest, DeployTimeout, deploy
 
         said = io.StringIO()
         try:
             result = deploy(DeployRequest(**request["request"]), said)
         except DeployError as error:
-            return {"ok": False, "error": str(error), "said": said.getvalue()}
+            kind = (
+                "auth"
+                if isinstance(error, AuthRefused)
+                else "timeout"
+                if isinstance(error, DeployTimeout)
+                else "error"
+            )
+            return {"ok": False, "kind": kind, "error": str(error), "said": said.getvalue()}
         return {"ok": True, "result": asdict(result), "said": said.getvalue()}
     if job == "warm":
         import kfp.compiler  # noqa: F401 - imported once, before the first compile waits for it

@@ -64,6 +64,8 @@ export interface DeployAnswer {
   new_pipeline: boolean;
   experiment_id: string | null;
   run_id: string | null;
+  run_link: string | null;
+  namespace: string | null;
   pipeline_name: string;
   log: string;
 }

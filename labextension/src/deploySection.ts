@@ -10,6 +10,16 @@ import { element, field } from './dom';
 import { PanelHost } from './host';
 import { NotebookModel, deployError, parameterValue, runLink } from './model';
 
+/** The ways the server may sign in to Kubeflow Pipelines (kalec.deploy.auth), first the
+ * server's own choice: the first way its environment offers. */
+const AUTH_CHOICES: [string, string][] = [
+  ['', 'what the server has (first available)'],
+  ['sa', 'service-account token (in-cluster)'],
+  ['cookies', 'session cookies (Dex / oauth2-proxy)'],
+  ['token', 'bearer token'],
+  ['none', 'no credentials']
+];
+
 export class DeploySection {
   readonly form = element('form', { class: 'kalec-form kalec-deploy' });
   private readonly paramsBox = element('fieldset', { class: 'kalec-run-params' });
@@ -33,7 +43,17 @@ export class DeploySection {
     field(this.deployForm, 'Kubeflow Pipelines URL', host);
     field(this.deployForm, 'experiment', experiment);
     this.deployForm.append(this.experimentList);
+    // How the server authenticates to Kubeflow Pipelines: credentials stay in its environment
+    const auth = element('select', { name: 'auth', class: 'jp-mod-styled' });
+    for (const [value, label] of AUTH_CHOICES) {
+      auth.append(element('option', { value }, label));
+    }
+    field(this.deployForm, 'sign in with', auth);
+    const namespace = element('input', { name: 'namespace', class: 'jp-mod-styled', placeholder: 'your profile (multi-user)' });
+    field(this.deployForm, 'namespace', namespace);
     host.onchange = () => void this.loadExperiments();
+    auth.onchange = () => void this.loadExperiments();
+    namespace.onchange = () => void this.loadExperiments();
     const run = element('label', { class: 'kalec-check-field' });
     run.append(element('input', { name: 'run', type: 'checkbox' }), element('span', {}, 'start a run'));
     this.deployForm.append(run, this.paramsBox);
@@ -100,6 +120,15 @@ export class DeploySection {
     }
   }
 
+  /** The way the server signs in and the namespace, as the form says (left out when unset:
+   * the server's first available way, a single-user install). Never a credential. */
+  private signIn(): { auth?: string; namespace?: string } {
+    const form = new FormData(this.deployForm);
+    const auth = String(form.get('auth') ?? '');
+    const namespace = String(form.get('namespace') ?? '').trim();
+    return { ...(auth ? { auth } : {}), ...(namespace ? { namespace } : {}) };
+  }
+
   /** The experiments of the server the deploy form names, for its list. */
   async loadExperiments(): Promise<void> {
     const model = this.host.current;
@@ -109,7 +138,7 @@ export class DeploySection {
     }
     const ticket = model.begin('experiments');
     try {
-      const found = await this.host.api.post<{ experiments: string[] }>('experiments', { host });
+      const found = await this.host.api.post<{ experiments: string[] }>('experiments', { host, ...this.signIn() });
       if (model.isCurrent('experiments', ticket)) {
         model.update({ experiments: found.experiments });
       }
@@ -155,7 +184,7 @@ export class DeploySection {
     try {
       const done = await this.host.api.post<Record<string, unknown>>(
         'deploy',
-        this.host.body(panel, { host, run, ...(experiment ? { experiment } : {}), ...(run ? { params } : {}) })
+        this.host.body(panel, { host, run, ...this.signIn(), ...(experiment ? { experiment } : {}), ...(run ? { params } : {}) })
       );
       if (!model.isCurrent('deploy', ticket)) {
         return;

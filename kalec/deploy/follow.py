@@ -1,0 +1,146 @@
+"""Following a run on Kubeflow Pipelines to its end, as ``kalec deploy --run --watch`` shows it.
+
+The run is asked for every few seconds; each change of a step's state is one line (the step's
+name as in the notebook, its state, its seconds so far). When the run ends: its state, the
+metrics of the ``pipeline-metrics`` cell (read from the log of the step that reports them, as
+the pipeline UI serves it: ``kalec-metric NAME=VALUE`` lines), and for a failed run the step
+and the notebook cell its log names. Ctrl-C stops the following, never the run.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+from kalec.deploy.auth import Credentials
+from kalec.deploy.calls import CallLimits
+
+ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"})
+FAILURE_LINE = re.compile(
+    r"RuntimeError: (?P<where>.+?): step '(?P<step>[^']*)' failed: (?P<why>.*)"
+)
+METRIC_LINE = re.compile(r"^kalec-metric (?P<name>[^=\s]+)=(?P<value>\S+)\s*$", re.M)
+
+
+@dataclass(frozen=True)
+class RunToFollow:
+    """Which run, where, and what the notebook says of its steps."""
+
+    host: str
+    run_id: str
+    link: str
+    namespace: str
+    steps: tuple[str, ...]  # the steps' names as the tasks show them
+    metric_steps: tuple[str, ...] = ()  # the steps whose log reports the metrics
+    poll_seconds: float = 5.0
+
+
+@dataclass
+class RunEnd:
+    """How the run ended: its state, its metrics, and where it failed when it did."""
+
+    state: str
+    metrics: dict[str, str] = field(default_factory=dict)
+    failed_step: str | None = None
+    failed_where: str | None = None  # "nb.ipynb: cell 7, line 2", as the step's log says
+    failed_why: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "SUCCEEDED"
+
+
+def _seconds(task: Any, now: datetime) -> float:
+    start = getattr(task, "start_time", None) or getattr(task, "create_time", None)
+    end = getattr(task, "end_time", None)
+    if not isinstance(start, datetime):
+        return 0.0
+    if not isinstance(end, datetime) or end.year < 2000:  # an unset time reads as 1970
+        end = now
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=timezone.utc)
+    return max((end - start).total_seconds(), 0.0)
+
+
+def follow(
+    client: Any,
+    run: RunToFollow,
+    credentials: Credentials,
+    limits: CallLimits,
+    out: TextIO | None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunEnd:
+    """Ask for the run until it ends; with ``out``, one line per step's change of state."""
+    seen: dict[str, str] = {}
+    while True:
+        got = client.get_run(run.run_id)
+        tasks = [
+            t
+            for t in (getattr(got.run_details, "task_details", None) or [])
+            if t.display_name in run.steps
+        ]
+        now = datetime.now(timezone.utc)
+        for task in tasks:
+            state = str(task.state or "PENDING")
+            if seen.get(task.display_name) != state:
+                seen[task.display_name] = state
+                if out is not None:
+                    out.write(
+                        f"{task.display_name:<24} {state.lower():<10} "
+                        f"{_seconds(task, now):7.1f} s\n"
+                    )
+                    out.flush()
+        state = str(got.state or "")
+        if state in ENDED:
+            return _ended(run, state, tasks, credentials, limits)
+        sleep(run.poll_seconds)
+
+
+def _ended(
+    run: RunToFollow, state: str, tasks: list[Any], credentials: Credentials, limits: CallLimits
+) -> RunEnd:
+    end = RunEnd(state)
+    for task in tasks:
+        pod = getattr(task, "pod_name", None)
+        if task.state == "FAILED" and end.failed_step is None:
+            end.failed_step = task.display_name
+            log = _log(run, pod, credentials, limits) if pod else None
+            found = FAILURE_LINE.search(log or "")
+            if found:
+                end.failed_where, end.failed_why = found["where"], found["why"].strip()
+        elif task.display_name in run.metric_steps and task.state == "SUCCEEDED" and pod:
+            for found in METRIC_LINE.finditer(_log(run, pod, credentials, limits) or ""):
+                end.metrics[found["name"]] = found["value"]
+    return end
+
+
+def _log(run: RunToFollow, pod: str, credentials: Credentials, limits: CallLimits) -> str | None:
+    """A step's log, as the pipeline UI serves it beside the API; None when it cannot be read
+    (an API server reached directly has no such endpoint)."""
+    import urllib3
+
+    pool = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=limits.connect, read=limits.read),
+        retries=urllib3.Retry(connect=0, read=0, status=0, other=0, redirect=False),
+    )
+    try:
+        answer = pool.request(
+            "GET",
+            run.host.rstrip("/") + "/k8s/pod/logs",
+            fields={"podname": pod, "podnamespace": run.namespace},
+            headers=credentials.headers(),
+            redirect=False,
+        )
+    except urllib3.exceptions.HTTPError:
+        return None
+    finally:
+        pool.clear()
+    if answer.status != 200:
+        return None
+    return answer.data.decode("utf-8", "replace")
