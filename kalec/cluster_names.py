@@ -119,6 +119,20 @@ def quantity_problem(resource: str, quantity: str) -> str | None:
     return None
 
 
+def storage_problem(size: str, storage_class: str | None) -> str | None:
+    """Why a volume of ``size`` in ``storage_class`` cannot be asked of a cluster, or None."""
+    if not re.fullmatch(_MEMORY, size) or len(size) > 18 or not int(re.match(r"[0-9]+", size)[0]):
+        return (
+            f"'{size}' is not a size of storage: a whole number of bytes above zero with an "
+            "optional unit (K, M, G, T or Ki, Mi, Gi, Ti), e.g. 10Gi"
+        )
+    if storage_class is not None and (
+        len(storage_class) > 253 or not re.fullmatch(_DNS_SUBDOMAIN, storage_class)
+    ):
+        return f"'{storage_class}' is not a storage class name (lower case, digits, '-', '.')"
+    return None
+
+
 def label_key_problem(key: str) -> str | None:
     prefix, _, name = key.rpartition("/")
     if prefix and (len(prefix) > 253 or not re.fullmatch(_DNS_SUBDOMAIN, prefix)):

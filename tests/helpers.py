@@ -165,7 +165,11 @@ def kalec_results(path: Path, *extra: str) -> tuple[int, list[str], str]:
 KFP_DRIVER = """
 import importlib.util, json, sys
 from kfp import local
-local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=sys.argv[3])
+local.init(
+    runner=local.SubprocessRunner(use_venv=False),
+    pipeline_root=sys.argv[3],
+    workspace_root=sys.argv[4],
+)
 spec = importlib.util.spec_from_file_location("pipeline_script", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
@@ -177,7 +181,8 @@ def kfp_local_run(
     script: Path, params: dict | None = None, timeout: int = 600, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     """Run a kfp-py script's pipeline with kfp.local's SubprocessRunner, from the script's folder
-    (a neutral one: kalec's source is not on the path there); ``env`` adds variables."""
+    (a neutral one: kalec's source is not on the path there), its workspace (for a pipeline
+    that has one) in ``kfp-workspace`` there; ``env`` adds variables."""
     return subprocess.run(
         [
             sys.executable,
@@ -186,6 +191,7 @@ def kfp_local_run(
             str(script),
             json.dumps(params or {}),
             str(script.parent / "kfp-outputs"),
+            str(script.parent / "kfp-workspace"),
         ],
         capture_output=True,
         text=True,

@@ -426,6 +426,24 @@ def test_kfp_local_runs_the_sub_dags_as_the_inlined_program(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
+def test_through_a_workspace_the_sub_dags_run_as_the_inlined_program(tmp_path: Path) -> None:
+    """Values that cross a notebook's border go through the workspace too: the nested
+    pipelines take no artifacts, and each task waits for the ones it reads from."""
+    from helpers import kfp_local_run
+
+    root = write(tmp_path, SHAPES)
+    expected = kernel_results(inlined(tmp_path, SHAPES))
+    neutral = tmp_path / "kfp"
+    neutral.mkdir()
+    script = neutral / "root.kfp.py"
+    script.write_text(_emit(root, "kfp-py", "--kfp-data", "workspace"))
+    assert "Input[" not in script.read_text()
+    done = kfp_local_run(script)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert result_lines(done.stdout + done.stderr) == expected
+
+
+@pytest.mark.slow
 def test_argo_dags_run_as_the_inlined_program(tmp_path: Path) -> None:
     from argo_harness import execute
 

@@ -110,7 +110,11 @@ def test_panel_chips_check_run_and_build_in_a_real_browser(lab, tmp_path: Path) 
             with contextlib.suppress(PlaywrightTimeout):
                 news.click(timeout=3_000)
 
-            # 1. the toolbar button opens the panel, which lists the notebook's steps
+            # 1. the toolbar button, beside the notebook's run buttons, opens the panel, which
+            # lists the notebook's steps
+            toolbar_names = page.locator(".jp-NotebookPanel-toolbar > [data-jp-item-name]")
+            names = [n.get_attribute("data-jp-item-name") for n in toolbar_names.all()]
+            assert "kalec" in names and names.index("kalec") < names.index("cellType"), names
             page.locator(".kalec-toolbar-button").first.click()
             panel = page.locator("#kalec-panel")
             for step in ("make-data", "fit", "baseline", "evaluate"):
@@ -155,6 +159,12 @@ def test_panel_chips_check_run_and_build_in_a_real_browser(lab, tmp_path: Path) 
             states = panel.locator(".kalec-step .kalec-badge").all_inner_texts()
             assert [s.split()[0] for s in states] == ["done"] * 4, states
             expect(panel.locator(".kalec-metrics")).to_contain_text("improvement = ")
+            # the run's summary table, and each step's state on the graph's boxes
+            summary = panel.locator(".kalec-run-summary")
+            for step in ("make-data", "fit", "baseline", "evaluate"):
+                expect(summary).to_contain_text(step)
+            done = panel.locator(".kalec-graph-overview svg g.step[data-state='done']")
+            expect(done).to_have_count(4)
             page.screenshot(path=str(shots / "5-run.png"))
 
             # 5. build: the kfp-py file arrives as a download

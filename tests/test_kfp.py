@@ -52,6 +52,64 @@ def test_kfp_local_prints_what_the_notebook_prints(name: str, tmp_path: Path) ->
     assert_kfp_local_matches(notebook, kernel_results(notebook), work)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_through_a_workspace_kfp_local_prints_what_the_notebook_prints(
+    name: str, tmp_path: Path
+) -> None:
+    """``--kfp-data workspace``: the values go through the run's workspace, none through
+    artifacts, and the pipeline prints what the notebook prints."""
+    notebook = make_notebook(tmp_path / f"{name}.ipynb", GOOD[name])
+    work = tmp_path / "work"
+    work.mkdir()
+    script = build_script(notebook, work, "--kfp-data", "workspace")
+    done = kfp_local_run(script)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert result_lines(output) == kernel_results(notebook)
+    assert not list((work / "kfp-outputs").rglob("value.*"))  # no value went as an artifact
+
+
+def test_the_workspace_is_in_the_compiled_yaml_and_the_values_are_not_artifacts(
+    tmp_path: Path,
+) -> None:
+    notebook = ROOT / "examples" / "quickstart.ipynb"
+    out = tmp_path / "q.pipeline.yaml"
+    done = run_kalec(
+        "build", str(notebook), "--target", "yaml", "-o", str(out), "--kfp-data", "workspace",
+        "--kfp-workspace-size", "50Gi", "--kfp-workspace-storage-class", "fast-nfs",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    documents = list(yaml.safe_load_all(out.read_text()))
+    workspace = documents[1]["platforms"]["kubernetes"]["pipelineConfig"]["workspace"]
+    assert workspace == {
+        "size": "50Gi",
+        "kubernetes": {"pvcSpecPatch": {"storageClassName": "fast-nfs"}},
+    }
+    for name, component in documents[0]["components"].items():
+        artifacts = component.get("outputDefinitions", {}).get("artifacts", {})
+        assert set(artifacts) <= {"metrics", "cells_html"}, (name, artifacts)
+        assert not component.get("inputDefinitions", {}).get("artifacts"), name
+    tasks = documents[0]["root"]["dag"]["tasks"]
+    assert tasks["fit"]["dependentTasks"] == ["make-data"]
+    assert all(task["cachingOptions"] == {} for task in tasks.values())  # caching off
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (("--kfp-workspace-size", "lots"), "'lots' is not a size of storage"),
+        (("--kfp-workspace-storage-class", "Fast NFS"), "'Fast NFS' is not a storage class name"),
+    ],
+)
+def test_a_bad_workspace_setting_is_refused_in_words(
+    extra: tuple, said: str, tmp_path: Path
+) -> None:
+    notebook = ROOT / "examples" / "quickstart.ipynb"
+    done = run_kalec("emit", str(notebook), "--target", "kfp-py", "--kfp-data", "workspace", *extra)
+    assert done.returncode == 2 and said in done.stderr
+
+
 corpus = sorted(SHARED_CORPUS.glob("*.ipynb")) if SHARED_CORPUS.is_dir() else []
 examples = sorted((ROOT / "examples").glob("*.ipynb"))
 

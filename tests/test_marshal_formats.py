@@ -78,6 +78,54 @@ def test_other_frames_are_pickled_and_keep_everything(name: str, tmp_path: Path)
     pd.testing.assert_frame_equal(back, frame, check_exact=True)
 
 
+NUMBER_FRAMES = {
+    "floats": pd.DataFrame(np.arange(24.0).reshape(6, 4), columns=list("abcd")),
+    "sized": pd.DataFrame(
+        {
+            "i8": np.arange(5, dtype="int8"),
+            "u64": np.arange(5, dtype="uint64"),
+            "f32": np.ones(5, dtype="float32"),
+            "b": np.array([True, False, True, True, False]),
+        }
+    ),
+    "named": pd.DataFrame({"a": [1.0, 2.0]}).rename_axis("cols", axis=1).rename_axis("rows"),
+    "sliced": pd.DataFrame({"a": np.arange(10.0)}).iloc[3:9:2],
+    "no_rows": pd.DataFrame({"a": np.array([], dtype="float64")}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMBER_FRAMES))
+def test_frames_of_plain_numbers_load_batch_by_batch_as_pyarrow_would_make_them(
+    name: str, tmp_path: Path, monkeypatch
+) -> None:
+    """A frame of plain numbers is read a batch at a time into its columns (never the file's
+    data twice); what comes back is what pyarrow's own conversion makes, and writable."""
+    import pyarrow
+
+    from kalec.runtime.marshal import pandas_format
+
+    monkeypatch.setattr(pandas_format, "BATCH_BYTES", 8)  # a batch a row, even here
+    frame = NUMBER_FRAMES[name]
+    written, back = round_trip(frame, tmp_path)
+    with pyarrow.OSFile(written) as source:
+        reader = pyarrow.ipc.open_file(source)
+        assert reader.num_record_batches > 1 or len(frame) < 2
+        assert pandas_format._numbers_by_batch(reader) is not None  # the batch path took it
+        converted = reader.read_all().to_pandas()
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
+    pd.testing.assert_frame_equal(back, converted, check_exact=True)
+    assert back.columns.dtype == converted.columns.dtype and back.index.equals(converted.index)
+    if len(back):
+        back.iloc[0, 0] = back.iloc[-1, 0]  # the step may change what it received
+        back.loc[back.index[0], back.columns[0]] = back.iloc[-1, 0]
+
+
+def test_a_frame_with_a_missing_value_is_not_read_as_plain_numbers(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"f": [0.5, np.nan], "i": pd.array([1, None], dtype="Int64")})
+    written, back = round_trip(frame, tmp_path)
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
+
+
 def test_frame_attrs_and_series_keep_their_details(tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": [1]})
     frame.attrs["source"] = "sensor"

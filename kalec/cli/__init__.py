@@ -2,11 +2,11 @@
 module holds the table of commands, parses the command line (importing only the module of the
 command given: startup is most of a small build) and turns every outcome into an exit code.
 
-Imports from kalec: kalec, compiler, deploy, diagnostics, errors, frontend, graph, ir, local,
-packaging, params, report, searchspace, serve, startup_cache, targets, tune, verify. Nothing
-imports it. Exit codes scripts can rely on: 0 success; 1 the
-notebook's own code failed while running; 2 the notebook or the command line is wrong (nothing
-ran); 3 kalec itself failed (a bug to report); 128+N a run stopped by signal N.
+Imports from kalec: kalec, cluster_names, compiler, deploy, diagnostics, errors, frontend,
+graph, ir, local, packaging, params, report, searchspace, serve, startup_cache, targets, tune,
+verify. Nothing imports it. Exit codes scripts can rely on: 0 success; 1 the notebook's own code
+failed while running; 2 the notebook or the command line is wrong (nothing ran); 3 kalec itself
+failed (a bug to report); 128+N a run stopped by signal N.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from kalec.cli.common import (
     EXIT_OK,
     UsageError,
     add_cluster,
+    add_kfp_data,
     add_notebook,
     check_cluster_options,
     compiled,
@@ -40,6 +41,7 @@ def add_target(sub: argparse.ArgumentParser) -> None:
         help=f"one of: {', '.join(cluster_targets())}",
     )
     add_cluster(sub)
+    add_kfp_data(sub)
     sub.add_argument(
         "--argo-data",
         choices=("artifacts", "volume"),
@@ -111,6 +113,9 @@ def lowered(args: argparse.Namespace, pipeline: Any) -> Iterable[str]:
         argo_volume_claim=args.argo_volume_claim,
         argo_volume_size=args.argo_volume_size,
         index_urls=step_index_urls(args),
+        kfp_data=args.kfp_data,
+        kfp_workspace_size=args.kfp_workspace_size,
+        kfp_workspace_storage_class=args.kfp_workspace_storage_class,
     )
     text = text_pieces(target, pipeline, options)
     warn_unshipped(pipeline, args.target, ignored(args))

@@ -73,6 +73,29 @@ def add_cluster(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def add_kfp_data(sub: argparse.ArgumentParser) -> None:
+    """How a Kubeflow Pipelines pipeline passes values between its steps."""
+    sub.add_argument(
+        "--kfp-data",
+        choices=("artifacts", "workspace"),
+        default="artifacts",
+        help="kfp: pass values as artifacts, uploaded and downloaded at every step (default), "
+        "or through the run's workspace, a volume every step mounts (for data too large to "
+        "copy around)",
+    )
+    sub.add_argument(
+        "--kfp-workspace-size",
+        default="10Gi",
+        metavar="SIZE",
+        help="kfp, --kfp-data workspace: the workspace's size (default: 10Gi)",
+    )
+    sub.add_argument(
+        "--kfp-workspace-storage-class",
+        metavar="CLASS",
+        help="kfp, --kfp-data workspace: the workspace's storage class (default: the cluster's)",
+    )
+
+
 def add_parameters(sub: argparse.ArgumentParser) -> None:
     """Parameter values, in kalec's spelling and in papermill's."""
     sub.add_argument(
@@ -119,6 +142,14 @@ def check_cluster_options(args: argparse.Namespace) -> None:
     for option, problem in option_problems(getattr(args, "image", None), args.package):
         raise UsageError(f"error: --{option}: {problem}")
     args.index_urls = step_index_urls(args)
+    if getattr(args, "kfp_data", "artifacts") == "workspace":
+        from kalec.cluster_names import storage_problem
+
+        problem = storage_problem(args.kfp_workspace_size, args.kfp_workspace_storage_class)
+        if problem:
+            raise UsageError(
+                f"error: --kfp-workspace-size/--kfp-workspace-storage-class: {problem}"
+            )
 
 
 def step_index_urls(args: argparse.Namespace) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from kalec.cli.common import (
     EXIT_USER_CODE,
     UsageError,
     add_cluster,
+    add_kfp_data,
     add_notebook,
     add_parameters,
     check_cluster_options,
@@ -28,6 +29,7 @@ def add_arguments(sub: argparse.ArgumentParser) -> None:
     )
     add_notebook(sub)
     add_cluster(sub)
+    add_kfp_data(sub)
     sub.add_argument(
         "--host",
         metavar="URL",
@@ -140,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         auth=AuthSettings(args.auth, args.token_file, args.cookies_file),
         limits=CallLimits(read=args.timeout),
+        data=args.kfp_data,
+        workspace_size=args.kfp_workspace_size,
+        workspace_storage_class=args.kfp_workspace_storage_class,
     )
     if args.dry_run:
         print(describe(request))

@@ -85,6 +85,9 @@ def request_for(
     namespace: str | None = None,
     auth: AuthSettings | None = None,
     limits: CallLimits | None = None,
+    data: str = "artifacts",
+    workspace_size: str = "10Gi",
+    workspace_storage_class: str | None = None,
     emit_yaml: Callable[[Any], str] | None = None,
     index_urls: tuple[str, ...] = (),
 ) -> DeployRequest:
@@ -99,7 +102,13 @@ def request_for(
 
     settings = pipeline.settings
     options = KfpOptions(
-        image=image, packages=packages, script_name=script_name, index_urls=index_urls
+        image=image,
+        packages=packages,
+        script_name=script_name,
+        index_urls=index_urls,
+        data=data,
+        workspace_size=workspace_size,
+        workspace_storage_class=workspace_storage_class,
     )
     return DeployRequest(
         host=host,

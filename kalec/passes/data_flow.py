@@ -25,6 +25,7 @@ place of the call: they are bound by the same rule.
 from __future__ import annotations
 
 import bisect
+import enum
 from collections import defaultdict
 from dataclasses import replace
 
@@ -163,6 +164,20 @@ class _Index:
         return self._writer_masks[key]
 
 
+class Source(enum.Enum):
+    """Where a value a step reads comes from: the cases of the module's docstring, and the
+    three where there is nothing to pass (a file on disk, a name no cell binds first, a name
+    deleted before the read)."""
+
+    STEP = "a cell of another step"  # passed from it
+    PRELUDE = "an imports or functions cell"  # the step runs it itself
+    PARAMETERS = "the pipeline-parameters cell"  # the parameter's value
+    IMPORT = "an import"  # the step repeats it
+    FILE = "a file"  # only the order of the steps matters
+    UNBOUND = "no cell before the read"
+    DELETED = "deleted before the read"
+
+
 class _Resolver:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -289,6 +304,23 @@ class _Resolver:
         else:
             self.error(D.UNDEFINED_NAME, message, origin, hint)
 
+    def source(self, name: str, writer: int | None) -> Source:
+        """Where the value of ``name`` a reader gets comes from, by the cell that last bound
+        it before the read (``writer``; None: no cell did)."""
+        if name.startswith(FILE_PREFIX):
+            return Source.FILE
+        if writer is None:
+            return Source.UNBOUND
+        if writer in self.index.param_cells:
+            return Source.PARAMETERS
+        if name in self.index.deleted(writer):
+            return Source.DELETED
+        if writer in self.index.prelude:
+            return Source.PRELUDE
+        if self.index.binding_import(name, writer) is not None:
+            return Source.IMPORT
+        return Source.STEP
+
     def resolve_step(self, step: Step) -> list[Input]:
         inputs: dict[str, Input] = {}
         pending = list(step.free_names)
@@ -299,53 +331,36 @@ class _Resolver:
             free = pending.pop(0)
             name, origin = free.name, free.origin
             writer = self.index.last_writer(name, origin.cell, step.name)
-            if name.startswith(FILE_PREFIX):  # only the order matters: the file is on disk
-                producers = self.index.cell_steps.get(writer, []) if writer else []
-                if producers:
-                    inputs[name] = Input(name, InputKind.FILE, origin, producer=producers[0])
-                continue
-            if writer is None:
-                if name in self.index.params:
+            match self.source(name, writer):
+                case Source.FILE:  # only the order matters: the file is on disk
+                    producers = self.index.cell_steps.get(writer, []) if writer else []
+                    if producers:
+                        inputs[name] = Input(name, InputKind.FILE, origin, producer=producers[0])
+                    continue
+                case Source.UNBOUND:
+                    self.unbound(step, free, own_cells, own_prelude, inputs)
+                    continue
+                case Source.PARAMETERS:
                     inputs[name] = Input(name, InputKind.PARAM, origin)
-                elif name in BUILTIN_NAMES:
-                    pass  # a builtin the notebook rebinds only later: here it is the builtin
-                elif name in STATES or any(
-                    w in own_prelude for w in self.index.writers.get(name, ())
-                ):
-                    pass  # defined by the prelude, run first in every step; or a fresh generator
-                elif other := self.other_prelude(name, origin.cell, own_prelude):
-                    self.prelude_not_run(step, name, origin, other, inputs)
-                elif star := self.index.star_import_before(origin.cell):
-                    if star[0] not in own_cells and star[0] not in self.index.prelude:
-                        for statement in star[1]:  # repeat the other step's `import *`
-                            inputs.setdefault(
-                                statement,
-                                Input(statement, InputKind.IMPORT, origin, statement=statement),
-                            )
-                else:
-                    self.undefined(name, origin, step.name, free.deferred)
-                continue
-            if writer in self.index.param_cells:
-                inputs[name] = Input(name, InputKind.PARAM, origin)
-                continue
-            if name in self.index.deleted(writer):
-                steps = "', '".join(self.index.cell_steps.get(writer, ()))
-                deleting = cell_name(self.pipeline, writer)
-                self.error(
-                    D.DELETED_BEFORE_READ,
-                    f"name '{name}' is deleted in {deleting} (step '{steps}') before "
-                    f"step '{step.name}' reads it here",
-                    origin,
-                    hint=f"remove `del {name}` from {deleting}, or stop reading it here",
-                )
-                continue
-            if writer in self.index.prelude and writer not in own_prelude:
-                self.prelude_not_run(step, name, origin, writer, inputs)
-            elif writer not in self.index.prelude:
-                statement = self.index.binding_import(name, writer)
-                if statement is not None:
+                    continue
+                case Source.DELETED:
+                    steps = "', '".join(self.index.cell_steps.get(writer, ()))
+                    deleting = cell_name(self.pipeline, writer)
+                    self.error(
+                        D.DELETED_BEFORE_READ,
+                        f"name '{name}' is deleted in {deleting} (step '{steps}') before "
+                        f"step '{step.name}' reads it here",
+                        origin,
+                        hint=f"remove `del {name}` from {deleting}, or stop reading it here",
+                    )
+                    continue
+                case Source.PRELUDE:  # run first in every step of its notebook; else said
+                    if writer not in own_prelude:
+                        self.prelude_not_run(step, name, origin, writer, inputs)
+                case Source.IMPORT:  # the step repeats the import rather than receive a module
+                    statement = self.index.binding_import(name, writer)
                     inputs[name] = Input(name, InputKind.IMPORT, origin, statement=statement)
-                else:
+                case Source.STEP:
                     producer = self.producer(step, name, writer, origin)
                     if producer is None:
                         continue
@@ -359,6 +374,34 @@ class _Resolver:
                     seen.add(used)
                     pending.append(FreeName(used, origin, deferred=free.deferred))
         return list(inputs.values())
+
+    def unbound(
+        self,
+        step: Step,
+        free: FreeName,
+        own_cells: set[int],
+        own_prelude: set[int],
+        inputs: dict[str, Input],
+    ) -> None:
+        """A name no cell binds before the read: a parameter, a builtin, the prelude's, a
+        generator's state, another notebook's prelude, a star import's; else undefined."""
+        name, origin = free.name, free.origin
+        if name in self.index.params:
+            inputs[name] = Input(name, InputKind.PARAM, origin)
+        elif name in BUILTIN_NAMES:
+            pass  # a builtin the notebook rebinds only later: here it is the builtin
+        elif name in STATES or any(w in own_prelude for w in self.index.writers.get(name, ())):
+            pass  # defined by the prelude, run first in every step; or a fresh generator
+        elif other := self.other_prelude(name, origin.cell, own_prelude):
+            self.prelude_not_run(step, name, origin, other, inputs)
+        elif star := self.index.star_import_before(origin.cell):
+            if star[0] not in own_cells and star[0] not in self.index.prelude:
+                for statement in star[1]:  # repeat the other step's `import *`
+                    inputs.setdefault(
+                        statement, Input(statement, InputKind.IMPORT, origin, statement=statement)
+                    )
+        else:
+            self.undefined(name, origin, step.name, free.deferred)
 
     def resolve_metric(self, metric: Metric, steps: list[Step]) -> Metric:
         """The step that reports the metric. A parameter's value (Kale's notebooks report

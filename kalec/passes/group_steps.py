@@ -12,7 +12,8 @@ next untagged cell continues. Untagged cells before any step tag form a step nam
 from __future__ import annotations
 
 import ast
-from dataclasses import replace
+import enum
+from dataclasses import dataclass, field, replace
 
 from kalec import diagnostics as D
 from kalec.analysis.parsing import parse
@@ -69,7 +70,23 @@ def _first_action(code: str) -> tuple[int, str] | None:
     return None
 
 
-_AFTER_REFERENCE = "after a notebook: cell"  # what an untagged cell would continue: nothing
+class _Nothing(enum.Enum):
+    """What an untagged cell right after a ``notebook:`` cell would continue: nothing (that
+    cell stands for another notebook, not a step)."""
+
+    AFTER_REFERENCE = "after a notebook: cell"
+
+
+@dataclass
+class _Grouped:
+    """One step as its cells are gathered: where it is, its cells, its settings, its prev:."""
+
+    name: str
+    scope: str
+    origin: Origin
+    cells: list[int] = field(default_factory=list)
+    options: StepOptions = field(default_factory=StepOptions)
+    prev: list[Dependency] = field(default_factory=list)
 
 
 def qualified(scope: str, name: str) -> str:
@@ -85,7 +102,7 @@ class _Notebook:
         self.references = references  # its notebook: cells, in order
         self.imports: list[int] = []
         self.functions: list[int] = []
-        self.current: Role | tuple[str, ...] | str | None = None
+        self.current: Role | tuple[str, ...] | _Nothing | None = None
         self.prelude_cell = 0  # the imports or functions cell untagged cells now continue
         self.last_cell = 0
         self.tagged = False  # has a step tag: an untagged first cell is said to form 'main'
@@ -117,26 +134,12 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
     for cell in pipeline.cells:
         if cell.tags.role is Role.STEP:
             books[cell.scope].tagged = True
-    step_cells: dict[str, list[int]] = {}
-    step_origin: dict[str, Origin] = {}
-    step_options: dict[str, StepOptions] = {}
-    step_prev: dict[str, list[Dependency]] = {}
-    step_scope: dict[str, str] = {}
-
-    def join(names: tuple[str, ...], cell_number: int, scope: str) -> None:
-        for name in names:
-            if name not in step_cells:
-                step_cells[name] = []
-                step_origin[name] = Origin(cell_number)
-                step_options[name] = StepOptions()
-                step_prev[name] = []
-                step_scope[name] = scope
-            step_cells[name].append(cell_number)
+    grouped: dict[str, _Grouped] = {}  # in the order the steps first appear
 
     for cell in pipeline.cells:
         book = books[cell.scope]
         if any(book.last_cell < r < cell.number for r in book.references):
-            book.current = _AFTER_REFERENCE
+            book.current = _Nothing.AFTER_REFERENCE
         book.last_cell = cell.number
         tags = cell.tags
         role = tags.role
@@ -154,7 +157,7 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                     )
                 )
             continue
-        elif book.current == _AFTER_REFERENCE:
+        elif book.current is _Nothing.AFTER_REFERENCE:
             diagnostics.append(
                 D.UNTAGGED_AFTER_REFERENCE(
                     "this cell has no step tag and comes right after a notebook: cell, which "
@@ -194,10 +197,11 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
         elif current == Role.FUNCTIONS:
             book.functions.append(cell.number)
         if isinstance(current, tuple):
-            join(current, cell.number, cell.scope)
             for name in current:
-                step_options[name] = step_options[name].merged(tags.options)
-                step_prev[name] += [Dependency(p, "prev", cell.origin) for p in tags.prev]
+                step = grouped.setdefault(name, _Grouped(name, cell.scope, Origin(cell.number)))
+                step.cells.append(cell.number)
+                step.options = step.options.merged(tags.options)
+                step.prev += [Dependency(p, "prev", cell.origin) for p in tags.prev]
         elif tags.prev or tags.options != StepOptions():
             diagnostics.append(
                 D.SETTINGS_ON_PRELUDE(
@@ -208,23 +212,21 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                 )
             )
 
-    diagnostics += _reference_names(pipeline, step_scope)
+    diagnostics += _reference_names(pipeline, grouped)
     steps = []
     by_scope: dict[str, dict[str, str]] = {}  # each notebook's steps, by their own names
-    for full, scope in step_scope.items():
-        by_scope.setdefault(scope, {})[full.rpartition("/")[2]] = full
-    for name, scope in step_scope.items():
-        prev = _resolved_prev(
-            name, scope, step_prev[name], step_scope, by_scope[scope], diagnostics
-        )
+    for step in grouped.values():
+        by_scope.setdefault(step.scope, {})[step.name.rpartition("/")[2]] = step.name
+    for step in grouped.values():
+        prev = _resolved_prev(step, grouped, by_scope[step.scope], diagnostics)
         steps.append(
             Step(
-                name=name,
-                cells=tuple(step_cells[name]),
-                origin=step_origin[name],
-                options=step_options[name],
+                name=step.name,
+                cells=tuple(step.cells),
+                origin=step.origin,
+                options=step.options,
                 prev=tuple(prev),
-                prelude=_prelude_of(scope, books, reference_of),
+                prelude=_prelude_of(step.scope, books, reference_of),
             )
         )
     root = books[""]
@@ -236,11 +238,11 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
     )
 
 
-def _reference_names(pipeline: Pipeline, step_scope: dict[str, str]) -> list[Diagnostic]:
+def _reference_names(pipeline: Pipeline, grouped: dict[str, _Grouped]) -> list[Diagnostic]:
     """A reference named like a step of its notebook: their steps' names would collide."""
     found = []
     for notebook in pipeline.notebooks:
-        if notebook.scope in step_scope:
+        if notebook.scope in grouped:
             name = notebook.scope.rpartition("/")[2]
             found.append(
                 D.REFERENCE_IS_STEP_NAME(
@@ -255,19 +257,18 @@ def _reference_names(pipeline: Pipeline, step_scope: dict[str, str]) -> list[Dia
 
 
 def _resolved_prev(
-    name: str,
-    scope: str,
-    declared: list[Dependency],
-    step_scope: dict[str, str],
+    step: _Grouped,
+    grouped: dict[str, _Grouped],
     local: dict[str, str],
     diagnostics: list[Diagnostic],
 ) -> list[Dependency]:
     """A step's prev: names, read within its own notebook (``local``: its steps by their own
     names): a step of it, or a notebook it references (every step of that notebook then runs
     before)."""
+    name = step.name
     prev: list[Dependency] = []
-    for dep in declared:
-        target = qualified(scope, dep.step)
+    for dep in step.prev:
+        target = qualified(step.scope, dep.step)
         if target == name:
             diagnostics.append(
                 D.PREV_SELF(
@@ -281,7 +282,7 @@ def _resolved_prev(
             targets = [local[dep.step]]
         else:
             inside = target + "/"
-            targets = [s for s in step_scope if s.startswith(inside)]
+            targets = [s for s in grouped if s.startswith(inside)]
         if not targets:
             from difflib import get_close_matches  # only for a hint: imported when one is due
 
@@ -297,7 +298,7 @@ def _resolved_prev(
                 )
             )
             continue
-        for step in targets:
-            if all(d.step != step for d in prev):
-                prev.append(Dependency(step, dep.reason, dep.origin, dep.variable))
+        for before in targets:
+            if all(d.step != before for d in prev):
+                prev.append(Dependency(before, dep.reason, dep.origin, dep.variable))
     return prev

@@ -49,6 +49,10 @@ class NotebookPipelines:
     made: StepTasks
     notebook_functions: dict[str, str]
     notebook_tasks: dict[str, str]
+    # values through the run's workspace: nothing crosses a border but the order of the tasks;
+    # each nested pipeline declares the workspace too (kfp checks each one that uses it)
+    workspace: bool = False
+    pipeline_config: str = ""
     exports: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
     # scope -> what its pipeline function takes: parameters, values, the notebook's path
     notebook_params: dict[str, list[str]] = field(default_factory=dict)
@@ -74,7 +78,7 @@ class NotebookPipelines:
             if member.is_step:
                 step = self.pipeline.step(member.name)
                 fields = self.made.steps[member.name]
-                received = [v for _, v in fields["arguments"] if isinstance(v, tuple)]
+                received = fields["reads"]
                 arguments = [
                     f"{arg}={value(*v) if isinstance(v, tuple) else v}"
                     for arg, v in fields["arguments"]
@@ -83,21 +87,20 @@ class NotebookPipelines:
                 settings = self.made.settings(
                     step,
                     self.made.tasks[member.name],
-                    [
-                        task_of(m)
-                        for m in nesting.after(scope, member, nesting.fed_by(scope, received))
-                    ],
+                    [task_of(m) for m in nesting.after(scope, member, self.fed(scope, received))],
                 )
             else:
                 inner = member.name
                 received = nesting.inputs(inner)
                 arguments = [f"{a}={a}" for a in self.notebook_params[inner]]
-                arguments += [f"{self.imports[inner][v]}={value(*v)}" for v in received]
+                arguments += [
+                    f"{self.imports[inner][v]}={value(*v)}" for v in received if not self.workspace
+                ]
                 arguments.append(
                     f"{self.notebook_argument[inner]}={py_literal(nesting.reference[inner].path)}"
                 )
                 call = f"{self.notebook_tasks[inner]} = {self.notebook_functions[inner]}"
-                after = nesting.after(scope, member, nesting.fed_by(scope, received))
+                after = nesting.after(scope, member, self.fed(scope, received))
                 settings = [
                     f"{self.notebook_tasks[inner]}.set_display_name("
                     f"{py_literal(inner.rpartition('/')[2])})"
@@ -110,6 +113,11 @@ class NotebookPipelines:
             lines += [f"    {line}" for line in settings]
         return lines
 
+    def fed(self, scope: str, received: list[tuple[str, str]]) -> set[Member]:
+        """The tasks whose values a task takes as arguments (kfp orders it after them); none
+        through a workspace, where every task waits for its producers with ``after``."""
+        return set() if self.workspace else self.nesting.fed_by(scope, received)
+
     def notebook_pipeline(self, scope: str) -> str:
         """The nested pipeline of referenced notebook ``scope``: a sub-DAG in the KFP UI."""
         nesting = self.nesting
@@ -117,14 +125,16 @@ class NotebookPipelines:
         params = nesting.params(scope, needed)
         declared = {p.name: p for p in self.pipeline.params}
         taken = set(params) | HELPERS | KFP_RESERVED | {"NamedTuple"}
-        imports = {v: argument(v[1], taken) for v in nesting.inputs(scope)}
+        imports = {v: argument(v[1], taken) for v in nesting.inputs(scope) if not self.workspace}
         # kfp.local hands a nested pipeline its artifacts only when the task also passes it a
         # parameter: each gets the notebook's path, which the UI then shows on the task too
         notebook_arg = argument("notebook", taken)
         self.notebook_params[scope], self.imports[scope] = params, imports
         self.notebook_argument[scope] = notebook_arg
         outputs_taken: set[str] = set()
-        self.exports[scope] = {v: argument(v[1], outputs_taken) for v in nesting.outputs(scope)}
+        self.exports[scope] = {
+            v: argument(v[1], outputs_taken) for v in nesting.outputs(scope) if not self.workspace
+        }
         signature = [f"{p}: {ANNOTATIONS[declared[p].type]}" for p in params]
         signature += [f"{arg}: Input[{artifact_type(v[1])}]" for v, arg in imports.items()]
         signature.append(f"{notebook_arg}: str")
@@ -150,6 +160,7 @@ class NotebookPipelines:
             signature=", ".join(signature),
             returns=returns,
             docstring=py_text(f"Notebook {reference.path}, referenced as {scope}."),
+            pipeline_config=self.pipeline_config,
             body="\n".join(body),
         )
 

@@ -67,6 +67,18 @@ _MODULE_NAMES = {
 _CPU, _MEMORY = "cpu", "memory"
 
 
+def _workspace_config(options: KfpOptions) -> str:
+    """The pipeline's ``pipeline_config`` argument: the workspace, its size and storage class."""
+    kubernetes = ""
+    if options.workspace_storage_class:
+        patch = {"storageClassName": options.workspace_storage_class}
+        kubernetes = f", kubernetes=dsl.KubernetesWorkspaceConfig(pvcSpecPatch={py_literal(patch)})"
+    return (
+        ", pipeline_config=dsl.PipelineConfig(workspace=dsl.WorkspaceConfig("
+        f"size={py_literal(options.workspace_size)}{kubernetes}))"
+    )
+
+
 def _yaml_name(script_name: str) -> str:
     """What the script compiles itself to: x.kfp.py -> x.pipeline.yaml, x.py -> x.yaml."""
     if script_name.endswith(".kfp.py"):
@@ -91,6 +103,8 @@ class _Lowering:
         self.kubernetes = identifier("kubernetes", self.param_names | set(self.functions.values()))
         self.output_args: dict[str, dict[str, str]] = {}  # step -> variable -> argument name
         self.uses_kubernetes = False
+        # values through the run's workspace: each at kalec-values/<step function>/<variable>
+        self.workspace = options.data == "workspace"
 
     def step(self, step: Step) -> dict[str, Any]:
         taken: set[str] = HELPERS | KFP_RESERVED
@@ -98,13 +112,24 @@ class _Lowering:
         params = [(name, argument(name, taken)) for name in step_params(self.pipeline, step)]
         declared = {p.name: p for p in self.pipeline.params}
         signature += [f"{arg}: {ANNOTATIONS[declared[name].type]}" for name, arg in params]
-        inputs = [
-            (name, producer, argument(name, taken)) for name, producer in step.artifact_inputs()
-        ]
-        signature += [f"{arg}: Input[{artifact_type(name)}]" for name, _, arg in inputs]
-        outputs = [(name, argument(name + "_out", taken)) for name in step.outputs]
-        self.output_args[step.name] = dict(outputs)
-        signature += [f"{arg}: Output[{artifact_type(name)}]" for name, arg in outputs]
+        reads = step.artifact_inputs()
+        workspace_arg = None
+        if self.workspace:
+            workspace_arg = argument("workspace", taken)
+            signature.append(f"{workspace_arg}: str")
+            inputs: list[tuple[str, str, str]] = []
+            outputs: list[tuple[str, str]] = []
+            self.output_args[step.name] = {}
+            inputs_text = self._in_workspace([(name, producer) for name, producer in reads])
+            outputs_text = self._in_workspace([(name, step.name) for name in step.outputs])
+        else:
+            inputs = [(name, producer, argument(name, taken)) for name, producer in reads]
+            signature += [f"{arg}: Input[{artifact_type(name)}]" for name, _, arg in inputs]
+            outputs = [(name, argument(name + "_out", taken)) for name in step.outputs]
+            self.output_args[step.name] = dict(outputs)
+            signature += [f"{arg}: Output[{artifact_type(name)}]" for name, arg in outputs]
+            inputs_text = _dict_text([(name, arg) for name, _, arg in inputs])
+            outputs_text = _dict_text(outputs)
         metrics_arg = argument("metrics", taken) if step.metrics else None
         if metrics_arg:
             signature.append(f"{metrics_arg}: Output[Metrics]")
@@ -124,10 +149,11 @@ class _Lowering:
                 "cells_text": cells_text(step),
                 "spec": spec_literal(step_spec(self.pipeline, step).as_json()),
                 "params": _dict_text([(name, arg) for name, arg in params]),
-                "inputs": _dict_text([(name, arg) for name, _, arg in inputs]),
-                "outputs": _dict_text(outputs),
+                "inputs": inputs_text,
+                "outputs": outputs_text,
                 "metrics": metrics_arg or "None",
                 "html": html_arg or "None",
+                "workspace": f"\n        workspace={workspace_arg}," if workspace_arg else "",
             },
             "component_fields": {
                 "function": function,
@@ -135,8 +161,20 @@ class _Lowering:
                 "packages": packages,
             },
             "arguments": [(arg, name) for name, arg in params]
-            + [(arg, (producer, name)) for name, producer, arg in inputs],
+            + [(arg, (producer, name)) for name, producer, arg in inputs]
+            + ([(workspace_arg, "dsl.WORKSPACE_PATH_PLACEHOLDER")] if workspace_arg else []),
+            "reads": [(producer, name) for name, producer in reads],  # what it waits for
         }
+
+    def _in_workspace(self, values: list[tuple[str, str]]) -> str:
+        """``{'variable': ('step_function', 'variable'), ...}``: where each value lies in the
+        workspace, named by identifiers only (the step's function, the variable)."""
+        return _dict_text(
+            [
+                (name, f"({py_literal(self.functions[holder])}, {py_literal(name)})")
+                for name, holder in values
+            ]
+        )
 
     def settings(self, step: Step, task: str, after: list[str]) -> list[str]:
         lines = [f"{task}.set_display_name({py_literal(step.name.rpartition('/')[2])})"]
@@ -153,7 +191,10 @@ class _Lowering:
                 lines.append(f"{task}.set_accelerator_limit({py_literal(quantity)})")
         if options.retries is not None:
             lines.append(f"{task}.set_retry(num_retries={options.retries})")
-        if options.cache is not None:
+        if self.workspace:
+            # a cached task would not write its values into this run's workspace
+            lines.append(f"{task}.set_caching_options(False)")
+        elif options.cache is not None:
             lines.append(f"{task}.set_caching_options({options.cache})")
         k8s, lit = self.kubernetes, py_literal
         kubernetes = []
@@ -177,6 +218,9 @@ class _Lowering:
         self.uses_kubernetes = self.uses_kubernetes or bool(kubernetes)
         return lines + kubernetes
 
+    def _pipeline_config(self) -> str:
+        return _workspace_config(self.options) if self.workspace else ""
+
     def render(self) -> str:
         taken = self.param_names | set(self.functions.values())
         taken |= {self.kubernetes, "NamedTuple"}
@@ -195,7 +239,13 @@ class _Lowering:
         steps = {s.name: self.step(s) for s in self.pipeline.steps}
         made = StepTasks(tasks, self.functions, steps, self.output_args, self.settings)
         composition = NotebookPipelines(
-            self.pipeline, nesting, made, notebook_functions, notebook_tasks
+            self.pipeline,
+            nesting,
+            made,
+            notebook_functions,
+            notebook_tasks,
+            self.workspace,
+            self._pipeline_config(),
         )
         # a default of None travels as "" (the step turns it back into None): kfp has no
         # value for an unset optional parameter
@@ -248,6 +298,7 @@ class _Lowering:
             components=components,
             name=py_literal(pipeline_name(settings.name)),
             description=py_literal(description(self.pipeline)),
+            pipeline_config=self._pipeline_config(),
             pipeline_signature=signature,
             pipeline_body="\n".join(body),
             notebook_pipelines=notebooks,

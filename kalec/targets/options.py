@@ -30,6 +30,9 @@ class KfpOptions(NamedTuple):
     packages: tuple[str, ...] = ()  # requirement overrides (--package)
     script_name: str = "pipeline.kfp.py"
     index_urls: tuple[str, ...] = ()  # where steps install from: the index, then extra ones
+    data: str = "artifacts"  # or "workspace": values in the run's KFP workspace
+    workspace_size: str = "10Gi"  # the workspace's size, for data=workspace
+    workspace_storage_class: str | None = None  # its storage class (default: the cluster's)
 
 
 class ArgoOptions(NamedTuple):
@@ -60,6 +63,9 @@ def options_for(
     argo_volume_claim: str | None = None,
     argo_volume_size: str = "1Gi",
     index_urls: tuple[str, ...] = (),
+    kfp_data: str = "artifacts",
+    kfp_workspace_size: str = "10Gi",
+    kfp_workspace_storage_class: str | None = None,
 ) -> TargetOptions:
     """The options of ``target`` (of the type the registry gives it) from what a user chose
     (``output``: where the result goes, which names the kfp-py script)."""
@@ -72,6 +78,9 @@ def options_for(
             packages=packages,
             script_name=script_name_for(output, notebook),
             index_urls=index_urls,
+            data=kfp_data,
+            workspace_size=kfp_workspace_size,
+            workspace_storage_class=kfp_workspace_storage_class,
         )
     if kind is ArgoOptions:
         return ArgoOptions(

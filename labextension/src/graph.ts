@@ -130,6 +130,18 @@ export class GraphView extends Widget {
     this.fit();
   }
 
+  /** Each step's state in the notebook's run (none: no run), as a mark on its box. */
+  showStates(states: ReadonlyMap<string, string>): void {
+    for (const node of Array.from(this.svg?.querySelectorAll('g.step') ?? [])) {
+      const state = states.get(node.getAttribute('data-step') ?? '');
+      if (state) {
+        node.setAttribute('data-state', state);
+      } else {
+        node.removeAttribute('data-state');
+      }
+    }
+  }
+
   /** Mark the step of the notebook's current cell. */
   highlight(step: string | null): void {
     this.current = step;

@@ -15,6 +15,7 @@ import { chipsMissing, openReferenced, renderChips, setNotebookOpener } from './
 import { GraphView } from './graph';
 import { palette } from './model';
 import { KalecPanel } from './panel';
+import { stepStates } from './runState';
 
 const PLUGIN_ID = 'kalec-labextension:plugin';
 const CATEGORY = 'Kalec pipeline';
@@ -77,6 +78,11 @@ function activeStep(panel: KalecPanel): string | null {
   return check.steps.find(s => !s.notebook && s.cells.includes(number))?.name ?? null;
 }
 
+/** The notebook toolbar's run buttons, last first (JupyterLab 4's names), and where they end
+ * in its default toolbar when they cannot be found by name. */
+const RUN_BUTTONS = ['restart-and-run', 'restart', 'interrupt', 'run'];
+const RUN_BUTTONS_END = 9;
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'Tag cells into pipeline steps; check, run, build and deploy with kalec.',
@@ -123,6 +129,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       graph.title.label = model ? `Pipeline: ${model.path.split('/').pop()}` : 'Pipeline graph';
       graph.content.draw(model?.graphSvg ?? null, palette((check?.steps ?? []).map(s => s.name)), model ? stale : 'open a notebook to see its pipeline');
       graph.content.highlight(activeStep(panel));
+      graph.content.showStates(stepStates(model?.run ?? null));
     };
     const openGraph = () => {
       if (!graph || graph.isDisposed) {
@@ -225,7 +232,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
           void panel.check(notebook);
         }
       });
-      notebook.toolbar.insertItem(10, 'kalec', button);
+      // beside the notebook's own run buttons, so a narrow notebook does not fold it into "..."
+      const placed = RUN_BUTTONS.some(name => notebook.toolbar.insertAfter(name, 'kalec', button));
+      if (!placed) {
+        notebook.toolbar.insertItem(RUN_BUTTONS_END, 'kalec', button);
+      }
       watchChips(notebook, () => void panel.check(notebook));
     });
     panel.setNotebook(tracker.currentWidget);

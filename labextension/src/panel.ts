@@ -25,8 +25,8 @@ import { button, element, field, plural } from './dom';
 import { GraphView } from './graph';
 import { PanelDefaults, PanelHost } from './host';
 import { TuneSection } from './tuneSection';
-import { CheckResult, NotebookModel, Poller, palette } from './model';
-import { progress, runView } from './runState';
+import { CheckResult, NotebookModel, Poller, Status, palette } from './model';
+import { progress, runView, stepStates } from './runState';
 import { renderProblems, renderRunLine, renderSteps } from './views';
 
 const SETTINGS = ['name', 'description', 'image', 'experiment'] as const;
@@ -247,6 +247,7 @@ export class KalecPanel extends Widget implements PanelHost {
     const shown = model.check?.ok ? model.check : model.lastGood;
     const stale = model.check && !model.check.ok && model.lastGood ? 'the last version without errors' : '';
     this.overview.draw(model.graphSvg, palette((shown?.steps ?? []).map(s => s.name)), stale);
+    this.overview.showStates(stepStates(model.run));
     this.deploySection.render(model);
     this.tuneSection.render(model);
     if (!this.target.dataset.touched) {
@@ -307,19 +308,24 @@ export class KalecPanel extends Widget implements PanelHost {
     }
     const model = this.model(panel);
     const ticket = model.begin('check');
-    model.update({ status: { text: 'checking ...', kind: 'busy' } });
+    // while a run goes on, the status line is the run's: a check (on save) keeps to Problems
+    const runGoing = () => model.run !== null && !model.run.ended;
+    if (!runGoing()) {
+      model.update({ status: { text: 'checking ...', kind: 'busy' } });
+    }
     try {
       const result = await this.api.post<CheckResult>('check', this.body(panel));
       if (!model.isCurrent('check', ticket)) {
         return; // a newer check was asked for: its answer is the one to show
       }
       const errors = result.diagnostics.filter(d => d.severity === 'error').length;
+      const status: Status = result.ok
+        ? { text: `${plural(result.steps.length, 'step')}, no errors`, kind: 'info' }
+        : { text: `${plural(errors, 'error')}: see Problems`, kind: 'error' };
       model.update({
         check: result,
         lastGood: result.ok ? result : model.lastGood,
-        status: result.ok
-          ? { text: `${plural(result.steps.length, 'step')}, no errors`, kind: 'info' }
-          : { text: `${plural(errors, 'error')}: see Problems`, kind: 'error' }
+        ...(runGoing() ? {} : { status })
       });
       if (result.ok) {
         await this.refreshGraph(panel, model);
@@ -328,7 +334,8 @@ export class KalecPanel extends Widget implements PanelHost {
       if (model.isCurrent('check', ticket)) {
         const diagnostics = error instanceof ApiError ? error.diagnostics : [];
         const check = diagnostics.length && model.check ? { ...model.check, ok: false, diagnostics } : model.check;
-        model.update({ check, status: { text: this.failure('check', error), kind: 'error' } });
+        const status: Status = { text: this.failure('check', error), kind: 'error' };
+        model.update({ check, ...(runGoing() ? {} : { status }) });
       }
     }
   }

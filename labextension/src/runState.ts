@@ -117,6 +117,11 @@ function summaryText(summary: unknown): string | null {
   return typeof summary === 'string' && summary ? summary : null;
 }
 
+/** Each step's state in the run, by name, for the graph's boxes (empty: no run). */
+export function stepStates(view: RunView | null): Map<string, StepState> {
+  return new Map((view?.steps ?? []).map(step => [step.name, step.state]));
+}
+
 /** How many steps have ended, for the progress line ("3 of 5 steps"). */
 export function progress(view: RunView): { finished: number; total: number } {
   const finished = view.steps.filter(s => ['done', 'cached', 'failed', 'skipped', 'stopped'].includes(s.state)).length;

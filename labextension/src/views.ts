@@ -130,4 +130,8 @@ export function renderRunLine(runLine: HTMLElement, model: NotebookModel): void 
     : `running: ${finished} of ${total} steps finished`;
   runLine.dataset.state = model.run.state;
   runLine.append(bar, element('span', {}, text));
+  if (model.run.ended && model.run.summary) {
+    // the table kalec prints at a run's end: each step, its state, seconds, where values came from
+    runLine.append(element('pre', { class: 'kalec-run-summary', 'aria-label': 'run summary' }, model.run.summary));
+  }
 }

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import queue
 import threading
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -38,38 +37,41 @@ def new_hash() -> Any:
 
 
 class DigestingWriter:
-    """A binary file for writing that hashes everything written through it, in order."""
+    """A binary file for writing that hashes everything written through it, in order. A large
+    piece is hashed in a helper thread while it is written, and both end before ``write``
+    returns: the caller may reuse its buffer at once (pyarrow and pickle hand over views of
+    memory that is theirs)."""
 
     def __init__(self, handle: BinaryIO) -> None:
         self.handle = handle
         self.hash = new_hash()
-        self._queue: queue.Queue[Any] | None = None
-        self._thread: threading.Thread | None = None
 
-    def _hash_in_thread(self) -> None:
-        assert self._queue is not None
-        while (chunk := self._queue.get()) is not None:
-            self.hash.update(chunk)
+    @property
+    def closed(self) -> bool:  # pyarrow asks before it writes
+        return bool(self.handle.closed)
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.handle.tell()
 
     def write(self, data: Any) -> int:
-        if self._queue is None and len(data) >= _THREAD_FROM:
-            self._queue = queue.Queue(maxsize=4)
-            self._thread = threading.Thread(target=self._hash_in_thread, daemon=True)
-            self._thread.start()
-        if self._queue is not None:
-            self._queue.put(bytes(data) if isinstance(data, bytearray) else data)
-        else:
+        size = data.nbytes if isinstance(data, memoryview) else len(data)
+        if size < _THREAD_FROM:
             self.hash.update(data)
-        return self.handle.write(data)
+            return self.handle.write(data)
+        hasher = threading.Thread(target=self.hash.update, args=(data,), daemon=True)
+        hasher.start()
+        try:
+            return self.handle.write(data)
+        finally:
+            hasher.join()
 
     def flush(self) -> None:
         self.handle.flush()
 
     def hexdigest(self) -> str:
-        if self._queue is not None and self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._queue = self._thread = None
         return self.hash.hexdigest()
 
 

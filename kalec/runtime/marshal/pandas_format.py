@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import importlib.util
 import pickle
+import re
 from typing import Any
 
 from kalec.runtime.marshal.atomic import atomic_path
 from kalec.runtime.marshal.core import loaders, save_dill, savers
 from kalec.runtime.marshal.digest import digesting
 
+BATCH_BYTES = 64 * 2**20  # a load of plain numbers holds one batch of this size besides the frame
 _ARROW_KINDS = set(
     "biufcmM"
 )  # numpy kinds: bool, ints, unsigned, float, complex?, timedelta, datetime
@@ -54,14 +56,16 @@ def save_pandas(obj: Any, path: str) -> str:
     if importlib.util.find_spec("pyarrow") is not None and _arrow_exact(obj):
         import pyarrow
 
-        table = pyarrow.Table.from_pandas(obj, preserve_index=None)
+        table = pyarrow.Table.from_pandas(obj, preserve_index=None)  # no copy of numbers
         final = path + ".arrow"
+        rows = max(1, BATCH_BYTES // max(1, table.nbytes // max(1, table.num_rows)))
         with (
             atomic_path(final) as temporary,
-            pyarrow.OSFile(temporary, "wb") as sink,
-            pyarrow.ipc.new_file(sink, table.schema) as writer,
+            open(temporary, "wb") as handle,
+            digesting(handle, final) as writer,  # hashed as written: never read back whole
+            pyarrow.ipc.new_file(writer, table.schema) as ipc,
         ):
-            writer.write_table(table)
+            ipc.write_table(table, max_chunksize=rows)  # batches a load can take one by one
         return final
     final = path + ".pd.pkl"
     try:
@@ -80,8 +84,60 @@ def save_pandas(obj: Any, path: str) -> str:
 def load_arrow(uri: str) -> Any:
     import pyarrow
 
+    with pyarrow.OSFile(uri) as source:
+        reader = pyarrow.ipc.open_file(source)
+        frame = _numbers_by_batch(reader)
+        if frame is not None:
+            return frame
     with pyarrow.memory_map(uri) as source:
         return pyarrow.ipc.open_file(source).read_all().to_pandas()
+
+
+_NUMBERS = re.compile(r"(u?int(8|16|32|64)|float(16|32|64)|bool)")
+
+
+def _numbers_by_batch(reader: Any) -> Any | None:
+    """A frame of plain numbers (numpy ints, floats, bools; a range index), read a batch at a
+    time into arrays made for the whole column: it holds the frame and one batch, never the
+    file's data twice. None for any other frame (pyarrow's conversion reads those)."""
+    import numpy
+    import pandas
+
+    schema = reader.schema
+    meta = schema.pandas_metadata or {}
+    index = meta.get("index_columns") or []
+    columns = meta.get("columns") or []
+    if len(index) != 1 or not isinstance(index[0], dict) or index[0].get("kind") != "range":
+        return None
+    if len(columns) != len(schema) or not all(
+        isinstance(c.get("numpy_type"), str)
+        and _NUMBERS.fullmatch(c["numpy_type"])
+        and c.get("pandas_type") == c["numpy_type"]
+        for c in columns
+    ):
+        return None
+    found = index[0]
+    labels = range(found["start"], found["stop"], found["step"])
+    template = schema.empty_table().to_pandas()  # the columns' labels and their index, exactly
+    rows = len(labels)
+    arrays = [numpy.empty(rows, dtype=numpy.dtype(c["numpy_type"])) for c in columns]
+    start = 0
+    for i in range(reader.num_record_batches):
+        batch = reader.get_batch(i)
+        if any(column.null_count for column in batch.columns):
+            return None  # a missing value: not a plain number column after all
+        if start + batch.num_rows > rows:
+            return None
+        for array, column in zip(arrays, batch.columns, strict=True):
+            array[start : start + batch.num_rows] = column.to_numpy(zero_copy_only=False)
+        start += batch.num_rows
+        del batch
+    if start != rows:
+        return None
+    frame = pandas.DataFrame(dict(enumerate(arrays)), copy=False)
+    frame.columns = template.columns
+    frame.index = pandas.RangeIndex(labels.start, labels.stop, labels.step, name=found.get("name"))
+    return frame
 
 
 @loaders.register(r"\.pd\.pkl$")
