@@ -232,11 +232,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
           void panel.check(notebook);
         }
       });
-      // beside the notebook's own run buttons, so a narrow notebook does not fold it into "..."
-      const placed = RUN_BUTTONS.some(name => notebook.toolbar.insertAfter(name, 'kalec', button));
-      if (!placed) {
-        notebook.toolbar.insertItem(RUN_BUTTONS_END, 'kalec', button);
-      }
+      // beside the notebook's own run buttons, so a narrow notebook does not fold it into "...";
+      // JupyterLab fills the toolbar from its settings after the notebook is added: wait for them
+      const place = (tries: number): void => {
+        if (notebook.isDisposed || RUN_BUTTONS.some(name => notebook.toolbar.insertAfter(name, 'kalec', button))) {
+          return;
+        }
+        if (tries > 0) {
+          window.setTimeout(() => place(tries - 1), 100);
+        } else {
+          notebook.toolbar.insertItem(RUN_BUTTONS_END, 'kalec', button);
+        }
+      };
+      void notebook.revealed.then(() => place(50));
       watchChips(notebook, () => void panel.check(notebook));
     });
     panel.setNotebook(tracker.currentWidget);
