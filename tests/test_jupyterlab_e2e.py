@@ -114,7 +114,7 @@ def test_panel_chips_check_run_and_build_in_a_real_browser(lab, tmp_path: Path) 
             # lists the notebook's steps
             toolbar_names = page.locator(".jp-NotebookPanel-toolbar > [data-jp-item-name]")
             names = [n.get_attribute("data-jp-item-name") for n in toolbar_names.all()]
-            assert "kalec" in names and names.index("kalec") < names.index("cellType"), names
+            assert "kalec" in names and names.index("kalec") < names.index("cellType"), str(names)
             page.locator(".kalec-toolbar-button").first.click()
             panel = page.locator("#kalec-panel")
             for step in ("make-data", "fit", "baseline", "evaluate"):
