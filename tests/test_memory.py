@@ -63,6 +63,7 @@ def write(path: Path, text: str) -> None:
 # --- reads the code does not spell out ------------------------------------------------------
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 @pytest.mark.parametrize(
     "code",
     [
@@ -83,6 +84,7 @@ def test_a_file_read_through_a_built_path(notebook, tmp_path: Path, code: str) -
     check_rerun(path, lambda: write(tmp_path / "data" / "train.csv", "a\n2\n"), "load")
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 def test_a_new_file_in_a_listed_folder(notebook, tmp_path: Path) -> None:
     write(tmp_path / "data" / "a.txt", "1")
     path = notebook(
@@ -115,6 +117,7 @@ def test_a_list_parameter_of_paths(notebook, tmp_path: Path) -> None:
     check_rerun(path, lambda: write(tmp_path / "two", "20"), "load")
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 def test_a_path_set_in_one_step_and_read_in_the_next(notebook, tmp_path: Path) -> None:
     write(tmp_path / "data" / "train.csv", "x\n1\n")
     path = notebook(
@@ -175,6 +178,7 @@ def test_a_package_installed_as_editable_whose_code_changed(
     check_rerun(path, lambda: write(source / "tool" / "__init__.py", "FACTOR = 7\n"), "load")
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 def test_an_environment_variable(notebook, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPELINE_MODE", "fast")
     monkeypatch.delenv("PIPELINE_LEVEL", raising=False)
@@ -258,6 +262,7 @@ def _objects(tmp_path: Path, pattern: str) -> list[Path]:
     return list((tmp_path / ".kalec" / "cache" / "objects").glob(pattern))
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 @pytest.mark.parametrize("damage", ["truncate", "rewrite", "delete log"])
 def test_a_damaged_stored_value_is_never_served(notebook, tmp_path: Path, damage: str) -> None:
     path = notebook(ARRAY + [([B + "say", "prev:make"], "print('made it')")])
@@ -311,6 +316,7 @@ NATIVE_READ = (  # through the C library: no Python-level open, no stat
 )
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 @pytest.mark.parametrize(
     "read", ["text = open('data.txt').read()", NATIVE_READ], ids=["python", "native"]
 )
@@ -356,6 +362,7 @@ FAILING = [
 ]
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 def test_resume_after_an_upstream_edit_runs_that_step_again(notebook) -> None:
     path = notebook(FAILING)
     assert run(path).returncode == 1
@@ -494,6 +501,7 @@ def test_run_verbose_says_which_read_changed(notebook, tmp_path: Path) -> None:
     assert "load: runs again: data/train.csv changed, read at run time" in again.stderr
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 def test_a_reader_a_preimported_module_holds_is_observed(notebook, tmp_path: Path) -> None:
     """numpy keeps its own reference to ``open`` (taken when the fork server imported it, before
     any step ran): reads through it are seen all the same."""
@@ -550,6 +558,7 @@ def test_a_written_file_too_large_to_copy_is_checked_in_place(
     assert result_lines(again.stdout) == ["RESULT 30"]
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 def test_a_file_native_code_reads_through_a_literal_path(notebook, tmp_path: Path) -> None:
     """No Python-level open or stat to observe: the path the code names is checked."""
     write(tmp_path / "data.txt", "old")
@@ -578,6 +587,7 @@ def _edit_cell(path: Path, old: str, new: str) -> None:
     path.write_text(json.dumps(notebook))
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 def test_a_module_beside_a_referenced_notebook(tmp_path: Path) -> None:
     root = _composition(tmp_path)
     module = root.parent / "models" / "fitting.py"
@@ -590,6 +600,7 @@ def test_a_module_beside_a_referenced_notebook(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 def test_a_cell_of_a_referenced_notebook(tmp_path: Path) -> None:
     root = _composition(tmp_path)
     check_rerun(
@@ -599,6 +610,7 @@ def test_a_cell_of_a_referenced_notebook(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 def test_a_parameter_only_a_referenced_notebook_declares(tmp_path: Path) -> None:
     root = _composition(tmp_path)
     check_rerun(
@@ -608,6 +620,7 @@ def test_a_parameter_only_a_referenced_notebook_declares(tmp_path: Path) -> None
     )
 
 
+@pytest.mark.slow  # several runs, each of several processes: the second tier
 def test_a_search_after_its_data_changed_loads_it_again(tmp_path: Path) -> None:
     data = tmp_path / "data.txt"
     data.write_text("1 2 3")
