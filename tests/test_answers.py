@@ -137,6 +137,8 @@ def test_the_compiling_endpoints_answer_what_they_declare(api: Api, tmp_path: Pa
         deployed = api.call("deploy", {"nb": QUICKSTART, "host": kfp.url, "run": True})
         assert deployed["run_id"]
         assert api.call("experiments", {"host": kfp.url})["experiments"]
+        followed = api.call("kfp_run", {"host": kfp.url, "run_id": deployed["run_id"]})
+        assert followed["ended"] and followed["state"] == "SUCCEEDED"
         kale = api.call(
             "kale",
             {

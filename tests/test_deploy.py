@@ -6,6 +6,7 @@ which order. No real Kubeflow Pipelines installation is involved.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -357,3 +358,33 @@ def test_ctrl_c_stops_following_not_the_run(tmp_path: Path) -> None:
     assert follower.returncode == 130, err
     assert "stopped following; the run goes on in the cluster" in err
     assert "Traceback" not in err
+
+
+def test_the_panel_follows_a_run_on_the_cluster_step_by_step(tmp_path: Path, ask) -> None:
+    """The server asks Kubeflow Pipelines for a run's state and its steps', signing in as the
+    request says, for the panel's graph."""
+    from kalec.serve.requests import ServiceError
+
+    with KfpApiStub() as server:
+        started = ask("deploy", {"nb": json.loads(QUICKSTART.read_text()), "host": server.url,
+                                 "run": True})  # fmt: skip
+        server.run_course = [
+            ("RUNNING", {"make-data": "SUCCEEDED", "fit": "RUNNING", "baseline": "PENDING"}),
+            ("FAILED", {"make-data": "SUCCEEDED", "fit": "FAILED", "baseline": "SUCCEEDED"}),
+        ]
+        asked = {"host": server.url, "run_id": started["run_id"]}
+        going = ask("kfp_run", asked)
+        assert (going["state"], going["ended"]) == ("RUNNING", False)
+        assert [(s["name"], s["state"]) for s in going["steps"]] == [
+            ("make-data", "SUCCEEDED"), ("fit", "RUNNING"), ("baseline", "PENDING"),
+        ]  # fmt: skip
+        ended = ask("kfp_run", asked)
+        assert (ended["state"], ended["ended"]) == ("FAILED", True)
+        assert ended["link"] == f"{server.url}/#/runs/details/{started['run_id']}"
+        server.want_header = ("Authorization", "Bearer x")
+        with pytest.raises(ServiceError) as refused:
+            ask("kfp_run", asked | {"auth": "none"})
+        assert refused.value.code == "kfp_auth" and "401" in refused.value.message
+    with pytest.raises(ServiceError) as bad:
+        ask("kfp_run", {"host": server.url, "run_id": "../../x"})
+    assert bad.value.status == 400 and bad.value.message.startswith("run_id: ")

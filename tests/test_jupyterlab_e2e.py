@@ -390,6 +390,27 @@ def test_panel_keeps_each_notebook_apart_and_fits_at_250_px(
             )
             _no_horizontal_scroll(page, "#kalec-panel")
             page.screenshot(path=str(shots / f"panel-deploy-error-{tag}.png"))
+
+            # 9. deploy and run on a (stand-in) Kubeflow Pipelines: the run is followed, its
+            # steps' states on the graph
+            if tag == "light":
+                from kfp_api_stub import KfpApiStub
+
+                with KfpApiStub() as kfp:
+                    done = {s: "SUCCEEDED" for s in ("make-data", "fit", "baseline", "evaluate")}
+                    kfp.run_course = [
+                        ("RUNNING", {"make-data": "SUCCEEDED", "fit": "RUNNING"}),
+                        ("SUCCEEDED", done),
+                    ]
+                    host.fill(kfp.url)
+                    panel.locator(".kalec-deploy input[name=run]").check()
+                    panel.locator(".kalec-deploy-button").click()
+                    expect(panel.locator(".kalec-deploy-status")).to_contain_text(
+                        "run succeeded: 4 of 4 steps finished", timeout=90_000
+                    )
+                    states = panel.locator(".kalec-graph-overview svg g.step[data-state='done']")
+                    expect(states).to_have_count(4)
+                    page.screenshot(path=str(shots / "panel-deploy-run.png"))
         except Exception:
             page.screenshot(path=str(shots / f"failure-{tag}.png"))
             raise

@@ -154,3 +154,25 @@ def in_words(error: BaseException) -> str:
         if isinstance(found, TimeoutError) or "timed out" in str(found).lower():
             return "it did not answer in time"
     return str(error).strip()[:300]
+
+
+@contextlib.contextmanager
+def said_in_words(host: str, limits: CallLimits) -> Iterator[None]:
+    """What kfp's client raises, as one sentence: the server's answer, silence past the call's
+    limit, or why it could not be reached."""
+    from kfp_server_api.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        yield
+    except ApiException as error:
+        raise DeployError(
+            f"the Kubeflow Pipelines server at {host} answered "
+            f"{error.status} {error.reason}: {str(error.body or '').strip()[:300]}"
+        ) from None
+    except (HTTPError, OSError) as error:
+        if timed_out(error):
+            raise DeployTimeout(
+                f"Kubeflow Pipelines at {host} did not answer within {limits.read:.0f} s"
+            ) from None
+        raise DeployError(f"cannot reach Kubeflow Pipelines at {host}: {in_words(error)}") from None

@@ -20,6 +20,7 @@ from kalec.deploy.auth import Credentials
 from kalec.deploy.calls import CallLimits
 
 ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "SKIPPED"})
+KFP_TASKS = frozenset({"root", "root-driver"})  # tasks kfp adds to a run, not a step's
 FAILURE_LINE = re.compile(
     r"RuntimeError: (?P<where>.+?): step '(?P<step>[^']*)' failed: (?P<why>.*)"
 )
@@ -68,6 +69,48 @@ def _seconds(task: Any, now: datetime) -> float:
     return max((end - start).total_seconds(), 0.0)
 
 
+@dataclass(frozen=True)
+class TaskState:
+    """One step's task in a run: its name (as in the notebook), its state, its seconds."""
+
+    name: str
+    state: str
+    seconds: float
+
+
+def run_state(
+    client: Any, run_id: str, steps: tuple[str, ...] | None = None
+) -> tuple[str, list[Any]]:
+    """The run's state and its steps' tasks (those named in ``steps``; all tasks but kfp's own
+    when None), as the server reports them now."""
+    got = client.get_run(run_id)
+    tasks = [
+        t
+        for t in (getattr(got.run_details, "task_details", None) or [])
+        if (t.display_name in steps if steps is not None else t.display_name not in KFP_TASKS)
+    ]
+    return str(got.state or ""), tasks
+
+
+def task_states(tasks: list[Any]) -> list[TaskState]:
+    now = datetime.now(timezone.utc)
+    return [
+        TaskState(str(t.display_name), str(t.state or "PENDING"), _seconds(t, now)) for t in tasks
+    ]
+
+
+def status_of_run(request: Any, run_id: str) -> tuple[str, list[TaskState]]:
+    """A run's state and its tasks', asked of the server the request names (its host,
+    namespace, way of signing in), each call within the request's limits."""
+    from kalec.deploy.calls import said_in_words, time_limited
+    from kalec.deploy.upload import connect
+
+    with time_limited(request.limits), said_in_words(request.host, request.limits):
+        client, _, _ = connect(request)
+        state, tasks = run_state(client, run_id)
+        return state, task_states(tasks)
+
+
 def follow(
     client: Any,
     run: RunToFollow,
@@ -79,24 +122,13 @@ def follow(
     """Ask for the run until it ends; with ``out``, one line per step's change of state."""
     seen: dict[str, str] = {}
     while True:
-        got = client.get_run(run.run_id)
-        tasks = [
-            t
-            for t in (getattr(got.run_details, "task_details", None) or [])
-            if t.display_name in run.steps
-        ]
-        now = datetime.now(timezone.utc)
-        for task in tasks:
-            state = str(task.state or "PENDING")
-            if seen.get(task.display_name) != state:
-                seen[task.display_name] = state
+        state, tasks = run_state(client, run.run_id, run.steps)
+        for task in task_states(tasks):
+            if seen.get(task.name) != task.state:
+                seen[task.name] = task.state
                 if out is not None:
-                    out.write(
-                        f"{task.display_name:<24} {state.lower():<10} "
-                        f"{_seconds(task, now):7.1f} s\n"
-                    )
+                    out.write(f"{task.name:<24} {task.state.lower():<10} {task.seconds:7.1f} s\n")
                     out.flush()
-        state = str(got.state or "")
         if state in ENDED:
             return _ended(run, state, tasks, credentials, limits)
         sleep(run.poll_seconds)

@@ -14,14 +14,14 @@ import io
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from kalec.deploy.auth import AuthSettings, Credentials, resolve
-from kalec.deploy.calls import CallLimits, check_access, in_words, time_limited
-from kalec.deploy.errors import DeployError, DeployTimeout
+from kalec.deploy.calls import CallLimits, check_access, said_in_words, time_limited
+from kalec.deploy.errors import DeployError
 
 
 @dataclass
@@ -161,7 +161,7 @@ def connect(
 
 def deploy(request: DeployRequest, out: TextIO, said: TextIO | None = None) -> DeployResult:
     """Upload (and run) the pipeline; raise ``DeployError`` with the server's answer on failure."""
-    with time_limited(request.limits), _in_words(request.host, request.limits):
+    with time_limited(request.limits), said_in_words(request.host, request.limits):
         return _deploy(request, out, said)
 
 
@@ -236,34 +236,10 @@ def list_experiments(
         host=host, pipeline_name="", yaml_text="", description="", experiment="",
         namespace=namespace, auth=auth or AuthSettings(),
     )  # fmt: skip
-    with time_limited(request.limits), _in_words(host, request.limits):
+    with time_limited(request.limits), said_in_words(host, request.limits):
         client, _, namespace = connect(request)
         with contextlib.redirect_stdout(io.StringIO()):
             listed = client.list_experiments(
                 page_size=100, sort_by="created_at desc", namespace=namespace
             )
     return [e.display_name for e in listed.experiments or [] if e.display_name]
-
-
-@contextlib.contextmanager
-def _in_words(host: str, limits: CallLimits) -> Iterator[None]:
-    """What kfp's client raises, as one sentence: the server's answer, silence past the call's
-    limit, or why it could not be reached."""
-    from kfp_server_api.exceptions import ApiException
-    from urllib3.exceptions import HTTPError
-
-    from kalec.deploy.calls import timed_out
-
-    try:
-        yield
-    except ApiException as error:
-        raise DeployError(
-            f"the Kubeflow Pipelines server at {host} answered "
-            f"{error.status} {error.reason}: {str(error.body or '').strip()[:300]}"
-        ) from None
-    except (HTTPError, OSError) as error:
-        if timed_out(error):
-            raise DeployTimeout(
-                f"Kubeflow Pipelines at {host} did not answer within {limits.read:.0f} s"
-            ) from None
-        raise DeployError(f"cannot reach Kubeflow Pipelines at {host}: {in_words(error)}") from None

@@ -121,6 +121,23 @@ class DeployAnswer(TypedDict):
     log: str  # what was said along the way
 
 
+class KfpStep(TypedDict):
+    name: str  # the step's name, as in the notebook
+    state: str  # as Kubeflow Pipelines says it: PENDING, RUNNING, SUCCEEDED, FAILED, ...
+    seconds: float
+
+
+class KfpRunStatus(TypedDict):
+    """A run on Kubeflow Pipelines as the server found it: its state and its steps'."""
+
+    host: str
+    run_id: str
+    state: str
+    ended: bool
+    link: str
+    steps: list[KfpStep]
+
+
 class ExperimentsAnswer(TypedDict):
     host: str
     experiments: list[str]

@@ -14,6 +14,7 @@ requests are authenticated, how a notebook is found from a ``path``).
 | POST   | runs/ID/cancel         | stop it, as Ctrl-C would                     | 200 |
 | POST   | deploy                 | upload to Kubeflow Pipelines, optionally run | 200 |
 | POST   | experiments            | the experiments on a Kubeflow Pipelines server | 200 |
+| POST   | kfp-runs               | a run on Kubeflow Pipelines: its steps' states | 200 |
 | POST   | tunes                  | start a search of the notebook's parameters  | 202 |
 | GET    | tunes/ID               | the search's trials, the best so far         | 200 |
 | POST   | tunes/ID/cancel        | stop it                                      | 200 |
@@ -39,6 +40,7 @@ from kalec.serve.requests import (
     ExperimentsRequest,
     GraphRequest,
     KaleRequest,
+    KfpRunRequest,
     RunRequest,
     ServiceError,
     TuneRequest,
@@ -148,6 +150,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "experiments", "POST", "experiments", lambda c: service.experiments(c.context, c.request),
         answers.ExperimentsAnswer, ExperimentsRequest,
+    ),
+    Endpoint(
+        "kfp_run", "POST", "kfp-runs", lambda c: service.kfp_run(c.context, c.request),
+        answers.KfpRunStatus, KfpRunRequest,
     ),
     Endpoint("tunes", "POST", "tunes", _start_tune, answers.TuneStarted, TuneRequest, status=202),
     Endpoint(

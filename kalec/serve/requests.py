@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 import tempfile
 import types
 import typing
@@ -165,6 +166,21 @@ class ExperimentsRequest:
 
     def __post_init__(self) -> None:
         _check_host(self.host)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KfpRunRequest:
+    """A run on Kubeflow Pipelines, to follow: where, which, and how the server signs in."""
+
+    host: str
+    run_id: str
+    namespace: str | None = None
+    auth: AuthMode | None = None
+
+    def __post_init__(self) -> None:
+        _check_host(self.host)
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,127}", self.run_id):
+            raise bad_field("run_id", "the id Kubeflow Pipelines gave the run")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,7 @@ from kalec.serve.answers import (
     DeployAnswer,
     ExperimentsAnswer,
     GraphAnswer,
+    KfpRunStatus,
 )
 from kalec.serve.context import ServiceContext
 from kalec.serve.requests import (
@@ -30,6 +31,7 @@ from kalec.serve.requests import (
     DeployRequest,
     ExperimentsRequest,
     GraphRequest,
+    KfpRunRequest,
     Notebook,
     NotebookRequest,
     ServiceError,
@@ -293,6 +295,46 @@ def experiments(context: ServiceContext, request: ExperimentsRequest) -> Experim
     finally:
         pool.shutdown(wait=False)
     return {"host": host, "experiments": names}
+
+
+def kfp_run(context: ServiceContext, request: KfpRunRequest) -> KfpRunStatus:
+    """A run on Kubeflow Pipelines, its state and each step's, for the panel to follow a run
+    it started; 502 in words when the server cannot be asked, 504 when it does not answer."""
+    import concurrent.futures
+
+    _check_host(context, request.host)
+    _need_kfp("following a run")
+    from kalec.deploy import AuthRefused, AuthSettings, DeployError, DeployTimeout
+    from kalec.deploy import DeployRequest as KfpServer
+    from kalec.deploy.follow import ENDED, status_of_run
+
+    asked = KfpServer(
+        host=request.host, pipeline_name="", yaml_text="", description="", experiment="",
+        namespace=request.namespace, auth=AuthSettings(request.auth),
+    )  # fmt: skip
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        state, tasks = pool.submit(status_of_run, asked, request.run_id).result(
+            timeout=EXPERIMENTS_SECONDS
+        )
+    except (concurrent.futures.TimeoutError, DeployTimeout):
+        raise ServiceError(
+            504, "timeout", f"Kubeflow Pipelines at {request.host} did not answer in time"
+        ) from None
+    except AuthRefused as error:
+        raise ServiceError(502, "kfp_auth", str(error)) from None
+    except DeployError as error:
+        raise ServiceError(502, "unreachable", str(error)) from None
+    finally:
+        pool.shutdown(wait=False)
+    return {
+        "host": request.host,
+        "run_id": request.run_id,
+        "state": state,
+        "ended": state in ENDED,
+        "link": f"{request.host.rstrip('/')}/#/runs/details/{request.run_id}",
+        "steps": [{"name": t.name, "state": t.state, "seconds": t.seconds} for t in tasks],
+    }
 
 
 def deploy(context: ServiceContext, request: DeployRequest) -> DeployAnswer:

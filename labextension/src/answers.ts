@@ -75,6 +75,15 @@ export interface ExperimentsAnswer {
   experiments: string[];
 }
 
+export interface KfpRunStatus {
+  host: string;
+  run_id: string;
+  state: string;
+  ended: boolean;
+  link: string;
+  steps: KfpStep[];
+}
+
 export interface TuneStarted {
   id: string;
   state: 'running';
@@ -175,6 +184,12 @@ export interface RunStepStatus {
   cell: number | null;
   line: number | null;
   output: string[];
+}
+
+export interface KfpStep {
+  name: string;
+  state: string;
+  seconds: number;
 }
 
 export interface Trial {

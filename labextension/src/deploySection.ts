@@ -5,10 +5,11 @@
  * errors in words.
  */
 
+import { KfpRunStatus } from './answers';
 import { ApiError } from './api';
 import { element, field } from './dom';
 import { PanelHost } from './host';
-import { NotebookModel, deployError, parameterValue, runLink } from './model';
+import { NotebookModel, Poller, deployError, parameterValue, runLink } from './model';
 
 /** The ways the server may sign in to Kubeflow Pipelines (kalec.deploy.auth), first the
  * server's own choice: the first way its environment offers. */
@@ -192,6 +193,9 @@ export class DeploySection {
       const runId = done.run_id ? String(done.run_id) : null;
       const text = `uploaded ${String(done.pipeline_name ?? 'the pipeline')}${runId ? `; run ${runId} started` : ''}`;
       model.update({ deploy: { state: 'done', text, runUrl: runId ? runLink(host, runId) : null } });
+      if (runId) {
+        void this.followRun(model, host, runId, text);
+      }
     } catch (error) {
       if (model.isCurrent('deploy', ticket)) {
         const message = error instanceof ApiError ? error.message : String(error);
@@ -200,6 +204,38 @@ export class DeploySection {
     }
   }
 
+
+  /** Follow the run a deploy started on the cluster until it ends: its state under the deploy
+   * form, each step's on the graph (the server asks Kubeflow Pipelines, as it signs in). */
+  private async followRun(model: NotebookModel, host: string, runId: string, uploaded: string): Promise<void> {
+    const ticket = model.begin('cluster-run');
+    model.update({ clusterRun: null, graphRun: 'cluster' });
+    const signIn = this.signIn();
+    const poller = new Poller(
+      async () => {
+        if (!model.isCurrent('cluster-run', ticket)) {
+          return true; // another deploy started a newer run
+        }
+        const status = await this.host.api.post<KfpRunStatus>('kfp-runs', { host, run_id: runId, ...signIn });
+        if (model.isCurrent('cluster-run', ticket)) {
+          const finished = status.steps.filter(s => !['PENDING', 'RUNNING'].includes(s.state)).length;
+          const text = `${uploaded}; run ${status.state.toLowerCase()}: ${finished} of ${status.steps.length} steps finished`;
+          model.update({ clusterRun: status, deploy: { state: status.state === 'FAILED' ? 'error' : 'done', text, runUrl: status.link } });
+        }
+        return status.ended;
+      },
+      (failures, retry, error) => {
+        if (model.isCurrent('cluster-run', ticket)) {
+          const message = error instanceof ApiError ? error.message : String(error);
+          const text = `${uploaded}; cannot follow the run (${message}); asking again in ${Math.round(retry / 1000)} s`;
+          model.update({ deploy: { state: 'done', text, runUrl: runLink(host, runId) } });
+        }
+      },
+      5000,
+      60000
+    );
+    await poller.start();
+  }
 
   /** The notebook changed: its experiment, as its settings name it. */
   loadSettings(): void {

@@ -15,7 +15,7 @@ import { chipsMissing, openReferenced, renderChips, setNotebookOpener } from './
 import { GraphView } from './graph';
 import { palette } from './model';
 import { KalecPanel } from './panel';
-import { stepStates } from './runState';
+import { graphStates } from './runState';
 
 const PLUGIN_ID = 'kalec-labextension:plugin';
 const CATEGORY = 'Kalec pipeline';
@@ -129,7 +129,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       graph.title.label = model ? `Pipeline: ${model.path.split('/').pop()}` : 'Pipeline graph';
       graph.content.draw(model?.graphSvg ?? null, palette((check?.steps ?? []).map(s => s.name)), model ? stale : 'open a notebook to see its pipeline');
       graph.content.highlight(activeStep(panel));
-      graph.content.showStates(stepStates(model?.run ?? null));
+      graph.content.showStates(model ? graphStates(model) : new Map());
     };
     const openGraph = () => {
       if (!graph || graph.isDisposed) {

@@ -9,7 +9,7 @@
 
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { CheckAnswer, InputData, ParameterData, StepData, Trial, TuneStatus } from './answers';
+import { CheckAnswer, InputData, KfpRunStatus, ParameterData, StepData, Trial, TuneStatus } from './answers';
 import { RunView } from './runState';
 
 /** The answers' shapes are declared once, on the server (kalec/serve/answers.py); these are
@@ -36,7 +36,7 @@ export interface DeployState {
   runUrl: string | null;
 }
 
-export type RequestKind = 'check' | 'graph' | 'run' | 'deploy' | 'experiments' | 'tune';
+export type RequestKind = 'check' | 'graph' | 'run' | 'deploy' | 'experiments' | 'tune' | 'cluster-run';
 
 export class NotebookModel {
   /** The last check's answer (null before the first, or while it failed to arrive). */
@@ -48,6 +48,10 @@ export class NotebookModel {
   run: RunView | null = null;
   runId: string | null = null;
   deploy: DeployState = { state: 'idle', text: '', runUrl: null };
+  /** The run the last deploy started on Kubeflow Pipelines, as last asked. */
+  clusterRun: KfpRunStatus | null = null;
+  /** Whose steps' states the graph shows: the last run started, here or on the cluster. */
+  graphRun: 'local' | 'cluster' = 'local';
   experiments: string[] = [];
   tune: TuneState | null = null;
   private readonly tickets = new Map<RequestKind, number>();
@@ -72,7 +76,12 @@ export class NotebookModel {
   }
 
   update(
-    change: Partial<Pick<NotebookModel, 'check' | 'lastGood' | 'graphSvg' | 'status' | 'run' | 'runId' | 'deploy' | 'experiments' | 'tune'>>
+    change: Partial<
+      Pick<
+        NotebookModel,
+        'check' | 'lastGood' | 'graphSvg' | 'status' | 'run' | 'runId' | 'deploy' | 'experiments' | 'tune' | 'clusterRun' | 'graphRun'
+      >
+    >
   ): void {
     Object.assign(this, change);
     this.changedSignal.emit();

@@ -26,7 +26,7 @@ import { GraphView } from './graph';
 import { PanelDefaults, PanelHost } from './host';
 import { TuneSection } from './tuneSection';
 import { CheckResult, NotebookModel, Poller, Status, palette } from './model';
-import { progress, runView, stepStates } from './runState';
+import { graphStates, progress, runView } from './runState';
 import { renderProblems, renderRunLine, renderSteps } from './views';
 
 const SETTINGS = ['name', 'description', 'image', 'experiment'] as const;
@@ -247,7 +247,7 @@ export class KalecPanel extends Widget implements PanelHost {
     const shown = model.check?.ok ? model.check : model.lastGood;
     const stale = model.check && !model.check.ok && model.lastGood ? 'the last version without errors' : '';
     this.overview.draw(model.graphSvg, palette((shown?.steps ?? []).map(s => s.name)), stale);
-    this.overview.showStates(stepStates(model.run));
+    this.overview.showStates(graphStates(model));
     this.deploySection.render(model);
     this.tuneSection.render(model);
     if (!this.target.dataset.touched) {
@@ -364,7 +364,11 @@ export class KalecPanel extends Widget implements PanelHost {
     }
     model.begin('run');
     this.pollers.get(model)?.stop();
-    model.update({ status: { text: 'starting the run ...', kind: 'busy' }, run: runView((model.check?.steps ?? []).map(s => s.name), null) });
+    model.update({
+      status: { text: 'starting the run ...', kind: 'busy' },
+      run: runView((model.check?.steps ?? []).map(s => s.name), null),
+      graphRun: 'local'
+    });
     try {
       const started = await this.api.post<{ id: string }>('runs', this.body(panel));
       model.update({ runId: started.id });

@@ -122,8 +122,50 @@ export function stepStates(view: RunView | null): Map<string, StepState> {
   return new Map((view?.steps ?? []).map(step => [step.name, step.state]));
 }
 
+/** Kubeflow Pipelines' words for a task's state, in the panel's. */
+const KFP_WORDS: Record<string, StepState> = {
+  PENDING: 'waiting',
+  RUNNING: 'running',
+  SUCCEEDED: 'done',
+  CACHED: 'cached',
+  FAILED: 'failed',
+  SKIPPED: 'skipped',
+  CANCELING: 'stopped',
+  CANCELED: 'stopped'
+};
+
+/** Each step's state in a run on the cluster, by name (the step's last part in a notebook a
+ * composition references, as the tasks are named), for the graph's boxes. */
+export function clusterStepStates(
+  run: { steps: { name: string; state: string }[] } | null,
+  steps: readonly string[]
+): Map<string, StepState> {
+  const byTask = new Map((run?.steps ?? []).map(task => [task.name, KFP_WORDS[task.state] ?? 'waiting']));
+  const states = new Map<string, StepState>();
+  for (const step of steps) {
+    const state = byTask.get(step) ?? byTask.get(step.split('/').pop() ?? step);
+    if (state) {
+      states.set(step, state);
+    }
+  }
+  return states;
+}
+
 /** How many steps have ended, for the progress line ("3 of 5 steps"). */
 export function progress(view: RunView): { finished: number; total: number } {
   const finished = view.steps.filter(s => ['done', 'cached', 'failed', 'skipped', 'stopped'].includes(s.state)).length;
   return { finished, total: view.steps.length };
+}
+
+/** The steps' states the graph shows: those of the last run started, here or on the cluster. */
+export function graphStates(model: {
+  graphRun: 'local' | 'cluster';
+  run: RunView | null;
+  clusterRun: { steps: { name: string; state: string }[] } | null;
+  check: { steps: { name: string }[] } | null;
+}): Map<string, StepState> {
+  if (model.graphRun === 'cluster') {
+    return clusterStepStates(model.clusterRun, (model.check?.steps ?? []).map(s => s.name));
+  }
+  return stepStates(model.run);
 }

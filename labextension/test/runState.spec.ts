@@ -1,4 +1,4 @@
-import { progress, runView } from '../src/runState';
+import { clusterStepStates, graphStates, progress, runView } from '../src/runState';
 
 describe('runView', () => {
   it('shows the checked steps waiting before the run reports', () => {
@@ -59,5 +59,39 @@ describe('why a step ran', () => {
     expect(view.steps[0].note).toBe('data/train.csv changed, read at run time');
     expect(view.steps[1].source).toBe('cache');
     expect(view.steps[1].note).toBeNull();
+  });
+});
+
+describe('graphStates', () => {
+  const check = { steps: [{ name: 'load' }, { name: 'prep/clean' }, { name: 'fit' }] };
+  const local = runView(['load', 'prep/clean', 'fit'], {
+    state: 'running',
+    steps: [{ name: 'load', status: 'ran' }, { name: 'prep/clean', status: 'running' }]
+  });
+  const cluster = {
+    steps: [
+      { name: 'load', state: 'SUCCEEDED' },
+      { name: 'clean', state: 'FAILED' },
+      { name: 'fit', state: 'CANCELED' }
+    ]
+  };
+
+  it("shows the local run's states when the last run started here", () => {
+    const states = graphStates({ graphRun: 'local', run: local, clusterRun: cluster, check });
+    expect([...states.entries()]).toEqual([
+      ['load', 'done'],
+      ['prep/clean', 'running'],
+      ['fit', 'waiting']
+    ]);
+  });
+
+  it("shows the cluster run's states in the panel's words, a referenced step by its task's name", () => {
+    const states = graphStates({ graphRun: 'cluster', run: local, clusterRun: cluster, check });
+    expect([...states.entries()]).toEqual([
+      ['load', 'done'],
+      ['prep/clean', 'failed'],
+      ['fit', 'stopped']
+    ]);
+    expect(clusterStepStates(null, ['load']).size).toBe(0);
   });
 });
