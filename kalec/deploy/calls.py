@@ -18,6 +18,7 @@ import contextvars
 import json
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ class CallLimits:
 _LIMITS: contextvars.ContextVar[CallLimits | None] = contextvars.ContextVar(
     "kalec_kfp_call_limits", default=None
 )
+_INSTALLING = threading.Lock()  # a server asks from several threads
 
 
 def _install() -> None:
@@ -46,9 +48,15 @@ def _install() -> None:
     import urllib3
     from kfp_server_api import rest
 
-    original = rest.RESTClientObject.request
-    if getattr(original, "kalec_limited", False):
-        return
+    with _INSTALLING:
+        original = rest.RESTClientObject.request
+        if getattr(original, "kalec_limited", False):
+            return
+        rest.RESTClientObject.request = _limited(original, urllib3)
+
+
+def _limited(original: Any, urllib3: Any) -> Any:
+    """``original`` (the generated client's request method), with the limits in force."""
 
     def request(self: Any, *args: Any, _request_timeout: Any = None, **kwargs: Any) -> Any:
         limits = _LIMITS.get()
@@ -64,7 +72,7 @@ def _install() -> None:
         return original(self, *args, _request_timeout=_request_timeout, **kwargs)
 
     request.kalec_limited = True  # type: ignore[attr-defined]
-    rest.RESTClientObject.request = request
+    return request
 
 
 @contextlib.contextmanager
