@@ -87,6 +87,12 @@ export class NotebookModel {
     this.changedSignal.emit();
   }
 
+  /** What a check may say on the status line: nothing while a run goes on (the line is the
+   * run's, and a check on save must not cover it); the check's own words otherwise. */
+  checkStatus(status: Status): { status?: Status } {
+    return this.run !== null && !this.run.ended ? {} : { status };
+  }
+
   /** The cells (as the notebook numbers them) that an error of the last check points at. */
   errorCells(): Map<number, string> {
     const found = new Map<number, string>();

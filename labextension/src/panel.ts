@@ -309,10 +309,7 @@ export class KalecPanel extends Widget implements PanelHost {
     const model = this.model(panel);
     const ticket = model.begin('check');
     // while a run goes on, the status line is the run's: a check (on save) keeps to Problems
-    const runGoing = () => model.run !== null && !model.run.ended;
-    if (!runGoing()) {
-      model.update({ status: { text: 'checking ...', kind: 'busy' } });
-    }
+    model.update(model.checkStatus({ text: 'checking ...', kind: 'busy' }));
     try {
       const result = await this.api.post<CheckResult>('check', this.body(panel));
       if (!model.isCurrent('check', ticket)) {
@@ -325,7 +322,7 @@ export class KalecPanel extends Widget implements PanelHost {
       model.update({
         check: result,
         lastGood: result.ok ? result : model.lastGood,
-        ...(runGoing() ? {} : { status })
+        ...model.checkStatus(status)
       });
       if (result.ok) {
         await this.refreshGraph(panel, model);
@@ -335,7 +332,7 @@ export class KalecPanel extends Widget implements PanelHost {
         const diagnostics = error instanceof ApiError ? error.diagnostics : [];
         const check = diagnostics.length && model.check ? { ...model.check, ok: false, diagnostics } : model.check;
         const status: Status = { text: this.failure('check', error), kind: 'error' };
-        model.update({ check, ...(runGoing() ? {} : { status }) });
+        model.update({ check, ...model.checkStatus(status) });
       }
     }
   }

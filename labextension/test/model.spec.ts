@@ -1,4 +1,5 @@
 import { CheckAnswer } from '../src/answers';
+import { runView } from '../src/runState';
 import { NotebookModel, PALETTE, Poller, defaultSpace, deployError, palette, parameterValue, runLink, withValues } from '../src/model';
 
 /** A check's answer with nothing in it, as the server sends it for an empty notebook. */
@@ -16,6 +17,16 @@ const EMPTY_CHECK: CheckAnswer = {
 };
 
 describe('NotebookModel', () => {
+  it("leaves a running run's status line to the run when a check answers", () => {
+    const model = new NotebookModel('a.ipynb');
+    const said = { text: '4 steps, no errors', kind: 'info' as const };
+    expect(model.checkStatus(said)).toEqual({ status: said });
+    model.update({ run: runView(['a', 'b'], { state: 'running', steps: [] }) });
+    expect(model.checkStatus(said)).toEqual({});
+    model.update({ run: runView(['a', 'b'], { state: 'ok', steps: [] }) });
+    expect(model.checkStatus(said)).toEqual({ status: said });
+  });
+
   it('drops the answer to a request the user has moved past', () => {
     const model = new NotebookModel('a.ipynb');
     const first = model.begin('check');
