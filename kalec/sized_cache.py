@@ -9,8 +9,8 @@ share one cache.
 
 from __future__ import annotations
 
+import _thread  # its lock alone: importing threading costs a small build's start
 import functools
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -24,7 +24,7 @@ class SizedCache:
         self.max_bytes = max_bytes
         self.bytes = 0
         self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def get(self, key: Hashable, default: Any = None) -> Any:
         with self._lock:

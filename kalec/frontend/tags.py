@@ -6,12 +6,12 @@ keeps a 2,000-cell notebook's tags to a few milliseconds.
 
 from __future__ import annotations
 
+import _thread  # its lock alone: threading costs a small build's start more
 import functools
 import io
 import marshal
 import re
 import sys
-import threading
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,7 @@ def parse_tag(tag: str) -> ParsedTag | None:
 
 
 _new_meanings: set[str] = set()
-_meanings_lock = threading.RLock()
+_meanings_lock = _thread.RLock()
 _MAX_MEANINGS = 4096  # a hostile notebook's thousands of distinct tags are not all kept
 
 

@@ -18,7 +18,6 @@ reading can differ.
 from __future__ import annotations
 
 import ast
-import hashlib
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +32,11 @@ from kalec.analysis.symbols import tree_modules
 from kalec.analysis.whole_notebook import WholeNotebook
 from kalec.ir import CellFacts, Pipeline
 from kalec.sized_cache import SizedCache
+
+try:  # blake2 without hashlib, which loads OpenSSL: a tenth of a small build's start
+    from _blake2 import blake2b
+except ImportError:  # an interpreter built without it
+    from hashlib import blake2b
 
 Calls = list[tuple[str, list[tuple[int | str, str]]]]
 # (cell text, digest of the texts that decide the notebook-wide names) -> the cell's reading
@@ -119,7 +123,7 @@ def _read_cell(
 def cell_facts(pipeline: Pipeline) -> Pipeline:
     """Record each cell's ``CellFacts``; calls to functions of other cells count their effects."""
     whole = WholeNotebook()
-    telling = hashlib.blake2b(digest_size=16)
+    telling = blake2b(digest_size=16)
     for cell in pipeline.cells:  # syntax checked before
         if whole.tells(cell.analyzed):
             whole.read(parse(cell.analyzed))
