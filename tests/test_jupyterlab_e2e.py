@@ -123,6 +123,16 @@ def test_panel_chips_check_run_and_build_in_a_real_browser(lab, tmp_path: Path) 
             expect(panel.locator(".kalec-inputs").nth(1)).to_contain_text("xs ← make-data")
             expect(panel.locator(".kalec-graph-overview svg g.step")).to_have_count(4)
             page.screenshot(path=str(shots / "1-panel.png"))
+            # a narrow notebook (the panel open beside it) still shows the button: JupyterLab
+            # folds the toolbar's last items into "..." first
+            page.set_viewport_size({"width": 1010, "height": 950})
+            narrow = page.locator(".jp-NotebookPanel").filter(visible=True).first
+            assert 380 < narrow.bounding_box()["width"] < 480, narrow.bounding_box()
+            expect(
+                page.locator(".jp-NotebookPanel-toolbar .kalec-toolbar-button").filter(visible=True)
+            ).to_be_visible()
+            page.screenshot(path=str(shots / "1-narrow-notebook.png"))
+            page.set_viewport_size({"width": 1500, "height": 950})
 
             # 2. the chip editor renames a step; the check follows (evaluate's prev: now
             # names a step that is gone: an error, which points at its cell)
