@@ -37,6 +37,7 @@ class KfpApiStub:
         self.want_header: tuple[str, str] | None = None
         self.login_redirect = False
         self.multi_user = False
+        self.runs_broken = False  # a run's state is answered with a server error
         self.stall: set[str] = set()  # paths answered only when the stub closes
         self.released = threading.Event()
         stub = self
@@ -105,6 +106,9 @@ class KfpApiStub:
                 elif url.path.startswith("/apis/v2beta1/runs/"):
                     run_id = url.path.rsplit("/", 1)[1]
                     run = next((r for r in stub.runs if r["run_id"] == run_id), None)
+                    if stub.runs_broken:
+                        self._reply({"error": "the database is away"}, 500)
+                        return
                     if run is None:
                         self._reply({"error": "no such run"}, 404)
                         return

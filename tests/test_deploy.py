@@ -334,6 +334,15 @@ def test_wait_names_the_failed_step_and_cell_and_exits_1(tmp_path: Path) -> None
     ) in done.stderr
 
 
+def test_a_server_failing_while_a_run_is_followed_is_said_in_words(tmp_path: Path) -> None:
+    with KfpApiStub() as server:
+        server.runs_broken = True
+        done = deploy("--host", server.url, "--run", "--watch", "--poll", "0.01", home=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"the Kubeflow Pipelines server at {server.url} answered 500" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_watch_and_wait_need_run(tmp_path: Path) -> None:
     done = deploy("--host", "http://127.0.0.1:9", "--watch", home=tmp_path)
     assert done.returncode == 2 and "add --run" in done.stderr

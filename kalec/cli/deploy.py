@@ -162,7 +162,7 @@ def follow_run(request: Any, result: Any, pipeline: Any, poll: float, show_steps
     """Follow the run just started to its end; 0 when it succeeded, 1 when not, 130 when the
     user stops following (the run goes on)."""
     from kalec.deploy import connect
-    from kalec.deploy.calls import time_limited
+    from kalec.deploy.calls import said_in_words, time_limited
     from kalec.deploy.follow import RunToFollow, follow
 
     run = RunToFollow(
@@ -176,7 +176,7 @@ def follow_run(request: Any, result: Any, pipeline: Any, poll: float, show_steps
     )
     print(f"following run {run.run_id} (Ctrl-C stops following; the run goes on)", flush=True)
     try:
-        with time_limited(request.limits):
+        with time_limited(request.limits), said_in_words(request.host, request.limits):
             client, credentials, _ = connect(request)
             end = follow(
                 client, run, credentials, request.limits, sys.stdout if show_steps else None
