@@ -239,6 +239,22 @@ def test_compiling_to_a_script_imports_only_what_it_needs(notebook, tmp_path: Pa
     assert loaded == [], f"the kfp-py build imported {loaded}"
 
 
+def test_the_version_is_said_without_loading_the_commands() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import contextlib, io, json, sys\nfrom kalec.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n    code = main(['--version'])\n"
+        "print(json.dumps([code, out.getvalue(), [m for m in sys.modules if m.startswith("
+        "'kalec.')]]))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    code, said, modules = json.loads(done.stdout)
+    assert code == 0 and said.startswith("kalec ")
+    assert sorted(modules) == ["kalec.cli", "kalec.cli.common", "kalec.errors"]  # main's own
+
+
 def test_the_ir_is_written_as_it_is_made_and_is_the_same_text(notebook, tmp_path: Path) -> None:
     path = notebook([([B + "a"], "x = 1"), ([B + "b", "prev:a"], "y = x + 1")])
     output = tmp_path / "out.ir.json"

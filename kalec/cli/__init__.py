@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from kalec import __version__
-from kalec.cli.common import EXIT_BAD_INPUT, EXIT_INTERNAL, UsageError
+from kalec.cli.common import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, UsageError
 from kalec.errors import KalecError
 
 # Each command and what ``kalec --help`` says of it, in the order it lists them.
@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         or (any(a == "--nb" or a.startswith("--nb=") for a in argv) and argv[0] not in COMMANDS)
     ):
         return _kale_command_line(argv)
+    if argv == ["--version"]:  # no command's parser is needed to say it
+        sys.stdout.write(f"kalec {__version__}\n")
+        return EXIT_OK
     chosen = next((a for a in argv if not a.startswith("-")), None)
     args = parser(chosen).parse_args(argv)
     bad = _unencodable_argument(args)
