@@ -23,6 +23,8 @@ from kalec.cli.common import (
 
 
 def add_arguments(sub: argparse.ArgumentParser) -> None:
+    from kalec.deploy.auth import AUTH_MODES
+
     sub.description = (
         "Compile the notebook, upload it to a Kubeflow Pipelines server (as a new version when "
         "a pipeline of that name exists), and with --run start a run."
@@ -82,7 +84,7 @@ def add_arguments(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument(
         "--auth",
-        choices=AUTH_CHOICES,
+        choices=AUTH_MODES,
         help="how to authenticate: sa (the notebook server's service-account token), cookies "
         "($KALEC_KFP_COOKIES or --cookies-file: the dashboard's session cookies), token "
         "($KALEC_KFP_TOKEN or --token-file), none (default: the first available, in that "
@@ -105,7 +107,6 @@ def add_arguments(sub: argparse.ArgumentParser) -> None:
 
 
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
-AUTH_CHOICES = ("sa", "cookies", "token", "none")  # kalec.deploy.AUTH_MODES, without kfp
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"error: deploy needs kfp, which is not installed: {KFP_INSTALL_HINT}")
     from kalec.deploy import AuthSettings, DeployError, deploy, describe, request_for
     from kalec.deploy.calls import CallLimits
-    from kalec.targets.options import script_name_for
+    from kalec.targets.options import options_for
 
     pipeline = compiled(args)
     values = parameter_values(args, pipeline)
@@ -131,20 +132,23 @@ def run(args: argparse.Namespace) -> int:
     request = request_for(
         pipeline,
         host=args.host or "(no host: --dry-run)",
-        script_name=script_name_for(None, args.notebook),
+        options=options_for(
+            "yaml",
+            args.notebook,
+            image=args.image,
+            packages=tuple(args.package),
+            index_urls=step_index_urls(args),
+            kfp_data=args.kfp_data,
+            kfp_workspace_size=args.kfp_workspace_size,
+            kfp_workspace_storage_class=args.kfp_workspace_storage_class,
+        ),
         name=args.name,
         experiment=args.experiment,
-        image=args.image,
-        packages=tuple(args.package),
-        index_urls=step_index_urls(args),
         run=args.run,
         params=values,
         namespace=args.namespace,
         auth=AuthSettings(args.auth, args.token_file, args.cookies_file),
         limits=CallLimits(read=args.timeout),
-        data=args.kfp_data,
-        workspace_size=args.kfp_workspace_size,
-        workspace_storage_class=args.kfp_workspace_storage_class,
     )
     if args.dry_run:
         print(describe(request))

@@ -149,11 +149,9 @@ def run(argv: list[str]) -> int:
     request = request_for(
         pipeline,
         host=host or "",
-        script_name=options.script_name,
+        options=options,
         experiment=args.experiment_name,
-        image=args.docker_image,
         run=run_it,
-        index_urls=urls,
     )
     try:
         deploy(request, sys.stdout)

@@ -93,6 +93,25 @@ class Access:
     multi_user: bool
 
 
+def get_once(
+    url: str, credentials: Credentials, limits: CallLimits, fields: dict[str, str] | None = None
+) -> Any:
+    """One GET with the credentials and the limits, no redirect followed and nothing tried
+    again (urllib3's answer; its ``HTTPError`` when there is none)."""
+    import urllib3
+
+    pool = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=limits.connect, read=limits.read),
+        retries=urllib3.Retry(connect=0, read=0, status=0, other=0, redirect=False),
+    )
+    try:
+        return pool.request(
+            "GET", url, fields=fields, headers=credentials.headers(), redirect=False
+        )
+    finally:
+        pool.clear()
+
+
 def check_access(host: str, credentials: Credentials, limits: CallLimits) -> Access:
     """Ask the server's health endpoint with the credentials, redirects not followed: a login
     page or a refusal becomes ``AuthRefused``, silence ``DeployTimeout``, and an unreachable
@@ -100,21 +119,14 @@ def check_access(host: str, credentials: Credentials, limits: CallLimits) -> Acc
     install) is let through; kfp's client says what it makes of it."""
     import urllib3
 
-    url = host.rstrip("/") + "/apis/v2beta1/healthz"
-    pool = urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=limits.connect, read=limits.read),
-        retries=urllib3.Retry(connect=0, read=0, status=0, other=0, redirect=False),
-    )
     try:
-        answer = pool.request("GET", url, headers=credentials.headers(), redirect=False)
+        answer = get_once(host.rstrip("/") + "/apis/v2beta1/healthz", credentials, limits)
     except urllib3.exceptions.HTTPError as error:
         if timed_out(error):
             raise DeployTimeout(
                 f"Kubeflow Pipelines at {host} did not answer within {limits.read:.0f} s"
             ) from None
         raise DeployError(f"cannot reach Kubeflow Pipelines at {host}: {in_words(error)}") from None
-    finally:
-        pool.clear()
     status = answer.status
     if 300 <= status < 400 or status in (401, 403):
         raise refused(credentials, host, status, answer.headers.get("Location", ""))

@@ -157,22 +157,17 @@ def _log(run: RunToFollow, pod: str, credentials: Credentials, limits: CallLimit
     (an API server reached directly has no such endpoint)."""
     import urllib3
 
-    pool = urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=limits.connect, read=limits.read),
-        retries=urllib3.Retry(connect=0, read=0, status=0, other=0, redirect=False),
-    )
+    from kalec.deploy.calls import get_once
+
     try:
-        answer = pool.request(
-            "GET",
+        answer = get_once(
             run.host.rstrip("/") + "/k8s/pod/logs",
+            credentials,
+            limits,
             fields={"podname": pod, "podnamespace": run.namespace},
-            headers=credentials.headers(),
-            redirect=False,
         )
     except urllib3.exceptions.HTTPError:
         return None
-    finally:
-        pool.clear()
     if answer.status != 200:
         return None
     return answer.data.decode("utf-8", "replace")

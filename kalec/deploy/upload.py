@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from kalec.deploy.auth import AuthSettings, Credentials, resolve
 from kalec.deploy.calls import CallLimits, check_access, said_in_words, time_limited
 from kalec.deploy.errors import DeployError
+from kalec.targets.options import KfpOptions
 
 
 @dataclass
@@ -74,42 +75,27 @@ def describe(request: DeployRequest) -> str:
 def request_for(
     pipeline: Any,
     host: str,
-    script_name: str,
+    options: KfpOptions,
     name: str | None = None,
     description: str | None = None,
     experiment: str | None = None,
-    image: str | None = None,
-    packages: tuple[str, ...] = (),
     run: bool = False,
     params: dict[str, Any] | None = None,
     namespace: str | None = None,
     auth: AuthSettings | None = None,
     limits: CallLimits | None = None,
-    data: str = "artifacts",
-    workspace_size: str = "10Gi",
-    workspace_storage_class: str | None = None,
     emit_yaml: Callable[[Any], str] | None = None,
-    index_urls: tuple[str, ...] = (),
 ) -> DeployRequest:
-    """What to upload and run: the pipeline compiled to KFP's YAML, named and described as the
-    user chose, else as the notebook's settings say. The one way the CLI and the service build a
-    request (``emit_yaml``: how to compile with kfp, a server's worker process; by default here).
-    Raises ``KalecError`` when the pipeline cannot be compiled for KFP."""
+    """What to upload and run: the pipeline compiled to KFP's YAML with ``options`` (as
+    ``options_for`` reads them), named and described as the user chose, else as the notebook's
+    settings say. The one way the CLI and the service build a request (``emit_yaml``: how to
+    compile with kfp, a server's worker process; by default here). Raises ``KalecError`` when
+    the pipeline cannot be compiled for KFP."""
     from kalec.cluster_names import pipeline_name
     from kalec.targets import kfp_yaml
     from kalec.targets.kfp_py import description as kfp_description
-    from kalec.targets.options import KfpOptions
 
     settings = pipeline.settings
-    options = KfpOptions(
-        image=image,
-        packages=packages,
-        script_name=script_name,
-        index_urls=index_urls,
-        data=data,
-        workspace_size=workspace_size,
-        workspace_storage_class=workspace_storage_class,
-    )
     return DeployRequest(
         host=host,
         pipeline_name=pipeline_name(name or settings.name),
@@ -220,11 +206,27 @@ def _deploy(request: DeployRequest, out: TextIO, said: TextIO | None) -> DeployR
                 version_id=version_id,
             )
         result.experiment_id, result.run_id = experiment.experiment_id, run.run_id
-        result.run_link = f"{request.host.rstrip('/')}/#/runs/details/{run.run_id}"
+        result.run_link = run_link(request.host, run.run_id)
         out.write(
             f"started run {run.run_id} in experiment '{request.experiment}': {result.run_link}\n"
         )
     return result
+
+
+def asking(
+    host: str, namespace: str | None = None, auth: AuthSettings | None = None
+) -> DeployRequest:
+    """A request that only asks the server (its experiments, a run's state), uploading
+    nothing: where, in which namespace, signed in how."""
+    return DeployRequest(
+        host=host, pipeline_name="", yaml_text="", description="", experiment="",
+        namespace=namespace, auth=auth or AuthSettings(),
+    )  # fmt: skip
+
+
+def run_link(host: str, run_id: str) -> str:
+    """The run's page in the pipeline UI beside the API at ``host``."""
+    return f"{host.rstrip('/')}/#/runs/details/{run_id}"
 
 
 def list_experiments(
@@ -232,10 +234,7 @@ def list_experiments(
 ) -> list[str]:
     """The names of the experiments on the server, newest first, for a form to offer; raises
     ``DeployError`` in words when the server cannot be asked."""
-    request = DeployRequest(
-        host=host, pipeline_name="", yaml_text="", description="", experiment="",
-        namespace=namespace, auth=auth or AuthSettings(),
-    )  # fmt: skip
+    request = asking(host, namespace, auth)
     with time_limited(request.limits), said_in_words(host, request.limits):
         client, _, namespace = connect(request)
         with contextlib.redirect_stdout(io.StringIO()):

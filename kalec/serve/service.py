@@ -265,25 +265,20 @@ def _need_kfp(doing: str) -> None:
         raise ServiceError(501, "unavailable", f"{doing} needs kfp: {KFP_INSTALL_HINT}")
 
 
-EXPERIMENTS_SECONDS = 15.0
+EXPERIMENTS_SECONDS = 15.0  # for a question to Kubeflow Pipelines the panel waits on
 
 
-def experiments(context: ServiceContext, request: ExperimentsRequest) -> ExperimentsAnswer:
-    """The experiments on a Kubeflow Pipelines server, for the deploy form's list; 502 in words
-    when it cannot be asked, 504 when it does not answer in time."""
+def _asked_kfp(host: str, question: Any, *args: Any) -> Any:
+    """``question(*args)`` (calls to Kubeflow Pipelines at ``host``) in a thread of its own,
+    given ``EXPERIMENTS_SECONDS``: 504 in words when it does not answer in time, 502 when it
+    refuses the server's credentials or cannot be reached."""
     import concurrent.futures
 
-    host = request.host
-    _check_host(context, host)
-    _need_kfp("listing experiments")
-    from kalec.deploy import AuthRefused, AuthSettings, DeployError, DeployTimeout, list_experiments
+    from kalec.deploy import AuthRefused, DeployError, DeployTimeout
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    auth = AuthSettings(request.auth)
     try:
-        names = pool.submit(list_experiments, host, request.namespace, auth).result(
-            timeout=EXPERIMENTS_SECONDS
-        )
+        return pool.submit(question, *args).result(timeout=EXPERIMENTS_SECONDS)
     except (concurrent.futures.TimeoutError, DeployTimeout):
         raise ServiceError(
             504, "timeout", f"Kubeflow Pipelines at {host} did not answer in time"
@@ -294,45 +289,37 @@ def experiments(context: ServiceContext, request: ExperimentsRequest) -> Experim
         raise ServiceError(502, "unreachable", str(error)) from None
     finally:
         pool.shutdown(wait=False)
+
+
+def experiments(context: ServiceContext, request: ExperimentsRequest) -> ExperimentsAnswer:
+    """The experiments on a Kubeflow Pipelines server, for the deploy form's list; 502 in words
+    when it cannot be asked, 504 when it does not answer in time."""
+    host = request.host
+    _check_host(context, host)
+    _need_kfp("listing experiments")
+    from kalec.deploy import AuthSettings, list_experiments
+
+    names = _asked_kfp(host, list_experiments, host, request.namespace, AuthSettings(request.auth))
     return {"host": host, "experiments": names}
 
 
 def kfp_run(context: ServiceContext, request: KfpRunRequest) -> KfpRunStatus:
     """A run on Kubeflow Pipelines, its state and each step's, for the panel to follow a run
     it started; 502 in words when the server cannot be asked, 504 when it does not answer."""
-    import concurrent.futures
-
     _check_host(context, request.host)
     _need_kfp("following a run")
-    from kalec.deploy import AuthRefused, AuthSettings, DeployError, DeployTimeout
-    from kalec.deploy import DeployRequest as KfpServer
+    from kalec.deploy import AuthSettings
     from kalec.deploy.follow import ENDED, status_of_run
+    from kalec.deploy.upload import asking, run_link
 
-    asked = KfpServer(
-        host=request.host, pipeline_name="", yaml_text="", description="", experiment="",
-        namespace=request.namespace, auth=AuthSettings(request.auth),
-    )  # fmt: skip
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    try:
-        state, tasks = pool.submit(status_of_run, asked, request.run_id).result(
-            timeout=EXPERIMENTS_SECONDS
-        )
-    except (concurrent.futures.TimeoutError, DeployTimeout):
-        raise ServiceError(
-            504, "timeout", f"Kubeflow Pipelines at {request.host} did not answer in time"
-        ) from None
-    except AuthRefused as error:
-        raise ServiceError(502, "kfp_auth", str(error)) from None
-    except DeployError as error:
-        raise ServiceError(502, "unreachable", str(error)) from None
-    finally:
-        pool.shutdown(wait=False)
+    asked = asking(request.host, request.namespace, AuthSettings(request.auth))
+    state, tasks = _asked_kfp(request.host, status_of_run, asked, request.run_id)
     return {
         "host": request.host,
         "run_id": request.run_id,
         "state": state,
         "ended": state in ENDED,
-        "link": f"{request.host.rstrip('/')}/#/runs/details/{request.run_id}",
+        "link": run_link(request.host, request.run_id),
         "steps": [{"name": t.name, "state": t.state, "seconds": t.seconds} for t in tasks],
     }
 
@@ -342,7 +329,7 @@ def deploy(context: ServiceContext, request: DeployRequest) -> DeployAnswer:
     name exists), and start a run when asked: the ids, and what was said along the way."""
     from dataclasses import asdict
 
-    from kalec.targets.options import script_name_for
+    from kalec.targets.options import options_for
 
     _check_host(context, request.host)
     _need_kfp("deploying")
@@ -355,11 +342,10 @@ def deploy(context: ServiceContext, request: DeployRequest) -> DeployAnswer:
         upload = request_for(
             pipeline,
             host=request.host,
-            script_name=script_name_for(None, request.source.name),
+            options=options_for("yaml", request.source.name, image=request.image),
             name=request.pipeline_name,
             description=request.description,
             experiment=request.experiment,
-            image=request.image,
             run=request.run,
             params=values,
             namespace=request.namespace,
