@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from helpers import make_notebook  # noqa: E402
+
+from kalec.local.process_tree import descendants  # noqa: E402
 
 MAKE = {
     "numpy": "value = np.random.default_rng(0).random({count})",
@@ -61,24 +62,6 @@ def notebook(folder: Path, kind: str, count: int) -> Path:
     )
 
 
-def _tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                text = Path(f"/proc/{entry.name}/stat").read_text()
-            except OSError:
-                continue
-            parent = int(text[text.rindex(")") + 2 :].split()[1])
-            children.setdefault(parent, []).append(int(entry.name))
-    found, pending = [], list(children.get(root, ()))
-    while pending:
-        pid = pending.pop()
-        found.append(pid)
-        pending += children.get(pid, ())
-    return found
-
-
 def _peak_kib(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -102,7 +85,7 @@ def run_pipeline(path: Path, folder: Path) -> tuple[dict[int, int], float]:
 
     def watch() -> None:
         while not done.is_set():
-            for pid in _tree(process.pid):
+            for pid, _started in descendants(process.pid):
                 peaks[pid] = max(peaks.get(pid, 0), _peak_kib(pid))
             time.sleep(0.02)
 

@@ -54,6 +54,18 @@ class KfpApiStub:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _reply_log(self, pod: str) -> None:
+                text = stub.pod_logs.get(pod)
+                if text is None:
+                    self._reply({"error": "no such pod"}, 404)
+                    return
+                data = text.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length", 0)))
 
@@ -125,28 +137,9 @@ class KfpApiStub:
                     ]
                     self._reply(run | {"state": state, "run_details": {"task_details": tasks}})
                 elif url.path == "/k8s/pod/logs":  # the pipeline UI's log of a step
-                    text = stub.pod_logs.get(query.get("podname", [""])[0])
-                    if text is None:
-                        self._reply({"error": "no such pod"}, 404)
-                        return
-                    data = text.encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/plain")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    self._reply_log(query.get("podname", [""])[0])
                 elif url.path.startswith("/api/v1/namespaces/") and url.path.endswith("/log"):
-                    pod = url.path.split("/")[-2]
-                    text = stub.pod_logs.get(pod)
-                    if text is None:
-                        self._reply({"error": "no such pod"}, 404)
-                        return
-                    data = text.encode()
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/plain")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    self._reply_log(url.path.split("/")[-2])  # Kubernetes' own pod log
                 elif url.path.startswith("/apis/v2beta1/pipelines/") and url.path.endswith(
                     "/versions"
                 ):
