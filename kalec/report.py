@@ -168,7 +168,7 @@ def not_a_notebook(source: str, error: Exception) -> dict[str, Any]:
     """``check_data`` of a file that is not a notebook at all (K100)."""
     from kalec.diagnostics import NOT_A_NOTEBOOK
 
-    return {"notebook": source, "ok": False, "diagnostics": [NOT_A_NOTEBOOK(str(error)).as_dict()]}
+    return {"notebook": source, "ok": False, "diagnostics": [NOT_A_NOTEBOOK(error=error).as_dict()]}
 
 
 def _where(pipeline: Pipeline, origin: Any) -> Where:

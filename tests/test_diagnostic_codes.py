@@ -5,6 +5,7 @@ code must come with the cell it names."""
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,11 @@ from typing import Any
 import pytest
 from helpers import make_notebook, run_kalec
 
+import kalec
+from kalec import diagnostics as D
 from kalec.diagnostics import CATALOGUE
+
+PACKAGE = Path(kalec.__file__).parent
 
 B = "block:"
 M = "markdown"
@@ -189,3 +194,80 @@ def test_the_smallest_notebook_gives_the_code(code: str, tmp_path: Path, monkeyp
 
 def test_every_code_of_the_catalogue_has_its_smallest_notebook() -> None:
     assert set(SMALLEST) == set(CATALOGUE)
+
+
+def _kind_calls() -> list[tuple[str, int, ast.Call]]:
+    """Every call of a catalogue entry in kalec's code (``D.NAME(...)`` or ``NAME(...)``
+    imported from kalec.diagnostics)."""
+    names = {n for n, v in vars(D).items() if isinstance(v, D.Kind)}
+    calls = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "diagnostics.py" and path.parent == PACKAGE:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            function = node.func
+            if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name):
+                called = function.attr if function.value.id == "D" else None
+            else:
+                called = function.id if isinstance(function, ast.Name) else None
+            if called in names:
+                calls.append((f"{path.relative_to(PACKAGE.parent)}", node.lineno, node))
+    return calls
+
+
+def test_messages_are_worded_in_the_catalogue_alone() -> None:
+    """A pass gives the facts; a sentence written at a call site would escape the catalogue
+    (and its review), so no call passes a string literal or an f-string."""
+    calls = _kind_calls()
+    assert len(calls) >= 60, "the scan no longer finds the call sites"
+    worded = [
+        f"{path}:{line}"
+        for path, line, call in calls
+        for argument in [*call.args, *(k.value for k in call.keywords)]
+        if isinstance(argument, ast.JoinedStr)
+        or (isinstance(argument, ast.Constant) and isinstance(argument.value, str))
+    ]
+    assert worded == []
+
+
+def test_each_call_gives_exactly_the_facts_its_templates_name() -> None:
+    """Checked where the code is read, not only when a notebook happens to reach the call."""
+    wrong = []
+    for path, line, call in _kind_calls():
+        function = call.func
+        name = function.attr if isinstance(function, ast.Attribute) else function.id
+        given = {k.arg for k in call.keywords}
+        if None in given:  # **facts: cannot be read here
+            continue
+        if given != getattr(D, name).fields:
+            wrong.append(f"{path}:{line} {name} {sorted(given)}")
+    assert wrong == []
+
+
+def test_a_kind_refuses_facts_its_templates_do_not_name() -> None:
+    with pytest.raises(TypeError, match="K305"):
+        D.PREV_SELF(step="a", prev="a", previous="a")
+    with pytest.raises(TypeError, match="K305"):
+        D.PREV_SELF(step="a")
+    said = D.PREV_SELF(None, step="train", prev="train")
+    assert (said.code, said.message, said.hint) == (
+        "K305",
+        "step 'train' names itself in prev:train",
+        "remove prev:train",
+    )
+
+
+def test_a_variant_is_the_same_code_said_otherwise() -> None:
+    variants = [
+        v for v in vars(D).values() if isinstance(v, D.Kind) and v not in D.CATALOGUE.values()
+    ]
+    assert variants, "no variants found"
+    for variant in variants:
+        kind = D.CATALOGUE[variant.code]
+        assert (variant.severity, variant.title) == (kind.severity, kind.title)
+        assert (variant.message, variant.hint) != (kind.message, kind.hint)
+    pinned = D.PIP_INSTALL_PINNED(None, step="a", requirements="xgboost==2.0")
+    assert pinned.code == "K903" and pinned.hint is None

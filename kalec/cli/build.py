@@ -131,13 +131,7 @@ def warn_unshipped(pipeline: Any, target: str, ignore: set[str]) -> None:
     from kalec.packaging.shipping import unshipped_reads
 
     for step, path, origin in unshipped_reads(pipeline):
-        diagnostic = DATA_NOT_SHIPPED(
-            f"step '{step}' reads {path}, which is beside the notebook here but will not be in "
-            f"the {target} step's container",
-            origin,
-            hint="put it in the image, on a volume (notebook setting volumes), or in object "
-            "storage, and read it from there",
-        )
+        diagnostic = DATA_NOT_SHIPPED(origin, step=step, path=path, target=target)
         if diagnostic.code not in ignore:
             sys.stderr.write(render(pipeline, diagnostic) + "\n")
 

@@ -97,11 +97,7 @@ class _Inliner:
             if self.number > MAX_CELLS and not self.too_large:
                 self.too_large = True
                 self.result.diagnostics.append(
-                    D.COMPOSITION_TOO_LARGE(
-                        f"the notebooks the references name hold over {MAX_CELLS:,} cells in all",
-                        Origin(self.number),
-                        hint="reference fewer notebooks, or the same notebook fewer times",
-                    )
+                    D.REFERENCE_TOO_MANY_CELLS(Origin(self.number), cells=MAX_CELLS)
                 )
             if self.too_large:
                 return
@@ -131,55 +127,21 @@ class _Inliner:
         name, origin, raw = tags.reference or "", Origin(item.number), item.raw
         report = self.result.diagnostics.append
         if tags.prev or tags.options != StepOptions():
-            report(
-                D.REFERENCE_TAGS(
-                    "prev:, limit: and the other step settings have no effect on a notebook: "
-                    "cell; they belong on the steps of the notebook it names",
-                    origin,
-                )
-            )
+            report(D.REFERENCE_TAGS(origin))
         if not is_empty_code(str(raw.get("source", ""))):
-            report(
-                D.REFERENCE_HAS_CODE(
-                    f"the cell tagged notebook:{name} stands for another notebook, yet holds "
-                    "code, which would not run",
-                    origin,
-                    hint="move the code to a cell of its own, tagged block:NAME",
-                )
-            )
+            report(D.REFERENCE_HAS_CODE(origin, name=name))
         if name in names:
-            report(
-                D.REFERENCE_NAME_TAKEN(
-                    f"notebook:{name} is used twice in this notebook; each reference needs its "
-                    "own name (its steps are named after it)",
-                    origin,
-                    hint=f"rename one, e.g. notebook:{name}-2",
-                )
-            )
+            report(D.REFERENCE_NAME_TAKEN(origin, name=name))
             return None
         names.add(name)
         relative = raw.get("metadata", {}).get("notebook_path")
         if not isinstance(relative, str) or not relative.strip():
-            report(
-                D.REFERENCE_NO_PATH(
-                    f"the cell tagged notebook:{name} does not say which notebook it stands for",
-                    origin,
-                    hint='add "notebook_path": "relative/path.ipynb" to the cell\'s metadata '
-                    "(relative to this notebook's folder)",
-                )
-            )
+            report(D.REFERENCE_NO_PATH(origin, name=name))
             return None
         try:
             target = (folder / relative).resolve()
         except (OSError, ValueError, RuntimeError) as error:  # a NUL byte, a name too long
-            report(
-                D.REFERENCE_UNREADABLE(
-                    f"notebook:{name} names {relative!r}, which is not a file name here: {error}",
-                    origin,
-                    hint="fix notebook_path in the cell's metadata (relative to this "
-                    "notebook's folder)",
-                )
-            )
+            report(D.REFERENCE_UNREADABLE(origin, name=name, path=repr(relative), error=error))
             return None
         if self.confine is not None and not target.is_relative_to(self.confine):
             raise ReferenceOutside(
@@ -188,22 +150,10 @@ class _Inliner:
             )
         shown = " -> ".join(_shown(p, self.base) for p in [*chain, target])
         if target in chain:
-            report(
-                D.REFERENCE_CYCLE(
-                    f"notebook:{name} closes a circle of references: {shown}",
-                    origin,
-                    hint="remove one of the references; a notebook cannot contain itself",
-                )
-            )
+            report(D.REFERENCE_CYCLE(origin, name=name, chain=shown))
             return None
         if len(chain) > MAX_DEPTH:
-            report(
-                D.COMPOSITION_TOO_LARGE(
-                    f"references nested over {MAX_DEPTH} deep: {shown}",
-                    origin,
-                    hint="reference the notebooks from fewer levels",
-                )
-            )
+            report(D.COMPOSITION_TOO_LARGE(origin, depth=MAX_DEPTH, chain=shown))
             return None
         try:
             try:
@@ -215,14 +165,7 @@ class _Inliner:
                 raise NotebookError(str(error)) from None
             notebook = self.load(target)
         except NotebookError as error:
-            report(
-                D.REFERENCE_UNREADABLE(
-                    f"notebook:{name} names {relative}, which cannot be read: {error}",
-                    origin,
-                    hint="fix notebook_path in the cell's metadata (relative to this "
-                    "notebook's folder)",
-                )
-            )
+            report(D.REFERENCE_UNREADABLE(origin, name=name, path=relative, error=error))
             return None
         scope = f"{item.scope}/{name}" if item.scope else name
         self.result.notebooks.append(Notebook(scope, _shown(target, self.base), origin))

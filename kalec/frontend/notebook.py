@@ -59,9 +59,7 @@ def _volumes(raw: Any, diagnostics: list[Diagnostic]) -> tuple[Volume, ...]:
         name = item.get("name")
         mount = item.get("mount_point") or item.get("mount_path")
         if not name or not mount:
-            diagnostics.append(
-                D.VOLUME_INCOMPLETE(f"volume {item!r} needs a name and a mount point; ignored")
-            )
+            diagnostics.append(D.VOLUME_INCOMPLETE(volume=item))
             continue
         size = item.get("size")
         if size is not None and item.get("size_type") and str(size).isdigit():
@@ -72,13 +70,7 @@ def _volumes(raw: Any, diagnostics: list[Diagnostic]) -> tuple[Volume, ...]:
             or (None if size is None else cluster_names.quantity_problem("memory", str(size)))
         )
         if problem:
-            diagnostics.append(
-                D.VOLUME_INVALID(
-                    f"notebook setting volumes: {problem}",
-                    hint="fix the volume in the notebook's metadata (kalec.volumes or "
-                    "kubeflow_notebook.volumes)",
-                )
-            )
+            diagnostics.append(D.VOLUME_INVALID(problem=problem))
             continue
         volumes.append(
             Volume(
@@ -102,23 +94,14 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
             elif key == "experiment" and isinstance(value, dict) and value.get("name"):
                 values.setdefault("experiment", value["name"])
             elif key not in _KALE_QUIET:
-                diagnostics.append(
-                    D.SETTING_NOT_USED(
-                        f"notebook setting kubeflow_notebook.{key} is not used by kalec"
-                    )
-                )
+                diagnostics.append(D.SETTING_NOT_USED(key=key))
     own = metadata.get("kalec")
     if isinstance(own, dict):
         for key, value in own.items():
             if key in _KALEC_KEYS:
                 values[key] = value
             else:
-                diagnostics.append(
-                    D.SETTING_UNKNOWN(
-                        f"notebook setting kalec.{key} is not known to kalec; it is ignored",
-                        hint=f"known settings: {', '.join(sorted(_KALEC_KEYS))}",
-                    )
-                )
+                diagnostics.append(D.SETTING_UNKNOWN(key=key, known=", ".join(sorted(_KALEC_KEYS))))
 
     def text(key: str) -> str | None:
         value = values.get(key)
@@ -127,13 +110,7 @@ def read_settings(metadata: dict, path: Path, diagnostics: list[Diagnostic]) -> 
     image = text("image")
     problem = cluster_names.image_problem(image) if image else None
     if problem:
-        diagnostics.append(
-            D.IMAGE_INVALID(
-                f"notebook setting image: {problem}",
-                hint="fix the image in the notebook's metadata (kalec.image or "
-                "kubeflow_notebook.docker_image)",
-            )
-        )
+        diagnostics.append(D.IMAGE_INVALID(problem=problem))
     return Settings(
         name=text("name") or cluster_names.pipeline_name(path.stem),
         description=text("description") or "",
@@ -186,7 +163,7 @@ def read_notebook(
         try:
             python = to_python(source)
         except MagicError as error:
-            diagnostics.append(D.MAGIC_UNREADABLE(str(error), Origin(item.number)))
+            diagnostics.append(D.MAGIC_UNREADABLE(Origin(item.number), error=error))
             python = ""
         cells.append(
             CodeCell(item.number, source, python, to_analyzed(python), item.tags, scope=item.scope)

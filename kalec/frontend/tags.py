@@ -352,27 +352,14 @@ def parse_cell_tags(tags: list[str], origin: Origin) -> tuple[CellTags, list[Dia
         try:
             parsed = parse_tag(tag)
         except ValueError as error:
-            diagnostics.append(
-                D.TAG_MALFORMED(str(error), origin, hint="fix the tag in the cell's tags")
-            )
+            diagnostics.append(D.TAG_MALFORMED(origin, error=error))
             continue
         if parsed is None:
             suggestion = near_miss(tag)
             if suggestion:  # a typo would silently move the cell to another step: stop here
-                diagnostics.append(
-                    D.TAG_TYPO(
-                        f"tag '{tag}' is not a kalec tag, but one edit away from one",
-                        origin,
-                        hint=f"did you mean '{suggestion}'?",
-                    )
-                )
+                diagnostics.append(D.TAG_TYPO(origin, tag=tag, suggestion=suggestion))
             else:
-                diagnostics.append(
-                    D.TAG_UNKNOWN(
-                        f"tag '{tag}' is not a kalec tag; it is ignored",
-                        origin,
-                    )
-                )
+                diagnostics.append(D.TAG_UNKNOWN(origin, tag=tag))
         elif parsed.kind == "continue":
             continue
         elif parsed.kind == "step":
@@ -396,13 +383,7 @@ def parse_cell_tags(tags: list[str], origin: Origin) -> tuple[CellTags, list[Dia
             + [f"block:{s}" for s in steps]
             + [f"notebook:{r}" for r in references]
         )
-        diagnostics.append(
-            D.TAG_ROLES_CONFLICT(
-                f"the cell has tags of different kinds ({', '.join(given)}); a cell is one of them",
-                origin,
-                hint="split the cell in two, or keep one of these tags",
-            )
-        )
+        diagnostics.append(D.TAG_ROLES_CONFLICT(origin, tags=", ".join(given)))
     elif distinct:
         role = distinct[0]
     elif steps:

@@ -187,11 +187,6 @@ class _Resolver:
         self.declared = Ancestry(declared)
         self.known_names = sorted(set(self.index.writers) | set(self.index.params))
 
-    def error(
-        self, kind: D.Kind, message: str, origin: Origin | None, hint: str | None = None
-    ) -> None:
-        self.diagnostics.append(kind(message, origin, hint))
-
     def producer(self, step: Step | None, name: str, writer: int, read: Origin) -> str | None:
         """The step whose final value of ``name`` equals the notebook's value at ``read``."""
         candidates = [s for s in self.index.cell_steps[writer] if step is None or s != step.name]
@@ -206,23 +201,12 @@ class _Resolver:
         if name in STATES:  # hidden state: pass the closest one and say so, rather than refuse
             self.diagnostics.append(
                 D.RANDOM_STATE_DRAWN_AGAIN(
-                    f"{reader} draws from {describe(name)} here, but step '{candidates[0]}' draws "
-                    f"from it again in {again}, after this; the numbers drawn here may differ "
-                    "from the notebook's",
-                    read,
-                    hint="seed the generator in this step, or use a generator object "
-                    "(np.random.default_rng(seed)) passed between the steps",
+                    read, reader=reader, state=describe(name), step=candidates[0], cell=again
                 )
             )
             return candidates[0]
-        self.error(
-            D.CHANGED_AFTER_READ,
-            f"{reader} reads {name} here, but step '{candidates[0]}' sets {name} again in "
-            f"{again}, after this read; a step passes on only its final values, so "
-            f"{reader} would get a different {name} than the notebook does",
-            read,
-            hint=f"use another name for one of the two values, or move {again} into a "
-            "step of its own that runs later",
+        self.diagnostics.append(
+            D.CHANGED_AFTER_READ(read, reader=reader, name=name, step=candidates[0], cell=again)
         )
         return None
 
@@ -246,14 +230,7 @@ class _Resolver:
             inputs[name] = Input(name, InputKind.IMPORT, origin, statement=statement)
             return
         where = cell_name(self.pipeline, writer)
-        self.error(
-            D.PRELUDE_NOT_RUN,
-            f"step '{step.name}' reads {name}, which {where} defines; that cell is the prelude of "
-            "another notebook of the composition, which this step does not run",
-            origin,
-            hint=f"define {name} in an imports or functions cell of this step's notebook (or of "
-            "a notebook that references it, above the reference)",
-        )
+        self.diagnostics.append(D.PRELUDE_NOT_RUN(origin, step=step.name, name=name, cell=where))
 
     def _what_to_move(self, writer: int, reader: int) -> str:
         """The cell to move above ``reader``: ``writer``, or in a composition the reference
@@ -275,34 +252,25 @@ class _Resolver:
     def undefined(self, name: str, origin: Origin, step: str, deferred: bool) -> None:
         later = [w for w in self.index.writers.get(name, ()) if w > origin.cell]
         if later:
-            self.error(
-                D.USED_BEFORE_ASSIGNED,
-                f"name '{name}' is used before any cell assigns it (step '{step}'); "
-                f"{cell_name(self.pipeline, later[0])} assigns it later in the notebook",
-                origin,
-                hint=f"move {self._what_to_move(later[0], origin.cell)} above this cell, as the "
-                "notebook would have to run it",
+            self.diagnostics.append(
+                D.USED_BEFORE_ASSIGNED(
+                    origin,
+                    name=name,
+                    step=step,
+                    cell=cell_name(self.pipeline, later[0]),
+                    move=self._what_to_move(later[0], origin.cell),
+                )
             )
             return
         from difflib import get_close_matches  # only for a hint: imported when one is due
 
         close = get_close_matches(name, self.known_names, n=1)
-        message = f"name '{name}' is not defined (step '{step}')"
-        hint = (
-            f"did you mean '{close[0]}'?"
-            if close
-            else "define it in an earlier step, or in a cell tagged imports or functions"
-        )
-        if deferred:
-            self.diagnostics.append(
-                D.UNDEFINED_IN_FUNCTION(
-                    message + "; a function here reads it, and fails if called",
-                    origin,
-                    hint,
-                )
-            )
+        if close:
+            kind = D.UNDEFINED_IN_FUNCTION_CLOSE if deferred else D.UNDEFINED_NAME_CLOSE
+            self.diagnostics.append(kind(origin, name=name, step=step, close=close[0]))
         else:
-            self.error(D.UNDEFINED_NAME, message, origin, hint)
+            kind = D.UNDEFINED_IN_FUNCTION if deferred else D.UNDEFINED_NAME
+            self.diagnostics.append(kind(origin, name=name, step=step))
 
     def source(self, name: str, writer: int | None) -> Source:
         """Where the value of ``name`` a reader gets comes from, by the cell that last bound
@@ -346,12 +314,10 @@ class _Resolver:
                 case Source.DELETED:
                     steps = "', '".join(self.index.cell_steps.get(writer, ()))
                     deleting = cell_name(self.pipeline, writer)
-                    self.error(
-                        D.DELETED_BEFORE_READ,
-                        f"name '{name}' is deleted in {deleting} (step '{steps}') before "
-                        f"step '{step.name}' reads it here",
-                        origin,
-                        hint=f"remove `del {name}` from {deleting}, or stop reading it here",
+                    self.diagnostics.append(
+                        D.DELETED_BEFORE_READ(
+                            origin, name=name, cell=deleting, steps=steps, step=step.name
+                        )
                     )
                     continue
                 case Source.PRELUDE:  # run first in every step of its notebook; else said
@@ -425,17 +391,8 @@ class _Resolver:
                 steps[reporter] = replace(step, inputs=step.inputs + (parameter,))
             return replace(metric, producer=step.name)
         if writer is None or writer in self.index.prelude:
-            what = (
-                "is not set by any step before this cell"
-                if writer is None
-                else "is set by the prelude (imports or functions cells), not by a step"
-            )
-            self.error(
-                D.METRIC_UNSET,
-                f"metric '{metric.name}' {what}",
-                metric.origin,
-                hint="name a variable that a step computes before the metrics cell",
-            )
+            kind = D.METRIC_UNSET if writer is None else D.METRIC_FROM_PRELUDE
+            self.diagnostics.append(kind(metric.origin, name=metric.name))
             return metric
         return replace(metric, producer=self.producer(None, metric.name, writer, metric.origin))
 
@@ -466,10 +423,10 @@ def data_flow(pipeline: Pipeline) -> Pipeline:
             if dep.reason == "data":
                 diagnostics.append(
                     D.DEPENDENCY_ADDED(
-                        f"step '{step.name}' reads {describe(dep.variable)} "
-                        f"from step '{dep.step}': "
-                        f"added the dependency prev:{dep.step}",
                         dep.origin,
+                        step=step.name,
+                        what=describe(dep.variable),
+                        producer=dep.step,
                     )
                 )
     final = Ancestry({s.name: [d.step for d in s.dependencies] for s in steps})
@@ -516,11 +473,12 @@ def _shared_names(
                 other, writer = next(iter(others.items()))
                 found.append(
                     D.SHARED_NAME(
-                        f"step '{step.name}' reads {item.name} from step '{item.producer}', the "
-                        f"last to set it before this cell; step '{other}' "
-                        f"({cell_name(pipeline, writer)}) sets "
-                        f"{item.name} too, earlier in the notebook",
                         item.origin,
+                        step=step.name,
+                        name=item.name,
+                        producer=item.producer,
+                        other=other,
+                        cell=cell_name(pipeline, writer),
                     )
                 )
     return found

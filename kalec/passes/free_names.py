@@ -219,15 +219,7 @@ def free_names(pipeline: Pipeline) -> Pipeline:
                 prelude_reads.setdefault((name, origin), FreeName(name, origin))
             elif top_level and (name, origin) not in reported:
                 reported.add((name, origin))
-                diagnostics.append(
-                    D.PRELUDE_READS_VALUE(
-                        f"name '{name}' is not defined: imports and functions cells run at the "
-                        "start of every step, before any step's values arrive",
-                        origin,
-                        hint=f"define {name} in the imports or functions cells, make it a pipeline "
-                        "parameter, or move this code into a step",
-                    )
-                )
+                diagnostics.append(D.PRELUDE_READS_VALUE(origin, name=name))
     # A builtin the notebook rebinds (`sum = 0`, `id = df.id`, a parameter named `type`) is a
     # value like any other where a step reads it: the data flow binds it, and where no cell
     # set it before the read, it is the builtin after all.

@@ -150,33 +150,15 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
             book.prelude_cell = cell.number
         elif role in (Role.PARAMETERS, Role.METRICS):
             if tags.prev or tags.options != StepOptions():
-                diagnostics.append(
-                    D.SETTINGS_WITHOUT_EFFECT(
-                        f"step tags on a {role.value} cell have no effect",
-                        cell.origin,
-                    )
-                )
+                diagnostics.append(D.SETTINGS_WITHOUT_EFFECT(cell.origin, role=role.value))
             continue
         elif book.current is _Nothing.AFTER_REFERENCE:
-            diagnostics.append(
-                D.UNTAGGED_AFTER_REFERENCE(
-                    "this cell has no step tag and comes right after a notebook: cell, which "
-                    "stands for another notebook and is no step this cell could continue",
-                    cell.origin,
-                    hint="tag it block:NAME (or imports, functions)",
-                )
-            )
+            diagnostics.append(D.UNTAGGED_AFTER_REFERENCE(cell.origin))
             continue
         elif book.current is None:
             book.current = (qualified(cell.scope, IMPLICIT_STEP),)
             if book.tagged:
-                diagnostics.append(
-                    D.IMPLICIT_STEP(
-                        f"this cell comes before any step tag; it forms step '{IMPLICIT_STEP}'",
-                        cell.origin,
-                        hint="tag it block:NAME to give its step a name",
-                    )
-                )
+                diagnostics.append(D.IMPLICIT_STEP(cell.origin, step=IMPLICIT_STEP))
         current = book.current
         if current in (Role.IMPORTS, Role.FUNCTIONS) and role is None:
             action = _first_action(cell.analyzed)
@@ -184,12 +166,11 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                 line, text = action
                 diagnostics.append(
                     D.PRELUDE_DOES_WORK(
-                        f"{cell_name(pipeline, cell.number)} has no step tag and follows the "
-                        f"{current.value} {cell_name(pipeline, book.prelude_cell)}, so it joins "
-                        "the prelude that runs at the start of every step; it does more than "
-                        f"import and define: `{text.splitlines()[0][:60] if text else ''}`",
                         Origin(cell.number, line),
-                        hint="tag it block:NAME to make it a step of its own (or skip)",
+                        cell=cell_name(pipeline, cell.number),
+                        role=current.value,
+                        prelude_cell=cell_name(pipeline, book.prelude_cell),
+                        first_line=text.splitlines()[0][:60] if text else "",
                     )
                 )
         if current == Role.IMPORTS:
@@ -203,14 +184,7 @@ def group_steps(pipeline: Pipeline) -> Pipeline:
                 step.options = step.options.merged(tags.options)
                 step.prev += [Dependency(p, "prev", cell.origin) for p in tags.prev]
         elif tags.prev or tags.options != StepOptions():
-            diagnostics.append(
-                D.SETTINGS_ON_PRELUDE(
-                    "prev:, limit: and the other step settings belong on a step's cells, "
-                    f"not on {current.value} cells",
-                    cell.origin,
-                    hint="move the tag to a cell tagged block:NAME",
-                )
-            )
+            diagnostics.append(D.SETTINGS_ON_PRELUDE(cell.origin, role=current.value))
 
     diagnostics += _reference_names(pipeline, grouped)
     steps = []
@@ -244,15 +218,7 @@ def _reference_names(pipeline: Pipeline, grouped: dict[str, _Grouped]) -> list[D
     for notebook in pipeline.notebooks:
         if notebook.scope in grouped:
             name = notebook.scope.rpartition("/")[2]
-            found.append(
-                D.REFERENCE_IS_STEP_NAME(
-                    f"notebook:{name} is named like step '{name}' of the same notebook; the "
-                    f"referenced notebook's steps are named {name}/..., which must not be "
-                    "taken for that step",
-                    notebook.reference,
-                    hint=f"rename the reference or the step, e.g. notebook:{name}-notebook",
-                )
-            )
+            found.append(D.REFERENCE_IS_STEP_NAME(notebook.reference, name=name))
     return found
 
 
@@ -270,13 +236,7 @@ def _resolved_prev(
     for dep in step.prev:
         target = qualified(step.scope, dep.step)
         if target == name:
-            diagnostics.append(
-                D.PREV_SELF(
-                    f"step '{name}' names itself in prev:{dep.step}",
-                    dep.origin,
-                    hint=f"remove prev:{dep.step}",
-                )
-            )
+            diagnostics.append(D.PREV_SELF(dep.origin, step=name, prev=dep.step))
             continue
         if dep.step in local:
             targets = [local[dep.step]]
@@ -287,15 +247,10 @@ def _resolved_prev(
             from difflib import get_close_matches  # only for a hint: imported when one is due
 
             close = get_close_matches(dep.step, list(local), n=1)
-            hint = (
-                f"did you mean prev:{close[0]}?" if close else f"the steps are: {', '.join(local)}"
-            )
             diagnostics.append(
-                D.PREV_UNKNOWN(
-                    f"prev:{dep.step} names no step of this notebook",
-                    dep.origin,
-                    hint=hint,
-                )
+                D.PREV_UNKNOWN_CLOSE(dep.origin, prev=dep.step, close=close[0])
+                if close
+                else D.PREV_UNKNOWN(dep.origin, prev=dep.step, steps=", ".join(local))
             )
             continue
         for before in targets:

@@ -29,14 +29,7 @@ def _run_to_run(pipeline: Pipeline) -> list[Diagnostic]:
         number, (_, line, text) = hazards[0]
         kinds = ", ".join(dict.fromkeys(kind for _, (kind, _, _) in hazards))
         found.append(
-            D.RUN_TO_RUN_SOURCE(
-                f"step '{step.name}' reads {kinds} ({text}): run again it would compute "
-                "something else, but while its code and inputs are unchanged a local run takes "
-                "its values from the step cache",
-                Origin(number, line),
-                hint=f"tag the step cache:disabled, or run with --refresh {step.name} when you "
-                "want new values",
-            )
+            D.RUN_TO_RUN_SOURCE(Origin(number, line), step=step.name, kinds=kinds, text=text)
         )
     return found
 
@@ -66,14 +59,11 @@ def _changed_in_parallel(pipeline: Pipeline) -> list[Diagnostic]:
                 if parallel:
                     found.append(
                         D.CHANGED_IN_PARALLEL(
-                            f"step '{step.name}' changes {variable} in place, and step "
-                            f"'{parallel[0]}', which runs in parallel with it, also reads "
-                            f"{variable} from step '{producer}': each gets its own copy, so "
-                            f"'{parallel[0]}' never sees this change, whatever the order of the "
-                            "notebook's cells",
                             Origin(number),
-                            hint=f"change a copy ({variable} = {variable}.copy()), or add "
-                            f"prev:{step.name} to step '{parallel[0]}' if it must see the change",
+                            step=step.name,
+                            variable=variable,
+                            parallel=parallel[0],
+                            producer=producer,
                         )
                     )
     return found
@@ -85,17 +75,10 @@ def _pip_installs(pipeline: Pipeline) -> list[Diagnostic]:
         for number in step.cells:
             requirements = magic_needs(pipeline.cell(number).python).requirements
             if requirements:
+                pinned = all("==" in r for r in requirements)
+                kind = D.PIP_INSTALL_PINNED if pinned else D.PIP_INSTALL_PACKAGE
                 found.append(
-                    D.PIP_INSTALL_PACKAGE(
-                        f"the pip install in step '{step.name}' installs "
-                        f"{', '.join(requirements)} where the step runs; for kfp-py, yaml and "
-                        "argo these become packages of the step, installed before it starts",
-                        Origin(number),
-                        hint=None
-                        if all("==" in r for r in requirements)
-                        else "pin versions (pip install name==1.2) so every run installs the "
-                        "same thing",
-                    )
+                    kind(Origin(number), step=step.name, requirements=", ".join(requirements))
                 )
     return found
 
@@ -109,13 +92,7 @@ def _loop_closures(pipeline: Pipeline) -> list[Diagnostic]:
                 if holder in passed:
                     found.append(
                         D.LOOP_CLOSURE(
-                            f"the functions in {holder} read the loop variable {variable} when "
-                            f"they are called, not when they were made; step '{step.name}' "
-                            f"passes them on, and where they are called {variable} holds "
-                            "whatever value it has there",
-                            Origin(number, line),
-                            hint=f"bind the value when making the function: lambda "
-                            f"{variable}={variable}: ...",
+                            Origin(number, line), holder=holder, variable=variable, step=step.name
                         )
                     )
     return found
@@ -165,13 +142,7 @@ def _process_state(pipeline: Pipeline) -> list[Diagnostic]:
             seen.add(kind)
             found.append(
                 D.PROCESS_STATE(
-                    f"step '{step_name}' changes {kind} ({text}); in the notebook every "
-                    f"later cell sees that, but step '{later}' runs in a process of its "
-                    "own and will not, so it may compute or print something else than the "
-                    "notebook",
-                    Origin(number, line),
-                    hint="move it to the cell tagged imports or functions, which runs "
-                    "first in every step",
+                    Origin(number, line), step=step_name, kind=kind, text=text, later=later
                 )
             )
     return found
@@ -205,15 +176,7 @@ def _dynamic_reads(pipeline: Pipeline) -> list[Diagnostic]:
                 if names
                 else "names kalec cannot tell"
             )
-            found.append(
-                D.DYNAMIC_READ(
-                    f"step '{step.name}' reads {what} through {text}; the data flow only "
-                    "passes names the code uses directly, so the step will not have them",
-                    Origin(number, line),
-                    hint="use the name directly (total instead of globals()['total']), or "
-                    "compute it in this step",
-                )
-            )
+            found.append(D.DYNAMIC_READ(Origin(number, line), step=step.name, what=what, text=text))
     return found
 
 
@@ -241,11 +204,7 @@ def _unseen_channels(pipeline: Pipeline) -> list[Diagnostic]:
         said.add(step.name)
         found.append(
             D.UNSEEN_CHANNEL(
-                f"step '{step.name}' reaches files through {kind} ({text}), whose reads and "
-                f"writes kalec cannot see here ({reason}): a local run runs it again every "
-                "time rather than reuse a result it cannot vouch for",
-                Origin(number, line),
-                hint="tag the step cache:enabled to reuse its values anyway, at your own risk",
+                Origin(number, line), step=step.name, kind=kind, text=text, reason=reason
             )
         )
     return found

@@ -40,14 +40,7 @@ def metrics(pipeline: Pipeline) -> Pipeline:
             origin = Origin(cell.number, statement.lineno)
             names = _names(statement.value) if isinstance(statement, ast.Expr) else None
             if names is None:
-                diagnostics.append(
-                    D.METRICS_LINE(
-                        "a pipeline-metrics cell names one variable per line: `accuracy` or "
-                        "`print(accuracy)`",
-                        origin,
-                        hint="compute the metric in a step, and name only the variable here",
-                    )
-                )
+                diagnostics.append(D.METRICS_LINE(origin))
                 continue
             for name in names:
                 found.setdefault((cell.scope, name), Metric(name, origin))

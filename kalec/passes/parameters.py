@@ -104,47 +104,26 @@ def parameters(pipeline: Pipeline) -> Pipeline:
             elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
                 target, value_node = statement.target, statement.value
             else:
-                diagnostics.append(
-                    D.PARAM_NOT_ASSIGNMENT(
-                        "a pipeline-parameters cell holds only assignments like `N = 500`",
-                        origin,
-                        hint="move other code into a step, or into a cell tagged functions",
-                    )
-                )
+                diagnostics.append(D.PARAM_NOT_ASSIGNMENT(origin))
                 continue
             if not isinstance(target, ast.Name):
-                diagnostics.append(
-                    D.PARAM_NOT_A_NAME("a parameter is assigned to one plain name", origin)
-                )
+                diagnostics.append(D.PARAM_NOT_A_NAME(origin))
                 continue
             if target.id in _RESERVED:
-                diagnostics.append(
-                    D.PARAM_RESERVED(
-                        f"parameter name {target.id} is reserved by Kubeflow Pipelines",
-                        origin,
-                        hint=f"rename {target.id}",
-                    )
-                )
+                diagnostics.append(D.PARAM_RESERVED(origin, name=target.id))
                 continue
             if not _NAME.fullmatch(target.id):
-                diagnostics.append(
-                    D.PARAM_NAME_INVALID(
-                        f"parameter name {target.id} cannot be a pipeline parameter: KFP and "
-                        "Argo take names of ASCII letters, digits and _ that start with a letter",
-                        origin,
-                        hint=f"rename {target.id} (for example to param{target.id})",
-                    )
-                )
+                diagnostics.append(D.PARAM_NAME_INVALID(origin, name=target.id))
                 continue
             try:
                 value = constant_value(value_node)
             except (NotConstant, RecursionError, MemoryError) as error:
                 diagnostics.append(
                     D.PARAM_NOT_CONSTANT(
-                        f"parameter {target.id} must be a constant such as 500, 0.01, 'adam', "
-                        f"[1, 2] or 2 * 50, not `{ast.unparse(value_node)[:80]}`: {error}",
                         origin,
-                        hint="write the value itself; compute derived values in a step",
+                        name=target.id,
+                        expression=ast.unparse(value_node)[:80],
+                        error=error,
                     )
                 )
                 continue
@@ -153,34 +132,21 @@ def parameters(pipeline: Pipeline) -> Pipeline:
                 continue
             problem = _value_problem(value)
             if problem:
-                diagnostics.append(
-                    D.PARAM_VALUE_INVALID(
-                        f"parameter {target.id}: {problem}",
-                        origin,
-                        hint="use a value within those bounds, or set it in a step",
-                    )
-                )
+                diagnostics.append(D.PARAM_VALUE_INVALID(origin, name=target.id, problem=problem))
                 continue
             kind = param_type(value)
             if kind is None:
                 diagnostics.append(
                     D.PARAM_TYPE(
-                        f"parameter {target.id} = {repr(value)[:80]} is a "
-                        f"{type(value).__name__}; a parameter is an int, float, str, bool, list "
-                        "or dict (of those, with str keys), or None",
                         origin,
-                        hint="use a list for a tuple; "
-                        "give None-able parameters a default of their type",
+                        name=target.id,
+                        value=repr(value)[:80],
+                        type=type(value).__name__,
                     )
                 )
                 continue
             if target.id in found:
-                diagnostics.append(
-                    D.PARAM_REASSIGNED(
-                        f"parameter {target.id} is assigned again; the last value is its default",
-                        origin,
-                    )
-                )
+                diagnostics.append(D.PARAM_REASSIGNED(origin, name=target.id))
             found[target.id] = Param(target.id, kind, value, origin)
     declared: dict[str, Param] = {}
     for scope in sorted(by_scope, key=lambda s: s != ""):  # the root first, then reading order

@@ -76,13 +76,9 @@ def preludes(pipeline: Pipeline) -> Pipeline:
                     said.add((earlier[0], number, name))
                     diagnostics.append(
                         D.PRELUDES_DISAGREE(
-                            f"{name} is defined here and, differently, in "
-                            f"{cell_name(pipeline, earlier[0])}; both run before the steps "
-                            "of this notebook, while the steps of the other notebook after "
-                            "the reference see only their own",
                             Origin(number, line),
-                            hint=f"give one of the two definitions another name, or define "
-                            f"{name} once in the referencing notebook",
+                            name=name,
+                            cell=cell_name(pipeline, earlier[0]),
                         )
                     )
                 seen[name] = (number, cell.scope, definition)

@@ -25,24 +25,16 @@ def check_syntax(pipeline: Pipeline) -> Pipeline:
             if depth(tree) > MAX_DEPTH:
                 raise RecursionError
         except (RecursionError, MemoryError):
-            found.append(
-                D.TOO_DEEP(
-                    "the cell is too deeply nested or too long an expression for Python's parser",
-                    Origin(cell.number),
-                    hint="split the expression into several statements",
-                )
-            )
+            found.append(D.TOO_DEEP(Origin(cell.number)))
         except (SyntaxError, ValueError) as error:  # ValueError: a NUL byte, in older Pythons
             if not isinstance(error, SyntaxError):
                 error = SyntaxError(str(error))
             line = error.lineno or 0
             text = (error.text or "").strip()
             found.append(
-                D.SYNTAX_ERROR(
-                    f"syntax error: {error.msg}" + (f": {text}" if text else ""),
-                    Origin(cell.number, line),
-                    hint="fix the cell, or tag it 'skip' to leave it out of the pipeline",
-                )
+                D.SYNTAX_ERROR(Origin(cell.number, line), error=error.msg, text=text)
+                if text
+                else D.SYNTAX_ERROR_WITHOUT_TEXT(Origin(cell.number, line), error=error.msg)
             )
     if not found:
         return pipeline

@@ -28,13 +28,7 @@ def _cycle(pipeline: Pipeline) -> list[Diagnostic]:
             why = f"prev:{parent}" if dep.reason == "prev" else f"reads {dep.variable}"
             links.append(f"'{child}' ({why}, {dep.origin})")
             first_origin = first_origin or dep.origin
-        return [
-            D.CYCLE(
-                f"the steps form a cycle: '{chain[0]}' -> " + " -> ".join(links),
-                first_origin,
-                hint="remove one of these prev: tags; a pipeline runs each step once, in order",
-            )
-        ]
+        return [D.CYCLE(first_origin, chain=" -> ".join([f"'{chain[0]}'", *links]))]
     return []
 
 
@@ -44,14 +38,7 @@ def _collisions(steps: tuple[Step, ...]) -> list[Diagnostic]:
     for step in steps:
         key = normalized_name(step.name)
         if key in seen:
-            found.append(
-                D.NAME_COLLISION(
-                    f"step names '{seen[key].name}' and '{step.name}' differ only in case or "
-                    "punctuation; cluster targets cannot tell them apart",
-                    step.origin,
-                    hint=f"rename step '{step.name}'",
-                )
-            )
+            found.append(D.NAME_COLLISION(step.origin, first=seen[key].name, step=step.name))
         else:
             seen[key] = step
     return found
@@ -75,11 +62,11 @@ def _unpicklable(pipeline: Pipeline) -> list[Diagnostic]:
                 ]
                 found.append(
                     D.UNSAVEABLE_VALUE(
-                        f"step '{step.name}' passes {name} to step '{readers[0]}', but {name} is "
-                        f"{kind}, which cannot be saved and loaded in another step",
                         Origin(binding[0], line),
-                        hint=f"create {name} again in step '{readers[0]}', or create it inside a "
-                        "function in a cell tagged functions",
+                        step=step.name,
+                        name=name,
+                        reader=readers[0],
+                        kind=kind,
                     )
                 )
     return found
@@ -88,13 +75,7 @@ def _unpicklable(pipeline: Pipeline) -> list[Diagnostic]:
 def validate(pipeline: Pipeline) -> Pipeline:
     found: list[Diagnostic] = []
     if not pipeline.steps:
-        found.append(
-            D.NO_STEPS(
-                "the notebook has no step: every code cell is an imports, functions, parameters, "
-                "metrics or skip cell",
-                hint="tag a cell block:NAME, or leave a code cell untagged",
-            )
-        )
+        found.append(D.NO_STEPS())
     found += _cycle(pipeline) + _collisions(pipeline.steps) + _unpicklable(pipeline)
     if not found:
         return pipeline
