@@ -643,3 +643,31 @@ def test_a_search_after_its_data_changed_loads_it_again(tmp_path: Path) -> None:
     rows = [line.split() for line in again.stdout.split("\n\n")[0].splitlines()[1:]]
     assert rows[0][-1] == "2/0"  # the load step ran again for the new data
     assert "score = 20 with K=2" in again.stdout  # what a fresh search finds now
+
+
+def test_what_the_plan_wants_decides_before_the_cache(tmp_path: Path) -> None:
+    """``Memory.reuse`` takes the whole decision: a step outside the steps to run whose earlier
+    values are gone is skipped under --only (said with -v), a forced step runs whatever the
+    cache holds, and an untouched step misses an empty cache with no reason to give."""
+    from kalec.compiler import compile_notebook
+    from kalec.local.folder import file_name
+    from kalec.local.memory import Memory, Wanted
+
+    path = make_notebook(tmp_path / "nb.ipynb", [([B + "a"], "x = 1")])
+    pipeline = compile_notebook(path)
+    memory = Memory(pipeline, tmp_path, tmp_path / "cache")
+    step = pipeline.steps[0]
+    folder = tmp_path / "a"
+    folder.mkdir()
+
+    def reuse(wanted: Wanted):
+        return memory.reuse(step, {}, {}, wanted, folder, file_name)
+
+    skipped = reuse(Wanted(earlier_only=True, may_skip=True))
+    assert skipped.skipped and skipped.outcome is None and skipped.key is not None
+    assert skipped.note == "no earlier run kept its values"
+    assert skipped.told == ["a: skipped: no earlier run kept its values; run it with --from a"]
+    refreshed = reuse(Wanted(forced=True, refreshed=True))
+    assert (refreshed.skipped, refreshed.outcome, refreshed.note) == (False, None, "--refresh")
+    missed = reuse(Wanted())
+    assert (missed.outcome, missed.note, missed.said) == (None, None, [])

@@ -29,11 +29,10 @@ from kalec.ir import Pipeline, Step
 from kalec.local.console import Console, duration
 from kalec.local.folder import LOG_FILE, RunFolder, file_name, new_run_id
 from kalec.local.fork_server import Starter
-from kalec.local.memory import Memory
+from kalec.local.memory import Memory, Wanted
 from kalec.local.options import RunOptions
 from kalec.local.plan import Plan, plan
 from kalec.local.processes import GRACE_SECONDS, StopSignals, describe_exit, end_groups
-from kalec.local.recall import Recall
 from kalec.local.recorder import RunRecorder
 from kalec.local.status import RunState, StepStatus
 from kalec.local.step_run import StepRun
@@ -87,7 +86,6 @@ class LocalRun:
         self.params = {p.name: p.default for p in pipeline.params} | options.params
         self.plan: Plan = Plan(set(self.runs))
         self.memory: Memory | None = None
-        self.recall: Recall | None = None
         self.starter: Starter | None = None
         self.recorder = RunRecorder(
             pipeline, self.runs, self.folder, self.console, options.source_text
@@ -123,9 +121,6 @@ class LocalRun:
             ) / "cache"
             cache = Path(os.path.abspath(self.options.cache_dir or default))
         self.memory = Memory(self.pipeline, self.workdir, cache)
-        self.recall = Recall(
-            self.memory, self.plan, self.folder, self.options, self.console.progress
-        )
         self.starter = self.shared_starter or Starter(
             self.pipeline,
             self.run_dir,
@@ -169,7 +164,7 @@ class LocalRun:
                             continue
                         if not state.considered:
                             state.considered = True
-                            if self._remembered(name):
+                            if self._reused(name):
                                 done.add(name)
                                 progressed = True
                                 self.recorder.write_status(RunState.RUNNING)
@@ -233,21 +228,49 @@ class LocalRun:
 
     # --- memory: the step cache and earlier runs ---------------------------------------------
 
-    def _remembered(self, name: str) -> bool:
-        """Settle the step from memory when it can vouch for its values; True when it did."""
-        assert self.recall is not None
+    def _reused(self, name: str) -> bool:
+        """Settle the step from memory when it can vouch for its values; True when it did
+        (``status`` SKIPPED: neither reused nor to run)."""
+        assert self.memory is not None
         state = self.runs[name]
         inputs = {}
         for variable, producer in state.step.artifact_inputs():
             outcome = self.runs[producer].outcome
             inputs[variable] = (outcome.digests.get(variable) if outcome else None) or "unknown"
         params = {n: self.params[n] for n in step_params(self.pipeline, state.step)}
-        recalled = self.recall.settle(state, inputs, params)
-        if recalled is None:
+        reuse = self.memory.reuse(
+            state.step, params, inputs, self._wanted(name), self.step_folder(name), file_name
+        )
+        state.key, state.named, state.note = reuse.key, reuse.named, reuse.note
+        for line in reuse.said + (reuse.told if self.options.verbose else []):
+            self.console.progress(line)
+        if reuse.skipped:
+            state.status = StepStatus.SKIPPED
+        if reuse.outcome is None or reuse.source is None:
             return False
-        outcome, source = recalled
-        self._settled(state, outcome, source)
+        self._settled(state, reuse.outcome, reuse.source)
         return True
+
+    def _wanted(self, name: str) -> Wanted:
+        """What the plan wants of the step, in the memory's terms."""
+        earlier = self.plan.earlier.get(name)
+        return Wanted(
+            earlier_only=name not in self.plan.to_run,
+            earlier=earlier.folder / file_name(name) if earlier else None,
+            earlier_run=earlier.run_id if earlier else "",
+            may_skip=name in self.plan.optional,
+            forced=name in self.plan.forced,
+            refreshed=name in self.options.refresh,
+        )
+
+    def _keep(self, state: StepRun) -> None:
+        """After a step succeeded: its receipt and its values kept, or why not in its note."""
+        assert self.memory is not None and state.outcome is not None
+        folder = self.step_folder(state.step.name)
+        kept = self.memory.keep(state.step, state.key, state.named or {}, folder, state.outcome)
+        state.note = kept.note or state.note
+        for line in kept.said:
+            self.console.progress(line)
 
     def _settled(self, state: StepRun, outcome: StepOutcome, source: str) -> None:
         """A step done without running: its outcome recorded, its output shown again, dimmed."""
@@ -387,8 +410,7 @@ class LocalRun:
         if ok:
             state.status = StepStatus.RAN
             state.bytes_out = _bytes_of(state.outcome.outputs)
-            assert self.recall is not None
-            self.recall.keep(state)
+            self._keep(state)
         settled = sum(s.status.settled for s in self.runs.values())
         text = (
             f"{name}: {'done' if ok else 'failed'} in {state.seconds:.2f} s "

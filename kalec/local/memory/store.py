@@ -385,7 +385,7 @@ class StepCache:
             return data if isinstance(data, dict) else None
         return None
 
-    def remember_parts(self, notebook: str, step: str, key: StaticKey) -> None:
+    def keep_parts(self, notebook: str, step: str, key: StaticKey) -> None:
         with contextlib.suppress(OSError, TypeError, ValueError):
             target = self._last_file(notebook, step)
             target.parent.mkdir(parents=True, exist_ok=True)
