@@ -16,11 +16,14 @@ why. Nothing here reads a value.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from kalec.errors import KalecError
 from kalec.ir import Pipeline
 from kalec.ir.dag import ancestors, descendants
+from kalec.local.folder import file_name
+from kalec.local.memory import Wanted
 from kalec.local.options import RunOptions
 from kalec.local.records import RunRecord, runs_of
 
@@ -38,6 +41,19 @@ class Plan:
     earlier: dict[str, RunRecord] = field(default_factory=dict)  # step -> run that kept it
     optional: set[str] = field(default_factory=set)  # skipped (not run) if not reusable
     last: RunRecord | None = None  # the run --resume continues
+
+    def wanted(self, name: str, refresh: Collection[str]) -> Wanted:
+        """What this plan wants of step ``name``, in the memory's terms (``refresh``: the
+        steps named by --refresh)."""
+        earlier = self.earlier.get(name)
+        return Wanted(
+            earlier_only=name not in self.to_run,
+            earlier=earlier.folder / file_name(name) if earlier else None,
+            earlier_run=earlier.run_id if earlier else "",
+            may_skip=name in self.optional,
+            forced=name in self.forced,
+            refreshed=name in refresh,
+        )
 
 
 def plan(pipeline: Pipeline, options: RunOptions, run_folder: object = None) -> Plan:

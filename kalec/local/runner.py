@@ -29,7 +29,7 @@ from kalec.ir import Pipeline, Step
 from kalec.local.console import Console, duration
 from kalec.local.folder import LOG_FILE, RunFolder, file_name, new_run_id
 from kalec.local.fork_server import Starter
-from kalec.local.memory import Memory, Wanted
+from kalec.local.memory import Memory
 from kalec.local.options import RunOptions
 from kalec.local.plan import Plan, plan
 from kalec.local.processes import GRACE_SECONDS, StopSignals, describe_exit, end_groups
@@ -239,7 +239,12 @@ class LocalRun:
             inputs[variable] = (outcome.digests.get(variable) if outcome else None) or "unknown"
         params = {n: self.params[n] for n in step_params(self.pipeline, state.step)}
         reuse = self.memory.reuse(
-            state.step, params, inputs, self._wanted(name), self.step_folder(name), file_name
+            state.step,
+            params,
+            inputs,
+            self.plan.wanted(name, self.options.refresh),
+            self.step_folder(name),
+            file_name,
         )
         state.key, state.named, state.note = reuse.key, reuse.named, reuse.note
         for line in reuse.said + (reuse.told if self.options.verbose else []):
@@ -250,18 +255,6 @@ class LocalRun:
             return False
         self._settled(state, reuse.outcome, reuse.source)
         return True
-
-    def _wanted(self, name: str) -> Wanted:
-        """What the plan wants of the step, in the memory's terms."""
-        earlier = self.plan.earlier.get(name)
-        return Wanted(
-            earlier_only=name not in self.plan.to_run,
-            earlier=earlier.folder / file_name(name) if earlier else None,
-            earlier_run=earlier.run_id if earlier else "",
-            may_skip=name in self.plan.optional,
-            forced=name in self.plan.forced,
-            refreshed=name in self.options.refresh,
-        )
 
     def _keep(self, state: StepRun) -> None:
         """After a step succeeded: its receipt and its values kept, or why not in its note."""
