@@ -164,11 +164,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def test_what_the_passes_record_does_not_depend_on_which_trees_are_kept(
-    monkeypatch, corpus: list[Path]
+    monkeypatch, corpus: list[Path], tmp_path: Path
 ) -> None:
-    """A notebook too large to keep its trees is parsed again by each sweep, and a notebook
-    compiled after others reuses the readings of the cells and steps they share: the facts,
-    the steps and the advice must be those of a notebook read from scratch."""
+    """A notebook too large to keep its trees is parsed again by each sweep, a notebook
+    compiled after others reuses the readings of the cells and steps they share, and one
+    compiled again in a new command takes the readings kept by the last: the facts, the steps
+    and the advice must be those of a notebook read from scratch."""
     import importlib
 
     from kalec.analysis import parsing
@@ -177,15 +178,25 @@ def test_what_the_passes_record_does_not_depend_on_which_trees_are_kept(
 
     cell_facts = importlib.import_module("kalec.passes.cell_facts")
     free_names = importlib.import_module("kalec.passes.free_names")
-
+    caches = (parsing.parse.cache, cell_facts.READINGS, free_names.FOUND)
     notebooks = corpus
     assert len(notebooks) >= 40
-    kept = {path: ir_json.emit(compile_notebook(path)) for path in notebooks}
-    for cache in (parsing.parse.cache, cell_facts.READINGS, free_names._found.cache):
-        monkeypatch.setattr(cache, "max_bytes", 0)  # keeps nothing at all
+
+    with monkeypatch.context() as scratch:  # nothing kept, in memory or on disk
+        scratch.setenv("KALEC_NO_STARTUP_CACHE", "1")
+        for cache in caches:
+            scratch.setattr(cache, "max_bytes", 0)
+            cache.clear()
+        fresh = {path: ir_json.emit(compile_notebook(path)) for path in notebooks}
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for path in notebooks:  # remembered in memory, and kept on disk
+        assert ir_json.emit(compile_notebook(path)) == fresh[path], path.name
+    assert len(list((tmp_path / "cache" / "kalec").glob("readings-*"))) >= 40
+    for cache in caches:  # a new command: only what the disk kept
         cache.clear()
     for path in notebooks:
-        assert ir_json.emit(compile_notebook(path)) == kept[path], path.name
+        assert ir_json.emit(compile_notebook(path)) == fresh[path], path.name
 
 
 def test_a_cell_shared_by_two_notebooks_is_read_in_each_one_s_context(notebook) -> None:

@@ -16,8 +16,9 @@ from typing import NamedTuple
 
 from kalec.analysis.parsing import walk
 from kalec.analysis.symbols import dotted_name
+from kalec.ir import NATIVE_CHANNEL, PROCESS_CHANNEL
 
-PROCESS, NATIVE = "a child process", "native code"
+PROCESS, NATIVE = PROCESS_CHANNEL, NATIVE_CHANNEL
 
 # module -> functions of it that start a process ("*": all of them)
 _PROCESS_MODULES = {

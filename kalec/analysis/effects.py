@@ -17,12 +17,11 @@ use these readings; they live here, apart from any pass, so that several can sha
 from __future__ import annotations
 
 import ast
-import builtins
 from dataclasses import dataclass, field
 
 from kalec.analysis.parsing import walk
 from kalec.analysis.random_state import RandomAliases
-from kalec.analysis.symbols import dotted_name
+from kalec.analysis.symbols import BUILTIN_NAMES, dotted_name
 from kalec.runtime.global_state import NUMPY_STATE
 
 MUTATING_METHODS = frozenset(
@@ -61,10 +60,6 @@ UNPICKLABLE_CALLS = {
     "socket.socket": "a socket",
     "sqlite3.connect": "a database connection",
 }
-BUILTIN_NAMES = frozenset(dir(builtins)) | {
-    "__file__", "__name__", "__builtins__", "__doc__", "get_ipython", "display", "In", "Out",
-    "exit", "quit", "_", "__", "___", "_ih", "_oh", "_dh",
-}  # fmt: skip
 
 
 def _root(node: ast.AST) -> str | None:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import ast
+import builtins
 
 from kalec.analysis.parsing import walk
 from kalec.runtime import global_state
 
 FILE_PREFIX = "file:"  # how a file stands among a step's free names: "file:out/clean.csv"
+# what a notebook's code reads without binding: Python's builtins and IPython's own
+BUILTIN_NAMES = frozenset(dir(builtins)) | {
+    "__file__", "__name__", "__builtins__", "__doc__", "get_ipython", "display", "In", "Out",
+    "exit", "quit", "_", "__", "___", "_ih", "_oh", "_dh",
+}  # fmt: skip
 
 
 def dotted_name(node: ast.AST) -> str | None:

@@ -16,8 +16,6 @@ from kalec.analysis.hazards import seeds_in
 from kalec.analysis.process_state import imported_names
 from kalec.analysis.random_state import RandomAliases
 
-_WORDS = ("class", "import", "seed")
-
 
 class WholeNotebook:
     """The notebook-wide names, read one cell's tree at a time."""
@@ -27,14 +25,6 @@ class WholeNotebook:
         self.random_aliases = RandomAliases()
         self.seeded: set[str] = set()  # generators some cell seeds: "random", "numpy", "torch"
         self.modules: set[str] = set()  # names some cell binds by an import statement
-
-    @staticmethod
-    def tells(text: str) -> bool:
-        """Whether a cell's code can add anything here: only a class, an import or a call
-        named ``seed`` can, and none is written without its word (in ASCII text: identifiers
-        in other scripts may be spelled in forms that Python reads as these words). Most
-        cells of a large notebook need not be parsed for this sweep."""
-        return not text.isascii() or any(word in text for word in _WORDS)
 
     def read(self, tree: ast.Module) -> None:
         self._methods.read(tree)

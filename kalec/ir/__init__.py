@@ -3,6 +3,8 @@
 Imports from kalec: nothing."""
 
 from kalec.ir.model import (
+    NATIVE_CHANNEL,
+    PROCESS_CHANNEL,
     CellFacts,
     CellTags,
     CodeCell,
@@ -30,6 +32,8 @@ from kalec.ir.model import (
 
 __all__ = [
     "CellFacts",
+    "NATIVE_CHANNEL",
+    "PROCESS_CHANNEL",
     "CellTags",
     "CodeCell",
     "Dependency",

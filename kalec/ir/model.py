@@ -97,6 +97,10 @@ class CellTags:
     reference: str | None = None  # notebook:NAME: the cell stands for another notebook
 
 
+# how a cell reaches files past Python's file functions (the kinds of ``CellFacts.channels``)
+PROCESS_CHANNEL, NATIVE_CHANNEL = "a child process", "native code"
+
+
 @dataclass(frozen=True)
 class CellFacts:
     """What one cell binds and changes, found by reading its code (never by running it).

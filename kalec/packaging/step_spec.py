@@ -9,7 +9,7 @@ import posixpath
 import sys
 from typing import Any
 
-from kalec.ir import InputKind, Pipeline, Step
+from kalec.ir import NATIVE_CHANNEL, InputKind, Pipeline, Step
 from kalec.ir.places import enclosing, notebook_path, place
 from kalec.runtime.protocol import NativeCall, SpecCell, StepSpec
 
@@ -45,13 +45,11 @@ def step_spec(pipeline: Pipeline, step: Step) -> StepSpec:
 def native_calls(pipeline: Pipeline, step: Step) -> tuple[NativeCall, ...]:
     """The calls of the step's code (prelude included) that open files in native code, the
     first five."""
-    from kalec.analysis.channels import NATIVE
-
     found = []
     for number in (*step.prelude, *step.cells):
         facts = pipeline.cell(number).facts
         for kind, _, text in facts.channels if facts else ():
-            if kind == NATIVE:
+            if kind == NATIVE_CHANNEL:
                 found.append(NativeCall(number, text))
     return tuple(found[:5])
 

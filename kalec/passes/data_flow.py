@@ -30,8 +30,7 @@ from collections import defaultdict
 from dataclasses import replace
 
 from kalec import diagnostics as D
-from kalec.analysis.effects import BUILTIN_NAMES
-from kalec.analysis.symbols import FILE_PREFIX, describe
+from kalec.analysis.symbols import BUILTIN_NAMES, FILE_PREFIX, describe
 from kalec.ir import (
     Dependency,
     Diagnostic,
