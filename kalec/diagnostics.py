@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
-from string import Formatter
 
 from kalec.ir import Diagnostic, Origin, Severity
 
@@ -27,6 +26,8 @@ def _fields(template: str | None) -> frozenset[str]:
     """The names a template fills in (``{name}``, ``{cells:,}``, ``{volume!r}``)."""
     if template is None:
         return frozenset()
+    from string import Formatter  # only once a diagnostic is made: a clean build makes none
+
     return frozenset(name for _, name, _, _ in Formatter().parse(template) if name)
 
 

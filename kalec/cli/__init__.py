@@ -178,12 +178,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     """The ``kalec`` command. Those that only compile start with the methods of the IR's
-    dataclasses compiled by an earlier run, and end without the interpreter's teardown
-    (freeing every imported module is a tenth of a small build); what they wrote is flushed."""
+    dataclasses compiled by an earlier run and without the cyclic garbage collector until the
+    notebook is compiled (``common.compiled`` turns it on; the compiler collects between its
+    passes; the collector going through every module's objects as they are imported was a
+    twentieth of a small build), and end without the interpreter's teardown (freeing every
+    imported module is a tenth of a small build); what they wrote is flushed."""
     if len(sys.argv) > 1 and sys.argv[1] in _NOTHING_TO_CLOSE:
+        import gc
+
+        gc.disable()
         from kalec.startup_cache import compiled_dataclasses
 
-        with compiled_dataclasses():
+        with compiled_dataclasses(sys.argv[1]):
             code = main()
     else:
         code = main()

@@ -4,6 +4,7 @@ standard error, the arguments several commands take, and writing an output file 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -206,6 +207,8 @@ def compiled(args: argparse.Namespace, verbose: bool | None = None, text: str | 
         pipeline = compile_notebook(path, text)
     except NotebookError as error:
         raise UsageError(f"{path}: error {error.code}: {error}") from None
+    finally:  # a command that compiles starts without the collector (``kalec.cli.entry``):
+        gc.enable()  # its start-up is over; what a target makes of a large pipeline is not
     for diagnostic in pipeline.diagnostics:
         if (verbose or diagnostic.severity is not Severity.NOTE) and diagnostic.code not in skip:
             sys.stderr.write(render(pipeline, diagnostic) + "\n")

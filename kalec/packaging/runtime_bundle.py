@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import functools
 import io
+import os
 from pathlib import Path
 
 from kalec import startup_cache
@@ -25,7 +26,12 @@ LOCAL_ONLY = ("zygote.py", "observe.py", "file_hooks.py", "channels.py", "syscal
 
 @functools.cache
 def _runtime_paths() -> tuple[Path, ...]:
-    return tuple(p for p in sorted(RUNTIME.rglob("*.py")) if p.name not in LOCAL_ONLY)
+    """The runtime's source files, in a fixed order (``os.walk``: a tenth of ``rglob``'s cost,
+    which a small build paid to check its kept archive)."""
+    found = []
+    for folder, _, names in os.walk(RUNTIME):
+        found += [Path(folder, n) for n in names if n.endswith(".py") and n not in LOCAL_ONLY]
+    return tuple(sorted(found))
 
 
 def _runtime_files() -> tuple[tuple[str, bytes], ...]:

@@ -34,7 +34,7 @@ def _brace_escaped(python_source: str) -> str:
 
 
 def _is_plain(char: str) -> bool:
-    return char.isprintable() and not 0xD800 <= ord(char) <= 0xDFFF
+    return char.isprintable()  # a lone surrogate is not printable either
 
 
 def py_literal(value: Any) -> str:
@@ -64,6 +64,8 @@ def py_text(text: str) -> str:
     """``text`` for a docstring or a comment: one line, every character that could end the
     docstring, break the line, or form a placeholder written as a string escape."""
     braces = _holds_placeholder_braces(text)
+    if not braces and text.isprintable() and not any(c in text for c in "\\\"'"):
+        return text  # nothing to escape: most names and descriptions
     out = []
     for char in text:
         if char == "\\":
@@ -89,7 +91,7 @@ def code_literal(text: str) -> str:
     """
     if _holds_placeholder_braces(text):
         return py_literal(text)
-    if all(c in "\n\t" or _is_plain(c) for c in text):
+    if text.replace("\n", "").replace("\t", "").isprintable():  # no lone surrogate is
         for quote in ('"""', "'''"):
             if quote not in text and not text.endswith((quote[0], "\\")):
                 return f"r{quote}{text}{quote}"

@@ -2,10 +2,10 @@
 target, and the one way to make them from the choices a user gives.
 
 The CLI and the service build these (``options_for``), so a target reads only its own options;
-the records import nothing heavy, so choosing a target costs nothing.
+the records import nothing heavy, so choosing a target costs nothing. (Their annotations are
+read as the classes are made, not kept as text: a named tuple's text annotations are each
+compiled when it is defined.)
 """
-
-from __future__ import annotations
 
 from pathlib import Path
 from typing import NamedTuple
