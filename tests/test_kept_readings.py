@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import marshal
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,11 @@ def test_kept_readings_serve_only_the_code_that_read_them(
             file.write_bytes(damaged)
         assert compile_notebook(path) == first
     assert len(read) == 10
+    for file in cache.glob("readings-*"):  # the right stamp, but not readings
+        stamp, kept = marshal.loads(file.read_bytes())
+        wrong = {kind: dict.fromkeys(values, (1, 2)) for kind, values in kept.items()}
+        file.write_bytes(marshal.dumps((stamp, wrong)))
+    assert compile_notebook(path) == first and len(read) == 12
 
 
 def test_a_notebook_given_as_text_keeps_nothing(tmp_path: Path, cache: Path) -> None:

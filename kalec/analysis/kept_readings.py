@@ -167,6 +167,22 @@ class _Kept:
         current = self._current.get()
         return None if current is None else current.get(kind, key)
 
+    def cell_reading(self, key: Hashable) -> CellReading | None:
+        """A cell's reading kept under ``key``; None when there is none (or what is kept is
+        not a reading this version writes)."""
+        plain = self.get("cell", key)
+        try:
+            return CellReading.from_plain(plain) if plain is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    def free_names(self, key: Hashable) -> tuple | None:
+        """What pyflakes found in a step's code, kept under ``key``; None as above."""
+        found = self.get("free", key)
+        if isinstance(found, tuple) and all(isinstance(f, tuple) and len(f) == 4 for f in found):
+            return found
+        return None
+
     def put(self, kind: str, key: Hashable, reading: Any) -> None:
         current = self._current.get()
         if current is not None:

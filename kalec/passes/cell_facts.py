@@ -93,8 +93,7 @@ def cell_facts(pipeline: Pipeline) -> Pipeline:
         key = (cell.analyzed, whole_key)
         reading = READINGS.get(key)
         if reading is None:
-            plain = kept.get("cell", key)
-            reading = CellReading.from_plain(plain) if plain else reader.read(cell.analyzed)
+            reading = kept.cell_reading(key) or reader.read(cell.analyzed)
             READINGS.put(key, reading, 4 * len(cell.analyzed) + 1_000)
         kept.put("cell", key, reading)
         for name, effects in reading.functions:

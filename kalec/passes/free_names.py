@@ -51,7 +51,7 @@ def _found(texts: tuple[str, ...], rebound: frozenset[str]) -> Found:
     key = (texts, rebound)
     found = FOUND.get(key)
     if found is None:
-        found = kept.get("free", key)
+        found = kept.free_names(key)
         if found is None:
             from kalec.analysis.undefined_names import undefined_names
 
