@@ -2,8 +2,10 @@
 
 It holds what makes kalec start fast and is safe to rebuild: the tag parser's tables, the
 meanings of tags met before, the methods compiled for the IR's dataclasses
-(``compiled_dataclasses``), the runtime archive the script targets embed (not to be confused
-with the step cache of local runs, ``kalec.local.memory``). Files there are loaded with pickle and
+(``compiled_dataclasses``), the runtime archive the script targets embed, the readings of
+notebooks' code (``kalec.analysis.kept_readings``) (not to be confused with the step cache of
+local runs, ``kalec.local.memory``). Files made one per input are a ``Family``, of which only
+the newest are kept. Files there are loaded with pickle and
 marshal, so the folder is used only when it belongs to the user and nobody else can write to it;
 otherwise kalec works without a cache. ``KALEC_NO_STARTUP_CACHE=1`` turns it off.
 """
@@ -55,9 +57,12 @@ def stamps(paths: list[Path]) -> bytes:
     return "\n".join(lines).encode("utf-8", "surrogateescape")
 
 
-def made_from(name: str, paths: list[Path], make: Callable[[], bytes]) -> bytes:
+def made_from(
+    name: str, paths: list[Path], make: Callable[[], bytes], family: Family | None = None
+) -> bytes:
     """The bytes ``make()`` gives, kept under ``name`` for as long as ``paths`` are unchanged
-    (``stamps``); without a cache, or a file gone, made each time."""
+    (``stamps``); without a cache, or a file gone, made each time. ``family``: the files
+    ``name`` is one of, of which only the newest are kept."""
     try:
         key = stamps(paths)
     except OSError:
@@ -68,15 +73,46 @@ def made_from(name: str, paths: list[Path], make: Callable[[], bytes]) -> bytes:
         if separator and header == key:
             return data
     data = make()
-    write(name, key + b"\0" + data)
+    write(name, key + b"\0" + data, family)
     return data
 
 
-def write(name: str, data: bytes) -> None:
-    """Keep ``data`` under ``name`` (nothing when there is no cache)."""
+def write(name: str, data: bytes, family: Family | None = None) -> None:
+    """Keep ``data`` under ``name`` (nothing when there is no cache); with ``family``, forget
+    the oldest of its files past its limit."""
     cache = folder()
     if cache is not None:
         write_atomically(cache / name, data)
+        if family is not None:
+            family.forget_oldest(cache)
+
+
+class Family:
+    """Files of the cache that one kind of entry makes, one per input (a notebook's readings,
+    a set of local modules' archive, a kalec version's tag meanings): without a limit, every
+    notebook in a temporary folder and every upgrade would leave one for good. (A plain
+    class: this module is read before the dataclasses' compiled methods are.)"""
+
+    __slots__ = ("keep", "prefix")
+
+    def __init__(self, prefix: str, keep: int) -> None:
+        self.prefix = prefix  # what their names start with
+        self.keep = keep  # how many of them, the newest, stay
+
+    def forget_oldest(self, cache: Path) -> None:
+        with contextlib.suppress(OSError):
+            files = [e for e in os.scandir(cache) if e.name.startswith(self.prefix)]
+            if len(files) <= self.keep:
+                return
+            files.sort(key=lambda e: e.stat().st_mtime_ns)
+            for entry in files[: len(files) - self.keep]:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+READINGS = Family("readings-", 256)  # kalec.analysis.kept_readings
+ARCHIVES = Family("archive-", 64)  # the runtime with a notebook's local modules
+TAG_MEANINGS = Family("tag-meanings-", 8)  # one per version of the tag language
 
 
 def write_atomically(path: Path, data: bytes) -> None:

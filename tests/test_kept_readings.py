@@ -97,9 +97,10 @@ def test_a_notebook_given_as_text_keeps_nothing(tmp_path: Path, cache: Path) -> 
 
 
 def test_the_files_of_notebooks_compiled_long_ago_go(tmp_path: Path, cache: Path, monkeypatch):
+    from kalec import startup_cache
     from kalec.compiler import compile_notebook
 
-    monkeypatch.setattr(kept_readings, "_MAX_NOTEBOOKS", 3)
+    monkeypatch.setattr(startup_cache.READINGS, "keep", 3)
     for n in range(5):
         compile_notebook(make_notebook(tmp_path / f"nb{n}.ipynb", [([B + "a"], f"x = {n}")]))
     assert len(list(cache.glob("readings-*"))) == 3

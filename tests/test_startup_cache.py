@@ -171,3 +171,34 @@ def test_dataclass_methods_are_compiled_once_and_behave_the_same(tmp_path: Path)
         kept.write_bytes(b"not what marshal wrote")
     damaged, _ = define()
     assert damaged == first
+
+
+def test_a_family_of_cache_files_keeps_its_newest(tmp_path: Path) -> None:
+    """One file per input (a notebook, a set of local modules, a version of the tag language):
+    past the family's limit the oldest go, and files of other families stay."""
+    from kalec.startup_cache import Family
+
+    for n in range(6):
+        file = tmp_path / f"archive-{n}.txt"
+        file.write_text(str(n))
+        os.utime(file, ns=(n * 10**9, n * 10**9))
+    (tmp_path / "tag-meanings-0.marshal").write_text("")
+    Family("archive-", 4).forget_oldest(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "archive-2.txt",
+        "archive-3.txt",
+        "archive-4.txt",
+        "archive-5.txt",
+        "tag-meanings-0.marshal",
+    ]
+
+
+def test_archives_with_local_modules_are_a_bounded_family(tmp_path: Path, monkeypatch) -> None:
+    from kalec import startup_cache
+    from kalec.packaging import runtime_bundle
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(startup_cache.ARCHIVES, "keep", 2)
+    for n in range(4):
+        runtime_bundle.runtime_archive(((f"helpers{n}.py", b"x = 1\n"),))
+    assert len(list((tmp_path / "kalec").glob("archive-*"))) == 2

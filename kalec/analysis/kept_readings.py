@@ -39,7 +39,6 @@ except ImportError:  # an interpreter built without it
 _WORDS = ("class", "import", "seed")
 _PASSES = ("cell_facts.py", "free_names.py")
 _MAX_BYTES = 64 * 2**20  # a notebook whose readings weigh more is read afresh each time
-_MAX_NOTEBOOKS = 256  # past this many notebooks' files, those least recently written go
 
 
 def tells(text: str) -> bool:
@@ -154,7 +153,7 @@ class KeptReadings:
             return
         if len(data) <= _MAX_BYTES:
             startup_cache.write_atomically(self.file, data)
-            _forget_oldest(self.file.parent)
+            startup_cache.READINGS.forget_oldest(self.file.parent)
 
 
 class _Kept:
@@ -216,19 +215,6 @@ def _file_for(notebook: Path) -> Path | None:
     except (OSError, ValueError):
         return None
     return cache / f"readings-{blake2b(where, digest_size=16).hexdigest()}.marshal"
-
-
-def _forget_oldest(folder: Path) -> None:
-    """Keep the files of the ``_MAX_NOTEBOOKS`` notebooks compiled last (a notebook in a
-    temporary folder leaves a file no compile will read again)."""
-    with contextlib.suppress(OSError):
-        files = [e for e in os.scandir(folder) if e.name.startswith("readings-")]
-        if len(files) <= _MAX_NOTEBOOKS:
-            return
-        files.sort(key=lambda e: e.stat().st_mtime_ns)
-        for entry in files[: len(files) - _MAX_NOTEBOOKS]:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
 
 
 def _stamp() -> tuple | None:

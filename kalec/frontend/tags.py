@@ -215,6 +215,7 @@ def remember_meanings() -> None:
     if path is not None and kept is not None:
         plain = {tag: _plain(meaning) for tag, meaning in kept.items()}
         startup_cache.write_atomically(path, marshal.dumps(plain))
+        startup_cache.TAG_MEANINGS.forget_oldest(path.parent)
 
 
 # The grammar's ``names`` (NAME (";" NAME)* ";"?), for the step tags' quick reading below.

@@ -63,7 +63,8 @@ def runtime_archive(extra: tuple[tuple[str, bytes], ...] = ()) -> tuple[str, str
         text, digest = _make_archive(_runtime_files() + tuple(sorted(extra)))
         return f"{digest}\n{text}".encode("ascii")
 
-    kept = startup_cache.made_from(name, list(_runtime_paths()), make)
+    family = startup_cache.ARCHIVES if extra else None
+    kept = startup_cache.made_from(name, list(_runtime_paths()), make, family)
     digest, _, text = kept.decode("ascii", "replace").partition("\n")
     if len(digest) != 12 or not text:  # damaged: made again, not kept
         digest, _, text = make().decode("ascii").partition("\n")
