@@ -5,9 +5,9 @@ meanings of tags met before, the methods compiled for the IR's dataclasses
 (``compiled_dataclasses``), the runtime archive the script targets embed, the readings of
 notebooks' code (``kalec.analysis.kept_readings``) (not to be confused with the step cache of
 local runs, ``kalec.local.memory``). Files made one per input are a ``Family``, of which only
-the newest are kept. Files there are loaded with pickle and
-marshal, so the folder is used only when it belongs to the user and nobody else can write to it;
-otherwise kalec works without a cache. ``KALEC_NO_STARTUP_CACHE=1`` turns it off.
+the newest are kept. Files there are loaded with pickle and marshal, so the folder is used only
+when it belongs to the user and nobody else can write to it; otherwise kalec works without a
+cache. ``KALEC_NO_STARTUP_CACHE=1`` turns it off.
 """
 
 from __future__ import annotations
