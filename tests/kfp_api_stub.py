@@ -38,6 +38,7 @@ class KfpApiStub:
         self.login_redirect = False
         self.multi_user = False
         self.runs_broken = False  # a run's state is answered with a server error
+        self.runs_unavailable = 0  # this many questions for a run's state answered 503 first
         self.stall: set[str] = set()  # paths answered only when the stub closes
         self.released = threading.Event()
         stub = self
@@ -120,6 +121,10 @@ class KfpApiStub:
                     run = next((r for r in stub.runs if r["run_id"] == run_id), None)
                     if stub.runs_broken:
                         self._reply({"error": "the database is away"}, 500)
+                        return
+                    if stub.runs_unavailable:
+                        stub.runs_unavailable -= 1
+                        self._reply({"error": "upstream connect error"}, 503)
                         return
                     if run is None:
                         self._reply({"error": "no such run"}, 404)

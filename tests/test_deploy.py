@@ -335,12 +335,36 @@ def test_wait_names_the_failed_step_and_cell_and_exits_1(tmp_path: Path) -> None
 
 
 def test_a_server_failing_while_a_run_is_followed_is_said_in_words(tmp_path: Path) -> None:
+    """Asked again a few times, each said; then given up, in the words of the last answer."""
     with KfpApiStub() as server:
         server.runs_broken = True
         done = deploy("--host", server.url, "--run", "--watch", "--poll", "0.01", home=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"the Kubeflow Pipelines server at {server.url} answered 500" in done.stderr
+    assert done.stderr.count("asking again in") == 5
     assert "Traceback" not in done.stderr
+
+
+def test_a_blip_while_a_run_is_followed_is_waited_out(tmp_path: Path) -> None:
+    """A gateway that answers 503 twice (a restart, a network blip) does not end the
+    following: the run is followed to its end, each wait said."""
+    with KfpApiStub() as server:
+        server.run_course = [
+            ("RUNNING", {"make-data": "RUNNING"}),
+            ("SUCCEEDED", {"make-data": "SUCCEEDED", "fit": "SUCCEEDED", "baseline": "SUCCEEDED",
+                           "evaluate": "SUCCEEDED"}),
+        ]  # fmt: skip
+        server.runs_unavailable = 2
+        done = deploy("--host", server.url, "--run", "--watch", "--poll", "0.01", home=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    waits = [line for line in done.stderr.splitlines() if "asking again in" in line]
+    assert waits == [
+        f"kalec: the Kubeflow Pipelines server at {server.url} answered 503 Service Unavailable:"
+        f' {{"error": "upstream connect error"}}; asking again in 0.02 s (1 of 6)',
+        f"kalec: the Kubeflow Pipelines server at {server.url} answered 503 Service Unavailable:"
+        f' {{"error": "upstream connect error"}}; asking again in 0.04 s (2 of 6)',
+    ]
+    assert "run succeeded" in done.stdout
 
 
 def test_watch_and_wait_need_run(tmp_path: Path) -> None:

@@ -183,7 +183,12 @@ def follow_run(request: Any, result: Any, pipeline: Any, poll: float, show_steps
         with time_limited(request.limits), said_in_words(request.host, request.limits):
             client, credentials, _ = connect(request)
             end = follow(
-                client, run, credentials, request.limits, sys.stdout if show_steps else None
+                client,
+                run,
+                credentials,
+                request.limits,
+                sys.stdout if show_steps else None,
+                warn=lambda line: print(f"kalec: {line}", file=sys.stderr, flush=True),
             )
     except KeyboardInterrupt:
         sys.stderr.write(

@@ -9,7 +9,7 @@ Imports from kalec: errors, targets, cluster_names. kfp is imported where a call
 from __future__ import annotations
 
 from kalec.deploy.auth import AUTH_MODES, AuthMode, AuthSettings
-from kalec.deploy.errors import AuthRefused, DeployError, DeployTimeout
+from kalec.deploy.errors import AuthRefused, DeployError, DeployTimeout, DeployUnavailable
 from kalec.deploy.hosts import host_problem
 from kalec.deploy.upload import (
     DeployRequest,
@@ -30,6 +30,7 @@ __all__ = [
     "DeployRequest",
     "DeployResult",
     "DeployTimeout",
+    "DeployUnavailable",
     "connect",
     "deploy",
     "describe",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kalec.deploy.auth import Credentials, refused
-from kalec.deploy.errors import DeployError, DeployTimeout
+from kalec.deploy.errors import DeployError, DeployTimeout, DeployUnavailable
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,8 @@ def said_in_words(host: str, limits: CallLimits) -> Iterator[None]:
     try:
         yield
     except ApiException as error:
-        raise DeployError(
+        passing = (error.status or 0) >= 500 or error.status == 429  # its own trouble, or busy
+        raise (DeployUnavailable if passing else DeployError)(
             f"the Kubeflow Pipelines server at {host} answered "
             f"{error.status} {error.reason}: {str(error.body or '').strip()[:300]}"
         ) from None
@@ -195,4 +196,6 @@ def said_in_words(host: str, limits: CallLimits) -> Iterator[None]:
             raise DeployTimeout(
                 f"Kubeflow Pipelines at {host} did not answer within {limits.read:.0f} s"
             ) from None
-        raise DeployError(f"cannot reach Kubeflow Pipelines at {host}: {in_words(error)}") from None
+        raise DeployUnavailable(
+            f"cannot reach Kubeflow Pipelines at {host}: {in_words(error)}"
+        ) from None

@@ -9,7 +9,12 @@ class DeployError(KalecError):
     """The server could not be reached or refused a request; the message says which."""
 
 
-class DeployTimeout(DeployError):
+class DeployUnavailable(DeployError):
+    """The server could not answer now (unreachable, overloaded, an error of its own): asking
+    again later may succeed, where a refusal (4xx) would not."""
+
+
+class DeployTimeout(DeployUnavailable):
     """The server did not answer within the time limit."""
 
 

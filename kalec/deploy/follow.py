@@ -5,6 +5,11 @@ name as in the notebook, its state, its seconds so far). When the run ends: its 
 metrics of the ``pipeline-metrics`` cell (read from the log of the step that reports them, as
 the pipeline UI serves it: ``kalec-metric NAME=VALUE`` lines), and for a failed run the step
 and the notebook cell its log names. Ctrl-C stops the following, never the run.
+
+A question the server cannot answer now (unreachable, a 5xx, a 429, silence) is asked again,
+after a wait that doubles each time (at most a minute), and said each time; past
+``FAILED_POLLS_IN_A_ROW`` of them the following gives up, in the words of the last. A refusal
+(a 4xx: signed out, no such run) ends it at once.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ FAILURE_LINE = re.compile(
     r"RuntimeError: (?P<where>.+?): step '(?P<step>[^']*)' failed: (?P<why>.*)"
 )
 METRIC_LINE = re.compile(r"^kalec-metric (?P<name>[^=\s]+)=(?P<value>\S+)\s*$", re.M)
+FAILED_POLLS_IN_A_ROW = 6  # at the default 5 s between polls: four minutes of trouble
+LONGEST_WAIT = 60.0  # seconds between two questions, however long the trouble lasts
 
 
 @dataclass(frozen=True)
@@ -118,11 +125,28 @@ def follow(
     limits: CallLimits,
     out: TextIO | None,
     sleep: Callable[[float], None] = time.sleep,
+    warn: Callable[[str], None] = lambda line: None,
 ) -> RunEnd:
-    """Ask for the run until it ends; with ``out``, one line per step's change of state."""
+    """Ask for the run until it ends; with ``out``, one line per step's change of state;
+    ``warn``: a line each time the server could not answer and is asked again."""
+    from kalec.deploy.calls import said_in_words
+    from kalec.deploy.errors import DeployUnavailable
+
     seen: dict[str, str] = {}
+    failed = 0
     while True:
-        state, tasks = run_state(client, run.run_id, run.steps)
+        try:
+            with said_in_words(run.host, limits):
+                state, tasks = run_state(client, run.run_id, run.steps)
+        except DeployUnavailable as error:
+            failed += 1
+            if failed >= FAILED_POLLS_IN_A_ROW:
+                raise
+            wait = min(run.poll_seconds * 2**failed, LONGEST_WAIT)
+            warn(f"{error}; asking again in {wait:.3g} s ({failed} of {FAILED_POLLS_IN_A_ROW})")
+            sleep(wait)
+            continue
+        failed = 0
         for task in task_states(tasks):
             if seen.get(task.name) != task.state:
                 seen[task.name] = task.state
