@@ -104,3 +104,39 @@ def test_the_files_of_notebooks_compiled_long_ago_go(tmp_path: Path, cache: Path
     for n in range(5):
         compile_notebook(make_notebook(tmp_path / f"nb{n}.ipynb", [([B + "a"], f"x = {n}")]))
     assert len(list(cache.glob("readings-*"))) == 3
+
+
+def test_the_stamp_covers_every_part_of_kalec_the_readers_import() -> None:
+    """A kept reading must not outlive a change to the code that made it: every kalec module
+    the readers import is among the stamped files (but those that decide no reading: where
+    the cache is, the size-bounded memo, the diagnostics' words, the IR's re-exports)."""
+    import ast
+
+    import kalec
+
+    root = Path(kalec.__file__).parent
+    readers = [*sorted((root / "analysis").glob("*.py"))]
+    readers += [root / "passes" / "cell_facts.py", root / "passes" / "free_names.py"]
+    imported = set()
+    for path in readers:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kalec"):
+                for alias in node.names:
+                    imported.add(f"{node.module}.{alias.name}")
+                    imported.add(node.module)
+    files = set()
+    for module in imported - {"kalec"}:
+        relative = Path(*module.split(".")[1:])
+        for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
+            if candidate.is_file():
+                files.add(candidate)
+    stamped = {Path(name) for name, _, _ in kept_readings._stamp()[2]}
+    not_deciding = {
+        root / "__init__.py",  # kalec's version is in the stamp itself
+        root / "startup_cache.py",
+        root / "sized_cache.py",
+        root / "diagnostics.py",
+        root / "ir" / "__init__.py",
+        root / "runtime" / "__init__.py",  # the package's face
+    }
+    assert sorted(map(str, files - stamped - not_deciding)) == []

@@ -37,7 +37,15 @@ except ImportError:  # an interpreter built without it
     from hashlib import blake2b
 
 _WORDS = ("class", "import", "seed")
-_PASSES = ("cell_facts.py", "free_names.py")
+# besides kalec/analysis: what else of kalec decides a reading (the passes that read, the
+# records they fill, the names of hidden state and of cluster objects the readers use)
+_DECIDING = (
+    "passes/cell_facts.py",
+    "passes/free_names.py",
+    "ir/model.py",
+    "runtime/global_state.py",
+    "cluster_names.py",
+)
 _MAX_BYTES = 64 * 2**20  # a notebook whose readings weigh more is read afresh each time
 
 
@@ -221,8 +229,7 @@ def _stamp() -> tuple | None:
     """Everything that decides how code is read, by size and modification time."""
     here = Path(__file__).parent
     sources = [here / name for name in sorted(os.listdir(here)) if name.endswith(".py")]
-    sources += [here.parent / "passes" / name for name in _PASSES]
-    sources.append(here.parent / "ir" / "model.py")
+    sources += [here.parent / relative for relative in _DECIDING]
     pyflakes = _pyflakes_folder()
     if pyflakes is None:
         return None
