@@ -235,15 +235,9 @@ def _stamp() -> tuple | None:
         return None
     sources += [pyflakes / "checker.py", pyflakes / "messages.py"]
     try:
-        stamps = tuple((str(p), *_size_and_time(p)) for p in sources)
+        return (sys.version, __version__, startup_cache.stamps(sources))
     except OSError:
         return None
-    return (sys.version, __version__, stamps)
-
-
-def _size_and_time(path: Path) -> tuple[int, int]:
-    info = path.stat()
-    return info.st_size, info.st_mtime_ns
 
 
 def _pyflakes_folder() -> Path | None:
